@@ -1,0 +1,156 @@
+"""The ``cnnviz`` command: ``train``, ``evaluate``, ``info``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cnnviz import __version__
+from cnnviz.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    pretrained_metadata,
+    pretrained_path,
+    save_checkpoint,
+)
+from cnnviz.data import DatasetNotFoundError, load_splits
+from cnnviz.idx import IDXError
+from cnnviz.model import CNN, format_summary
+from cnnviz.train import RECIPES, evaluate, train
+
+VARIANTS = {"bn": (True,), "nobn": (False,), "both": (True, False)}
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir`` and ``--dataset``, shared by the commands that read data."""
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder with the four IDX files (default: $CNNVIZ_DATA, then ~/.cache/cnnviz; "
+        "MNIST is downloaded there if missing)",
+    )
+    parser.add_argument(
+        "--dataset",
+        choices=("mnist", "idx"),
+        default="mnist",
+        help="'mnist' (checksummed, downloadable) or 'idx': any 28x28 IDX data set such as "
+        "Fashion-MNIST or KMNIST (default: mnist)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``cnnviz`` command."""
+    parser = argparse.ArgumentParser(
+        prog="cnnviz", description="See what a convolutional network sees."
+    )
+    parser.add_argument("--version", action="version", version=f"cnnviz {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    trainer = commands.add_parser("train", help="train the CNN and save weights + history")
+    trainer.add_argument("--variant", choices=sorted(VARIANTS), default="both")
+    trainer.add_argument("--recipe", choices=sorted(RECIPES), default="fast")
+    trainer.add_argument("--epochs", type=int, default=None, help="override the recipe's")
+    trainer.add_argument("--seed", type=int, default=0)
+    trainer.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path("runs"),
+        help="where cnn_<variant>.safetensors and its .history.json go (default: runs)",
+    )
+    trainer.add_argument("--tensorboard", type=Path, default=None, help="TensorBoard log folder")
+    trainer.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_data_options(trainer)
+
+    evaluator = commands.add_parser("evaluate", help="test loss and accuracy of weights")
+    evaluator.add_argument("--variant", choices=sorted(VARIANTS), default="both")
+    evaluator.add_argument(
+        "--weights", type=Path, nargs="+", default=None, help="checkpoints (default: shipped)"
+    )
+    evaluator.add_argument("--json", action="store_true", help="print JSON")
+    add_data_options(evaluator)
+
+    info = commands.add_parser("info", help="layer table and shipped weights")
+    info.add_argument("--variant", choices=sorted(VARIANTS), default="both")
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """``cnnviz train``."""
+    data = load_splits(args.data_dir, dataset=args.dataset)
+    for batchnorm in VARIANTS[args.variant]:
+        tensorboard = args.tensorboard
+        if tensorboard is not None and args.variant == "both":
+            tensorboard = tensorboard / ("bn" if batchnorm else "nobn")
+        model, history = train(
+            data,
+            batchnorm=batchnorm,
+            recipe=args.recipe,
+            epochs=args.epochs,
+            seed=args.seed,
+            progress=not args.no_progress,
+            tensorboard_dir=tensorboard,
+        )
+        out = save_checkpoint(
+            model, args.out_dir / f"cnn_{model.variant}.safetensors", history=history
+        )
+        print(
+            f"{model.variant}: test loss {history.test_loss:.4f}, accuracy "
+            f"{history.test_acc:.2f} % ({history.samples_per_second:.0f} samples/s) -> {out}"
+        )
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """``cnnviz evaluate``."""
+    paths = args.weights or [pretrained_path(bn) for bn in VARIANTS[args.variant]]
+    data = load_splits(args.data_dir, dataset=args.dataset)
+    results = []
+    for path in paths:
+        model, _ = load_checkpoint(path)
+        loss, accuracy = evaluate(model, data.test_x, data.test_y)
+        results.append(
+            {"weights": str(path), "variant": model.variant, "loss": loss, "accuracy": accuracy}
+        )
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        for row in results:
+            print(
+                f"{row['variant']:<5} test loss {row['loss']:.4f}  accuracy "
+                f"{row['accuracy']:.2f} %  ({row['weights']})"
+            )
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    """``cnnviz info``."""
+    for batchnorm in VARIANTS[args.variant]:
+        print(format_summary(CNN(batchnorm=batchnorm)))
+        meta = pretrained_metadata(batchnorm)
+        print(
+            f"shipped weights: {pretrained_path(batchnorm).name}, recipe {meta.get('recipe')}, "
+            f"{meta.get('epochs')} epochs, seed {meta.get('seed')}, "
+            f"test accuracy {float(meta.get('test_accuracy', 'nan')):.2f} %\n"
+        )
+    return 0
+
+
+COMMANDS = {"train": run_train, "evaluate": run_evaluate, "info": run_info}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cnnviz`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (DatasetNotFoundError, IDXError, CheckpointError, ValueError) as error:
+        print(f"cnnviz {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

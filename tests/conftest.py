@@ -1,0 +1,67 @@
+"""Shared fixtures: the real MNIST from ../shared/data/mnist and small generated IDX files."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnviz.data import MNIST_FILES, Splits, load_splits
+
+MNIST_DIR = Path(
+    os.environ.get("CNNVIZ_TEST_DATA", Path(__file__).parents[2] / "shared/data/mnist")
+)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array as an IDX file (magic 0x0803 for 3-D, 0x0801 for 1-D)."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_idx_dataset(
+    folder: Path,
+    *,
+    n_train: int = 64,
+    n_test: int = 32,
+    size: int = 28,
+    gz: bool = True,
+    seed: int = 0,
+) -> Path:
+    """Write four IDX files with random images and labels 0..9 into ``folder`` (flat layout)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train_images": rng.integers(0, 256, (n_train, size, size)),
+        "train_labels": np.arange(n_train) % 10,
+        "test_images": rng.integers(0, 256, (n_test, size, size)),
+        "test_labels": np.arange(n_test) % 10,
+    }
+    for key, (name, _, _) in MNIST_FILES.items():
+        content = idx_bytes(np.asarray(arrays[key]))
+        if gz:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(content, mtime=0))
+        else:
+            (folder / name).write_bytes(content)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST folder; fails loudly under CI when it is missing."""
+    if not all((MNIST_DIR / f"{name}.gz").is_file() for name, _, _ in MNIST_FILES.values()):
+        message = f"real MNIST not found in {MNIST_DIR} (set CNNVIZ_TEST_DATA)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir: Path) -> Splits:
+    """The real MNIST splits, loaded once per test session."""
+    return load_splits(mnist_dir, download=False)
