@@ -69,6 +69,7 @@ def save_checkpoint(
             "recipe": history.recipe["name"],
             "epochs": len(history.epoch_steps),
             "seed": history.seed,
+            "precision": history.precision,
             "test_loss": history.test_loss,
             "test_accuracy": history.test_acc,
         }

@@ -1,4 +1,4 @@
-"""The ``cnnviz`` command: ``train``, ``evaluate``, ``info``."""
+"""The ``cnnviz`` command: ``train``, ``evaluate``, ``info``, ``figures``."""
 
 from __future__ import annotations
 
@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="layer table and shipped weights")
     info.add_argument("--variant", choices=sorted(VARIANTS), default="both")
+
+    figures = commands.add_parser("figures", help="write the report's figures as PNG files")
+    figures.add_argument("--out", type=Path, default=Path("figures"), help="default: figures")
+    figures.add_argument("--dpi", type=int, default=110)
+    add_data_options(figures)
     return parser
 
 
@@ -139,7 +144,17 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "info": run_info}
+def run_figures(args: argparse.Namespace) -> int:
+    """``cnnviz figures``."""
+    from cnnviz.figures import write_figures  # matplotlib is only needed here
+
+    data = load_splits(args.data_dir, dataset=args.dataset)
+    for path in write_figures(data, args.out, dpi=args.dpi):
+        print(path)
+    return 0
+
+
+COMMANDS = {"train": run_train, "evaluate": run_evaluate, "info": run_info, "figures": run_figures}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +16,23 @@ SUMMARY_LAYERS = ("conv1", "pool1", "conv2", "pool2", "fc1", "fc2")
 #: The report's neuron counts (section 2.2.2). Its conv2 figure equals conv1's output size
 #: (32 x 28 x 28); conv2 really outputs 32 x 14 x 14 = 6272 values. Kept for comparison.
 REPORT_NEURONS = {"conv1": 25088, "conv2": 25088, "fc1": 500, "fc2": 10}
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Run ``model`` in eval mode inside the block, then restore its previous mode.
+
+    A model already in eval mode is not touched, so concurrent users of an eval-mode
+    model (the app's threads) never race on its mode.
+    """
+    was_training = model.training
+    if was_training:
+        model.eval()
+    try:
+        yield model
+    finally:
+        if was_training:
+            model.train()
 
 
 class CNN(nn.Module):
@@ -77,12 +96,8 @@ class CNN(nn.Module):
 
         The model's train/eval mode is restored afterwards.
         """
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             return F.softmax(self.logits(x), dim=1)
-        finally:
-            self.train(was_training)
 
 
 @dataclass(frozen=True)
@@ -124,13 +139,10 @@ def layer_summary(model: CNN) -> list[LayerInfo]:
 
     modules = dict(model.named_modules())
     handles = [modules[name].register_forward_hook(recorder(name)) for name in SUMMARY_LAYERS]
-    was_training = model.training
     try:
-        model.eval()
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             model.logits(torch.zeros(1, 1, 28, 28))
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
     rows = []

@@ -9,9 +9,19 @@ import torch
 from tensorboard.backend.event_processing import event_accumulator
 
 from cnnviz.data import Splits
-from cnnviz.train import History, Recipe, evaluate, get_recipe, random_shift, train
+from cnnviz.train import (
+    History,
+    Recipe,
+    evaluate,
+    get_recipe,
+    random_shift,
+    resolve_precision,
+    train,
+)
 
 TINY = Recipe("tiny", epochs=1, batch_size=50, lr=0.05, momentum=0.9, val_every=20, max_shift=1)
+#: The fast recipe's machinery (bf16 autocast where available, channels-last) on a tiny run.
+TINY_FAST = dataclasses.replace(TINY, precision="auto", channels_last=True, schedule="onecycle")
 
 
 def subset(data: Splits, n_train: int, n_eval: int) -> Splits:
@@ -31,21 +41,24 @@ def small(mnist) -> Splits:
     return subset(mnist, 3000, 1000)
 
 
-def test_a_short_run_learns_real_mnist(small):
-    model, history = train(small, batchnorm=True, recipe=TINY, progress=False)
+@pytest.mark.parametrize("recipe", [TINY, TINY_FAST], ids=["fp32", "fast-path"])
+def test_a_short_run_learns_real_mnist(small, recipe):
+    model, history = train(small, batchnorm=True, recipe=recipe, progress=False)
     assert history.test_acc > 85.0  # chance is 10 %
     assert history.test_acc == pytest.approx(evaluate(model, small.test_x, small.test_y)[1])
     assert len(history.step) == 60 and history.epoch_steps == [60]
     assert history.val_step == [20, 40, 60]
     assert sum(history.train_loss[-10:]) < sum(history.train_loss[:10])
     assert not model.training
+    assert model.conv1.weight.is_contiguous()  # back to the standard layout
 
 
-def test_same_seed_same_history_other_seed_other_history(small):
+@pytest.mark.parametrize("recipe", [TINY, TINY_FAST], ids=["fp32", "fast-path"])
+def test_same_seed_same_history_other_seed_other_history(small, recipe):
     data = subset(small, 500, 200)
-    first = train(data, batchnorm=True, recipe=TINY, seed=7, progress=False)[1]
-    again = train(data, batchnorm=True, recipe=TINY, seed=7, progress=False)[1]
-    other = train(data, batchnorm=True, recipe=TINY, seed=8, progress=False)[1]
+    first = train(data, batchnorm=True, recipe=recipe, seed=7, progress=False)[1]
+    again = train(data, batchnorm=True, recipe=recipe, seed=7, progress=False)[1]
+    other = train(data, batchnorm=True, recipe=recipe, seed=8, progress=False)[1]
     assert first.train_loss == again.train_loss and first.val_acc == again.val_acc
     assert first.train_loss != other.train_loss
 
@@ -88,3 +101,6 @@ def test_recipes_and_their_errors():
         get_recipe("slow")
     with pytest.raises(ValueError, match="epochs must be positive"):
         get_recipe("fast", epochs=0)
+    assert resolve_precision("auto") in ("fp32", "bf16")
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("fp8")

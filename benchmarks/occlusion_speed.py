@@ -1,0 +1,67 @@
+"""Occlusion speed: one 28x28 map (5x5 grey patch, stride 1, 576 positions).
+
+Compares, in one process on the same digit and shipped model:
+
+* ``cnnviz.occlusion.occlusion``: all positions in batched forward passes;
+* the report's way: a Python loop, one copied-and-patched image per forward pass.
+
+Prints the median of ``--repeats`` runs of each and their ratio. Run::
+
+    python benchmarks/occlusion_speed.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from cnnviz.checkpoint import pretrained
+from cnnviz.occlusion import occlusion, window_starts
+
+
+def occlusion_loop(model, image, target, patch=5, value=0.0):
+    """One forward pass per patch position, as the report's code did."""
+    starts = window_starts(28, patch, 1).tolist()
+    probabilities = torch.empty(len(starts), len(starts))
+    with torch.no_grad():
+        for i, top in enumerate(starts):
+            for j, left in enumerate(starts):
+                occluded = image.clone()
+                occluded[:, top : top + patch, left : left + patch] = value
+                probabilities[i, j] = torch.softmax(model.logits(occluded[None]), 1)[0, target]
+    return probabilities
+
+
+def median_seconds(function, repeats: int) -> float:
+    function()  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--batchnorm", action="store_true", help="use the batch-norm model")
+    args = parser.parse_args()
+    model = pretrained(batchnorm=args.batchnorm)
+    image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    batched = median_seconds(lambda: occlusion(model, image, 3), args.repeats)
+    looped = median_seconds(lambda: occlusion_loop(model, image, 3), max(3, args.repeats // 5))
+    same = torch.allclose(
+        occlusion(model, image, 3).probability, occlusion_loop(model, image, 3), atol=1e-5
+    )
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; 576 positions")
+    print(f"batched occlusion map:      {batched * 1000:8.1f} ms")
+    print(f"loop of single passes:      {looped * 1000:8.1f} ms")
+    print(f"speed-up: {looped / batched:.1f}x (same map: {same})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Occlusion: batched map equals a naive loop; attribution equals Captum and a reference."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from captum.attr import Occlusion
+
+from cnnviz.checkpoint import pretrained
+from cnnviz.model import CNN
+from cnnviz.occlusion import occlusion, window_starts
+
+
+@pytest.fixture(scope="module")
+def model() -> CNN:
+    torch.manual_seed(0)
+    return CNN(batchnorm=True).eval()
+
+
+@pytest.fixture(scope="module")
+def image() -> torch.Tensor:
+    return torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
+
+
+def naive_windows(patch, stride):
+    count = math.ceil((28 - patch) / stride) + 1
+    return [i * stride for i in range(count)]
+
+
+@pytest.mark.parametrize(("patch", "stride"), [(5, 1), (5, 3), (7, 7), (4, 2)])
+def test_batched_map_equals_a_loop_of_single_passes(model, image, patch, stride):
+    result = occlusion(model, image, 3, patch=patch, stride=stride, chunk_size=100)
+    starts = naive_windows(patch, stride)
+    expected = torch.empty(len(starts), len(starts))
+    with torch.no_grad():
+        for i, top in enumerate(starts):
+            for j, left in enumerate(starts):
+                occluded = image.clone()
+                occluded[:, top : top + patch, left : left + patch] = 0.0
+                expected[i, j] = torch.softmax(model.logits(occluded[None]), 1)[0, 3]
+    assert result.probability.shape == (len(starts), len(starts))
+    assert torch.allclose(result.probability, expected, atol=1e-6)
+    assert result.starts.tolist() == starts
+
+
+@pytest.mark.parametrize("score", ["probability", "log_probability", "logit"])
+@pytest.mark.parametrize(("patch", "stride"), [(5, 1), (5, 3)])
+def test_attribution_equals_a_slow_per_pixel_reference(model, image, score, patch, stride):
+    result = occlusion(model, image, 7, patch=patch, stride=stride, value=0.25, score=score)
+    transform = {
+        "probability": lambda z: torch.softmax(z, 1),
+        "log_probability": lambda z: torch.log_softmax(z, 1),
+        "logit": lambda z: z,
+    }[score]
+    with torch.no_grad():
+        base = transform(model.logits(image[None]))[0, 7]
+        total, count = torch.zeros(28, 28), torch.zeros(28, 28)
+        for top in naive_windows(patch, stride):
+            for left in naive_windows(patch, stride):
+                occluded = image.clone()
+                occluded[:, top : top + patch, left : left + patch] = 0.25
+                drop = base - transform(model.logits(occluded[None]))[0, 7]
+                total[top : top + patch, left : left + patch] += drop
+                count[top : top + patch, left : left + patch] += 1
+    assert torch.allclose(result.attribution, total / count, atol=1e-6)
+
+
+@pytest.mark.parametrize(("patch", "stride"), [(5, 1), (5, 2), (3, 3)])
+def test_attribution_matches_captum(model, image, patch, stride):
+    ours = occlusion(model, image, 2, patch=patch, stride=stride, score="logit").attribution
+    theirs = Occlusion(model.logits).attribute(
+        image[None],
+        sliding_window_shapes=(1, patch, patch),
+        strides=(1, stride, stride),
+        baselines=0.0,
+        target=2,
+        perturbations_per_eval=64,
+    )
+    assert torch.allclose(ours, theirs[0, 0], atol=1e-5)
+    log_probs = occlusion(model, image, 2, patch=patch, stride=stride, score="log_probability")
+    theirs = Occlusion(model).attribute(
+        image[None],
+        sliding_window_shapes=(1, patch, patch),
+        strides=(1, stride, stride),
+        baselines=0.0,
+        target=2,
+        perturbations_per_eval=64,
+    )
+    assert torch.allclose(log_probs.attribution, theirs[0, 0], atol=1e-5)
+
+
+def test_on_a_real_digit_the_background_does_not_matter(mnist):
+    model = pretrained(batchnorm=False)
+    digit, label = mnist.test_x[0], int(mnist.test_y[0])
+    result = occlusion(model, digit, label)
+    assert result.probability.shape == (24, 24)
+    assert abs(result.probability[0, 0] - result.base_probability) < 1e-3  # blank corner
+    assert result.probability.min() < result.base_probability
+    assert result.probability.min() >= 0.0 and result.probability.max() <= 1.0
+
+
+def test_invalid_arguments(model, image):
+    with pytest.raises(ValueError, match="stride"):
+        occlusion(model, image, 0, patch=3, stride=4)
+    with pytest.raises(ValueError, match="patch"):
+        occlusion(model, image, 0, patch=29)
+    with pytest.raises(ValueError, match="class index"):
+        occlusion(model, image, 10)
+    with pytest.raises(ValueError, match="shape"):
+        occlusion(model, image[None], 0)
+    with pytest.raises(ValueError, match="score"):
+        occlusion(model, image, 0, score="margin")
+    assert window_starts(28, 28, 5).tolist() == [0]

@@ -1,0 +1,141 @@
+"""Figures render, carry titles and labels, and survive edge inputs."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+
+from cnnviz import plots
+from cnnviz.activations import activations, conv_filters
+from cnnviz.cli import main
+from cnnviz.model import CNN
+from cnnviz.occlusion import occlusion
+from cnnviz.saliency import saliency
+from cnnviz.train import History
+
+
+def rendered(fig: Figure) -> Image.Image:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=60)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def titles(fig: Figure) -> list[str]:
+    found = [fig._suptitle.get_text()] if fig._suptitle is not None else []
+    return found + [ax.get_title() for ax in fig.axes if ax.get_title()]
+
+
+def history(variant="nobn", n_val=5) -> History:
+    steps = list(range(1, 101))
+    return History(
+        variant=variant,
+        recipe={"name": "tiny"},
+        seed=0,
+        step=steps,
+        train_loss=list(np.linspace(2.0, 0.1, 100)),
+        train_acc=list(np.linspace(10, 99, 100)),
+        val_step=steps[:: 100 // n_val][:n_val],
+        val_loss=list(np.linspace(1.0, 0.05, n_val)),
+        val_acc=list(np.linspace(50, 98, n_val)),
+        val_seconds=[0.0] * n_val,
+        epoch_steps=[50, 100],
+        test_acc=98.0,
+        test_loss=0.05,
+    )
+
+
+@pytest.fixture(scope="module")
+def model() -> CNN:
+    torch.manual_seed(0)
+    return CNN(batchnorm=False).eval()
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "loss"])
+@pytest.mark.parametrize("n_val", [1, 5])
+def test_training_curves(metric, n_val):
+    fig = plots.plot_training_curves(history(n_val=n_val), metric)
+    assert rendered(fig).size[0] > 200
+    ax = fig.axes[0]
+    assert metric in ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    assert len(ax.get_legend().get_texts()) == 2
+
+
+def test_bn_comparison_has_one_line_per_variant():
+    fig = plots.plot_bn_comparison([history("nobn"), history("bn")], "accuracy")
+    labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["without batch norm, test 98.00 %", "with batch norm, test 98.00 %"]
+    rendered(fig)
+
+
+def test_predictions_mark_wrong_ones_in_red():
+    images = torch.zeros(2, 1, 28, 28)
+    probabilities = torch.eye(10)[[3, 5]]
+    fig = plots.plot_predictions(images, torch.tensor([3, 4]), probabilities)
+    colours = [ax.title.get_color() for ax in fig.axes]
+    assert colours == ["black", "red"]
+    assert "predicted 5" in fig.axes[1].get_title()
+    rendered(plots.plot_predictions(images[:1], torch.tensor([3]), probabilities[:1]))
+
+
+@pytest.mark.parametrize("layer", ["conv1", "conv2"])
+def test_filter_grids(model, layer):
+    fig = plots.plot_filters(conv_filters(model, layer))
+    assert layer in titles(fig)[0]
+    image = fig.axes[0].images[0]
+    assert image.get_clim()[0] == -image.get_clim()[1]  # symmetric shared scale
+    side = 4 * 4 - 1 if layer == "conv1" else 32 * 4 - 1
+    assert image.get_array().shape[0] == side
+    rendered(fig)
+
+
+def test_activation_grid_labels_every_channel(model):
+    digit = torch.full((1, 28, 28), -1.0)  # blank: all-zero maps after ReLU
+    maps = activations(model, digit[None], ("relu2",))["relu2"][0]
+    fig = plots.plot_activations(maps, "relu2", digit)
+    channel_titles = [t for t in titles(fig) if t.startswith("ch ")]
+    assert len(channel_titles) == 32
+    rendered(fig)
+
+
+@pytest.mark.parametrize(("patch", "stride"), [(5, 1), (7, 7)])
+def test_occlusion_panels(model, patch, stride):
+    digit = torch.rand(1, 28, 28) * 2 - 1
+    fig = plots.plot_occlusion(digit, occlusion(model, digit, 1, patch=patch, stride=stride))
+    assert len(fig.axes) == 5  # three panels and two colour bars
+    assert any("grey patch" in t for t in titles(fig))
+    rendered(fig)
+
+
+def test_occlusion_panels_with_zero_attribution(model):
+    blank = torch.zeros(1, 28, 28)  # mid-grey image: a grey patch changes nothing
+    rendered(plots.plot_occlusion(blank, occlusion(model, blank, 0)))
+
+
+def test_saliency_rows(model):
+    images = torch.rand(2, 1, 28, 28) * 2 - 1
+    labels = torch.tensor([1, 2])
+    fig = plots.plot_saliency(images, saliency(model, images, labels), labels)
+    assert "input, class 2" in titles(fig)
+    rendered(fig)
+
+
+def test_smooth_is_a_trailing_mean():
+    assert np.allclose(plots.smooth([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
+    assert np.allclose(plots.smooth([5.0], 10), [5.0])
+
+
+def test_cli_writes_every_report_figure(tmp_path, mnist_dir, capsys):
+    assert (
+        main(["figures", "--out", str(tmp_path), "--data-dir", str(mnist_dir), "--dpi", "50"]) == 0
+    )
+    written = sorted(p.name for p in tmp_path.glob("*.png"))
+    expected = {f"fig{n:02d}" for n in range(1, 13)}
+    assert {name[:5] for name in written} >= expected and "saliency.png" in written
+    for path in tmp_path.glob("*.png"):
+        assert min(Image.open(path).size) > 100
+    assert len(capsys.readouterr().out.splitlines()) == len(written)
