@@ -43,7 +43,7 @@ class AscentResult:
     logit_history, probability_history
         ``(T, N)`` target logit and probability before each step ``t < T`` and after
         the last (``T = max(steps) + 1``); entries after a sample stopped repeat its
-        final value.
+        final value (the report's "cost" curves).
     """
 
     images: torch.Tensor
@@ -63,10 +63,13 @@ def gradient_ascent(
     threshold: float,
     step_size: float,
     max_steps: int,
-    penalty: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    perturb: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    penalty: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    perturb: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> AscentResult:
-    """Ascend ``logit[target] - penalty(x)`` per sample until ``p(target) >= threshold``.
+    """Ascend ``logit[target] - penalty`` per sample until ``p(target) >= threshold``.
+
+    Each step evaluates only the samples still below the threshold, so finished samples
+    cost nothing.
 
     Parameters
     ----------
@@ -77,68 +80,64 @@ def gradient_ascent(
     targets
         ``(N,)`` target classes.
     threshold
-        Stop a sample once its target probability reaches this.
+        Stop a sample once its target probability reaches this, in (0, 1).
     step_size
         Plain gradient step (as the report: ``x += step_size * grad``).
     max_steps
         Hard cap on steps, so every loop ends.
     penalty
-        ``(N, 1, 28, 28) -> (N,)`` per-sample cost subtracted from the logit.
+        ``(images (M, 1, 28, 28), indices (M,)) -> (M,)`` cost subtracted from the logit
+        of samples ``indices``.
     perturb
-        Maps the variable to the image the model sees (e.g. ``image + noise``);
-        identity when ``None``. The image is clipped to [-1, 1].
+        ``(variables, indices) -> images``: what the model sees (e.g. ``base + noise``);
+        identity when ``None``. Images are clipped to [-1, 1].
     """
     if max_steps < 0:
         raise ValueError(f"max_steps must be >= 0, not {max_steps}")
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be in (0, 1), not {threshold}")
     variable = start.detach().clone()
+    targets = torch.as_tensor(targets, dtype=torch.int64)
     n = len(variable)
-    active = torch.ones(n, dtype=torch.bool)
     steps = torch.zeros(n, dtype=torch.int64)
-    logits_seen, probs_seen = [], []
-    rows = torch.arange(n)
+    logit_now, probability_now = torch.zeros(n), torch.zeros(n)
+    logits_seen, probabilities_seen = [], []
 
-    def image_of(v: torch.Tensor) -> torch.Tensor:
-        return (perturb(v) if perturb is not None else v).clamp(LOW, HIGH)
+    def image_of(v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return (perturb(v, idx) if perturb is not None else v).clamp(LOW, HIGH)
 
+    active = torch.arange(n)
     with eval_mode(model), torch.enable_grad():
-        for _ in range(max_steps + 1):
-            v = variable.clone().requires_grad_(True)
-            logits = model.logits(image_of(v))
-            target_logit = logits[rows, targets]
-            probability = F.softmax(logits.detach(), dim=1)[rows, targets]
-            logits_seen.append(target_logit.detach())
-            probs_seen.append(probability)
-            active &= probability < threshold
-            if not active.any() or int(steps.max()) == max_steps:
+        for step in range(max_steps + 1):
+            v = variable[active].requires_grad_(True)
+            images = image_of(v, active)
+            logits = model.logits(images)
+            target_logit = logits.gather(1, targets[active, None])[:, 0]
+            logit_now[active] = target_logit.detach()
+            probability_now[active] = F.softmax(logits.detach(), dim=1).gather(
+                1, targets[active, None]
+            )[:, 0]
+            logits_seen.append(logit_now.clone())
+            probabilities_seen.append(probability_now.clone())
+            going = probability_now[active] < threshold
+            if step == max_steps or not going.any():
                 break
-            objective = target_logit - (penalty(image_of(v)) if penalty is not None else 0.0)
-            (gradient,) = torch.autograd.grad(objective.sum(), v)
-            update = step_size * gradient * active.view(-1, 1, 1, 1)
-            variable = variable + update
-            if perturb is None:
-                variable = variable.clamp(LOW, HIGH)
-            steps += active.long()
-    history_logits = torch.stack(logits_seen)
-    history_probs = torch.stack(probs_seen)
-    final = torch.arange(n)
+            objective = target_logit if penalty is None else target_logit - penalty(images, active)
+            (gradient,) = torch.autograd.grad(objective[going].sum(), v)
+            active = active[going]
+            updated = variable[active] + step_size * gradient[going]
+            variable[active] = updated if perturb is not None else updated.clamp(LOW, HIGH)
+            steps[active] += 1
+    everyone = torch.arange(n)
     return AscentResult(
-        images=image_of(variable).detach(),
+        images=image_of(variable, everyone).detach(),
         targets=targets,
-        probabilities=history_probs[steps, final],
-        success=history_probs[steps, final] >= threshold,
+        probabilities=probability_now,
+        success=probability_now >= threshold,
         steps=steps,
-        logit_history=freeze_after(history_logits, steps),
-        probability_history=freeze_after(history_probs, steps),
+        logit_history=torch.stack(logits_seen),
+        probability_history=torch.stack(probabilities_seen),
     )
-
-
-def freeze_after(history: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
-    """Repeat each column's value at row ``steps[i]`` in all later rows of ``(T, N)``."""
-    rows = torch.arange(len(history))[:, None]
-    index = torch.minimum(rows, steps[None, :]).expand_as(history)
-    return history.gather(0, index)
 
 
 def class_visualisation(
@@ -179,7 +178,7 @@ def class_visualisation(
         start = (noise_std * torch.randn(len(targets), 1, 28, 28, generator=generator)).clamp(
             LOW, HIGH
         )
-    penalty = (lambda x: l2 * x.pow(2).flatten(1).mean(1)) if l2 > 0 else None
+    penalty = (lambda x, _: l2 * x.pow(2).flatten(1).mean(1)) if l2 > 0 else None
     return gradient_ascent(
         model,
         start,
@@ -216,7 +215,10 @@ def targeted_attack(
         Weight of the closeness term; 0 lets the image drift freely.
     """
     sources = images.detach()
-    penalty = (lambda x: beta * (x - sources).pow(2).flatten(1).mean(1)) if beta != 0.0 else None
+
+    def penalty(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return beta * (x - sources[idx]).pow(2).flatten(1).mean(1)
+
     return gradient_ascent(
         model,
         sources,
@@ -224,7 +226,7 @@ def targeted_attack(
         threshold=threshold,
         step_size=step_size,
         max_steps=max_steps,
-        penalty=penalty,
+        penalty=penalty if beta != 0.0 else None,
     )
 
 
@@ -251,7 +253,8 @@ class NoiseTransfer:
         ``(K, M)`` class predicted for ``images[m] + noises[k]`` (clipped): the
         report's table, rows = noise targets, columns = images.
     fooling_rate
-        ``(K,)`` fraction of the ``M`` images whose prediction became the noise's target.
+        ``(K,)`` fraction of the images whose prediction became the noise's target,
+        among those not already of that class (all ``M`` if no labels were given).
     """
 
     attack: AscentResult
@@ -265,6 +268,7 @@ def noise_attack(
     base: torch.Tensor,
     targets: Sequence[int] | torch.Tensor,
     others: torch.Tensor,
+    other_labels: torch.Tensor | None = None,
     *,
     step_size: float = 0.1,
     threshold: float = 0.99,
@@ -281,6 +285,9 @@ def noise_attack(
         ``K`` target classes.
     others
         ``(M, 1, 28, 28)`` images each learned noise is then added to.
+    other_labels
+        ``(M,)`` their true labels; images already of a noise's target class then do
+        not count towards its fooling rate.
     """
     targets = torch.as_tensor(targets, dtype=torch.int64).reshape(-1)
     base = base.detach().expand(len(targets), 1, 28, 28)
@@ -291,18 +298,18 @@ def noise_attack(
         threshold=threshold,
         step_size=step_size,
         max_steps=max_steps,
-        perturb=lambda noise: base + noise,
+        perturb=lambda noise, idx: base[idx] + noise,
     )
     noises = attack.images - base  # the noise as it acted (after clipping)
     combined = (others[None] + noises[:, None]).clamp(LOW, HIGH).reshape(-1, 1, 28, 28)
     with eval_mode(model), torch.no_grad():
         predictions = model.logits(combined).argmax(1).reshape(len(targets), len(others))
-    return NoiseTransfer(
-        attack=attack,
-        noises=noises,
-        predictions=predictions,
-        fooling_rate=(predictions == targets[:, None]).float().mean(1),
-    )
+    fooled = predictions == targets[:, None]
+    counted = torch.ones_like(fooled)
+    if other_labels is not None:
+        counted = torch.as_tensor(other_labels)[None, :] != targets[:, None]
+    rate = (fooled & counted).sum(1) / counted.sum(1).clamp(min=1)
+    return NoiseTransfer(attack=attack, noises=noises, predictions=predictions, fooling_rate=rate)
 
 
 def fgsm(

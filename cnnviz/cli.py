@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     figures = commands.add_parser("figures", help="write the report's figures as PNG files")
     figures.add_argument("--out", type=Path, default=Path("figures"), help="default: figures")
     figures.add_argument("--dpi", type=int, default=110)
+    figures.add_argument(
+        "--attack-samples", type=int, default=500, help="test digits for the robustness curves"
+    )
     add_data_options(figures)
     return parser
 
@@ -149,7 +152,7 @@ def run_figures(args: argparse.Namespace) -> int:
     from cnnviz.figures import write_figures  # matplotlib is only needed here
 
     data = load_splits(args.data_dir, dataset=args.dataset)
-    for path in write_figures(data, args.out, dpi=args.dpi):
+    for path in write_figures(data, args.out, dpi=args.dpi, attack_samples=args.attack_samples):
         print(path)
     return 0
 

@@ -312,6 +312,20 @@ def load_splits(
     return make_splits(raw, val_fraction=val_fraction, seed=seed)
 
 
+def first_per_class(labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    """Index of the first sample of each class ``0..num_classes-1`` in ``labels``.
+
+    Raises ``ValueError`` if a class is absent.
+    """
+    indices = []
+    for label in range(num_classes):
+        found = (labels == label).nonzero()
+        if len(found) == 0:
+            raise ValueError(f"no sample of class {label}")
+        indices.append(int(found[0, 0]))
+    return torch.tensor(indices)
+
+
 def batch_indices(
     n: int, batch_size: int, *, generator: torch.Generator | None = None
 ) -> Iterator[torch.Tensor]:

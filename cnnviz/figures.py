@@ -10,12 +10,21 @@ from matplotlib.figure import Figure
 
 from cnnviz import plots
 from cnnviz.activations import activations, conv_filters
+from cnnviz.attacks import (
+    accuracy_under_attack,
+    all_pairs,
+    class_visualisation,
+    noise_attack,
+    targeted_attack,
+)
 from cnnviz.checkpoint import pretrained, pretrained_history
-from cnnviz.data import Splits
+from cnnviz.data import Splits, first_per_class
+from cnnviz.model import CNN
 from cnnviz.occlusion import occlusion
 from cnnviz.saliency import saliency
 
 SAMPLE_SEED = 2019  # picks the test digits shown (the report's year)
+EPSILONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 
 
 def sample_indices(n_available: int, count: int, seed: int = SAMPLE_SEED) -> torch.Tensor:
@@ -23,10 +32,25 @@ def sample_indices(n_available: int, count: int, seed: int = SAMPLE_SEED) -> tor
     return torch.randperm(n_available, generator=torch.Generator().manual_seed(seed))[:count]
 
 
-def report_figures(data: Splits) -> Iterator[tuple[str, Callable[[], Figure]]]:
+def robustness_curves(
+    models: dict[str, CNN], x: torch.Tensor, y: torch.Tensor, epsilons=EPSILONS
+) -> dict[str, torch.Tensor]:
+    """Accuracy (%) under FGSM and PGD-40 at each epsilon, for each named model."""
+    curves = {}
+    for name, model in models.items():
+        for attack in ("fgsm", "pgd"):
+            label = f"{name}, {attack.upper()}{'-40' if attack == 'pgd' else ''}"
+            curves[label] = accuracy_under_attack(model, x, y, epsilons, attack=attack)
+    return curves
+
+
+def report_figures(
+    data: Splits, attack_samples: int = 500
+) -> Iterator[tuple[str, Callable[[], Figure]]]:
     """``(file stem, figure maker)`` for every report figure the library can make.
 
     The makers are lazy so a caller can make, save and close one figure at a time.
+    ``attack_samples`` test digits are attacked for the robustness curves.
     """
     nobn = pretrained(batchnorm=False)
     history_nobn, history_bn = pretrained_history(False), pretrained_history(True)
@@ -68,14 +92,42 @@ def report_figures(data: Splits) -> Iterator[tuple[str, Callable[[], Figure]]]:
         "saliency",
         lambda: plots.plot_saliency(images[:3], saliency(nobn, images[:3], labels[:3]), labels[:3]),
     )
+    visualisation = class_visualisation(nobn)
+    yield "fig13_class_visualisations", lambda: plots.plot_class_visualisations(visualisation)
+    yield "fig14_15_class_cost", lambda: plots.plot_logit_history(visualisation, (1, 7))
+    examples = data.test_x[first_per_class(data.test_y)]
+    yield (
+        "fig16_targeted_grid",
+        lambda: plots.plot_targeted_grid(targeted_attack(nobn, *all_pairs(examples))),
+    )
+    others = sample_indices(len(data.test_x), 10, seed=SAMPLE_SEED + 1)
+    transfer = noise_attack(
+        nobn, examples, (torch.arange(10) + 1) % 10, data.test_x[others], data.test_y[others]
+    )
+    yield "fig17_noise_attack", lambda: plots.plot_noise_attack(transfer)
+    yield "table_noise_transfer", lambda: plots.plot_transfer_table(transfer, data.test_y[others])
+    attacked = sample_indices(len(data.test_x), attack_samples, seed=SAMPLE_SEED + 2)
+    yield (
+        "robustness",
+        lambda: plots.plot_robustness(
+            list(EPSILONS),
+            robustness_curves(
+                {"no batch norm": nobn, "batch norm": pretrained(batchnorm=True)},
+                data.test_x[attacked],
+                data.test_y[attacked],
+            ),
+        ),
+    )
 
 
-def write_figures(data: Splits, out_dir: str | Path, dpi: int = 110) -> list[Path]:
+def write_figures(
+    data: Splits, out_dir: str | Path, dpi: int = 110, attack_samples: int = 500
+) -> list[Path]:
     """Make every report figure and save it as ``out_dir/<stem>.png``; returns the paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for stem, make in report_figures(data):
+    for stem, make in report_figures(data, attack_samples):
         path = out_dir / f"{stem}.png"
         make().savefig(path, dpi=dpi)
         written.append(path)

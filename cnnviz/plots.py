@@ -12,6 +12,7 @@ import torch
 from matplotlib.figure import Figure
 
 from cnnviz.activations import Filters
+from cnnviz.attacks import AscentResult, NoiseTransfer
 from cnnviz.data import to_pixel_space
 from cnnviz.occlusion import OcclusionResult
 from cnnviz.train import History
@@ -256,4 +257,183 @@ def plot_saliency(images: torch.Tensor, maps: torch.Tensor, labels: torch.Tensor
             ax.set_xticks([])
             ax.set_yticks([])
     fig.suptitle("Gradient saliency: pixels the class score is most sensitive to")
+    return fig
+
+
+def digit_mosaic(images: torch.Tensor, rows: int, cols: int) -> np.ndarray:
+    """``(rows * cols, 1, 28, 28)`` model-space images as one [0, 1] mosaic, 2-px gaps."""
+    pixels = to_pixel_space(images.detach().reshape(rows, cols, 28, 28)).clamp(0, 1).numpy()
+    mosaic = np.ones((rows * 30 - 2, cols * 30 - 2), dtype=np.float32)
+    for row in range(rows):
+        for col in range(cols):
+            mosaic[row * 30 : row * 30 + 28, col * 30 : col * 30 + 28] = pixels[row, col]
+    return mosaic
+
+
+def plot_class_visualisations(result: AscentResult) -> Figure:
+    """The images grown from noise for each class, with probability and steps (Fig 13)."""
+    n = len(result.targets)
+    cols = min(5, n)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(2.1 * cols, 2.4 * rows + 0.3), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
+    for ax in axes[n:]:
+        ax.axis("off")
+    for ax, image, target, prob, steps, ok in zip(
+        axes,
+        result.images,
+        result.targets,
+        result.probabilities,
+        result.steps,
+        result.success,
+        strict=False,
+    ):
+        show_digit(ax, image)
+        verdict = "" if ok else " (cap)"
+        ax.set_title(
+            f"class {int(target)}: p = {prob:.3f}\n{int(steps)} steps{verdict}",
+            fontsize=9,
+            color="black" if ok else "red",
+        )
+    fig.suptitle("Class-model visualisation: noise the network calls each digit")
+    return fig
+
+
+def plot_logit_history(result: AscentResult, classes: tuple[int, ...] = (1, 7)) -> Figure:
+    """Target logit (the report's "cost") against iteration for chosen classes (Fig 14, 15)."""
+    fig = Figure(figsize=(4.2 * len(classes), 3.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(classes)))
+    for ax, target in zip(axes, classes, strict=True):
+        column = int((result.targets == target).nonzero()[0, 0])
+        steps = int(result.steps[column])
+        logits = result.logit_history[: steps + 1, column].numpy()
+        ax.plot(np.arange(steps + 1), logits, "o-", ms=2, color="C0", label="logit")
+        twin = ax.twinx()
+        twin.plot(
+            np.arange(steps + 1),
+            result.probability_history[: steps + 1, column].numpy(),
+            color="C1",
+            lw=1,
+            label="probability",
+        )
+        twin.set_ylim(0, 1.02)
+        twin.set_ylabel("probability", color="C1")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(f"logit of class {target}", color="C0")
+        ax.set_title(f"Class {target}: logit rises about linearly", fontsize=10)
+        ax.grid(alpha=0.3)
+    fig.suptitle("Cost (target logit) during gradient ascent")
+    return fig
+
+
+def plot_targeted_grid(result: AscentResult, num_classes: int = 10) -> Figure:
+    """Adversarial image for every (source row, target column) pair, annotated (Fig 16).
+
+    ``result`` comes from :func:`cnnviz.attacks.targeted_attack` on
+    :func:`cnnviz.attacks.all_pairs` (source-major). Each cell says the probability of
+    its target; failures are marked in red.
+    """
+    sources = len(result.targets) // num_classes
+    fig = Figure(figsize=(10, 1.05 * sources + 0.9), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(digit_mosaic(result.images, sources, num_classes), cmap="gray", vmin=0, vmax=1)
+    for index, (prob, ok) in enumerate(zip(result.probabilities, result.success, strict=True)):
+        row, col = divmod(index, num_classes)
+        ax.text(
+            col * 30 + 27,
+            row * 30 + 27,
+            f"{prob:.2f}",
+            ha="right",
+            va="bottom",
+            fontsize=6,
+            color="yellow" if ok else "red",
+        )
+    ax.set_xticks(np.arange(num_classes) * 30 + 13.5, [str(t) for t in range(num_classes)])
+    ax.set_yticks(np.arange(sources) * 30 + 13.5, [str(s) for s in range(sources)])
+    ax.set_xlabel("target class (number: its probability)")
+    ax.set_ylabel("source digit")
+    ax.set_title("Targeted attack: every digit made to read as every class")
+    return fig
+
+
+def plot_noise_attack(transfer: NoiseTransfer) -> Figure:
+    """Adversarial images (top) and the learned noises (bottom), per target (Fig 17)."""
+    attack = transfer.attack
+    n = len(attack.targets)
+    fig = Figure(figsize=(1.6 * n, 3.9), layout="constrained")
+    axes = fig.subplots(2, n)
+    limit = float(transfer.noises.abs().max()) or 1.0
+    for col in range(n):
+        show_digit(
+            axes[0, col],
+            attack.images[col],
+            f"-> {int(attack.targets[col])}: p = {attack.probabilities[col]:.2f}",
+        )
+        noise = axes[1, col].imshow(
+            transfer.noises[col, 0].numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit
+        )
+        axes[1, col].set_xticks([])
+        axes[1, col].set_yticks([])
+    axes[0, 0].set_ylabel("image + noise")
+    axes[1, 0].set_ylabel("noise")
+    fig.colorbar(noise, ax=axes[1, :], shrink=0.8, label="noise (model units)")
+    fig.suptitle("Noise attack: additive noise learned for each target class")
+    return fig
+
+
+def plot_transfer_table(transfer: NoiseTransfer, image_labels: torch.Tensor) -> Figure:
+    """The report's table as an annotated heatmap: rows = noise targets, columns = images.
+
+    Green: the prediction became the noise's target (fooled); grey: still the true
+    label; orange: something else; white: the image already is of the target class
+    (not counted in the fooling rate).
+    """
+    targets = transfer.attack.targets
+    predictions = transfer.predictions
+    outcome = np.where(
+        predictions == targets[:, None], 2, np.where(predictions == image_labels[None, :], 0, 1)
+    )
+    outcome = np.where(image_labels[None, :] == targets[:, None], 3, outcome)
+    colours = matplotlib.colors.ListedColormap(["0.85", "#f4a259", "#5b8e7d", "white"])
+    fig = Figure(
+        figsize=(0.6 * predictions.shape[1] + 2.6, 0.5 * len(targets) + 1.3), layout="constrained"
+    )
+    ax = fig.subplots()
+    ax.imshow(outcome, cmap=colours, vmin=0, vmax=3)
+    for (row, col), value in np.ndenumerate(predictions.numpy()):
+        ax.text(col, row, str(value), ha="center", va="center", fontsize=9)
+    ax.set_xticks(range(predictions.shape[1]), [str(int(y)) for y in image_labels])
+    ax.set_yticks(
+        range(len(targets)),
+        [
+            f"noise -> {int(t)} ({rate:.0%})"
+            for t, rate in zip(targets, transfer.fooling_rate, strict=True)
+        ],
+    )
+    ax.set_xlabel("true label of the image the noise is added to")
+    ax.set_title("Predictions after adding each learned noise (green: fooled)")
+    return fig
+
+
+def plot_robustness(epsilons: list[float], curves: dict[str, torch.Tensor]) -> Figure:
+    """Accuracy against the L-infinity budget, one line per (model, attack)."""
+    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    ax = fig.subplots()
+    for index, (name, accuracies) in enumerate(curves.items()):
+        style = "--" if "FGSM" in name else "-"
+        ax.plot(
+            epsilons,
+            accuracies.numpy(),
+            style,
+            marker="o",
+            ms=3,
+            color=f"C{index // 2 if len(curves) > 2 else index}",
+            label=name,
+        )
+    ax.set_xlabel("epsilon (L-infinity, pixel units of [0, 1] images)")
+    ax.set_ylabel("test accuracy under attack (%)")
+    ax.set_ylim(-2, 102)
+    ax.set_title("Robustness to FGSM and PGD")
+    ax.legend()
+    ax.grid(alpha=0.3)
     return fig

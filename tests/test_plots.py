@@ -130,12 +130,56 @@ def test_smooth_is_a_trailing_mean():
 
 
 def test_cli_writes_every_report_figure(tmp_path, mnist_dir, capsys):
-    assert (
-        main(["figures", "--out", str(tmp_path), "--data-dir", str(mnist_dir), "--dpi", "50"]) == 0
-    )
+    argv = ["figures", "--out", str(tmp_path), "--data-dir", str(mnist_dir), "--dpi", "50"]
+    assert main([*argv, "--attack-samples", "20"]) == 0
     written = sorted(p.name for p in tmp_path.glob("*.png"))
-    expected = {f"fig{n:02d}" for n in range(1, 13)}
-    assert {name[:5] for name in written} >= expected and "saliency.png" in written
+    stems = {path.stem.split("_")[0] for path in tmp_path.glob("*.png")}
+    expected = {f"fig{n:02d}" for n in range(1, 18) if n != 15}  # Fig 14 and 15 share a file
+    assert stems == expected | {"saliency", "table", "robustness"}
+    assert "fig14_15_class_cost.png" in written and "table_noise_transfer.png" in written
     for path in tmp_path.glob("*.png"):
         assert min(Image.open(path).size) > 100
     assert len(capsys.readouterr().out.splitlines()) == len(written)
+
+
+@pytest.fixture(scope="module")
+def attacked(model):
+    from cnnviz.attacks import all_pairs, class_visualisation, noise_attack, targeted_attack
+
+    images = torch.rand(2, 1, 28, 28) * 2 - 1
+    return {
+        "visualisation": class_visualisation(model, max_steps=3),
+        "targeted": targeted_attack(model, *all_pairs(images), max_steps=3),
+        "noise": noise_attack(model, images, [1, 2], images, torch.tensor([1, 5]), max_steps=3),
+    }
+
+
+def test_attack_figures_render_and_mark_failures(attacked):
+    fig = plots.plot_class_visualisations(attacked["visualisation"])
+    failed = [ax for ax in fig.axes if "(cap)" in ax.get_title()]
+    assert failed and all(ax.title.get_color() == "red" for ax in failed)
+    rendered(fig)
+    fig = plots.plot_logit_history(attacked["visualisation"], (1, 7))
+    assert [ax.get_xlabel() for ax in fig.axes[:1]] == ["iteration"]
+    rendered(fig)
+    fig = plots.plot_targeted_grid(attacked["targeted"])
+    assert fig.axes[0].images[0].get_array().shape == (2 * 30 - 2, 10 * 30 - 2)
+    assert len(fig.axes[0].texts) == 20
+    rendered(fig)
+    rendered(plots.plot_noise_attack(attacked["noise"]))
+
+
+def test_transfer_table_colours_and_labels(attacked):
+    fig = plots.plot_transfer_table(attacked["noise"], torch.tensor([1, 5]))
+    ax = fig.axes[0]
+    assert ax.get_yticklabels()[0].get_text().startswith("noise -> 1")
+    outcome = ax.images[0].get_array()
+    assert outcome[0, 0] == 3  # image 0 is a 1: not counted for the "-> 1" noise
+    rendered(fig)
+
+
+def test_robustness_curves_figure():
+    curves = {"a, FGSM": torch.tensor([99.0, 50.0]), "a, PGD-40": torch.tensor([99.0, 10.0])}
+    fig = plots.plot_robustness([0.0, 0.3], curves)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == list(curves)
+    rendered(fig)
