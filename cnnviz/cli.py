@@ -1,9 +1,11 @@
-"""The ``cnnviz`` command: ``train``, ``evaluate``, ``info``, ``figures``."""
+"""The ``cnnviz`` command: ``train``, ``evaluate``, ``info``, ``figures``, ``demo``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import runpy
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="layer table and shipped weights")
     info.add_argument("--variant", choices=sorted(VARIANTS), default="both")
+
+    demo = commands.add_parser("demo", help="launch the app (needs the app extra: gradio)")
+    demo.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (this machine)")
+    demo.add_argument("--port", type=int, default=7860)
 
     figures = commands.add_parser("figures", help="write the report's figures as PNG files")
     figures.add_argument("--out", type=Path, default=Path("figures"), help="default: figures")
@@ -157,7 +163,27 @@ def run_figures(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "info": run_info, "figures": run_figures}
+def run_demo(args: argparse.Namespace) -> int:
+    """``cnnviz demo``: run ``demo/app.py`` of the source tree this package lives in."""
+    app = Path(__file__).resolve().parents[1] / "demo" / "app.py"
+    if not app.is_file():
+        raise ValueError(
+            f"the app is not next to this installation ({app} is missing); install from a "
+            "checkout with pip install -e '.[app]' or run python demo/app.py there"
+        )
+    os.environ["GRADIO_SERVER_NAME"] = args.host
+    os.environ["GRADIO_SERVER_PORT"] = str(args.port)
+    runpy.run_path(str(app), run_name="__main__")
+    return 0
+
+
+COMMANDS = {
+    "train": run_train,
+    "evaluate": run_evaluate,
+    "info": run_info,
+    "figures": run_figures,
+    "demo": run_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

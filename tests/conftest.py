@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from cnnviz.data import MNIST_FILES, Splits, load_splits
 
@@ -65,3 +68,26 @@ def mnist_dir() -> Path:
 def mnist(mnist_dir: Path) -> Splits:
     """The real MNIST splits, loaded once per test session."""
     return load_splits(mnist_dir, download=False)
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    """The app launched on 127.0.0.1 for the session, closed (and torch threads reset) after."""
+    from demo.app import prepare
+
+    threads = torch.get_num_threads()
+    app = prepare()
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+        torch.set_num_threads(threads)

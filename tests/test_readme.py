@@ -20,8 +20,8 @@ def test_install_main_and_test_commands_are_what_ci_runs():
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     install, main_job, tests = bash_blocks()[:3]
     assert "torch==2.13.0" in install
-    for command in (install, main_job, tests):
-        assert command in ci_lines
+    for command in (install, main_job, tests):  # the app runs in the background in CI
+        assert any(line == command or line.startswith(f"{command} ") for line in ci_lines)
 
 
 def test_python_example_names_exist():
