@@ -56,7 +56,8 @@ def activations(
     x
         ``(N, 1, 28, 28)`` inputs in [-1, 1].
     layers
-        Any of :data:`ACTIVATION_LAYERS`.
+        Any of ``conv1``, ``relu1``, ``pool1``, ``conv2``, ``conv2_bn``, ``relu2``,
+        ``pool2`` (``ACTIVATION_LAYERS``).
 
     Returns
     -------

@@ -17,8 +17,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from cnnviz import __version__
+from cnnviz.data import Splits, default_cache_dir
 from cnnviz.model import CNN
-from cnnviz.train import History
+from cnnviz.train import History, get_recipe, train
 
 FORMAT = "cnnviz-cnn/1"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -117,7 +118,7 @@ def read_metadata(path: Path) -> dict[str, str]:
 
 
 def load_checkpoint(path: str | Path) -> tuple[CNN, dict[str, str]]:
-    """Load a checkpoint written by :func:`save_checkpoint` (or a plain state dict).
+    """Load a checkpoint written by :func:`~cnnviz.checkpoint.save_checkpoint` (or a state dict).
 
     The variant (batch norm or not) and the number of classes are read from the
     metadata, or inferred from the tensor names and shapes.
@@ -167,3 +168,35 @@ def pretrained_metadata(batchnorm: bool = True) -> dict[str, str]:
 def pretrained_history(batchnorm: bool = True) -> History:
     """The training history of the shipped weights."""
     return History.from_json(history_path(pretrained_path(batchnorm)))
+
+
+def cached_train(
+    data: Splits,
+    *,
+    batchnorm: bool,
+    recipe: str = "fast",
+    epochs: int | None = None,
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> tuple[CNN, History]:
+    """:func:`cnnviz.train.train` once per (variant, recipe, epochs, seed), then from cache.
+
+    The checkpoint and its history are kept in ``cache_dir`` (default: the user cache,
+    ``checkpoints/``), written atomically, and loaded safely on the next call; the gallery
+    uses this so that examples share a training run instead of repeating it.
+
+    Returns
+    -------
+    model, history
+        As :func:`cnnviz.train.train`.
+    """
+    chosen = get_recipe(recipe, epochs)
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "checkpoints"
+    variant = "bn" if batchnorm else "nobn"
+    path = folder / f"cnn_{variant}-{chosen.name}-{chosen.epochs}ep-seed{seed}.safetensors"
+    if path.is_file() and history_path(path).is_file():
+        return load_checkpoint(path)[0], History.from_json(history_path(path))
+    model, history = train(data, batchnorm=batchnorm, recipe=chosen, seed=seed, progress=progress)
+    save_checkpoint(model, path, history=history)
+    return model, history

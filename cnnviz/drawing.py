@@ -59,7 +59,7 @@ def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:
     Raises
     ------
     DrawingError
-        Wrong shape or dtype, larger than :data:`MAX_SIDE`, or non-finite values.
+        Wrong shape or dtype, a side over 4096 px, or non-finite values.
     """
     if isinstance(image, Image.Image):
         image = np.asarray(image.convert("RGBA") if image.mode in ("P", "LA") else image)
@@ -98,7 +98,7 @@ def prepare_drawing(image: np.ndarray | Image.Image) -> PreparedDrawing:
     Parameters
     ----------
     image
-        A canvas of any size up to :data:`MAX_SIDE` (see :func:`ink_map` for the
+        A canvas of any size up to 4096 px a side (see :func:`ink_map` for the
         accepted formats), e.g. Gradio's sketchpad composite (opaque white, black
         strokes).
 
@@ -136,7 +136,7 @@ def prepare_drawing(image: np.ndarray | Image.Image) -> PreparedDrawing:
 
 
 def naive_resize(image: np.ndarray | Image.Image) -> torch.Tensor:
-    """The shortcut :func:`prepare_drawing` replaces: resize the whole canvas to 28x28.
+    """The shortcut :func:`~cnnviz.drawing.prepare_drawing` replaces: resize the canvas to 28x28.
 
     Returns a ``(1, 1, 28, 28)`` input in [-1, 1]; for comparisons only.
     """

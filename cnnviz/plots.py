@@ -202,7 +202,11 @@ def plot_activations(maps: torch.Tensor, layer: str, image: torch.Tensor | None 
 
 
 def plot_occlusion(image: torch.Tensor, result: OcclusionResult) -> Figure:
-    """The digit, the probability map with a colour bar, and the attribution (Fig 12)."""
+    """The digit, the probability map with a colour bar, and the attribution (Fig 12).
+
+    The map's colours span its own range (dark: the lowest probability), so that small
+    drops of a confident class stay visible; the colour bar gives the values.
+    """
     fig = Figure(figsize=(11, 3.6), layout="constrained")
     digit_ax, map_ax, attr_ax = fig.subplots(1, 3)
     show_digit(digit_ax, image, f"input (p[{result.target}] = {result.base_probability:.3f})")
@@ -215,8 +219,11 @@ def plot_occlusion(image: torch.Tensor, result: OcclusionResult) -> Figure:
         centre[-1] + step / 2,
         centre[0] - step / 2,
     )
+    low, high = float(result.probability.min()), float(result.probability.max())
+    if high - low < 1e-4:  # nothing changes: show it on the full scale
+        low, high = 0.0, 1.0
     heat = map_ax.imshow(
-        result.probability.numpy(), cmap="magma", vmin=0.0, vmax=1.0, extent=extent
+        result.probability.numpy(), cmap="magma", vmin=low, vmax=high, extent=extent
     )
     map_ax.set_xlim(-0.5, 27.5)
     map_ax.set_ylim(27.5, -0.5)
@@ -225,7 +232,7 @@ def plot_occlusion(image: torch.Tensor, result: OcclusionResult) -> Figure:
         f"centred at each pixel (min {result.probability.min():.3f})",
         fontsize=9,
     )
-    fig.colorbar(heat, ax=map_ax, label="probability of the class")
+    fig.colorbar(heat, ax=map_ax, label="probability of the class (this map's range)")
     limit = float(result.attribution.abs().max()) or 1.0
     show_digit(attr_ax, image)
     overlay = attr_ax.imshow(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -143,8 +144,11 @@ class History:
     samples_per_second: float = 0.0
 
     def to_json(self, path: str | Path) -> None:
-        """Write the history as JSON."""
-        Path(path).write_text(json.dumps(asdict(self), indent=1))
+        """Write the history as JSON (atomically: a reader never sees half a file)."""
+        path = Path(path)
+        temporary = path.with_name(f".{path.name}.part")
+        temporary.write_text(json.dumps(asdict(self), indent=1))
+        os.replace(temporary, path)
 
     @classmethod
     def from_json(cls, path: str | Path) -> History:

@@ -1,46 +1,28 @@
 """The app in a real browser: draw with the mouse, read the prediction, visit every tab.
 
-Uses Debian's chromium through Playwright (``executable_path``); screenshots go to
-``test-artifacts/``. Under CI a missing browser is a failure, not a skip.
+Uses Debian's chromium through Playwright (the ``browser`` fixture); screenshots go to
+``test-artifacts/``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-CHROMIUM = Path(os.environ.get("CNNVIZ_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
-FLAGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TABS = ["Inside", "Class images", "Targeted attack", "FGSM / PGD", "Noise transfer"]
 
 
 @pytest.fixture(scope="module")
-def page(app_url) -> Iterator[Page]:
-    if not CHROMIUM.is_file():
-        message = f"no browser at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+def page(app_url, browser) -> Iterator[Page]:
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(app_url, wait_until="networkidle")
-        yield page
-        browser.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(app_url, wait_until="networkidle")
+    yield page
+    page.close()
 
 
 def draw(page: Page, strokes: list[list[tuple[float, float]]]) -> None:

@@ -10,6 +10,7 @@ import torch
 
 from cnnviz.checkpoint import (
     CheckpointError,
+    cached_train,
     history_path,
     load_checkpoint,
     pretrained,
@@ -91,3 +92,34 @@ def test_shipped_weights_score_at_least_99_2_on_the_test_set(mnist, batchnorm):
     assert meta["recipe"] == "fast" and meta["variant"] == ("bn" if batchnorm else "nobn")
     history = pretrained_history(batchnorm)
     assert history.test_acc == pytest.approx(accuracy) and len(history.val_acc) > 10
+
+
+def test_cached_train_trains_once_then_loads(tmp_path, mnist):
+    import dataclasses
+
+    small = dataclasses.replace(
+        mnist,
+        train_x=mnist.train_x[:256],
+        train_y=mnist.train_y[:256],
+        val_x=mnist.val_x[:64],
+        val_y=mnist.val_y[:64],
+        test_x=mnist.test_x[:64],
+        test_y=mnist.test_y[:64],
+    )
+    first_model, first = cached_train(
+        small, batchnorm=True, recipe="report", epochs=1, cache_dir=tmp_path
+    )
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["cnn_bn-report-1ep-seed0.history.json", "cnn_bn-report-1ep-seed0.safetensors"]
+    again_model, again = cached_train(
+        small, batchnorm=True, recipe="report", epochs=1, cache_dir=tmp_path
+    )
+    assert again == first
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(
+            first_model.state_dict().values(), again_model.state_dict().values(), strict=True
+        )
+    )
+    cached_train(small, batchnorm=True, recipe="report", epochs=1, seed=1, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2

@@ -24,6 +24,12 @@ def test_install_main_and_test_commands_are_what_ci_runs():
         assert any(line == command or line.startswith(f"{command} ") for line in ci_lines)
 
 
+def test_docs_build_command_is_what_ci_runs():
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    docs = next(block for block in bash_blocks() if "sphinx" in block)
+    assert docs in ci_lines and "-W" in docs and "-n" in docs
+
+
 def test_python_example_names_exist():
     snippet = re.search(r"```python\n(.*?)```", README, flags=re.S).group(1)
     for name in re.findall(r"cnnviz\.(\w+)\(", snippet):

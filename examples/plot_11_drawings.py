@@ -1,0 +1,53 @@
+"""
+Drawn digits that behave like MNIST
+===================================
+
+A digit drawn in the app lives on a big canvas, anywhere, at any size. MNIST digits were
+made a specific way: the ink cropped, its longer side scaled to 20 pixels, and placed in
+a 28x28 field with its centre of mass at the centre.
+:func:`cnnviz.drawing.prepare_drawing` does exactly that; skipping it costs dearly.
+"""
+
+# %%
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+import cnnviz
+from cnnviz import plots
+from cnnviz.drawing import naive_resize, prepare_drawing
+
+model = cnnviz.pretrained(batchnorm=True)
+canvas = Image.new("RGB", (500, 500), "white")
+ImageDraw.Draw(canvas).line([(300, 60), (420, 60), (330, 250)], fill="black", width=22)
+drawing = np.asarray(canvas)  # a small 7 in the top-right corner, as people draw
+
+prepared = prepare_drawing(drawing).x
+naive = naive_resize(drawing)
+both = torch.cat([naive, prepared])
+fig = plots.plot_predictions(both, torch.tensor([7, 7]), model.predict_proba(both))
+
+# %%
+# Left, the whole canvas resized to 28x28: a tiny, faint, off-centre digit the network
+# never saw in training. Right, the same drawing made MNIST-like.
+#
+# On real digits
+# --------------
+# The test suite renders 1,000 MNIST test digits onto large canvases at random sizes and
+# positions. With :func:`~cnnviz.drawing.prepare_drawing` the accuracy stays within 1.5
+# points of the accuracy on MNIST itself; with the naive resize it collapses. A smaller
+# version of that check:
+data = cnnviz.load_splits()
+rng = np.random.default_rng(0)
+hits = {"prepared": 0, "naive": 0}
+for image, label in zip(data.test_x[:100], data.test_y[:100], strict=True):
+    ink = ((image[0] + 1) / 2).numpy()
+    side, scale = 400, rng.uniform(4, 10)
+    size = round(28 * scale)
+    big = np.asarray(Image.fromarray((255 * (1 - ink)).astype(np.uint8)).resize((size, size)))
+    sheet = np.full((side, side), 255, np.uint8)
+    top, left = rng.integers(0, side - size + 1, size=2)
+    sheet[top : top + size, left : left + size] = big
+    for name, x in (("prepared", prepare_drawing(sheet).x), ("naive", naive_resize(sheet))):
+        hits[name] += int(model.predict_proba(x).argmax() == label)
+print(hits)
