@@ -6,22 +6,15 @@ with the command in docs/getting_started.rst. Under CI a missing build is a fail
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import serve_directory
 
 SITE = Path(__file__).parents[1] / "docs" / "_build" / "html"
 EXAMPLES = sorted(p.stem for p in (Path(__file__).parents[1] / "examples").glob("plot_*.py"))
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +24,8 @@ def site() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    handler = functools.partial(QuietHandler, directory=str(SITE))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_directory(SITE) as url:
+        yield url + "/"
 
 
 @pytest.fixture(scope="module")

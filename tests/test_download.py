@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import gzip
-import http.server
 import shutil
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import serve_directory
 
 from cnnviz.data import MNIST_FILES, DatasetNotFoundError, download_mnist, load_raw
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
 
 
 @pytest.fixture
@@ -37,16 +30,8 @@ def server_root(tmp_path_factory, mnist_dir) -> Path:
 
 @pytest.fixture
 def server(server_root) -> Iterator[str]:
-    handler = functools.partial(QuietHandler, directory=str(server_root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with serve_directory(server_root) as url:
+        yield url
 
 
 @pytest.fixture
