@@ -29,7 +29,6 @@ from cnnviz.download import DownloadError, fetch_from_mirrors, md5_checker
 from cnnviz.idx import IMAGES_MAGIC, LABELS_MAGIC, IDXError, parse_idx, read_bytes
 
 IMAGE_SIZE = 28
-NUM_TRAIN = 60_000
 DATA_ENV_VAR = "CNNVIZ_DATA"
 
 #: The four standard files: key -> (file name without ``.gz``, IDX magic, official MD5
