@@ -26,10 +26,12 @@ print(
 print(f"pixel range [{data.train_x.min():.0f}, {data.train_x.max():.0f}]")
 
 # %%
-# A handful of training digits, as the network receives them (black is -1, white +1):
+# A handful of training digits, as the network receives them (black is -1, white +1),
+# with what the shipped model makes of them (training comes in the next example):
 picks = torch.arange(8)
+shipped = cnnviz.pretrained(batchnorm=False)
 fig = plots.plot_predictions(
-    data.train_x[picks], data.train_y[picks], torch.eye(10)[data.train_y[picks]]
+    data.train_x[picks], data.train_y[picks], shipped.predict_proba(data.train_x[picks])
 )
 
 # %%
