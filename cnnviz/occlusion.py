@@ -71,12 +71,14 @@ def window_starts(size: int, patch: int, stride: int) -> torch.Tensor:
     return torch.arange(count) * stride
 
 
-def window_masks(size: int, patch: int, stride: int) -> torch.Tensor:
-    """``(ny, nx, size, size)`` boolean masks, True inside each (edge-cropped) window."""
-    starts = window_starts(size, patch, stride)
+def window_cover(starts: torch.Tensor, patch: int, size: int) -> torch.Tensor:
+    """``(n, size)`` float: 1 where window ``i`` (along one axis) covers pixel ``j``.
+
+    Windows are squares, so window ``(i, j)`` covers pixel ``(r, c)`` exactly when
+    ``cover[i, r] * cover[j, c]`` is 1.
+    """
     pixels = torch.arange(size)
-    inside = (pixels >= starts[:, None]) & (pixels < starts[:, None] + patch)  # (n, size)
-    return inside[:, None, :, None] & inside[None, :, None, :]
+    return ((pixels >= starts[:, None]) & (pixels < starts[:, None] + patch)).float()
 
 
 def floor_half(values: torch.Tensor) -> torch.Tensor:
@@ -222,16 +224,15 @@ def occlusion(
     if not 0 <= target < model.fc2.out_features:
         raise ValueError(f"target must be a class index, not {target}")
     starts = window_starts(28, patch, stride)
-    masks = window_masks(28, patch, stride)
-    ny, nx = masks.shape[:2]
-    flat_masks = masks.reshape(ny * nx, 1, 28, 28)
+    n = len(starts)
     with eval_mode(model):
         base_logits = model.logits(image[None])
         logits = occluded_logits(model, image, starts, patch, value)
-    probability = F.softmax(logits, dim=1)[:, target].reshape(ny, nx)
+    probability = F.softmax(logits, dim=1)[:, target].reshape(n, n)
     drops = select_score(base_logits, target, score) - select_score(logits, target, score)
-    weighted = (drops[:, None, None] * flat_masks[:, 0]).sum(0)
-    attribution = weighted / flat_masks[:, 0].sum(0)
+    cover = window_cover(starts, patch, 28)  # per pixel: sum of drops and count of windows
+    weighted = cover.T @ drops.reshape(n, n) @ cover
+    attribution = weighted / torch.outer(cover.sum(0), cover.sum(0))
     return OcclusionResult(
         target=target,
         patch=patch,
