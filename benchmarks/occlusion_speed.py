@@ -5,7 +5,10 @@ Compares, in one process on the same digit and shipped model:
 * ``cnnviz.occlusion.occlusion``: all positions in batched forward passes;
 * the report's way: a Python loop, one copied-and-patched image per forward pass.
 
-Prints the median of ``--repeats`` runs of each and their ratio. Run::
+Prints the median of ``--repeats`` runs of each and their ratio. Like the app and the
+``cnnviz`` command, the process first keeps freed memory mapped
+(:func:`cnnviz.runtime.retain_freed_memory`); ``--default-malloc`` skips that, to show
+glibc's default. Run::
 
     python benchmarks/occlusion_speed.py
 """
@@ -20,6 +23,7 @@ import torch
 
 from cnnviz.checkpoint import pretrained
 from cnnviz.occlusion import occlusion, window_starts
+from cnnviz.runtime import retain_freed_memory
 
 
 def occlusion_loop(model, image, target, patch=5, value=0.0):
@@ -49,7 +53,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--batchnorm", action="store_true", help="use the batch-norm model")
+    parser.add_argument("--default-malloc", action="store_true", help="leave malloc as it is")
     args = parser.parse_args()
+    retained = not args.default_malloc and retain_freed_memory()
     model = pretrained(batchnorm=args.batchnorm)
     image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     batched = median_seconds(lambda: occlusion(model, image, 3), args.repeats)
@@ -57,7 +63,10 @@ def main() -> None:
     same = torch.allclose(
         occlusion(model, image, 3).probability, occlusion_loop(model, image, 3), atol=1e-5
     )
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; 576 positions")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; 576 positions; "
+        f"freed memory retained: {retained}"
+    )
     print(f"batched occlusion map:      {batched * 1000:8.1f} ms")
     print(f"loop of single passes:      {looped * 1000:8.1f} ms")
     print(f"speed-up: {looped / batched:.1f}x (same map: {same})")

@@ -21,6 +21,7 @@ from cnnviz.checkpoint import (
 from cnnviz.data import DatasetNotFoundError, load_splits
 from cnnviz.idx import IDXError
 from cnnviz.model import CNN, format_summary
+from cnnviz.runtime import retain_freed_memory
 from cnnviz.train import RECIPES, evaluate, train
 
 VARIANTS = {"bn": (True,), "nobn": (False,), "both": (True, False)}
@@ -189,6 +190,7 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cnnviz`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    retain_freed_memory()
     try:
         return COMMANDS[args.command](args)
     except (DatasetNotFoundError, IDXError, CheckpointError, ValueError) as error:

@@ -16,6 +16,7 @@ if str(ROOT) not in sys.path:  # run as a file (Spaces, python demo/app.py): fin
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 
+from cnnviz.runtime import retain_freed_memory  # noqa: E402
 from demo import handlers  # noqa: E402
 
 TITLE = "cnnviz: see what a CNN sees"
@@ -169,8 +170,9 @@ def attack_panel() -> list:
 
 
 def prepare() -> gr.Blocks:
-    """Set torch threads once, load both models, build and queue the app."""
+    """Set torch threads and malloc once, load both models, build and queue the app."""
     torch.set_num_threads(1)
+    retain_freed_memory()
     for name in handlers.MODELS:
         handlers.model(name)
     return build().queue(max_size=MAX_QUEUE, default_concurrency_limit=CONCURRENCY)

@@ -10,7 +10,7 @@ from captum.attr import Occlusion
 
 from cnnviz.checkpoint import pretrained
 from cnnviz.model import CNN
-from cnnviz.occlusion import occlusion, window_starts
+from cnnviz.occlusion import occluded_logits, occlusion, window_starts
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,24 @@ def test_attribution_matches_captum(model, image, patch, stride, score, captum_f
         perturbations_per_eval=64,
     )
     assert torch.allclose(ours, theirs[0, 0], atol=1e-5)
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+@pytest.mark.parametrize(("patch", "stride", "chunk"), [(5, 1, 256), (5, 1, 7), (8, 3, 40)])
+def test_local_logits_equal_full_forward_passes_on_real_digits(
+    mnist, batchnorm, patch, stride, chunk
+):
+    """Shipped weights, real digits: every window's logits as a full pass gives them."""
+    model = pretrained(batchnorm=batchnorm)
+    starts = window_starts(28, patch, stride)
+    for digit in mnist.test_x[:2]:
+        occluded = digit.expand(len(starts) ** 2, 1, 28, 28).clone()
+        for index, (top, left) in enumerate(torch.cartesian_prod(starts, starts).tolist()):
+            occluded[index, :, top : top + patch, left : left + patch] = 0.0
+        with torch.no_grad():
+            expected = model.logits(occluded)
+            ours = occluded_logits(model, digit, starts, patch, 0.0, chunk=chunk)
+        assert (ours - expected).abs().max() < 1e-4
 
 
 def test_on_a_real_digit_the_background_does_not_matter(mnist):
