@@ -7,6 +7,7 @@ which refuses pickled objects other than tensors and plain containers.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import tempfile
@@ -19,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from cnnviz import __version__
 from cnnviz.data import Splits, default_cache_dir
 from cnnviz.model import CNN
-from cnnviz.train import History, get_recipe, train
+from cnnviz.train import History, Recipe, get_recipe, train
 
 FORMAT = "cnnviz-cnn/1"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -170,6 +171,19 @@ def pretrained_history(batchnorm: bool = True) -> History:
     return History.from_json(history_path(pretrained_path(batchnorm)))
 
 
+def training_key(recipe: Recipe, data: Splits) -> str:
+    """12 hex digits naming a training setup: recipe settings, versions and data.
+
+    The data enter through their shapes, all labels and every 97th training image, so
+    another dataset or split gives another key without hashing 170 MB each time.
+    """
+    digest = hashlib.sha256(f"{recipe!r}|{__version__}|{torch.__version__}".encode())
+    for tensor in (data.train_y, data.val_y, data.test_y, data.train_x[::97]):
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
 def cached_train(
     data: Splits,
     *,
@@ -180,11 +194,14 @@ def cached_train(
     cache_dir: str | Path | None = None,
     progress: bool = False,
 ) -> tuple[CNN, History]:
-    """:func:`cnnviz.train.train` once per (variant, recipe, epochs, seed), then from cache.
+    """:func:`cnnviz.train.train` once per (variant, recipe, epochs, seed, data), then from cache.
 
     The checkpoint and its history are kept in ``cache_dir`` (default: the user cache,
     ``checkpoints/``), written atomically, and loaded safely on the next call; the gallery
-    uses this so that examples share a training run instead of repeating it.
+    uses this so that examples share a training run instead of repeating it. The file
+    name carries a :func:`training_key` of everything else that shapes the result (the
+    recipe's settings, the cnnviz and torch versions, the data), so a change to any of
+    them trains afresh instead of returning a stale model.
 
     Returns
     -------
@@ -194,7 +211,8 @@ def cached_train(
     chosen = get_recipe(recipe, epochs)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "checkpoints"
     variant = "bn" if batchnorm else "nobn"
-    path = folder / f"cnn_{variant}-{chosen.name}-{chosen.epochs}ep-seed{seed}.safetensors"
+    key = training_key(chosen, data)
+    path = folder / f"cnn_{variant}-{chosen.name}-{chosen.epochs}ep-seed{seed}-{key}.safetensors"
     if path.is_file() and history_path(path).is_file():
         return load_checkpoint(path)[0], History.from_json(history_path(path))
     model, history = train(data, batchnorm=batchnorm, recipe=chosen, seed=seed, progress=progress)

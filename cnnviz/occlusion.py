@@ -283,17 +283,17 @@ def occluded_logits(
     """Logits ``(n * n, C)`` of ``image`` ``(1, 28, 28)`` occluded at every window.
 
     Window ``i * n + j`` has its top-left corner at ``(starts[i], starts[j])``. A patch
-    changes only a small block of each feature map (:func:`changed_spans`), so the
-    unoccluded maps are computed once (:func:`unoccluded_maps`) and per window only:
+    changes only a small block of each feature map (``changed_spans``), so the
+    unoccluded maps are computed once (``unoccluded_maps``) and per window only:
 
     1. the changed ``pool1`` block, from a small crop of the occluded image
-       (:func:`occluded_pool1`);
+       (``occluded_pool1``);
     2. a ``pool2`` block holding every change, from the change of ``conv2``
-       (:func:`occluded_pool2`);
+       (``occluded_pool2``);
     3. ``fc1``'s input changes only in that block and ``fc1`` is linear, so the block's
        change times its rows of the weight is added to the unoccluded hidden layer.
 
-    Windows are grouped by ``pool2`` block (:func:`plan_blocks`), so step 3 is one
+    Windows are grouped by ``pool2`` block (``plan_blocks``), so step 3 is one
     batched product per block, and processed about ``chunk`` at a time to bound
     memory. Same arithmetic as full forward passes up to float summation order, with
     about a fifth of their work for 5x5 patches.

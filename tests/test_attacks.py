@@ -142,6 +142,15 @@ def test_accuracy_falls_with_epsilon_and_pgd_is_stronger(model, mnist):
     assert pgd_curve[-1] < 10
 
 
+def test_pgd_accuracy_does_not_depend_on_the_batch_size(model, mnist):
+    x, y = mnist.test_x[:60], mnist.test_y[:60]
+    whole = accuracy_under_attack(model, x, y, [0.1, 0.15], attack="pgd", steps=5, batch_size=60)
+    pieces = accuracy_under_attack(model, x, y, [0.1, 0.15], attack="pgd", steps=5, batch_size=7)
+    assert torch.equal(whole, pieces)
+    other_seed = accuracy_under_attack(model, x, y, [0.15], attack="pgd", steps=5, seed=1)
+    assert other_seed.shape == (1,) and 0 <= float(other_seed[0]) <= 100
+
+
 def test_targeted_pgd_moves_towards_the_target(model, mnist):
     x = mnist.test_x[:200]
     target = torch.full((200,), 3)

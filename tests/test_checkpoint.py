@@ -17,9 +17,10 @@ from cnnviz.checkpoint import (
     pretrained_history,
     pretrained_metadata,
     save_checkpoint,
+    training_key,
 )
 from cnnviz.model import CNN
-from cnnviz.train import History, evaluate
+from cnnviz.train import History, evaluate, get_recipe
 
 
 class RunsCode:
@@ -110,7 +111,8 @@ def test_cached_train_trains_once_then_loads(tmp_path, mnist):
         small, batchnorm=True, recipe="report", epochs=1, cache_dir=tmp_path
     )
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["cnn_bn-report-1ep-seed0.history.json", "cnn_bn-report-1ep-seed0.safetensors"]
+    stem = f"cnn_bn-report-1ep-seed0-{training_key(get_recipe('report', 1), small)}"
+    assert files == [f"{stem}.history.json", f"{stem}.safetensors"]
     again_model, again = cached_train(
         small, batchnorm=True, recipe="report", epochs=1, cache_dir=tmp_path
     )
@@ -123,3 +125,7 @@ def test_cached_train_trains_once_then_loads(tmp_path, mnist):
     )
     cached_train(small, batchnorm=True, recipe="report", epochs=1, seed=1, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.safetensors"))) == 2
+    other_data = dataclasses.replace(small, train_x=-small.train_x)  # e.g. another dataset
+    assert training_key(get_recipe("report", 1), other_data) != stem.rsplit("-", 1)[1]
+    cached_train(other_data, batchnorm=True, recipe="report", epochs=1, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 3
