@@ -88,6 +88,14 @@ def test_attribution_matches_captum(model, image, patch, stride, score, captum_f
     assert torch.allclose(ours, theirs[0, 0], atol=1e-5)
 
 
+def occlude_every_window(image, starts, patch):
+    """``(n * n, 1, 28, 28)``: ``image`` with a zero patch at each window, row-major."""
+    occluded = image.expand(len(starts) ** 2, 1, 28, 28).clone()
+    for index, (top, left) in enumerate(torch.cartesian_prod(starts, starts).tolist()):
+        occluded[index, :, top : top + patch, left : left + patch] = 0.0
+    return occluded
+
+
 @pytest.mark.parametrize("batchnorm", [False, True])
 @pytest.mark.parametrize(("patch", "stride", "chunk"), [(5, 1, 256), (5, 1, 7), (8, 3, 40)])
 def test_local_logits_equal_full_forward_passes_on_real_digits(
@@ -97,13 +105,22 @@ def test_local_logits_equal_full_forward_passes_on_real_digits(
     model = pretrained(batchnorm=batchnorm)
     starts = window_starts(28, patch, stride)
     for digit in mnist.test_x[:2]:
-        occluded = digit.expand(len(starts) ** 2, 1, 28, 28).clone()
-        for index, (top, left) in enumerate(torch.cartesian_prod(starts, starts).tolist()):
-            occluded[index, :, top : top + patch, left : left + patch] = 0.0
         with torch.no_grad():
-            expected = model.logits(occluded)
+            expected = model.logits(occlude_every_window(digit, starts, patch))
             ours = occluded_logits(model, digit, starts, patch, 0.0, chunk=chunk)
         assert (ours - expected).abs().max() < 1e-4
+
+
+def test_local_logits_are_exact_for_every_patch_and_stride(image):
+    """All 406 valid (patch, stride) pairs on 28x28, small chunks: block geometry holds."""
+    model = pretrained(batchnorm=True)
+    for patch in range(1, 29):
+        for stride in range(1, patch + 1):
+            starts = window_starts(28, patch, stride)
+            with torch.no_grad():
+                expected = model.logits(occlude_every_window(image, starts, patch))
+                ours = occluded_logits(model, image, starts, patch, 0.0, chunk=97)
+            assert (ours - expected).abs().max() < 1e-4, (patch, stride)
 
 
 def test_on_a_real_digit_the_background_does_not_matter(mnist):
