@@ -5,7 +5,7 @@ Compares, in one process on the same digit and shipped model:
 * ``cnnviz.occlusion.occlusion``: all positions in batched forward passes;
 * the report's way: a Python loop, one copied-and-patched image per forward pass.
 
-Prints the median of ``--repeats`` runs of each and their ratio. Like the app and the
+Prints the median of ``--repeats`` runs of each (alternating) and their ratio. Like the app and the
 ``cnnviz`` command, the process first keeps freed memory mapped
 (:func:`cnnviz.runtime.retain_freed_memory`); ``--default-malloc`` skips that, to show
 glibc's default. Run::
@@ -39,27 +39,33 @@ def occlusion_loop(model, image, target, patch=5, value=0.0):
     return probabilities
 
 
-def median_seconds(function, repeats: int) -> float:
-    function()  # warm-up
-    times = []
+def interleaved_medians(first, second, repeats: int) -> tuple[float, float]:
+    """Median seconds of ``first()`` and of ``second()``, timed alternately.
+
+    Alternating keeps a slow spell of a shared machine from landing on one side only.
+    """
+    first(), second()  # warm-up
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for function, spent in zip((first, second), times, strict=True):
+            started = time.perf_counter()
+            function()
+            spent.append(time.perf_counter() - started)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--batchnorm", action="store_true", help="use the batch-norm model")
     parser.add_argument("--default-malloc", action="store_true", help="leave malloc as it is")
     args = parser.parse_args()
     retained = not args.default_malloc and retain_freed_memory()
     model = pretrained(batchnorm=args.batchnorm)
     image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    batched = median_seconds(lambda: occlusion(model, image, 3), args.repeats)
-    looped = median_seconds(lambda: occlusion_loop(model, image, 3), max(3, args.repeats // 5))
+    batched, looped = interleaved_medians(
+        lambda: occlusion(model, image, 3), lambda: occlusion_loop(model, image, 3), args.repeats
+    )
     same = torch.allclose(
         occlusion(model, image, 3).probability, occlusion_loop(model, image, 3), atol=1e-5
     )
