@@ -14,7 +14,6 @@ The library never does this on import (it changes the whole process); the app, t
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 M_TOP_PAD = -2  # glibc's mallopt parameter number
@@ -39,10 +38,9 @@ def retain_freed_memory(megabytes: int = 256) -> bool:
         raise ValueError(f"megabytes must be between 0 and 4096, not {megabytes}")
     if not sys.platform.startswith("linux"):
         return False
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
-    except (OSError, TypeError):
+        libc = ctypes.CDLL(None)  # the running process, libc included; no ldconfig lookup
+    except OSError:
         return False
     if not hasattr(libc, "gnu_get_libc_version"):  # only glibc has M_TOP_PAD
         return False
