@@ -1,4 +1,4 @@
-"""Shared fixtures: the real MNIST from ../shared/data/mnist and small generated IDX files."""
+"""Shared fixtures: the real MNIST (found as the library finds it) and small generated IDX files."""
 
 from __future__ import annotations
 
@@ -17,10 +17,13 @@ import numpy as np
 import pytest
 import torch
 
-from cnnviz.data import MNIST_FILES, Splits, load_splits
-
-MNIST_DIR = Path(
-    os.environ.get("CNNVIZ_TEST_DATA", Path(__file__).parents[2] / "shared/data/mnist")
+from cnnviz.data import (
+    MNIST_FILES,
+    DatasetNotFoundError,
+    Splits,
+    download_mnist,
+    load_splits,
+    search_roots,
 )
 
 
@@ -57,15 +60,34 @@ def write_idx_dataset(
     return folder
 
 
+def gzipped_mnist_in(folder: Path) -> Path | None:
+    """``folder`` or ``folder/MNIST/raw`` if it holds the four ``.gz`` files, else ``None``."""
+    for directory in (folder, folder / "MNIST" / "raw"):
+        if all((directory / f"{name}.gz").is_file() for name, _, _ in MNIST_FILES.values()):
+            return directory
+    return None
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The real MNIST folder; fails loudly under CI when it is missing."""
-    if not all((MNIST_DIR / f"{name}.gz").is_file() for name, _, _ in MNIST_FILES.values()):
-        message = f"real MNIST not found in {MNIST_DIR} (set CNNVIZ_TEST_DATA)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return MNIST_DIR
+    """A folder with the four real MNIST ``.gz`` files, found as the library finds them.
+
+    ``$CNNVIZ_TEST_DATA`` if set, else ``$CNNVIZ_DATA`` then the user cache
+    (``~/.cache/cnnviz``); when none has them they are downloaded (checksummed) into the
+    first of these. No network and no data is a failure that says where to put the files,
+    never a skip.
+    """
+    override = os.environ.get("CNNVIZ_TEST_DATA")
+    roots = [Path(override).expanduser()] if override else search_roots()
+    for root in roots:
+        found = gzipped_mnist_in(root)
+        if found is not None:
+            return found
+    try:
+        files = download_mnist(roots[0], progress=False)
+    except DatasetNotFoundError as error:
+        pytest.fail(f"the real MNIST is needed: {error}")
+    return files["train_images"].parent
 
 
 @pytest.fixture(scope="session")
@@ -111,14 +133,17 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="session")
 def browser():
-    """Headless Debian chromium through Playwright; a missing browser fails under CI."""
+    """Headless Debian chromium through Playwright; a missing browser is a failure.
+
+    ``make test`` installs it (``scripts/ensure_chromium.sh``).
+    """
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.is_file():
-        message = f"no browser at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        pytest.fail(
+            f"no browser at {CHROMIUM}: run make test (it installs chromium), "
+            "apt-get install chromium, or set CNNVIZ_CHROMIUM"
+        )
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         yield chromium

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import cnnviz
@@ -10,24 +11,93 @@ from cnnviz.checkpoint import pretrained_metadata
 
 ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text()
+MAKEFILE = (ROOT / "Makefile").read_text()
+CI_LINES = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
 
 
 def bash_blocks() -> list[str]:
     return [b.strip() for b in re.findall(r"```bash\n(.*?)```", README, flags=re.S)]
 
 
-def test_install_main_and_test_commands_are_what_ci_runs():
-    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
-    install, main_job, tests = bash_blocks()[:3]
-    assert "torch==2.13.0" in install
-    for command in (install, main_job, tests):  # the app runs in the background in CI
-        assert any(line == command or line.startswith(f"{command} ") for line in ci_lines)
+def recipe(target: str) -> list[str]:
+    """The recipe lines of a Makefile target."""
+    block = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n)+)", MAKEFILE, flags=re.M)
+    assert block, f"no target {target!r} in the Makefile"
+    return [line.strip() for line in block.group(1).splitlines()]
 
 
-def test_docs_build_command_is_what_ci_runs():
-    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
-    docs = next(block for block in bash_blocks() if "sphinx" in block)
-    assert docs in ci_lines and "-W" in docs and "-n" in docs
+def test_two_commands_run_the_app_and_the_tests_and_ci_runs_the_second():
+    assert bash_blocks()[:2] == ["make demo", "make test"]
+    commands = [line.split()[:3] for line in CI_LINES]
+    assert ["make", "test", "<"] in commands  # no stdin
+    assert ["setsid", "make", "demo"] in commands  # served in the background, then stopped
+
+
+def test_every_install_pins_torch_2_13_0():
+    assert "TORCH_VERSION := 2.13.0" in MAKEFILE
+    installs = [
+        line for line in MAKEFILE.splitlines() if line.startswith("\t") and "pip install" in line
+    ]
+    assert len(installs) == 2  # torch from the CPU index, then the package
+    assert all("torch==$(TORCH_VERSION)" in line for line in installs)
+    assert "--extra-index-url $(TORCH_INDEX)" in installs[0]
+    assert "TORCH_INDEX ?= https://download.pytorch.org/whl/cpu" in MAKEFILE
+    assert "pip install" not in (ROOT / ".ci" / "run").read_text()  # CI installs through make
+
+
+def test_make_test_lints_builds_the_docs_and_runs_every_test():
+    prerequisites = re.search(r"^test: (.*?)(##|$)", MAKEFILE, flags=re.M).group(1).split()
+    assert {"browser", "docs", "lint"} <= set(prerequisites)
+    steps = recipe("test")
+    assert '$(PYTHON) -m pytest -m "not space"' in steps
+    assert recipe("test-space") == ["$(PYTHON) -m pytest -m space"]
+    docs = recipe("docs/_build/html/.built")[0]
+    assert docs.startswith("rm -rf docs/_build docs/auto_examples && ")  # every example runs
+    assert " -W " in docs and " -n " in docs
+
+
+def test_docs_build_time_is_the_same_in_readme_and_docs():
+    words = " ".join(README.split())
+    quoted = re.search(r"every example is executed, offline; (the build takes [^)]+)\)", words)
+    assert quoted, "the README says how long the docs build takes"
+    getting_started = " ".join((ROOT / "docs" / "getting_started.rst").read_text().split())
+    assert quoted.group(1) in getting_started
+
+
+def deploy_block() -> list[str]:
+    return next(block for block in bash_blocks() if "hf upload" in block).splitlines()
+
+
+def test_deploy_commands_stage_and_upload_the_same_folder():
+    deploy = deploy_block()
+    assert deploy[0] == "make space"
+    assert "$(PYTHON) scripts/stage_space.py build/space" in recipe("space")
+    upload = next(line for line in deploy if line.startswith("hf upload "))
+    assert upload.split()[3:5] == ["build/space", "."]
+
+
+def test_deploy_commands_use_options_the_hf_cli_has():
+    for line in deploy_block():
+        words = line.split()
+        if words[0] != "hf":
+            continue
+        command = [word for word in words[:3] if not word.startswith("-") and "/" not in word]
+        options = [word for word in words if word.startswith("--")]
+        helped = subprocess.run(
+            [*command, "--help"], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+        for option in options:
+            assert option in helped, f"{' '.join(command)} has no {option}"
+
+
+def test_no_user_is_told_about_a_folder_outside_the_clone():
+    assert "shared/data" not in README
+
+
+def test_mnist_is_credited():
+    words = " ".join(README.split())
+    for name in ("Yann LeCun", "Corinna Cortes", "Christopher J.C. Burges", "CC BY-SA 3.0"):
+        assert name in words
 
 
 def test_python_example_names_exist():
