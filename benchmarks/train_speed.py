@@ -13,7 +13,8 @@ For each: training throughput (samples/s) and the training wall time until the t
 accuracy first reaches ``--target`` (the report's 98.45 %), checked every
 ``--eval-every`` steps (evaluation time excluded). Run::
 
-    python benchmarks/train_speed.py --data-dir ../shared/data/mnist
+    python benchmarks/train_speed.py            # MNIST found as the library finds it
+    python benchmarks/train_speed.py --data-dir DIR
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Adversarial lab (R12-R14 and beyond): every method batched, bounded and seeded.
 
-All methods work in the model's input space [-1, 1] and clip to it, run the model in
-eval mode (restoring its mode afterwards), never touch its weights, stop each sample
-on its own when it reaches its goal or at ``max_steps``, and return their history so
-plots need no re-computation.
+All methods work in the model's input space [-1, 1] and clip to it (only
+:data:`REPORT_NOISE_ATTACK`, which re-creates the report's unclipped noise, does not),
+run the model in eval mode (restoring its mode afterwards), never touch its weights,
+stop each sample on its own when it reaches its goal or at ``max_steps`` (or after a
+fixed number of steps), and return their history so plots need no re-computation.
 
 Conventions: a *pixel* epsilon is in units of [0, 1] images (``eps=0.3`` as in the
 literature); in model space ([-1, 1], twice as wide) it is ``2 * eps``.
@@ -22,6 +23,35 @@ from cnnviz.model import CNN, eval_mode
 
 LOW, HIGH = -1.0, 1.0
 PIXEL_TO_MODEL = 2.0  # one unit of [0, 1] pixel intensity is two units of model space
+
+
+#: What :func:`gradient_ascent` climbs: ``(logits (M, C), targets (M,)) -> (M,)``.
+OBJECTIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "logit": lambda logits, t: logits.gather(1, t[:, None])[:, 0],
+    "log_probability": lambda logits, t: F.log_softmax(logits, 1).gather(1, t[:, None])[:, 0],
+}
+
+#: Default step cap of :func:`class_visualisation` (the app's default too). With the
+#: default normalised step both shipped models reach p >= 0.99 for every class in at
+#: most 75 steps over eight start seeds, so the cap leaves a margin of more than 2.5x.
+CLASS_VISUALISATION_MAX_STEPS = 200
+
+#: Default L2 length of one normalised class-visualisation step, model units (about
+#: 0.036 per pixel on average, 1/28 of the step's length).
+CLASS_VISUALISATION_STEP = 1.0
+
+
+def unit_step(gradient: torch.Tensor, images: torch.Tensor | None = None) -> torch.Tensor:
+    """``gradient`` ``(M, 1, 28, 28)`` scaled to unit L2 length per sample.
+
+    With ``images`` (what the model saw, in [-1, 1]), components that would push a
+    pixel already at a bound further out are dropped first, so the whole step counts.
+    """
+    if images is not None:
+        outward = ((images >= HIGH) & (gradient > 0)) | ((images <= LOW) & (gradient < 0))
+        gradient = gradient.masked_fill(outward, 0.0)
+    norm = gradient.flatten(1).norm(dim=1).clamp_min(1e-12)
+    return gradient / norm[:, None, None, None]
 
 
 @dataclass(frozen=True)
@@ -65,8 +95,12 @@ def gradient_ascent(
     max_steps: int,
     penalty: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     perturb: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    objective: str = "logit",
+    normalise: bool = False,
+    clip: bool = True,
+    steps_past_threshold: int = 0,
 ) -> AscentResult:
-    """Ascend ``logit[target] - penalty`` per sample until ``p(target) >= threshold``.
+    """Ascend ``objective[target] - penalty`` per sample until ``p(target) >= threshold``.
 
     Each step evaluates only the samples still below the threshold, so finished samples
     cost nothing.
@@ -86,25 +120,45 @@ def gradient_ascent(
     max_steps
         Hard cap on steps, so every loop ends.
     penalty
-        ``(images (M, 1, 28, 28), indices (M,)) -> (M,)`` cost subtracted from the logit
-        of samples ``indices``.
+        ``(images (M, 1, 28, 28), indices (M,)) -> (M,)`` cost subtracted from the
+        objective of samples ``indices``.
     perturb
-        ``(variables, indices) -> images``: what the model sees (e.g. ``base + noise``);
-        identity when ``None``. Images are clipped to [-1, 1].
+        ``(variables, indices) -> images``: what the model sees (e.g. ``base + noise``,
+        an additive change of the variable); identity when ``None``.
+    objective
+        ``"logit"`` (the report's "cost": the unnormalised class score) or
+        ``"log_probability"`` (``logit[target] - logsumexp(logits)``: it also pushes the
+        competing classes down, the quantity the threshold is about).
+    normalise
+        ``False``: the report's plain step, ``step_size * gradient``, whose length
+        follows the gradient's (tiny for a confident network). ``True``: a step of L2
+        length ``step_size`` (model units) along the gradient, after dropping the
+        components that would push a pixel already at -1 or 1 out of range; the
+        direction is the same, only the length is fixed.
+    clip
+        Clip what the model sees to [-1, 1] (``False`` only reproduces the report's
+        noise attack, whose ``x + n`` was never clipped).
+    steps_past_threshold
+        Keep ascending this many steps after a sample reaches the threshold (the
+        report's noise loop updated once more after its last check: 1).
     """
     if max_steps < 0:
         raise ValueError(f"max_steps must be >= 0, not {max_steps}")
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be in (0, 1), not {threshold}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, not {objective!r}")
     variable = start.detach().clone()
     targets = torch.as_tensor(targets, dtype=torch.int64)
     n = len(variable)
     steps = torch.zeros(n, dtype=torch.int64)
+    past = torch.zeros(n, dtype=torch.int64)
     logit_now, probability_now = torch.zeros(n), torch.zeros(n)
     logits_seen, probabilities_seen = [], []
 
     def image_of(v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        return (perturb(v, idx) if perturb is not None else v).clamp(LOW, HIGH)
+        image = perturb(v, idx) if perturb is not None else v
+        return image.clamp(LOW, HIGH) if clip else image
 
     active = torch.arange(n)
     with eval_mode(model), torch.enable_grad():
@@ -119,14 +173,22 @@ def gradient_ascent(
             )[:, 0]
             logits_seen.append(logit_now.clone())
             probabilities_seen.append(probability_now.clone())
-            going = probability_now[active] < threshold
+            reached = probability_now[active] >= threshold
+            going = ~reached | (past[active] < steps_past_threshold)
             if step == max_steps or not going.any():
                 break
-            objective = target_logit if penalty is None else target_logit - penalty(images, active)
-            (gradient,) = torch.autograd.grad(objective[going].sum(), v)
+            score = OBJECTIVES[objective](logits, targets[active])
+            if penalty is not None:
+                score = score - penalty(images, active)
+            (gradient,) = torch.autograd.grad(score[going].sum(), v)
+            if normalise:
+                gradient = unit_step(gradient, images.detach() if clip else None)
+            past[active[going & reached]] += 1
             active = active[going]
             updated = variable[active] + step_size * gradient[going]
-            variable[active] = updated if perturb is not None else updated.clamp(LOW, HIGH)
+            variable[active] = (
+                updated if perturb is not None or not clip else updated.clamp(LOW, HIGH)
+            )
             steps[active] += 1
     everyone = torch.arange(n)
     return AscentResult(
@@ -146,18 +208,24 @@ def class_visualisation(
     *,
     start: torch.Tensor | None = None,
     noise_std: float = 0.1,
-    step_size: float = 0.1,
+    step_size: float = CLASS_VISUALISATION_STEP,
     threshold: float = 0.99,
-    max_steps: int = 500,
+    max_steps: int = CLASS_VISUALISATION_MAX_STEPS,
+    objective: str = "log_probability",
+    normalise: bool = True,
     l2: float = 0.0,
     seed: int = 0,
 ) -> AscentResult:
     """Images the network calls ``target`` with high confidence, grown from noise (R12).
 
     The report's "non-targeted attack": from N(0, ``noise_std``) noise (clipped to
-    [-1, 1]), ascend the target logit (minus ``l2 * ||x||^2``, Simonyan et al.'s
-    regulariser, when ``l2 > 0``) until ``p(target) >= threshold``, all targets in one
-    batch.
+    [-1, 1]), climb by gradient ascent until ``p(target) >= threshold``, all targets in
+    one batch. The report climbed the target logit with plain steps of 0.1
+    (:data:`REPORT_CLASS_VISUALISATION`); with the batch-norm model that stalls (the
+    competing logits rise with the target's, and class 1 stays below 0.99 after 2,000
+    steps). The defaults therefore climb the target's log-probability with steps of
+    fixed L2 length (see :func:`gradient_ascent`), which reaches p >= 0.99 for every
+    class of both shipped models well within :data:`CLASS_VISUALISATION_MAX_STEPS`.
 
     Parameters
     ----------
@@ -167,10 +235,18 @@ def class_visualisation(
         ``(len(targets), 1, 28, 28)`` starting images instead of noise.
     noise_std, seed
         The starting noise.
-    step_size, threshold, max_steps
+    step_size, threshold, max_steps, objective, normalise
         See :func:`gradient_ascent`.
     l2
-        Weight of the squared-norm penalty (per pixel mean).
+        Weight of Simonyan et al.'s squared-norm penalty ``l2 * mean(x^2)`` subtracted
+        from the objective. Its scale is the objective's: a log-probability is at most
+        0, so weights of order 0.1 already matter, while the logit grows without
+        bound and needs weights of order 1-10.
+
+    Returns
+    -------
+    AscentResult
+        Images in [-1, 1]; ``success`` is False for classes that hit the cap.
     """
     targets = torch.as_tensor(targets, dtype=torch.int64).reshape(-1)
     if start is None:
@@ -187,7 +263,18 @@ def class_visualisation(
         step_size=step_size,
         max_steps=max_steps,
         penalty=penalty,
+        objective=objective,
+        normalise=normalise,
     )
+
+
+#: The report's own class-visualisation procedure: plain steps of 0.1 on the logit.
+#: ``class_visualisation(model, **REPORT_CLASS_VISUALISATION, max_steps=...)``.
+REPORT_CLASS_VISUALISATION: dict[str, object] = {
+    "objective": "logit",
+    "normalise": False,
+    "step_size": 0.1,
+}
 
 
 def targeted_attack(
@@ -263,6 +350,64 @@ class NoiseTransfer:
     fooling_rate: torch.Tensor
 
 
+def transfer_predictions(
+    model: CNN, noises: torch.Tensor, images: torch.Tensor, *, clip: bool = True
+) -> torch.Tensor:
+    """``(K, M)`` class predicted for ``images[m] + noises[k]``.
+
+    Parameters
+    ----------
+    noises
+        ``(K, 1, 28, 28)`` additive noises, model units.
+    images
+        ``(M, 1, 28, 28)`` images in [-1, 1].
+    clip
+        Clip each sum to [-1, 1] first (``False``: the report's unclipped ``x + n``).
+    """
+    predictions = []
+    with eval_mode(model), torch.no_grad():
+        for noise in noises:
+            combined = images + noise
+            predictions.append(model.logits(combined.clamp(LOW, HIGH) if clip else combined))
+    return torch.stack(predictions).argmax(2)
+
+
+def fooling_rates(
+    predictions: torch.Tensor,
+    targets: torch.Tensor,
+    labels: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``(K,)`` fraction of images whose prediction became each noise's target.
+
+    Parameters
+    ----------
+    predictions
+        ``(K, M)`` from :func:`transfer_predictions`.
+    targets
+        ``(K,)`` target class of each noise.
+    labels
+        ``(M,)`` true labels; images already of a noise's target class then do not
+        count (all ``M`` count when ``None``).
+    """
+    targets = torch.as_tensor(targets, dtype=torch.int64).reshape(-1)
+    fooled = predictions == targets[:, None]
+    counted = torch.ones_like(fooled)
+    if labels is not None:
+        counted = torch.as_tensor(labels)[None, :] != targets[:, None]
+    return (fooled & counted).sum(1) / counted.sum(1).clamp(min=1)
+
+
+#: The report's noise-attack procedure (its code sketch in section 2.4.4): plain steps of
+#: 0.1 on the target logit, ``x + n`` never clipped (neither while learning nor when the
+#: noise is added to other digits), and one update after the last check of ``p``.
+#: ``noise_attack(model, ..., **REPORT_NOISE_ATTACK)``.
+REPORT_NOISE_ATTACK: dict[str, object] = {
+    "step_size": 0.1,
+    "clip": False,
+    "steps_past_threshold": 1,
+}
+
+
 def noise_attack(
     model: CNN,
     base: torch.Tensor,
@@ -273,8 +418,13 @@ def noise_attack(
     step_size: float = 0.1,
     threshold: float = 0.99,
     max_steps: int = 500,
+    clip: bool = True,
+    steps_past_threshold: int = 0,
 ) -> NoiseTransfer:
     """Learn, per target, a noise that makes ``base`` read as the target, then transfer it.
+
+    The noise starts at zero and climbs the target logit with plain steps (the report's
+    method, R14); :data:`REPORT_NOISE_ATTACK` reproduces the report's procedure exactly.
 
     Parameters
     ----------
@@ -288,6 +438,11 @@ def noise_attack(
     other_labels
         ``(M,)`` their true labels; images already of a noise's target class then do
         not count towards its fooling rate.
+    step_size, threshold, max_steps, steps_past_threshold
+        See :func:`gradient_ascent`.
+    clip
+        Clip ``x + n`` to [-1, 1], while learning and when transferring. ``False`` (the
+        report) lets the sum leave the pixel range, so the noise can grow larger.
     """
     targets = torch.as_tensor(targets, dtype=torch.int64).reshape(-1)
     base = base.detach().expand(len(targets), 1, 28, 28)
@@ -299,17 +454,143 @@ def noise_attack(
         step_size=step_size,
         max_steps=max_steps,
         perturb=lambda noise, idx: base[idx] + noise,
+        clip=clip,
+        steps_past_threshold=steps_past_threshold,
     )
-    noises = attack.images - base  # the noise as it acted (after clipping)
-    combined = (others[None] + noises[:, None]).clamp(LOW, HIGH).reshape(-1, 1, 28, 28)
-    with eval_mode(model), torch.no_grad():
-        predictions = model.logits(combined).argmax(1).reshape(len(targets), len(others))
-    fooled = predictions == targets[:, None]
-    counted = torch.ones_like(fooled)
-    if other_labels is not None:
-        counted = torch.as_tensor(other_labels)[None, :] != targets[:, None]
-    rate = (fooled & counted).sum(1) / counted.sum(1).clamp(min=1)
+    noises = attack.images - base  # the noise as it acted (after any clipping)
+    predictions = transfer_predictions(model, noises, others, clip=clip)
+    rate = fooling_rates(predictions, targets, other_labels)
     return NoiseTransfer(attack=attack, noises=noises, predictions=predictions, fooling_rate=rate)
+
+
+@dataclass(frozen=True)
+class UniversalPerturbation:
+    """One perturbation learned over a batch of digits (see :func:`universal_perturbation`).
+
+    Attributes
+    ----------
+    perturbation
+        ``(1, 1, 28, 28)`` additive perturbation, model units (``2 * eps`` at most in
+        L-infinity, or ``2 * eps`` in L2).
+    target
+        Class it pushes towards, or ``None`` (untargeted: away from the true labels).
+    eps, norm
+        The budget in pixel units of [0, 1] images and its norm (``"linf"``, ``"l2"``).
+    loss_history
+        ``(steps,)`` mini-batch loss before each step (cross-entropy towards the target,
+        or minus the cross-entropy of the true labels when untargeted): it falls.
+    """
+
+    perturbation: torch.Tensor
+    target: int | None
+    eps: float
+    norm: str
+    loss_history: torch.Tensor
+
+    def sizes(self) -> dict[str, float]:
+        """L-infinity and L2 size of the perturbation in pixel units of [0, 1] images."""
+        pixels = self.perturbation / PIXEL_TO_MODEL
+        return {"linf": float(pixels.abs().max()), "l2": float(pixels.norm())}
+
+
+def project(delta: torch.Tensor, radius: float, norm: str) -> torch.Tensor:
+    """``delta`` projected onto the ``norm`` ball of ``radius`` (model units)."""
+    if norm == "linf":
+        return delta.clamp(-radius, radius)
+    return delta * (radius / delta.norm().clamp_min(1e-12)).clamp(max=1.0)
+
+
+def universal_perturbation(
+    model: CNN,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    target: int | None = None,
+    eps: float = 0.3,
+    norm: str = "linf",
+    steps: int = 100,
+    batch_size: int = 100,
+    step_size: float | None = None,
+    seed: int = 0,
+) -> UniversalPerturbation:
+    """A single perturbation that fools the network on most digits (a universal one).
+
+    Moosavi-Dezfooli et al. (2017) showed that one small image-agnostic perturbation
+    fools a classifier on most natural images. This is the simple batched
+    projected-gradient version: each step draws ``batch_size`` of ``images`` (seeded),
+    moves the shared perturbation along the sign (L-infinity) or the direction (L2) of
+    the gradient of the mean loss over the batch, and projects it back into the
+    ``eps`` ball; every sum is clipped to [-1, 1]. Measure it on digits it was NOT
+    learned on with :func:`universal_fooling_rate`.
+
+    Parameters
+    ----------
+    images, labels
+        ``(N, 1, 28, 28)`` digits in [-1, 1] to learn on and their ``(N,)`` labels.
+    target
+        Push every digit towards this class; ``None``: away from its true label.
+    eps
+        Budget in pixel units of [0, 1] images (the usual MNIST L-infinity budget: 0.3).
+    norm
+        ``"linf"`` or ``"l2"``.
+    steps
+        Number of mini-batch steps (fixed: the loop is bounded).
+    step_size
+        Per step, pixel units; default ``eps / 20``.
+    seed
+        Seeds the mini-batch draws (the perturbation starts at zero).
+
+    Returns
+    -------
+    UniversalPerturbation
+    """
+    if norm not in ("linf", "l2"):
+        raise ValueError(f"norm must be 'linf' or 'l2', not {norm!r}")
+    if eps < 0 or steps < 1 or batch_size < 1:
+        raise ValueError(f"need eps >= 0, steps >= 1, batch_size >= 1; got {eps}, {steps}")
+    radius = PIXEL_TO_MODEL * eps
+    alpha = PIXEL_TO_MODEL * (step_size if step_size is not None else eps / 20)
+    labels = torch.as_tensor(labels, dtype=torch.int64)
+    generator = torch.Generator().manual_seed(seed)
+    delta = torch.zeros(1, 1, 28, 28)
+    losses = torch.zeros(steps)
+    with eval_mode(model), torch.enable_grad():
+        for step in range(steps):
+            idx = torch.randint(len(images), (min(batch_size, len(images)),), generator=generator)
+            candidate = delta.clone().requires_grad_(True)
+            logits = model.logits((images[idx] + candidate).clamp(LOW, HIGH))
+            if target is None:
+                loss = -F.cross_entropy(logits, labels[idx])
+            else:
+                loss = F.cross_entropy(logits, torch.full((len(idx),), int(target)))
+            (gradient,) = torch.autograd.grad(loss, candidate)
+            losses[step] = loss.detach()
+            direction = gradient.sign() if norm == "linf" else unit_step(gradient)
+            delta = project(delta - alpha * direction, radius, norm).detach()
+    return UniversalPerturbation(
+        perturbation=delta, target=target, eps=eps, norm=norm, loss_history=losses
+    )
+
+
+def universal_fooling_rate(
+    model: CNN, universal: UniversalPerturbation, images: torch.Tensor, labels: torch.Tensor
+) -> float:
+    """Fraction of ``images`` the universal perturbation fools (use unseen digits).
+
+    Targeted: among the images not already of the target class, those now read as the
+    target. Untargeted: those whose prediction changed from the clean prediction
+    (Moosavi-Dezfooli et al.'s definition).
+
+    Parameters
+    ----------
+    images, labels
+        ``(M, 1, 28, 28)`` digits in [-1, 1] and their ``(M,)`` true labels.
+    """
+    predictions = transfer_predictions(model, universal.perturbation, images)
+    if universal.target is not None:
+        return float(fooling_rates(predictions, torch.tensor([universal.target]), labels)[0])
+    clean = transfer_predictions(model, torch.zeros_like(universal.perturbation), images)
+    return float((predictions != clean).float().mean())
 
 
 def fgsm(

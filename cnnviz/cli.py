@@ -1,4 +1,4 @@
-"""The ``cnnviz`` command: ``train``, ``evaluate``, ``info``, ``figures``, ``demo``."""
+"""The ``cnnviz`` command: ``train``, ``evaluate``, ``info``, ``figures``, ``report``, ``demo``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import runpy
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from tqdm import tqdm
 
 from cnnviz import __version__
 from cnnviz.checkpoint import (
@@ -87,9 +89,27 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("--out", type=Path, default=Path("figures"), help="default: figures")
     figures.add_argument("--dpi", type=int, default=110)
     figures.add_argument(
-        "--attack-samples", type=int, default=500, help="test digits for the robustness curves"
+        "--attack-samples",
+        type=int,
+        default=100,
+        help="test digits for the robustness curves (default: 100; PGD-40 at 7 budgets)",
     )
     add_data_options(figures)
+
+    report = commands.add_parser(
+        "report", help="every number of the report beside ours (test, layers, attacks)"
+    )
+    report.add_argument("--json", action="store_true", help="print JSON")
+    report.add_argument(
+        "--unseen-digits",
+        type=int,
+        default=200,
+        help="test digits the learned and universal noises are added to (default: 200)",
+    )
+    report.add_argument(
+        "--attack-digits", type=int, default=100, help="test digits for FGSM/PGD (default: 100)"
+    )
+    add_data_options(report)
     return parser
 
 
@@ -156,11 +176,38 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_figures(args: argparse.Namespace) -> int:
     """``cnnviz figures``."""
-    from cnnviz.figures import write_figures  # matplotlib is only needed here
+    from cnnviz.figures import report_figures  # matplotlib is only needed here
 
     data = load_splits(args.data_dir, dataset=args.dataset)
-    for path in write_figures(data, args.out, dpi=args.dpi, attack_samples=args.attack_samples):
-        print(path)
+    args.out.mkdir(parents=True, exist_ok=True)
+    figures = tqdm(
+        report_figures(data, args.attack_samples), desc="figures", unit="figure", file=sys.stderr
+    )
+    for stem, make in figures:
+        path = args.out / f"{stem}.png"
+        make().savefig(path, dpi=args.dpi)
+        figures.write(str(path), file=sys.stdout)
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """``cnnviz report``: :func:`cnnviz.report.compute_report`, as text or JSON."""
+    from cnnviz.report import compute_report, format_report
+
+    data = load_splits(args.data_dir, dataset=args.dataset)
+    with tqdm(total=7, desc="report", unit="section", file=sys.stderr) as bar:
+
+        def advance(section: str) -> None:
+            bar.set_postfix_str(section)
+            bar.update(1)
+
+        report = compute_report(
+            data,
+            unseen_digits=args.unseen_digits,
+            attack_digits=args.attack_digits,
+            progress=advance,
+        )
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
 
 
@@ -183,6 +230,7 @@ COMMANDS = {
     "evaluate": run_evaluate,
     "info": run_info,
     "figures": run_figures,
+    "report": run_report,
     "demo": run_demo,
 }
 

@@ -1,42 +1,203 @@
 """
-Noise attack and its transfer (R14)
-===================================
+Noise attack and its transfer (R14, Fig 17 and its table)
+=========================================================
 
-Learn an additive noise that turns one digit into a target class (p >= 0.99), then add
-the same noise to other digits: does it fool them too? The report attacked each digit
-*a* towards *a + 1* and tabulated the predictions for ten other images.
+The report learned, for each digit *a*, an additive noise that makes the network read
+*a* as *a + 1* with p >= 0.99 (Fig 17), then added each noise to ten other test digits
+and tabulated the predictions: the network was fooled "in a good number of cases,
+especially 2, 8, 1". This page re-creates that procedure as the report's code wrote it,
+finds what made its noises transfer, and then goes beyond it with one *universal*
+perturbation learned over many digits (Moosavi-Dezfooli et al., 2017).
 """
 
 # %%
+# The report's procedure
+# ----------------------
+# The report's loop (section 2.4.4) climbs the target logit with plain steps of 0.1,
+# feeds the network ``x + n`` without ever clipping it to the pixel range, and updates
+# the noise once more after its last check of ``p``. ``REPORT_NOISE_ATTACK`` holds
+# exactly those settings. We learn the ten noises on the first test digit of each class
+# and add each to 200 test digits it was not learned on.
 import torch
 
 import cnnviz
 from cnnviz import plots
-from cnnviz.attacks import noise_attack
-from cnnviz.data import first_per_class
-from cnnviz.figures import sample_indices
-
-model = cnnviz.pretrained(batchnorm=False)
-data = cnnviz.load_splits()
-bases = data.test_x[first_per_class(data.test_y)]
-others = sample_indices(len(data.test_x), 10, seed=2020)
-transfer = noise_attack(
-    model, bases, (torch.arange(10) + 1) % 10, data.test_x[others], data.test_y[others]
+from cnnviz.attacks import (
+    REPORT_NOISE_ATTACK,
+    fooling_rates,
+    noise_attack,
+    transfer_predictions,
+    universal_fooling_rate,
+    universal_perturbation,
 )
-fig = plots.plot_noise_attack(transfer)
+from cnnviz.checkpoint import cached_train, pretrained_metadata
+from cnnviz.data import first_per_class
+from cnnviz.report import (
+    REPORT_TRANSFER_LABELS,
+    REPORT_TRANSFER_TABLE,
+    REPORT_TRANSFER_TARGETS,
+    report_transfer_rates,
+)
+
+data = cnnviz.load_splits()
+model = cnnviz.pretrained(batchnorm=False)
+bases = first_per_class(data.test_y)
+targets = (torch.arange(10) + 1) % 10
+order = torch.randperm(len(data.test_x), generator=torch.Generator().manual_seed(2019))
+unseen = order[~torch.isin(order, bases)][:200]
+others, labels = data.test_x[unseen], data.test_y[unseen]
+
+
+def learn(net, **options):
+    """The ten noises a -> a + 1 learned on ``net``, added to the 200 unseen digits."""
+    return noise_attack(net, data.test_x[bases], targets, others, labels, **options)
+
+
+def size(noises):
+    """Mean L-infinity and L2 size of the noises, pixel units of [0, 1] images."""
+    pixels = noises.flatten(1) / 2
+    return f"L-inf {pixels.abs().max(1).values.mean():.2f}, L2 {pixels.norm(dim=1).mean():.2f}"
+
+
+report_way = learn(model, **REPORT_NOISE_ATTACK)
+print("the report's settings:", REPORT_NOISE_ATTACK)
+print(
+    "reached p >= 0.99:",
+    int(report_way.attack.success.sum()),
+    "of 10 in at most",
+    int(report_way.attack.steps.max()),
+    "steps; noise size (pixels):",
+    size(report_way.noises),
+)
+fig = plots.plot_noise_attack(report_way)
 
 # %%
-# Top: digit *a* plus its learned noise, read as *a + 1*. Bottom: the noise alone.
-# It draws the missing strokes of the target and erases some of the source's.
+# Top: digit *a* plus its noise, read as *a + 1* (Fig 17). Bottom: the noise alone, on
+# one colour scale. Unclipped, ``x + n`` leaves the [0, 1] pixel range, so the top row is
+# shown clipped, as a screen would show it.
 #
-# The transfer table
-# ------------------
-fig = plots.plot_transfer_table(transfer, data.test_y[others])
+# The report's table beside ours
+# ------------------------------
+# Top: the report's table, typed in from its text. Bottom: ours, the same procedure on
+# the first ten of our 200 unseen digits. A row's percentage counts only the images not
+# already of the noise's target class.
+shown = slice(0, 10)
+ours_rates = fooling_rates(report_way.predictions[:, shown], targets, labels[shown])
+report_rates = report_transfer_rates()
+fig = plots.plot_transfer_comparison(
+    {
+        "the report (its 98.45 % model)": (
+            torch.tensor(REPORT_TRANSFER_TABLE),
+            torch.tensor(REPORT_TRANSFER_TARGETS),
+            torch.tensor(REPORT_TRANSFER_LABELS),
+            report_rates,
+        ),
+        "ours (shipped model, same procedure)": (
+            report_way.predictions[:, shown],
+            targets,
+            labels[shown],
+            ours_rates,
+        ),
+    }
+)
+print(
+    f"report: the noises fool {report_rates.mean():.0%} of its 10 images on average "
+    f"(best rows: noise -> 2 {report_rates[1]:.0%}, -> 8 {report_rates[7]:.0%}, "
+    f"-> 1 {report_rates[0]:.0%})"
+)
+print(
+    f"ours:   {ours_rates.mean():.0%} of these 10 images, "
+    f"{report_way.fooling_rate.mean():.0%} of all 200 unseen digits"
+)
 
 # %%
-# Most cells stay grey: a noise fitted to one image rarely fools another, as the report
-# concluded ("it does not seem to be very robust"). The fooling rate of each noise counts
-# only the images not already of its target class; with this better-trained network the
-# noises transfer even less often than in the report:
-for target, rate in zip(transfer.attack.targets, transfer.fooling_rate, strict=True):
-    print(f"noise towards {int(target)} fools {float(rate):.0%} of the other digits")
+# What made the report's noise transfer
+# -------------------------------------
+# The procedure alone does not: on our shipped network its noises fool few other
+# digits. We change one thing at a time and measure the mean fooling rate over the 200
+# unseen digits. The weaker network is one epoch of the report's own recipe
+# (``cached_train`` trains it once and caches it).
+weak, weak_history = cached_train(data, batchnorm=False, recipe="report", epochs=1)
+clipped_later = transfer_predictions(model, report_way.noises, others, clip=True)
+variants = {
+    "cnnviz default: x + n clipped, stop at p >= 0.99": learn(model),
+    "the report's procedure (unclipped, one step past)": report_way,
+    "  with ten times the step (1.0)": learn(model, **{**REPORT_NOISE_ATTACK, "step_size": 1.0}),
+    "  learned 20 steps past the stop": learn(
+        model, **{**REPORT_NOISE_ATTACK, "steps_past_threshold": 20}
+    ),
+    f"  on a weaker network ({weak_history.test_acc:.2f} % test accuracy)": learn(
+        weak, **REPORT_NOISE_ATTACK
+    ),
+    "  on the shipped batch-norm network": learn(
+        cnnviz.pretrained(batchnorm=True), **REPORT_NOISE_ATTACK
+    ),
+}
+shipped = float(pretrained_metadata(False)["test_accuracy"])
+print(f"shipped no-BN network: {shipped:.2f} % test accuracy; the report's: 98.45 %")
+for name, transfer in variants.items():
+    print(f"{name:<58} fools {transfer.fooling_rate.mean():4.0%}   noise {size(transfer.noises)}")
+rate = fooling_rates(clipped_later, targets, labels).mean()
+print(f"{'  the same noises, x + n clipped when added to others':<58} fools {rate:4.0%}")
+
+# %%
+# Three things made the report's noises transfer, in order of effect:
+#
+# 1. **A weaker network.** The printout shows that the same procedure on one epoch of
+#    the report's recipe fools far more unseen digits than on our shipped network; the
+#    report's 98.45 % network lies between the two, and so does its rate.
+# 2. **Larger noise.** Anything that lets the noise grow beyond what the one digit
+#    needed (a larger step, steps past the stop) raises the rate: the noise then says
+#    "target" louder than the other digit says its own class.
+# 3. **No clipping.** ``x + n`` outside the pixel range carries more signal than any
+#    real image can; clipping it when the noise is added to other digits takes much of
+#    the transfer away.
+#
+# Either way a noise fitted to one digit is not a reliable attack on others, as the
+# report concluded ("it does not seem to be very robust").
+#
+# Beyond the report: one noise for all digits
+# -------------------------------------------
+# Moosavi-Dezfooli et al. (2017) learn a single *universal* perturbation over many
+# images. :func:`cnnviz.attacks.universal_perturbation` is the simple batched version:
+# a projected-gradient ascent over mini-batches of 1,000 *training* digits, towards 8,
+# kept within 0.3 of the pixel range per pixel (the usual MNIST L-infinity budget), 100
+# steps. We measure it on the 200 unseen *test* digits.
+learn_on = torch.randperm(len(data.train_x), generator=torch.Generator().manual_seed(0))[:1000]
+universal = universal_perturbation(
+    model, data.train_x[learn_on], data.train_y[learn_on], target=8, eps=0.3
+)
+rate = universal_fooling_rate(model, universal, others, labels)
+sizes = universal.sizes()
+before = model.predict_proba(others[:10]).argmax(1)
+after = model.predict_proba((others[:10] + universal.perturbation).clamp(-1, 1)).argmax(1)
+saturated = (universal.perturbation.abs() >= 2 * 0.3 - 1e-6).float().mean()
+print(
+    f"universal perturbation towards 8: fools {rate:.0%} of the 200 unseen digits "
+    f"(L-inf {sizes['linf']:.2f}, L2 {sizes['l2']:.2f} pixels; "
+    f"{saturated:.0%} of the pixels at +-0.3)"
+)
+fig = plots.plot_universal_perturbation(
+    universal.perturbation,
+    others[:10],
+    before,
+    after,
+    f"One perturbation, learned on other digits, makes {rate:.0%} of unseen digits read as 8",
+)
+
+# %%
+# The universal perturbation spends its whole budget: the printout says what share of
+# the pixels sit at the full +-0.3 (red adds ink, blue removes it). On the black
+# background only the added ink shows, as grey speckles around every digit. Each pixel
+# moves by at most 0.3, less than the single noises' largest changes (their L-inf,
+# printed above), but it changes most pixels, so its L2 size is about twice
+# theirs. What makes it transfer is that it was learned over many digits: it finds
+# changes that push all of them towards 8, not what one digit needs.
+#
+# **Takeaway.** A noise fitted to one image mostly fools that image; a perturbation
+# fitted to many images fools most images, even ones it never saw.
+#
+# **Exercise.** Halve ``eps`` in the call above, or change ``target=8`` to another class:
+# how much does the fooling rate drop? Then pass ``norm="l2"`` with ``eps`` set to the
+# single noises' L2 size printed above, so both kinds of noise are equally large, and
+# compare.

@@ -46,3 +46,11 @@ def test_unknown_command_exits_with_usage():
     with pytest.raises(SystemExit) as error:
         main(["fly"])
     assert error.value.code == 2
+
+
+def test_report_and_figures_are_commands(capsys):
+    """The report's numbers are tested through the command in test_report.py."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    usage = capsys.readouterr().out
+    assert "report" in usage and "figures" in usage

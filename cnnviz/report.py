@@ -1,0 +1,478 @@
+"""Every number of the report beside ours: what ``cnnviz report`` prints.
+
+:func:`compute_report` measures the shipped models on MNIST: test loss and accuracy
+(R4), layer counts (R7), class images from noise (R12), the targeted attack (R13), the
+learned noise and its transfer (R14), a universal perturbation and the accuracy under
+FGSM and PGD. Attacks run on seeded subsets of the test set (sizes in ``settings``) and
+in one thread (:func:`torch_threads`), so the whole report takes about a minute or less
+on a 2-core CPU. The report's own numbers are constants here, so one JSON holds both and
+the docs render from it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+
+from cnnviz.attacks import (
+    CLASS_VISUALISATION_MAX_STEPS,
+    PIXEL_TO_MODEL,
+    REPORT_CLASS_VISUALISATION,
+    REPORT_NOISE_ATTACK,
+    AscentResult,
+    accuracy_under_attack,
+    all_pairs,
+    class_visualisation,
+    fooling_rates,
+    noise_attack,
+    targeted_attack,
+    universal_fooling_rate,
+    universal_perturbation,
+)
+from cnnviz.checkpoint import pretrained
+from cnnviz.data import Splits, first_per_class
+from cnnviz.model import CNN, REPORT_NEURONS, layer_summary, totals
+from cnnviz.train import evaluate
+
+VARIANTS = {"nobn": False, "bn": True}
+
+#: R4: the report's test loss and accuracy (%).
+REPORT_TEST = {
+    "nobn": {"loss": 0.0461, "accuracy": 98.45},
+    "bn": {"loss": 0.0316, "accuracy": 98.97},
+}
+
+#: R7: the report's parameter counts per layer.
+REPORT_PARAMETERS = {"conv1": 320, "conv2": 9248, "fc1": 784500, "fc2": 5010}
+
+#: R14: the report's transfer table. Row ``k``: the noise learned on digit ``k`` towards
+#: ``k + 1`` (mod 10), added to ten test images whose true labels are the columns.
+REPORT_TRANSFER_TARGETS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 0)
+REPORT_TRANSFER_LABELS = (8, 5, 0, 9, 7, 1, 3, 1, 9, 3)
+REPORT_TRANSFER_TABLE = (
+    (1, 3, 1, 1, 2, 1, 3, 1, 1, 3),
+    (2, 2, 0, 2, 2, 2, 2, 2, 8, 2),
+    (8, 8, 0, 9, 7, 1, 3, 3, 9, 3),
+    (8, 5, 0, 4, 7, 8, 9, 4, 9, 9),
+    (8, 5, 0, 9, 9, 5, 3, 9, 9, 5),
+    (8, 8, 0, 4, 7, 1, 3, 1, 9, 3),
+    (8, 5, 0, 9, 7, 7, 3, 3, 9, 3),
+    (8, 8, 0, 8, 8, 8, 3, 8, 8, 3),
+    (8, 5, 0, 9, 7, 8, 3, 9, 9, 3),
+    (8, 8, 0, 8, 7, 0, 3, 0, 9, 3),
+)
+
+#: The universal perturbation the report section measures: towards 8 (the class the
+#: report's noises reached most often), within the usual MNIST L-infinity budget.
+UNIVERSAL_SETTINGS = {"target": 8, "eps": 0.3, "norm": "linf", "steps": 100, "batch_size": 100}
+
+REPORT_SEED = 2019  # picks the digits (the report's year), as cnnviz.figures
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` intra-op threads, then restore the previous number.
+
+    The report's batches are small (10-100 digits): a second thread barely helps them
+    and, on a CPU shared with other work, made the report three to six times slower
+    (51 s with one thread, 139-308 s with two, measured on the 2-core reference
+    machine under load).
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def report_transfer_rates() -> torch.Tensor:
+    """``(10,)`` fooling rate of each row of the report's table (same rule as ours)."""
+    return fooling_rates(
+        torch.tensor(REPORT_TRANSFER_TABLE),
+        torch.tensor(REPORT_TRANSFER_TARGETS),
+        torch.tensor(REPORT_TRANSFER_LABELS),
+    )
+
+
+def linearity(result: AscentResult) -> float:
+    """Smallest R^2 of a straight-line fit to a class's logit against its steps.
+
+    Measures the report's "the cost rises linearly" (1 = a straight line); classes that
+    took fewer than 3 steps have no line to fit and are skipped (``nan`` if all did).
+    """
+    scores = []
+    for column, steps in enumerate(result.steps.tolist()):
+        if steps < 2:
+            continue
+        y = result.logit_history[: steps + 1, column].double()
+        x = torch.arange(steps + 1, dtype=torch.float64)
+        slope = ((x - x.mean()) * (y - y.mean())).sum() / (x - x.mean()).pow(2).sum()
+        residual = y - y.mean() - slope * (x - x.mean())
+        scores.append(1 - float(residual.pow(2).sum() / (y - y.mean()).pow(2).sum()))
+    return min(scores) if scores else float("nan")
+
+
+def ascent_summary(result: AscentResult) -> dict[str, object]:
+    """Successes, steps and probabilities of a batch of gradient-ascent runs."""
+    return {
+        "reached": int(result.success.sum()),
+        "of": len(result.success),
+        "steps": result.steps.tolist(),
+        "max_steps_taken": int(result.steps.max()),
+        "probabilities": [round(p, 4) for p in result.probabilities.tolist()],
+        "cost_linearity_r2": round(linearity(result), 3),
+    }
+
+
+def pixel_sizes(delta: torch.Tensor) -> dict[str, float]:
+    """Mean L-infinity and L2 size over ``delta`` ``(N, 1, 28, 28)``, pixel units."""
+    pixels = delta.flatten(1) / PIXEL_TO_MODEL
+    return {
+        "linf": round(float(pixels.abs().max(1).values.mean()), 3),
+        "l2": round(float(pixels.norm(dim=1).mean()), 3),
+    }
+
+
+def test_section(models: dict[str, CNN], data: Splits) -> dict[str, object]:
+    """R4: test loss and accuracy of each model on the full test set."""
+    section = {}
+    for name, model in models.items():
+        loss, accuracy = evaluate(model, data.test_x, data.test_y)
+        section[name] = {
+            "report": REPORT_TEST[name],
+            "ours": {"loss": round(loss, 4), "accuracy": round(accuracy, 2)},
+        }
+    return section
+
+
+def layers_section() -> dict[str, object]:
+    """R7: parameters and neurons per layer and in total (the report's and ours)."""
+    rows = layer_summary(CNN(batchnorm=False))
+    by_name = {row.name: row for row in rows}
+    report_totals = {
+        "conv_parameters": REPORT_PARAMETERS["conv1"] + REPORT_PARAMETERS["conv2"],
+        "fc_parameters": REPORT_PARAMETERS["fc1"] + REPORT_PARAMETERS["fc2"],
+        "conv_neurons": REPORT_NEURONS["conv1"] + REPORT_NEURONS["conv2"],
+        "fc_neurons": REPORT_NEURONS["fc1"] + REPORT_NEURONS["fc2"],
+    }
+    return {
+        "parameters": {
+            name: {"report": REPORT_PARAMETERS[name], "ours": by_name[name].parameters}
+            for name in REPORT_PARAMETERS
+        },
+        "neurons": {
+            name: {"report": REPORT_NEURONS[name], "ours": by_name[name].neurons}
+            for name in REPORT_NEURONS
+        },
+        "totals": {
+            key: {"report": report_totals[key], "ours": value}
+            for key, value in totals(rows).items()
+        },
+    }
+
+
+def class_section(models: dict[str, CNN]) -> dict[str, object]:
+    """R12: class images from noise with the library's defaults and the report's steps."""
+    section: dict[str, object] = {
+        "report": {"reached": 10, "of": 10, "note": "no step cap; 'the cost rises linearly'"},
+        "max_steps": CLASS_VISUALISATION_MAX_STEPS,
+    }
+    for name, model in models.items():
+        section[name] = {
+            "ours": ascent_summary(class_visualisation(model)),
+            "report_procedure": ascent_summary(
+                class_visualisation(
+                    model, **REPORT_CLASS_VISUALISATION, max_steps=CLASS_VISUALISATION_MAX_STEPS
+                )
+            ),
+        }
+    return section
+
+
+def targeted_section(models: dict[str, CNN], examples: torch.Tensor) -> dict[str, object]:
+    """R13: every (source, target) pair of one test digit per class, p >= 0.9."""
+    images, targets = all_pairs(examples)
+    moved = targets != torch.arange(len(examples)).repeat_interleave(10)  # source = class
+    section: dict[str, object] = {"report": {"success_rate": 1.0, "note": "all 100 pairs"}}
+    for name, model in models.items():
+        result = targeted_attack(model, images, targets)
+        section[name] = {
+            "success_rate": round(float(result.success.float().mean()), 3),
+            "max_steps_taken": int(result.steps.max()),
+            "perturbation": pixel_sizes((result.images - images)[moved]),
+        }
+    return section
+
+
+def transfer_section(
+    models: dict[str, CNN], data: Splits, examples: torch.Tensor, unseen: torch.Tensor
+) -> dict[str, object]:
+    """R14: noise learned on one digit per class towards ``digit + 1``, added to unseen digits."""
+    report_rates = report_transfer_rates()
+    section: dict[str, object] = {
+        "report": {
+            "mean_fooling_rate": round(float(report_rates.mean()), 3),
+            "fooling_rate": [round(r, 3) for r in report_rates.tolist()],
+            "images": len(REPORT_TRANSFER_LABELS),
+        }
+    }
+    targets = (torch.arange(10) + 1) % 10
+    others, labels = data.test_x[unseen], data.test_y[unseen]
+    for name, model in models.items():
+        runs = {}
+        for procedure, options in (("report_procedure", REPORT_NOISE_ATTACK), ("ours", {})):
+            transfer = noise_attack(model, examples, targets, others, labels, **options)
+            runs[procedure] = {
+                "reached": int(transfer.attack.success.sum()),
+                "mean_fooling_rate": round(float(transfer.fooling_rate.mean()), 3),
+                "fooling_rate": [round(r, 3) for r in transfer.fooling_rate.tolist()],
+                "noise": pixel_sizes(transfer.noises),
+            }
+        section[name] = runs
+    return section
+
+
+def universal_section(
+    models: dict[str, CNN], data: Splits, learn: torch.Tensor, unseen: torch.Tensor
+) -> dict[str, object]:
+    """A universal perturbation learned on training digits, measured on unseen test digits."""
+    section: dict[str, object] = {"report": None, "settings": UNIVERSAL_SETTINGS}
+    for name, model in models.items():
+        universal = universal_perturbation(
+            model, data.train_x[learn], data.train_y[learn], seed=REPORT_SEED, **UNIVERSAL_SETTINGS
+        )
+        rate = universal_fooling_rate(model, universal, data.test_x[unseen], data.test_y[unseen])
+        sizes = universal.sizes()
+        section[name] = {
+            "fooling_rate_unseen": round(rate, 3),
+            "perturbation": {key: round(value, 3) for key, value in sizes.items()},
+        }
+    return section
+
+
+def robustness_section(
+    models: dict[str, CNN], data: Splits, attacked: torch.Tensor, epsilons: tuple[float, ...]
+) -> dict[str, object]:
+    """Accuracy (%) under FGSM and PGD-20 at each epsilon (beyond the report)."""
+    x, y = data.test_x[attacked], data.test_y[attacked]
+    section: dict[str, object] = {"report": None, "epsilons": list(epsilons)}
+    for name, model in models.items():
+        section[name] = {
+            "fgsm": [round(a, 1) for a in accuracy_under_attack(model, x, y, epsilons).tolist()],
+            "pgd20": [
+                round(a, 1)
+                for a in accuracy_under_attack(
+                    model, x, y, epsilons, attack="pgd", steps=20
+                ).tolist()
+            ],
+        }
+    return section
+
+
+def compute_report(
+    data: Splits,
+    *,
+    unseen_digits: int = 200,
+    universal_digits: int = 1000,
+    attack_digits: int = 100,
+    epsilons: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3),
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, object]:
+    """Every number of the report beside ours, as a JSON-ready dict.
+
+    Parameters
+    ----------
+    data
+        MNIST splits (the full test set gives R4; attacks use seeded subsets).
+    unseen_digits
+        Test digits (never the ten noise bases) the learned and universal noises are
+        added to.
+    universal_digits
+        Training digits the universal perturbation is learned on.
+    attack_digits
+        Test digits attacked with FGSM and PGD.
+    epsilons
+        FGSM/PGD budgets, pixel units.
+    progress
+        Called with each section's name once it is computed.
+
+    Returns
+    -------
+    dict
+        Sections ``test``, ``layers``, ``class_visualisation``, ``targeted_attack``,
+        ``noise_transfer``, ``universal``, ``robustness``, each with the report's value
+        (``report``; ``None`` where the report has none) beside ours per model
+        (``nobn``, ``bn``), plus ``settings`` (subset sizes) and ``seconds`` per section.
+    """
+    models = {name: pretrained(batchnorm=bn) for name, bn in VARIANTS.items()}
+    bases = first_per_class(data.test_y)
+    examples = data.test_x[bases]
+    generator = torch.Generator().manual_seed(REPORT_SEED)
+    order = torch.randperm(len(data.test_x), generator=generator)
+    order = order[~torch.isin(order, bases)]
+    unseen, attacked = order[:unseen_digits], order[unseen_digits : unseen_digits + attack_digits]
+    learn = torch.randperm(len(data.train_x), generator=generator)[:universal_digits]
+    sections: dict[str, Callable[[], dict[str, object]]] = {
+        "test": lambda: test_section(models, data),
+        "layers": layers_section,
+        "class_visualisation": lambda: class_section(models),
+        "targeted_attack": lambda: targeted_section(models, examples),
+        "noise_transfer": lambda: transfer_section(models, data, examples, unseen),
+        "universal": lambda: universal_section(models, data, learn, unseen),
+        "robustness": lambda: robustness_section(models, data, attacked, epsilons),
+    }
+    report: dict[str, object] = {
+        "settings": {
+            "test_digits": len(data.test_x),
+            "unseen_digits": len(unseen),
+            "universal_learned_on_training_digits": len(learn),
+            "attack_digits": len(attacked),
+            "seed": REPORT_SEED,
+        }
+    }
+    seconds = {}
+    with torch_threads(1):
+        for name, make in sections.items():
+            started = time.perf_counter()
+            report[name] = make()
+            seconds[name] = round(time.perf_counter() - started, 1)
+            if progress is not None:
+                progress(name)
+    report["seconds"] = seconds
+    return report
+
+
+def percent(rate: float | None) -> str:
+    """A fraction as a whole percentage."""
+    return f"{100 * rate:.0f} %"
+
+
+def both(report: dict, describe: Callable[[str], str]) -> tuple[str, str]:
+    """``describe(model name)`` for the no-batch-norm and the batch-norm model."""
+    return describe("nobn"), describe("bn")
+
+
+def report_rows(report: dict) -> list[tuple[str, str, str, str]]:
+    """:func:`compute_report`'s numbers as table rows.
+
+    Returns
+    -------
+    list of tuple
+        ``(quantity, the report's value, ours without batch norm, ours with batch
+        norm)``; "-" where the report has no such number.
+    """
+    test, layers = report["test"], report["layers"]
+    classes, targeted = report["class_visualisation"], report["targeted_attack"]
+    transfer, universal = report["noise_transfer"], report["universal"]
+    rows = [
+        (
+            "test accuracy (R4)",
+            "{} % / {} % (no BN / BN)".format(*(test[n]["report"]["accuracy"] for n in VARIANTS)),
+            *both(report, lambda n: f"{test[n]['ours']['accuracy']:.2f} %"),
+        ),
+        (
+            "test loss (R4)",
+            "{} / {}".format(*(test[n]["report"]["loss"] for n in VARIANTS)),
+            *both(report, lambda n: f"{test[n]['ours']['loss']:.4f}"),
+        ),
+    ]
+    for group in ("parameters", "neurons"):
+        for key, counts in layers[group].items():
+            rows.append(
+                (f"{group} of {key} (R7)", str(counts["report"]), *[str(counts["ours"])] * 2)
+            )
+    for key, counts in layers["totals"].items():
+        rows.append(
+            (key.replace("_", " ") + " (R7)", str(counts["report"]), *[str(counts["ours"])] * 2)
+        )
+    rows += [
+        (
+            f"class images at p >= 0.99, step cap {classes['max_steps']} (R12)",
+            "10 of 10 (no cap)",
+            *both(
+                report,
+                lambda n: "{reached} of 10, <= {max_steps_taken} steps".format(
+                    **classes[n]["ours"]
+                ),
+            ),
+        ),
+        (
+            "  the report's steps (0.1 x gradient of the logit), same cap",
+            "10 of 10",
+            *both(report, lambda n: "{reached} of 10".format(**classes[n]["report_procedure"])),
+        ),
+        (
+            "  cost against steps: worst R^2 of a straight line",
+            "'rises linearly'",
+            *both(report, lambda n: f"{classes[n]['ours']['cost_linearity_r2']:.2f}"),
+        ),
+        (
+            "targeted attack: pairs reaching p >= 0.9 (R13)",
+            percent(targeted["report"]["success_rate"]),
+            *both(report, lambda n: percent(targeted[n]["success_rate"])),
+        ),
+        (
+            "  mean perturbation, L-inf / L2 (pixels of [0, 1])",
+            "-",
+            *both(report, lambda n: "{linf:.2f} / {l2:.2f}".format(**targeted[n]["perturbation"])),
+        ),
+        (
+            "learned noise fools other digits (R14), the report's procedure",
+            f"{percent(transfer['report']['mean_fooling_rate'])} (of 10 images)",
+            *both(report, lambda n: percent(transfer[n]["report_procedure"]["mean_fooling_rate"])),
+        ),
+        (
+            "  cnnviz's procedure (x + n clipped, stop at p >= 0.99)",
+            "-",
+            *both(report, lambda n: percent(transfer[n]["ours"]["mean_fooling_rate"])),
+        ),
+        (
+            "universal noise -> {target}, L-inf {eps}: fools unseen digits".format(
+                **universal["settings"]
+            ),
+            "-",
+            *both(report, lambda n: percent(universal[n]["fooling_rate_unseen"])),
+        ),
+    ]
+    robustness = report["robustness"]
+    for index, eps in enumerate(robustness["epsilons"]):
+        rows.append(
+            (
+                f"accuracy under FGSM / PGD-20 at eps {eps}",
+                "-",
+                *both(
+                    report,
+                    lambda n, i=index: "{:.0f} / {:.0f} %".format(
+                        robustness[n]["fgsm"][i], robustness[n]["pgd20"][i]
+                    ),
+                ),
+            )
+        )
+    return rows
+
+
+def subsets_sentence(report: dict) -> str:
+    """Which digits each number was measured on, as one sentence."""
+    s = report["settings"]
+    return (
+        f"Test loss and accuracy on all {s['test_digits']} test digits; the learned and the "
+        f"universal noises are added to {s['unseen_digits']} test digits they were not "
+        "learned on; the universal noise is learned on "
+        f"{s['universal_learned_on_training_digits']} training digits; "
+        f"FGSM/PGD on {s['attack_digits']} test digits (seed {s['seed']})."
+    )
+
+
+def format_report(report: dict) -> str:
+    """:func:`compute_report`'s numbers as a plain-text table (see :func:`report_rows`)."""
+    rows = [("quantity", "report", "cnnviz, no BN", "cnnviz, BN"), *report_rows(report)]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join([*lines, subsets_sentence(report)])
