@@ -15,7 +15,8 @@ Batching cannot beat the longest sample: an ascent batch still runs ``max(steps)
 dependent steps, so ``sum(steps) / max(steps)`` bounds its speed-up unless a step on a
 batch costs less than one step on one sample. That bound is printed too. Run::
 
-    python benchmarks/attack_speed.py --data-dir ../shared/data/mnist
+    python benchmarks/attack_speed.py           # MNIST found as the library finds it
+    python benchmarks/attack_speed.py --data-dir DIR
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
@@ -118,17 +117,3 @@ def report_figures(
             ),
         ),
     )
-
-
-def write_figures(
-    data: Splits, out_dir: str | Path, dpi: int = 110, attack_samples: int = 500
-) -> list[Path]:
-    """Make every report figure and save it as ``out_dir/<stem>.png``; returns the paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for stem, make in report_figures(data, attack_samples):
-        path = out_dir / f"{stem}.png"
-        make().savefig(path, dpi=dpi)
-        written.append(path)
-    return written
