@@ -25,7 +25,7 @@ LOW, HIGH = -1.0, 1.0
 PIXEL_TO_MODEL = 2.0  # one unit of [0, 1] pixel intensity is two units of model space
 
 
-#: What :func:`gradient_ascent` climbs: ``(logits (M, C), targets (M,)) -> (M,)``.
+#: What :func:`gradient_ascent` climbs, ``(logits (M, C), targets (M,)) -> (M,)``.
 OBJECTIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "logit": lambda logits, t: logits.gather(1, t[:, None])[:, 0],
     "log_probability": lambda logits, t: F.log_softmax(logits, 1).gather(1, t[:, None])[:, 0],
@@ -268,7 +268,7 @@ def class_visualisation(
     )
 
 
-#: The report's own class-visualisation procedure: plain steps of 0.1 on the logit.
+#: The report's own class-visualisation procedure, plain steps of 0.1 on the logit.
 #: ``class_visualisation(model, **REPORT_CLASS_VISUALISATION, max_steps=...)``.
 REPORT_CLASS_VISUALISATION: dict[str, object] = {
     "objective": "logit",
@@ -397,7 +397,7 @@ def fooling_rates(
     return (fooled & counted).sum(1) / counted.sum(1).clamp(min=1)
 
 
-#: The report's noise-attack procedure (its code sketch in section 2.4.4): plain steps of
+#: The report's noise-attack procedure (its code sketch in section 2.4.4), plain steps of
 #: 0.1 on the target logit, ``x + n`` never clipped (neither while learning nor when the
 #: noise is added to other digits), and one update after the last check of ``p``.
 #: ``noise_attack(model, ..., **REPORT_NOISE_ATTACK)``.

@@ -74,14 +74,14 @@ def report_figures(
     )
     yield "fig08_filters_conv1", lambda: plots.plot_filters(conv_filters(nobn, "conv1"))
     yield "fig09_filters_conv2", lambda: plots.plot_filters(conv_filters(nobn, "conv2"))
-    maps = activations(nobn, digit[None], ("conv1", "conv2"))
+    maps = activations(nobn, digit[None], ("conv1", "relu2"))
     yield (
         "fig10_activations_conv1",
-        lambda: plots.plot_activations(maps["conv1"][0], "conv1", digit),
+        lambda: plots.plot_activations(maps["conv1"][0], "conv1 (before its ReLU)", digit),
     )
     yield (
         "fig11_activations_conv2",
-        lambda: plots.plot_activations(maps["conv2"][0], "conv2", digit),
+        lambda: plots.plot_activations(maps["relu2"][0], "conv2 after its ReLU", digit),
     )
     yield (
         "fig12_occlusion",

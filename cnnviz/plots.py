@@ -10,6 +10,7 @@ import matplotlib
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from cnnviz.activations import Filters
 from cnnviz.attacks import AscentResult, NoiseTransfer
@@ -66,10 +67,10 @@ def plot_training_curves(history: History, metric: str = "accuracy", window: int
         ax.set_yscale("log")
     ax.set_xlabel("training step (grey lines: epochs)")
     ax.set_ylabel(label)
-    test = f"test {history.test_acc:.2f} %" if history.test_acc is not None else ""
+    test = f"; test {history.test_acc:.2f} %" if history.test_acc is not None else ""
     ax.set_title(
-        f"Training and validation {metric}, {VARIANT_NAMES[history.variant]} "
-        f"({history.recipe['name']} recipe; {test})"
+        f"Training and validation {metric}, {VARIANT_NAMES[history.variant]}\n"
+        f"({history.recipe['name']} recipe{test})"
     )
     ax.legend(loc="lower right" if metric == "accuracy" else "upper right")
     ax.grid(alpha=0.3)
@@ -104,27 +105,38 @@ def plot_bn_comparison(histories: list[History], metric: str = "accuracy") -> Fi
 
 
 def plot_predictions(
-    images: torch.Tensor, labels: torch.Tensor, probabilities: torch.Tensor
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    probabilities: torch.Tensor,
+    title: str = "Test digits: true and predicted labels",
+    captions: list[str] | None = None,
 ) -> Figure:
     """Digits with their true and predicted labels and confidence (Fig 3).
 
     ``images`` ``(N, 1, 28, 28)`` in [-1, 1], ``labels`` ``(N,)``, ``probabilities``
-    ``(N, 10)``. Wrong predictions are titled in red.
+    ``(N, 10)``. Wrong predictions are titled in red. ``title`` names the figure (say
+    where the digits come from); ``captions``, one per digit, head their panels.
     """
     n = len(images)
-    fig = Figure(figsize=(1.8 * n, 2.3), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, n))
+    cols = min(n, 5)
+    rows = -(-n // cols)
+    height = 2.3 if captions is None else 2.6
+    captions = [f"{caption}\n" for caption in captions] if captions else [""] * n
+    fig = Figure(figsize=(max(1.8 * cols, 4.0), height * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
+    for ax in axes[n:]:
+        ax.axis("off")
     predicted = probabilities.argmax(1)
-    for ax, image, label, guess, probs in zip(
-        axes, images, labels, predicted, probabilities, strict=True
+    for ax, image, label, guess, probs, caption in zip(
+        axes, images, labels, predicted, probabilities, captions, strict=False
     ):
         show_digit(ax, image)
         ax.set_title(
-            f"true {int(label)}\npredicted {int(guess)} ({probs[guess]:.1%})",
+            f"{caption}true {int(label)}\npredicted {int(guess)} ({probs[guess]:.1%})",
             fontsize=9,
             color="black" if guess == label else "red",
         )
-    fig.suptitle("Test digits: true and predicted labels")
+    fig.suptitle(title)
     return fig
 
 
@@ -173,16 +185,30 @@ def plot_filters(filters: Filters) -> Figure:
     return fig
 
 
-def plot_activations(maps: torch.Tensor, layer: str, image: torch.Tensor | None = None) -> Figure:
-    """Feature maps ``(32, H, W)`` of one input as a labelled grid (Fig 10, 11).
+def activation_scale(maps: torch.Tensor) -> tuple[str, float, float]:
+    """Colour map and limits shared by all ``maps``: ``(cmap, vmin, vmax)``.
 
-    Each map has its own colour scale (the text gives its maximum), since the point is
-    where each channel fires; the input digit is shown first when given.
+    Maps with no negative value (after a ReLU) run from 0 (dark) to their largest
+    value; otherwise the scale is symmetric around 0 (blue negative, red positive).
+    """
+    high = float(maps.abs().max()) or 1.0
+    if float(maps.min()) >= 0:
+        return "viridis", 0.0, high
+    return DIVERGING, -high, high
+
+
+def plot_activations(maps: torch.Tensor, layer: str, image: torch.Tensor | None = None) -> Figure:
+    """Feature maps ``(C, H, W)`` of one input as a labelled grid (Fig 10, 11).
+
+    All maps share one colour scale, given by the colour bar (see
+    :func:`activation_scale`), so a weak channel looks weak and a silent one (all
+    zero after a ReLU) looks dark; each title gives the channel and its maximum. The
+    input digit is shown first when given. ``layer`` names the maps in the title.
     """
     channels = len(maps)
     cols = 8
     rows = -(-channels // cols) + (1 if image is not None else 0)
-    fig = Figure(figsize=(cols * 1.2, rows * 1.35 + 0.4), layout="constrained")
+    fig = Figure(figsize=(9.0, rows * 1.25 + 0.5), layout="constrained")
     axes = fig.subplots(rows, cols)
     for ax in axes.flat:
         ax.axis("off")
@@ -191,11 +217,13 @@ def plot_activations(maps: torch.Tensor, layer: str, image: torch.Tensor | None 
         show_digit(axes[0, 0], image, "input")
         axes[0, 0].axis("on")
         offset = cols
+    cmap, low, high = activation_scale(maps)
     for channel in range(channels):
         ax = axes.flat[offset + channel]
         values = maps[channel].numpy()
-        ax.imshow(values, cmap="viridis")
-        ax.set_title(f"ch {channel} (max {values.max():.1f})", fontsize=7)
+        shown = ax.imshow(values, cmap=cmap, vmin=low, vmax=high)
+        ax.set_title(f"ch {channel}: max {values.max():.1f}", fontsize=8)
+    fig.colorbar(shown, ax=axes[offset // cols :, -1], label="activation (one scale for all)")
     size = "x".join(map(str, maps.shape[1:]))
     fig.suptitle(f"Activations of {layer}: {channels} maps of {size}")
     return fig
@@ -207,7 +235,7 @@ def plot_occlusion(image: torch.Tensor, result: OcclusionResult) -> Figure:
     The map's colours span its own range (dark: the lowest probability), so that small
     drops of a confident class stay visible; the colour bar gives the values.
     """
-    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    fig = Figure(figsize=(9.5, 3.4), layout="constrained")
     digit_ax, map_ax, attr_ax = fig.subplots(1, 3)
     show_digit(digit_ax, image, f"input (p[{result.target}] = {result.base_probability:.3f})")
     starts = result.starts.numpy()
@@ -244,11 +272,17 @@ def plot_occlusion(image: torch.Tensor, result: OcclusionResult) -> Figure:
     return fig
 
 
-def plot_saliency(images: torch.Tensor, maps: torch.Tensor, labels: torch.Tensor) -> Figure:
+def plot_saliency(
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    labels: torch.Tensor,
+    title: str = "Gradient saliency: pixels the class score is most sensitive to",
+) -> Figure:
     """Each digit beside its saliency map and the map laid over the digit.
 
     ``images`` ``(N, 1, 28, 28)``, ``maps`` ``(N, 28, 28)`` (absolute saliency),
-    ``labels`` ``(N,)``: the class whose logit was differentiated.
+    ``labels`` ``(N,)``: the class whose logit was differentiated. ``title`` heads the
+    figure (e.g. name the method).
     """
     n = len(images)
     fig = Figure(figsize=(6.5, 2.2 * n), layout="constrained")
@@ -263,7 +297,7 @@ def plot_saliency(images: torch.Tensor, maps: torch.Tensor, labels: torch.Tensor
         for ax in axes[row, 1:]:
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.suptitle("Gradient saliency: pixels the class score is most sensitive to")
+    fig.suptitle(title)
     return fig
 
 
@@ -282,7 +316,7 @@ def plot_class_visualisations(result: AscentResult) -> Figure:
     n = len(result.targets)
     cols = min(5, n)
     rows = -(-n // cols)
-    fig = Figure(figsize=(2.1 * cols, 2.4 * rows + 0.3), layout="constrained")
+    fig = Figure(figsize=(1.8 * cols, 2.1 * rows + 0.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
     for ax in axes[n:]:
         ax.axis("off")
@@ -327,21 +361,26 @@ def plot_logit_history(result: AscentResult, classes: tuple[int, ...] = (1, 7)) 
         twin.set_ylabel("probability", color="C1")
         ax.set_xlabel("iteration")
         ax.set_ylabel(f"logit of class {target}", color="C0")
-        ax.set_title(f"Class {target}: logit rises about linearly", fontsize=10)
+        ax.set_title(f"Class {target}", fontsize=10)
         ax.grid(alpha=0.3)
     fig.suptitle("Cost (target logit) during gradient ascent")
     return fig
 
 
-def plot_targeted_grid(result: AscentResult, num_classes: int = 10) -> Figure:
+def plot_targeted_grid(
+    result: AscentResult,
+    num_classes: int = 10,
+    title: str = "Targeted attack: every digit made to read as every class",
+) -> Figure:
     """Adversarial image for every (source row, target column) pair, annotated (Fig 16).
 
     ``result`` comes from :func:`cnnviz.attacks.targeted_attack` on
     :func:`cnnviz.attacks.all_pairs` (source-major). Each cell says the probability of
-    its target; failures are marked in red.
+    its target; failures are marked in red. ``title`` heads the figure (e.g. name the
+    attack's settings).
     """
     sources = len(result.targets) // num_classes
-    fig = Figure(figsize=(10, 1.05 * sources + 0.9), layout="constrained")
+    fig = Figure(figsize=(9.0, 0.9 * sources + 1.0), layout="constrained")
     ax = fig.subplots()
     ax.imshow(digit_mosaic(result.images, sources, num_classes), cmap="gray", vmin=0, vmax=1)
     for index, (prob, ok) in enumerate(zip(result.probabilities, result.success, strict=True)):
@@ -352,38 +391,78 @@ def plot_targeted_grid(result: AscentResult, num_classes: int = 10) -> Figure:
             f"{prob:.2f}",
             ha="right",
             va="bottom",
-            fontsize=6,
+            fontsize=7.5,
             color="yellow" if ok else "red",
         )
     ax.set_xticks(np.arange(num_classes) * 30 + 13.5, [str(t) for t in range(num_classes)])
     ax.set_yticks(np.arange(sources) * 30 + 13.5, [str(s) for s in range(sources)])
     ax.set_xlabel("target class (number: its probability)")
     ax.set_ylabel("source digit")
-    ax.set_title("Targeted attack: every digit made to read as every class")
+    ax.set_title(title)
     return fig
 
 
-def plot_noise_attack(transfer: NoiseTransfer) -> Figure:
-    """Adversarial images (top) and the learned noises (bottom), per target (Fig 17)."""
+def plot_perturbed_digits(
+    epsilons: list[float],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    predictions: torch.Tensor,
+    attack: str = "FGSM",
+) -> Figure:
+    """The same digits after an attack of each budget: one row per epsilon.
+
+    ``images`` ``(E, N, 1, 28, 28)`` in [-1, 1], the attacked digits for each of the
+    ``E`` ``epsilons`` (pixel units); ``labels`` ``(N,)`` true classes;
+    ``predictions`` ``(E, N)`` what the model reads. Misread digits are titled in red.
+    """
+    rows, cols = predictions.shape
+    fig = Figure(figsize=(1.5 * cols + 0.6, 1.55 * rows + 0.5), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(rows, cols))
+    for row, eps in enumerate(epsilons):
+        for col in range(cols):
+            guess, label = int(predictions[row, col]), int(labels[col])
+            show_digit(axes[row, col], images[row, col])
+            axes[row, col].set_title(
+                f"read as {guess}", fontsize=9, color="black" if guess == label else "red"
+            )
+        axes[row, 0].set_ylabel(f"eps = {eps:.2f}", fontsize=9)
+    fig.suptitle(f"{attack}: the same digits at each budget (red: misread)")
+    return fig
+
+
+def plot_noise_attack(transfer: NoiseTransfer, columns: int = 5) -> Figure:
+    """Each adversarial image above its learned noise, ``columns`` targets a row (Fig 17).
+
+    The noises share one colour scale in pixel units of [0, 1] images (red adds ink,
+    blue removes it); images are shown clipped to the pixel range.
+    """
     attack = transfer.attack
     n = len(attack.targets)
-    fig = Figure(figsize=(1.6 * n, 3.9), layout="constrained")
-    axes = fig.subplots(2, n)
-    limit = float(transfer.noises.abs().max()) or 1.0
-    for col in range(n):
+    cols = min(columns, n)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(1.5 * cols + 1.2, 3.3 * rows + 0.4), layout="constrained")
+    axes = np.asarray(fig.subplots(2 * rows, cols)).reshape(2 * rows, cols)
+    noises = transfer.noises[:, 0].numpy() / 2  # pixel units
+    limit = float(np.abs(noises).max()) or 1.0
+    for index in range(rows * cols):
+        row, col = divmod(index, cols)
+        top, bottom = axes[2 * row, col], axes[2 * row + 1, col]
+        if index >= n:
+            top.axis("off")
+            bottom.axis("off")
+            continue
         show_digit(
-            axes[0, col],
-            attack.images[col],
-            f"-> {int(attack.targets[col])}: p = {attack.probabilities[col]:.2f}",
+            top,
+            attack.images[index].clamp(-1, 1),
+            f"-> {int(attack.targets[index])}: p = {attack.probabilities[index]:.2f}",
         )
-        noise = axes[1, col].imshow(
-            transfer.noises[col, 0].numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit
-        )
-        axes[1, col].set_xticks([])
-        axes[1, col].set_yticks([])
-    axes[0, 0].set_ylabel("image + noise")
-    axes[1, 0].set_ylabel("noise")
-    fig.colorbar(noise, ax=axes[1, :], shrink=0.8, label="noise (model units)")
+        shown = bottom.imshow(noises[index], cmap=DIVERGING, vmin=-limit, vmax=limit)
+        bottom.set_xticks([])
+        bottom.set_yticks([])
+    for row in range(rows):
+        axes[2 * row, 0].set_ylabel("image + noise", fontsize=9)
+        axes[2 * row + 1, 0].set_ylabel("noise", fontsize=9)
+    fig.colorbar(shown, ax=axes, shrink=0.6, label="noise (pixels of [0, 1])")
     fig.suptitle("Noise attack: additive noise learned for each target class")
     return fig
 
@@ -391,34 +470,22 @@ def plot_noise_attack(transfer: NoiseTransfer) -> Figure:
 def plot_transfer_table(transfer: NoiseTransfer, image_labels: torch.Tensor) -> Figure:
     """The report's table as an annotated heatmap: rows = noise targets, columns = images.
 
-    Green: the prediction became the noise's target (fooled); grey: still the true
-    label; orange: something else; white: the image already is of the target class
-    (not counted in the fooling rate).
+    Each cell is coloured by its outcome (:data:`TRANSFER_OUTCOMES`): green, the
+    prediction became the noise's target (fooled); grey, still the true label; orange,
+    something else; white, the image already is of the target class (not counted in the
+    fooling rate). The legend under the table says which colours no cell has.
     """
-    targets = transfer.attack.targets
-    predictions = transfer.predictions
-    outcome = np.where(
-        predictions == targets[:, None], 2, np.where(predictions == image_labels[None, :], 0, 1)
-    )
-    outcome = np.where(image_labels[None, :] == targets[:, None], 3, outcome)
-    colours = matplotlib.colors.ListedColormap(["0.85", "#f4a259", "#5b8e7d", "white"])
     fig = Figure(
-        figsize=(0.6 * predictions.shape[1] + 2.6, 0.5 * len(targets) + 1.3), layout="constrained"
+        figsize=(0.6 * transfer.predictions.shape[1] + 2.8, 0.5 * len(transfer.predictions) + 1.8),
+        layout="constrained",
     )
     ax = fig.subplots()
-    ax.imshow(outcome, cmap=colours, vmin=0, vmax=3)
-    for (row, col), value in np.ndenumerate(predictions.numpy()):
-        ax.text(col, row, str(value), ha="center", va="center", fontsize=9)
-    ax.set_xticks(range(predictions.shape[1]), [str(int(y)) for y in image_labels])
-    ax.set_yticks(
-        range(len(targets)),
-        [
-            f"noise -> {int(t)} ({rate:.0%})"
-            for t, rate in zip(targets, transfer.fooling_rate, strict=True)
-        ],
+    draw_transfer_table(
+        ax, transfer.predictions, transfer.attack.targets, image_labels, transfer.fooling_rate
     )
-    ax.set_xlabel("true label of the image the noise is added to")
-    ax.set_title("Predictions after adding each learned noise (green: fooled)")
+    ax.set_title("Predictions after adding each learned noise")
+    outcomes = transfer_outcomes(transfer.predictions, transfer.attack.targets, image_labels)
+    add_outcome_legend(fig, [outcomes])
     return fig
 
 
@@ -443,4 +510,138 @@ def plot_robustness(epsilons: list[float], curves: dict[str, torch.Tensor]) -> F
     ax.set_title("Robustness to FGSM and PGD")
     ax.legend()
     ax.grid(alpha=0.3)
+    return fig
+
+
+#: Outcome code -> (legend text, cell colour) of a transfer table cell.
+TRANSFER_OUTCOMES: dict[int, tuple[str, str]] = {
+    0: ("still the true label", "#d9d9d9"),
+    1: ("another wrong label", "#f4a259"),
+    2: ("fooled: read as the noise's target", "#4caf50"),
+    3: ("already the target (not counted)", "#ffffff"),
+}
+
+
+def transfer_outcomes(
+    predictions: torch.Tensor, targets: torch.Tensor, image_labels: torch.Tensor
+) -> np.ndarray:
+    """``(K, M)`` outcome codes (keys of :data:`TRANSFER_OUTCOMES`) of a transfer table.
+
+    ``predictions`` ``(K, M)``: class of image ``m`` plus noise ``k``; ``targets``
+    ``(K,)``: each noise's target; ``image_labels`` ``(M,)``: the images' true labels.
+    """
+    predictions, targets, labels = (
+        np.asarray(predictions),
+        np.asarray(targets)[:, None],
+        np.asarray(image_labels)[None, :],
+    )
+    outcome = np.where(predictions == targets, 2, np.where(predictions == labels, 0, 1))
+    return np.where(labels == targets, 3, outcome)
+
+
+def draw_transfer_table(
+    ax,
+    predictions: torch.Tensor,
+    targets: torch.Tensor,
+    image_labels: torch.Tensor,
+    rates: torch.Tensor,
+) -> None:
+    """One transfer table on ``ax``: coloured outcome cells annotated with predictions.
+
+    Shapes as :func:`transfer_outcomes`; ``rates`` ``(K,)`` fooling rate of each row,
+    shown beside its target.
+    """
+    colours = matplotlib.colors.ListedColormap([c for _, c in TRANSFER_OUTCOMES.values()])
+    outcome = transfer_outcomes(predictions, targets, image_labels)
+    ax.imshow(outcome, cmap=colours, vmin=-0.5, vmax=len(TRANSFER_OUTCOMES) - 0.5)
+    for (row, col), value in np.ndenumerate(np.asarray(predictions)):
+        ax.text(col, row, str(value), ha="center", va="center", fontsize=9)
+    ax.set_xticks(range(outcome.shape[1]), [str(int(y)) for y in image_labels])
+    ax.set_yticks(
+        range(len(targets)),
+        [f"noise -> {int(t)} ({float(r):.0%})" for t, r in zip(targets, rates, strict=True)],
+    )
+    ax.set_xticks(np.arange(outcome.shape[1] + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(outcome.shape[0] + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="0.6", lw=0.5)
+    ax.tick_params(which="minor", length=0)
+    ax.set_xlabel("true label of the image the noise is added to")
+
+
+def add_outcome_legend(fig: Figure, outcomes: list[np.ndarray]) -> None:
+    """A legend under ``fig``: each outcome colour, marked "(none)" if no cell has it."""
+    seen = set(np.concatenate([o.ravel() for o in outcomes]).tolist())
+    handles = [
+        Patch(facecolor=colour, edgecolor="0.4", label=text if code in seen else f"{text} (none)")
+        for code, (text, colour) in TRANSFER_OUTCOMES.items()
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=9, frameon=False)
+
+
+def plot_transfer_comparison(
+    tables: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]],
+) -> Figure:
+    """Transfer tables one above the other (e.g. the report's, then ours), one legend.
+
+    ``tables``: title -> ``(predictions (K, M), targets (K,), image_labels (M,),
+    rates (K,))``, as :func:`draw_transfer_table`. Stacked, so the figure stays narrow
+    enough to show at full size on a page.
+    """
+    columns = max(table[0].shape[1] for table in tables.values())
+    rows = max(len(table[1]) for table in tables.values())
+    fig = Figure(
+        figsize=(0.5 * columns + 2.6, len(tables) * (0.42 * rows + 1.0) + 0.8),
+        layout="constrained",
+    )
+    axes = np.atleast_1d(fig.subplots(len(tables), 1))
+    for ax, (title, table) in zip(axes, tables.items(), strict=True):
+        draw_transfer_table(ax, *table)
+        ax.set_title(title, fontsize=10)
+    add_outcome_legend(fig, [transfer_outcomes(*table[:3]) for table in tables.values()])
+    return fig
+
+
+def plot_universal_perturbation(
+    perturbation: torch.Tensor,
+    images: torch.Tensor,
+    before: torch.Tensor,
+    after: torch.Tensor,
+    title: str,
+) -> Figure:
+    """A universal perturbation (left) and unseen digits with it added (right).
+
+    Parameters
+    ----------
+    perturbation
+        ``(1, 1, 28, 28)`` model units.
+    images
+        ``(N, 1, 28, 28)`` unseen digits in [-1, 1] (``N`` up to 10 is readable).
+    before, after
+        ``(N,)`` predicted classes without and with the perturbation.
+    title
+        Figure title (say what it fools and how often).
+    """
+    n = len(images)
+    cols = min(5, n)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(2.3 + 1.3 * cols, 1.5 * rows + 0.9), layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=(2.3, 1.3 * cols))
+    ax = left.subplots()
+    limit = float(perturbation.abs().max()) / 2 or 1.0  # pixel units
+    shown = ax.imshow(
+        perturbation.reshape(28, 28).numpy() / 2, cmap=DIVERGING, vmin=-limit, vmax=limit
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title("the perturbation", fontsize=9)
+    left.colorbar(shown, ax=ax, orientation="horizontal", label="pixels of [0, 1]")
+    axes = np.atleast_1d(right.subplots(rows, cols)).reshape(-1)
+    for axis in axes[n:]:
+        axis.axis("off")
+    adversarial = (images + perturbation).clamp(-1, 1)
+    for axis, image, was, now in zip(axes, adversarial, before, after, strict=False):
+        show_digit(axis, image, f"{int(was)} -> {int(now)}")
+        if int(was) != int(now):
+            axis.title.set_color(TRANSFER_OUTCOMES[2][1])
+    fig.suptitle(title)
     return fig

@@ -137,7 +137,7 @@ def pixel_sizes(delta: torch.Tensor) -> dict[str, float]:
     }
 
 
-def test_section(models: dict[str, CNN], data: Splits) -> dict[str, object]:
+def test_set_section(models: dict[str, CNN], data: Splits) -> dict[str, object]:
     """R4: test loss and accuracy of each model on the full test set."""
     section = {}
     for name, model in models.items():
@@ -317,7 +317,7 @@ def compute_report(
     unseen, attacked = order[:unseen_digits], order[unseen_digits : unseen_digits + attack_digits]
     learn = torch.randperm(len(data.train_x), generator=generator)[:universal_digits]
     sections: dict[str, Callable[[], dict[str, object]]] = {
-        "test": lambda: test_section(models, data),
+        "test": lambda: test_set_section(models, data),
         "layers": layers_section,
         "class_visualisation": lambda: class_section(models),
         "targeted_attack": lambda: targeted_section(models, examples),

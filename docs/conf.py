@@ -21,13 +21,21 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_generated/*.rst.txt"]
+# sg_execution_times.rst: left over by builds that still wrote it (see sphinx_gallery_conf).
+exclude_patterns = [
+    "_build",
+    "_generated/*.rst.txt",
+    "sg_execution_times.rst",
+    "auto_examples/sg_execution_times.rst",
+]
 html_theme = "pydata_sphinx_theme"
 html_static_path = ["_static"]
+html_css_files = ["cnnviz.css"]  # a wider article, so figures are readable on a projector
+html_sidebars = {"auto_examples/plot_*": []}  # example pages: the article gets the width
 html_title = "cnnviz"
 html_theme_options = {
     "navigation_with_keys": False,
-    "show_prev_next": False,
+    "show_prev_next": True,
     "secondary_sidebar_items": ["page-toc"],
 }
 autosummary_generate = True
@@ -61,49 +69,34 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "abort_on_example_error": True,
     "plot_gallery": "True",
+    # Its pages load jQuery and DataTables from CDNs; the site must work offline, and each
+    # example page already states its own running time.
+    "write_computation_times": False,
 }
 
 
 def write_report_numbers(app) -> None:
-    """Generate the report-versus-ours table from the shipped models, at build time."""
-    from cnnviz.checkpoint import pretrained
-    from cnnviz.data import load_splits
-    from cnnviz.model import CNN, layer_summary, totals
-    from cnnviz.train import evaluate
+    """Render the report-versus-ours table from :mod:`cnnviz.report`, at build time.
 
-    data = load_splits()
-    rows = [
-        ("Test accuracy, no batch norm (R4)", "98.45 %"),
-        ("Test loss, no batch norm", "0.0461"),
-    ]
-    rows += [("Test accuracy, batch norm (R4)", "98.97 %"), ("Test loss, batch norm", "0.0316")]
-    ours = []
-    for batchnorm in (False, True):
-        loss, accuracy = evaluate(pretrained(batchnorm), data.test_x, data.test_y)
-        ours += [f"{accuracy:.2f} %", f"{loss:.4f}"]
-    layers = layer_summary(CNN())
-    total = totals(layers)
-    by_name = {row.name: row for row in layers}
-    for name, report in (("conv1", 320), ("conv2", 9248), ("fc1", 784500), ("fc2", 5010)):
-        rows.append((f"Parameters of {name} (R7)", str(report)))
-        ours.append(str(by_name[name].parameters))
-    rows += [("Parameters, conv layers", "9568"), ("Parameters, fc layers", "789510")]
-    ours += [str(total["conv_parameters"]), str(total["fc_parameters"])]
-    rows += [("Neurons, conv layers", "50176"), ("Neurons, fc layers", "510")]
-    ours += [str(total["conv_neurons"]), str(total["fc_neurons"])]
-    lines = [
-        ".. list-table::",
-        "   :header-rows: 1",
-        "",
-        "   * - Quantity",
-        "     - Report",
-        "     - cnnviz (computed by this build)",
-    ]
-    for (quantity, report), value in zip(rows, ours, strict=True):
-        lines += [f"   * - {quantity}", f"     - {report}", f"     - {value}"]
-    target = Path(app.srcdir) / "_generated" / "report_numbers.rst.txt"
-    target.parent.mkdir(exist_ok=True)
-    target.write_text("\n".join(lines) + "\n")
+    Writes ``_generated/report.json`` (what ``cnnviz report --json`` prints) and the
+    list-table ``_generated/report_numbers.rst.txt`` that ``reproducing.rst`` includes.
+    """
+    import json
+
+    from cnnviz.data import load_splits
+    from cnnviz.report import compute_report, report_rows, subsets_sentence
+
+    report = compute_report(load_splits())
+    generated = Path(app.srcdir) / "_generated"
+    generated.mkdir(exist_ok=True)
+    (generated / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    header = ("Quantity", "Report", "cnnviz, no batch norm", "cnnviz, batch norm")
+    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 46 22 16 16", ""]
+    for row in (header, *report_rows(report)):
+        cells = ["\\-" if cell == "-" else cell.strip().replace("*", "\\*") for cell in row]
+        lines += [f"   * - {cells[0]}", *(f"     - {cell}" for cell in cells[1:])]
+    lines += ["", subsets_sentence(report)]
+    (generated / "report_numbers.rst.txt").write_text("\n".join(lines) + "\n")
 
 
 def setup(app) -> None:

@@ -2,17 +2,19 @@
 Data and model (R1, R2, R7)
 ===========================
 
-The assignment trains on MNIST: 60,000 training digits, split 90/10 into training and
-validation sets, and 10,000 test digits, with pixels scaled to [-1, 1]. The network has
-two 3x3 convolutions, each followed by a ReLU and 2x2 max pooling, and two fully
-connected layers.
+This page re-creates three items of the assignment's report: R1, the data (MNIST split
+into training and validation sets, pixels scaled to [-1, 1]); R2, the network (two
+3x3 convolutions, each followed by a ReLU and 2x2 max pooling, then two fully connected
+layers); and R7, its layer table. :doc:`/reproducing` lists every report item R1-R14
+and the page that re-creates it.
 """
 
 # %%
-# Loading the data
-# ----------------
+# R1: loading the data
+# --------------------
 # :func:`cnnviz.data.load_splits` finds the four IDX files (or downloads and checks them),
-# makes the seeded 90/10 split and keeps everything in memory as tensors.
+# splits the 60,000 training digits 90/10 into training and validation sets with a fixed
+# seed, and keeps everything in memory as tensors.
 import torch
 
 import cnnviz
@@ -26,24 +28,47 @@ print(
 print(f"pixel range [{data.train_x.min():.0f}, {data.train_x.max():.0f}]")
 
 # %%
-# A handful of training digits, as the network receives them (black is -1, white +1),
-# with what the shipped model makes of them (training comes in the next example):
-picks = torch.arange(8)
+# Ten training digits, as the network receives them (black is -1, white +1), with what
+# the shipped model makes of them (training itself comes in the next example):
+picks = torch.arange(10)
 shipped = cnnviz.pretrained(batchnorm=False)
 fig = plots.plot_predictions(
-    data.train_x[picks], data.train_y[picks], shipped.predict_proba(data.train_x[picks])
+    data.train_x[picks],
+    data.train_y[picks],
+    shipped.predict_proba(data.train_x[picks]),
+    title="Training digits: true label and the shipped model's prediction",
 )
 
 # %%
-# The network and its layer table
-# -------------------------------
-# :func:`cnnviz.model.format_summary` measures each layer with a forward pass. Almost
-# all parameters sit in ``fc1`` (1568 x 500 weights), almost all neurons in the
-# convolutions: convolutions share a few weights across the whole image.
+# R2 and R7: the network and its layer table
+# ------------------------------------------
+# :func:`cnnviz.model.format_summary` measures each layer with a forward pass.
+layers = cnnviz.model.layer_summary(cnnviz.CNN(batchnorm=False))
 print(cnnviz.format_summary(cnnviz.CNN(batchnorm=False)))
+parameters = sum(row.parameters for row in layers)
+fc1 = next(row for row in layers if row.name == "fc1")
+neurons = sum(row.neurons or 0 for row in layers)
+conv_neurons = sum(row.neurons or 0 for row in layers if row.name.startswith("conv"))
+print(f"fc1 holds {fc1.parameters / parameters:.1%} of the parameters;")
+print(f"conv1 and conv2 produce {conv_neurons / neurons:.1%} of the neurons")
 
 # %%
+# Almost all parameters (98.2 %) sit in ``fc1``, its 1568 x 500 weights; almost all
+# neurons (98.4 %) are outputs of the convolutions, which share a few weights across the
+# whole image.
+#
 # The report counts 25088 neurons for ``conv2``, the size of ``conv1``'s output;
 # ``conv2`` works on the pooled 14x14 maps, so it outputs 32 x 14 x 14 = 6272 values.
 # Batch norm adds a scale and a shift per channel: 2 x 32 + 2 x 500 = 1064 parameters.
 print(cnnviz.format_summary(cnnviz.CNN(batchnorm=True)).splitlines()[-2])
+
+# %%
+# Takeaway
+# --------
+# Convolutions are cheap in weights and expensive in activations; the fully connected
+# ``fc1`` is the opposite. Whatever the network learns about shapes, it learns in 320 +
+# 9248 convolution weights.
+#
+# **Exercise.** Change ``picks = torch.arange(10)`` to ``torch.arange(100, 110)`` to see
+# other training digits, or build ``cnnviz.CNN(batchnorm=True)`` and find in its layer
+# table where the 1064 extra parameters sit.

@@ -2,13 +2,17 @@
 Filters (R9)
 ============
 
-The first layer has 32 kernels of 3x3 on the single input channel; the second has
-32 x 32 kernels of 3x3, one per (output, input) channel pair. All kernels of a layer are
-drawn on one symmetric colour scale, so their signs and sizes can be compared: blue is
-negative, red positive, white zero.
+This page re-creates report item R9, the learned filters of both convolutions (the
+report's Fig 8 and 9); :doc:`/reproducing` lists all report items. The first layer has
+32 kernels of 3x3 on the single input channel; the second has 32 x 32 kernels of 3x3, one
+per (output, input) channel pair. All kernels of a layer are drawn on one symmetric
+colour scale, so their signs and sizes can be compared: blue is negative, red positive,
+white zero.
 """
 
 # %%
+# Fig 8: conv1 filters
+# --------------------
 import cnnviz
 from cnnviz import plots
 from cnnviz.activations import conv_filters
@@ -16,16 +20,36 @@ from cnnviz.activations import conv_filters
 model = cnnviz.pretrained(batchnorm=False)
 first = conv_filters(model, "conv1")
 fig = plots.plot_filters(first)
+print(f"largest |weight| of conv1: {first.limit:.2f}")
+print("kernel 21:\n", first.weights[21, 0].round(2))
 
 # %%
-# Many ``conv1`` kernels are small edge detectors: a red row beside a blue one responds
-# to a horizontal edge, a red column beside a blue one to a vertical edge. With only
-# 3x3 pixels there is little room for more, as the report notes.
+# Several ``conv1`` kernels are small edge detectors: a red side opposite a blue one
+# responds to an edge across it. Kernel 21 (third row, column 5; its weights are printed
+# above) is red in the top right and blue in the bottom left: it fires on a diagonal
+# edge. With only 3x3 pixels there is little room for more, as the report notes.
 #
-# ``conv2`` is harder to read: each output channel mixes all 32 input maps.
-fig = plots.plot_filters(conv_filters(model, "conv2"))
+# Fig 9: conv2 filters
+# --------------------
+# ``conv2`` is harder to read: each output channel (row) mixes all 32 input maps
+# (columns).
+second = conv_filters(model, "conv2")
+fig = plots.plot_filters(second)
+strength = abs(second.weights).mean(axis=(0, 2, 3))  # mean |weight| per input channel
+order = strength.argsort()[::-1]
+print(f"largest |weight| of conv2: {second.limit:.2f}")
+print("strongest input channels:", ", ".join(f"{c} ({strength[c]:.3f})" for c in order[:3]))
+print("weakest input channels:  ", ", ".join(f"{c} ({strength[c]:.3f})" for c in order[-3:]))
 
 # %%
-# Some input channels (columns) carry much larger weights than others: those
-# ``conv1`` features matter more downstream.
-print(f"largest |weight|: conv1 {first.limit:.2f}, conv2 {conv_filters(model, 'conv2').limit:.2f}")
+# Some input channels (columns) carry much larger weights than others: the printed
+# strongest columns are the ones with the most colour, so those ``conv1`` features
+# matter more downstream, while the weakest columns are nearly white.
+#
+# Takeaway
+# --------
+# The first layer learns a bank of tiny edge and blob detectors; the second weighs them,
+# leaning on a few input channels much more than on others.
+#
+# **Exercise.** Change ``batchnorm=False`` to ``True``: batch norm after ``conv2``
+# rescales its outputs, so compare the colour-bar limits of the two models.

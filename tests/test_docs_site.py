@@ -2,19 +2,42 @@
 
 ``.ci/run`` builds the site (every example executed) before the tests; locally, build it
 with the command in docs/getting_started.rst. Under CI a missing build is a failure.
+
+The pages are read as a person reads them: at a 1280 px wide window, looking at the
+text size of every figure as displayed, at whether code is cut off, and at whether each
+number a sentence quotes is one the example printed.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from conftest import serve_directory
+from PIL import Image
 
-SITE = Path(__file__).parents[1] / "docs" / "_build" / "html"
-EXAMPLES = sorted(p.stem for p in (Path(__file__).parents[1] / "examples").glob("plot_*.py"))
+ROOT = Path(__file__).parents[1]
+SITE = ROOT / "docs" / "_build" / "html"
+EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("plot_*.py"))
+WINDOW = {"width": 1280, "height": 900}
+MIN_TEXT_PX = 9.0  # smallest readable text on a projected page, as displayed
+SMALLEST_TEXT_KEY = "cnnviz-smallest-text-px"  # written by docs/_ext/figure_scraper.py
+
+#: Numbers a page's prose may quote without its example printing them, and why. Keep it
+#: to definitions and to the report's own results.
+QUOTED_WITHOUT_PRINTING = {
+    "plot_02_training": {"98.45", "98.97"},  # the report's test accuracies (R4)
+    "plot_07_class_visualisation": {"0.1"},  # the report's start noise, N(0, 0.1)
+}
+
+#: A decimal number, or any number followed by a percent sign.
+PROSE_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+|\d+(?=\s?%))(?!\w|\.\d)")
+ANY_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +53,24 @@ def site() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def visit(site, browser):
-    """Open a page; returns it with the list of failed requests it made."""
-    pages = []
+    """Open a page at 1280 px (once per path); returns it with its failed and
+    off-machine requests."""
+    pages = {}
 
     def open_page(path: str):
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        if path in pages:
+            return pages[path]
+        page = browser.new_page(viewport=WINDOW)
         failures: list[str] = []
         page.on("requestfailed", lambda request: failures.append(request.url))
+        page.on(
+            "request",
+            lambda request: (
+                failures.append(f"outside: {request.url}")
+                if urlparse(request.url).hostname not in (None, "127.0.0.1")
+                else None
+            ),
+        )
         page.on(
             "response",
             lambda response: (
@@ -46,11 +80,11 @@ def visit(site, browser):
             ),
         )
         page.goto(site + path, wait_until="networkidle")
-        pages.append(page)
-        return page, failures
+        pages[path] = page, failures
+        return pages[path]
 
     yield open_page
-    for page in pages:
+    for page, _ in pages.values():
         page.close()
 
 
@@ -79,6 +113,99 @@ def test_every_example_page_shows_its_figures(visit, example):
     assert page.locator("a[href$='.ipynb']").count() >= 1  # downloadable as a notebook
 
 
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_figure_text_is_readable_at_1280_px(visit, example):
+    """The smallest text of every figure, scaled as the browser shows the image."""
+    page, _ = visit(f"auto_examples/{example}.html")
+    images = page.locator("img.sphx-glr-single-img, img.sphx-glr-multi-img").evaluate_all(
+        "images => images.map(img => [img.getAttribute('src'), img.clientWidth, img.naturalWidth])"
+    )
+    assert images
+    too_small = {}
+    for src, shown, natural in images:
+        png = Image.open(SITE / "auto_examples" / src)
+        smallest = float(png.text[SMALLEST_TEXT_KEY]) * shown / natural
+        if smallest < MIN_TEXT_PX:
+            too_small[Path(src).name] = f"{smallest:.1f} px (shown {shown} of {natural} px)"
+    assert not too_small, too_small
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_code_and_output_are_not_cut_off(visit, example):
+    page, _ = visit(f"auto_examples/{example}.html")
+    cut = page.locator(".bd-article pre").evaluate_all(
+        "blocks => blocks.filter(b => b.scrollWidth > b.clientWidth + 1)"
+        ".map(b => b.textContent.split('\\n').reduce((a, l) => l.length > a.length ? l : a))"
+    )
+    assert cut == [], cut  # the longest line of each block that scrolls sideways
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_prose_numbers_are_printed_by_the_example(visit, example):
+    """Every decimal or percentage a sentence quotes appears in the page's printed output.
+
+    Prose is the page's paragraphs, list items and headings, without inline code (which
+    names parameters, e.g. ``eps=0.3``); output is the ``sphx-glr-script-out`` blocks.
+    Numbers compare by value, so "0.3" matches a printed "0.30".
+    """
+    page, _ = visit(f"auto_examples/{example}.html")
+    prose = page.evaluate(
+        """() => [...document.querySelectorAll(
+                '.bd-article p, .bd-article li, .bd-article h1, .bd-article h2')]
+            .filter(e => !e.closest(
+                '.sphx-glr-script-out, .sphx-glr-footer, .sphx-glr-timing, .admonition'))
+            .map(e => { const c = e.cloneNode(true);
+                        c.querySelectorAll('code').forEach(x => x.remove());
+                        return c.textContent; })
+            .join('\\n')"""
+    )
+    printed = "\n".join(page.locator(".sphx-glr-script-out pre").all_inner_texts())
+    values = {float(number) for number in ANY_NUMBER.findall(printed)}
+    allowed = QUOTED_WITHOUT_PRINTING.get(example, set())
+    assert len(prose) > 500 and printed  # the selectors found the page's text
+    quoted = set(PROSE_NUMBER.findall(prose))
+    unprinted = sorted(n for n in quoted if float(n) not in values and n not in allowed)
+    assert unprinted == [], f"quoted in prose but never printed: {unprinted}"
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_pages_link_to_previous_and_next(visit, example):
+    page, _ = visit(f"auto_examples/{example}.html")
+    for link in ("a.left-prev", "a.right-next"):
+        target = page.locator(f".prev-next-area {link}")
+        assert target.count() == 1, link
+        assert target.get_attribute("href")
+
+
+class ResourceLinks(HTMLParser):
+    """Collects the URLs a page loads by itself: scripts, stylesheets, images, frames."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag in ("script", "img", "iframe", "source", "audio", "video") and named.get("src"):
+            self.urls.append(named["src"])
+        if tag == "link" and named.get("href") and named.get("rel") != "canonical":
+            self.urls.append(named["href"])
+
+
+def test_no_page_loads_anything_from_another_host(site):
+    """Every built page, the execution-time pages included, works offline."""
+    outside = {}
+    pages = sorted(SITE.rglob("*.html"))
+    assert len(pages) > len(EXAMPLES)
+    for html in pages:
+        parser = ResourceLinks()
+        parser.feed(html.read_text(encoding="utf-8"))
+        hosts = [url for url in parser.urls if urlparse(url).hostname not in (None, "127.0.0.1")]
+        if hosts:
+            outside[str(html.relative_to(SITE))] = hosts
+    assert outside == {}
+
+
 @pytest.mark.parametrize(
     "api_page",
     ["cnnviz.occlusion.occlusion", "cnnviz.attacks.targeted_attack", "cnnviz.plots.plot_filters"],
@@ -92,8 +219,7 @@ def test_api_pages_have_mini_galleries(visit, api_page):
 def test_report_page_table_is_filled(visit):
     page, failures = visit("reproducing.html")
     assert failures == []
-    cells = page.locator("table").last.locator("tbody tr")
-    assert cells.count() == 12  # 4 test results, 4 layers, 2 parameter and 2 neuron totals
-    text = cells.all_inner_texts()
-    assert any("99." in row and "98.45 %" in row for row in text)
-    assert any("784500" in row for row in text)
+    rows = page.locator("table").last.locator("tbody tr").all_inner_texts()
+    assert len(rows) >= 12  # test results, layers, and the attacks' numbers
+    assert any("98.45 %" in row and "99." in row for row in rows)  # report beside ours
+    assert any("784500" in row for row in rows)

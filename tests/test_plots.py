@@ -82,6 +82,21 @@ def test_predictions_mark_wrong_ones_in_red():
     rendered(plots.plot_predictions(images[:1], torch.tensor([3]), probabilities[:1]))
 
 
+def test_predictions_name_their_source_and_panels():
+    images = torch.zeros(7, 1, 28, 28)
+    probabilities = torch.eye(10)[[3] * 7]
+    fig = plots.plot_predictions(
+        images,
+        torch.full((7,), 3),
+        probabilities,
+        title="Training digits",
+        captions=list("abcdefg"),
+    )
+    assert titles(fig)[0] == "Training digits"
+    assert [t.split("\n")[0] for t in titles(fig)[1:]] == list("abcdefg")
+    assert fig.get_size_inches()[0] <= 9.5  # rows of at most five: fits the page
+
+
 @pytest.mark.parametrize("layer", ["conv1", "conv2"])
 def test_filter_grids(model, layer):
     fig = plots.plot_filters(conv_filters(model, layer))
@@ -99,6 +114,33 @@ def test_activation_grid_labels_every_channel(model):
     fig = plots.plot_activations(maps, "relu2", digit)
     channel_titles = [t for t in titles(fig) if t.startswith("ch ")]
     assert len(channel_titles) == 32
+    rendered(fig)
+
+
+def maps_shown(fig: Figure) -> list:
+    return [ax.images[0] for ax in fig.axes if ax.get_title().startswith("ch ")]
+
+
+def test_activation_maps_share_one_scale_with_a_colour_bar():
+    maps = torch.zeros(32, 14, 14)
+    maps[0, 3, 3] = 4.0  # one strong channel, one weak, the rest silent
+    maps[1, 5, 5] = 0.5
+    fig = plots.plot_activations(maps, "relu2")
+    assert {image.get_clim() for image in maps_shown(fig)} == {(0.0, 4.0)}
+    assert any(ax.get_label() == "<colorbar>" for ax in fig.axes)
+    assert "ch 1: max 0.5" in titles(fig)
+    signed = plots.plot_activations(maps - 1.0, "conv2")  # before the ReLU: negative values
+    assert {image.get_clim() for image in maps_shown(signed)} == {(-3.0, 3.0)}
+    rendered(fig)
+
+
+def test_perturbed_digits_mark_misread_ones_in_red():
+    images = torch.zeros(2, 3, 1, 28, 28)
+    predictions = torch.tensor([[1, 2, 3], [1, 0, 0]])
+    fig = plots.plot_perturbed_digits([0.0, 0.3], images, torch.tensor([1, 2, 3]), predictions)
+    colours = [ax.title.get_color() for ax in fig.axes]
+    assert colours == ["black"] * 4 + ["red"] * 2
+    assert fig.axes[3].get_ylabel() == "eps = 0.30"
     rendered(fig)
 
 

@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from sphinx_gallery.scrapers import figure_rst
+
+#: Resolution of the gallery's PNGs: one figure inch is 96 CSS pixels at full size.
+DPI = 96
+#: PNG text key holding the smallest text height of the figure, in image pixels.
+SMALLEST_TEXT_KEY = "cnnviz-smallest-text-px"
+
+
+def smallest_text_px(figure: Figure, dpi: float = DPI) -> float:
+    """Font size, in pixels at ``dpi``, of the smallest visible text of ``figure``.
+
+    Lays the figure out first (tick labels exist only then); texts that are empty or
+    hidden do not count.
+    """
+    figure.draw_without_rendering()
+    sizes = [
+        text.get_fontsize()
+        for text in figure.findobj(Text)
+        if text.get_visible() and text.get_text().strip()
+    ]
+    return min(sizes) * dpi / 72
 
 
 class FigureScraper:
     """Show every :class:`~matplotlib.figure.Figure` an example cell left in its globals.
 
     cnnviz builds figures without pyplot (no global state), which the default scraper
-    cannot see; this one keeps the figures it has shown so none is shown twice.
+    cannot see; this one keeps the figures it has shown so none is shown twice. Each PNG
+    records its smallest text size under :data:`SMALLEST_TEXT_KEY`, so a test can check
+    how large the text is as displayed.
     """
 
     def __init__(self) -> None:
@@ -27,7 +50,8 @@ class FigureScraper:
         ]
         paths = []
         for figure, path in zip(new, block_vars["image_path_iterator"], strict=False):
-            figure.savefig(path, dpi=96)
+            smallest = f"{smallest_text_px(figure):.2f}"
+            figure.savefig(path, dpi=DPI, metadata={SMALLEST_TEXT_KEY: smallest})
             self.shown.append(figure)
             paths.append(path)
         return figure_rst(paths, gallery_conf["src_dir"])
