@@ -1,10 +1,17 @@
-"""App latency: the Draw tab update (prediction + occlusion + saliency) through the API.
+"""App latency and errors under load, through the API as real clients use it.
 
-Starts the app as its own process on 127.0.0.1 (as it is deployed), then sends
-``--requests`` drawings with ``gradio_client``: first one client at a time, then
-``--clients`` clients at once. A request is timed from upload to the result's arrival
-(its output images are left on the server, as a browser fetches them on its own).
-Prints p50/p95 latency and the error count of each phase. Run::
+Starts ``demo/app.py`` as its own process on 127.0.0.1 (as it is deployed), then:
+
+1. ``/draw`` (prediction + occlusion + saliency, the app's default patch and stride) from
+   one client, one request at a time;
+2. ``--clients`` clients at once sending different drawings (the p95 target);
+3. 16 clients at once sending the *same* drawing, then 16 sending different ones
+   (the error target: identical outputs used to be served truncated);
+4. ``--clients`` clients pressing "Grow from noise" together: how long each waits, and
+   the queue position the app reports while they wait.
+
+Every request downloads its output images, as a browser does. A request is timed from
+upload to the last download. Prints p50/p95 latency and the error count of each phase::
 
     python benchmarks/app_latency.py
 """
@@ -28,7 +35,11 @@ from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from demo.app import PATCH, STRIDE  # noqa: E402  (the defaults students get)
+
 STARTUP_SECONDS = 120
+BURST = 16
 
 
 def random_drawings(count: int, folder: Path, seed: int = 0) -> list[Path]:
@@ -45,8 +56,8 @@ def random_drawings(count: int, folder: Path, seed: int = 0) -> list[Path]:
     return paths
 
 
-def timed_request(client: Client, path: Path) -> float | None:
-    """Seconds for one Draw update, or ``None`` if it failed."""
+def timed_draw(client: Client, path: Path) -> float | None:
+    """Seconds for one Draw update including its image downloads, or ``None`` on failure."""
     payload = {
         "background": handle_file(str(path)),
         "layers": [],
@@ -54,10 +65,30 @@ def timed_request(client: Client, path: Path) -> float | None:
     }
     started = time.perf_counter()
     try:
-        client.predict(payload, "batch norm", 5, 1, api_name="/draw")
+        _, seen, occluded, salient, *_ = client.predict(
+            payload, "batch norm", PATCH, STRIDE, api_name="/draw"
+        )
+        for image in (seen, occluded, salient):
+            if image is not None:
+                Image.open(image).load()
     except Exception:  # every failure counts as an error, whatever it is
         return None
     return time.perf_counter() - started
+
+
+def timed_class_images(client: Client) -> tuple[float | None, int]:
+    """Seconds until all ten class images arrive, and the worst queue position reported."""
+    started = time.perf_counter()
+    job = client.submit("batch norm", "all", api_name="/class_images")
+    worst = 0
+    while not job.done():
+        worst = max(worst, int(job.status().rank or 0))
+        time.sleep(0.1)
+    try:
+        job.result()
+    except Exception:
+        return None, worst
+    return time.perf_counter() - started, worst
 
 
 def summary(name: str, latencies: list[float | None]) -> str:
@@ -67,8 +98,8 @@ def summary(name: str, latencies: list[float | None]) -> str:
         return f"{name}: all {errors} requests failed"
     p95 = ok[min(len(ok) - 1, round(0.95 * (len(ok) - 1)))]
     return (
-        f"{name:<26} n={len(latencies):4d}  p50 {statistics.median(ok) * 1000:6.1f} ms  "
-        f"p95 {p95 * 1000:6.1f} ms  errors {errors}"
+        f"{name:<34} n={len(latencies):4d}  p50 {statistics.median(ok) * 1000:7.1f} ms  "
+        f"p95 {p95 * 1000:7.1f} ms  errors {errors}"
     )
 
 
@@ -92,6 +123,16 @@ def start_app(port: int) -> subprocess.Popen:
     raise RuntimeError(f"the app did not start within {STARTUP_SECONDS} s")
 
 
+def at_once(clients: list[Client], paths: list[Path]) -> list[float | None]:
+    """Draw requests for ``paths`` spread over ``clients``, all clients busy at once."""
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        return list(
+            pool.map(
+                lambda item: timed_draw(clients[item[0] % len(clients)], item[1]), enumerate(paths)
+            )
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=160)
@@ -105,22 +146,28 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as folder:
             drawings = random_drawings(args.requests, Path(folder))
-            client = Client(url, verbose=False, download_files=False)
+            client = Client(url, verbose=False)
             for path in drawings[:5]:  # warm-up
-                timed_request(client, path)
-            sequential = [timed_request(client, path) for path in drawings]
-            print(summary("sequential (1 client)", sequential))
-            clients = [
-                Client(url, verbose=False, download_files=False) for _ in range(args.clients)
-            ]
-            with ThreadPoolExecutor(max_workers=args.clients) as pool:
-                concurrent = list(
-                    pool.map(
-                        lambda item: timed_request(clients[item[0] % args.clients], item[1]),
-                        enumerate(drawings),
-                    )
+                timed_draw(client, path)
+            print(summary("sequential (1 client)", [timed_draw(client, p) for p in drawings]))
+            clients = [Client(url, verbose=False) for _ in range(max(args.clients, BURST))]
+            print(
+                summary(
+                    f"{args.clients} clients at once", at_once(clients[: args.clients], drawings)
                 )
-            print(summary(f"{args.clients} clients at once", concurrent))
+            )
+            same = at_once(clients[:BURST], [drawings[0]] * (BURST * 4))
+            print(summary(f"{BURST} clients, identical drawings", same))
+            print(
+                summary(
+                    f"{BURST} clients, different drawings",
+                    at_once(clients[:BURST], drawings[: BURST * 4]),
+                )
+            )
+            with ThreadPoolExecutor(max_workers=args.clients) as pool:
+                grown = list(pool.map(timed_class_images, clients[: args.clients]))
+            print(summary(f"{args.clients} clients grow class images", [t for t, _ in grown]))
+            print(f"{'':<34} largest queue position reported: {max(r for _, r in grown)}")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from cnnviz.data import (
     MNIST_FILES,
@@ -101,22 +100,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
-    """The app launched on 127.0.0.1 for the session, closed (and torch threads reset) after."""
-    from demo.app import prepare
-
-    threads = torch.get_num_threads()
-    app = prepare()
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
-        torch.set_num_threads(threads)
 
 
 CHROMIUM = Path(os.environ.get("CNNVIZ_CHROMIUM", "/usr/bin/chromium"))

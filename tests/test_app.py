@@ -1,19 +1,38 @@
-"""The app: its handlers called directly, then the live app through gradio_client."""
+"""The app: its handlers called directly, then the live app through gradio_client.
+
+The live app is ``python demo/app.py`` in its own process, as it is deployed: once with
+MNIST on the machine and once with no data at all (an empty ``CNNVIZ_DATA``, ``HOME``
+and cache), as every Space visitor meets it.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
-from demo import handlers
+from cnnviz.digits import load_test_digits
+from cnnviz.occlusion import occlusion
+from demo import app, handlers
 
+ROOT = Path(__file__).resolve().parents[1]
 SEVEN = [(100, 90), (290, 90), (170, 320)]
 ONE = [(196, 60), (196, 330)]
+CLEARED = {"background": None, "layers": [], "composite": None}
+STARTUP_SECONDS = 180
 
 
 def drawing(points, size=392, width=26) -> np.ndarray:
@@ -27,28 +46,34 @@ def sketch(points) -> dict:
     return {"background": None, "layers": [], "composite": drawing(points)}
 
 
-CLEARED = {"background": None, "layers": [], "composite": None}
-
-
 def top(label: dict[str, float]) -> str:
     return max(label, key=label.get)
+
+
+def probabilities_in(captions: list[str]) -> list[float]:
+    """The ``p = 0.991`` of each caption."""
+    return [float(re.search(r"p = ([0-9.]+)", caption).group(1)) for caption in captions]
+
+
+@pytest.fixture
+def without_data(monkeypatch, tmp_path):
+    """No MNIST anywhere the library looks: the bundled sample is used."""
+    for name in ("CNNVIZ_DATA", "HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(tmp_path))
+    load_test_digits.cache_clear()
+    yield
+    load_test_digits.cache_clear()
 
 
 @pytest.fixture
 def with_data(monkeypatch, mnist_dir):
     monkeypatch.setenv("CNNVIZ_DATA", str(mnist_dir))
-    handlers.test_data.cache_clear()
+    load_test_digits.cache_clear()
     yield
-    handlers.test_data.cache_clear()
+    load_test_digits.cache_clear()
 
 
-@pytest.fixture
-def without_data(monkeypatch, tmp_path):
-    monkeypatch.setenv("CNNVIZ_DATA", str(tmp_path))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    handlers.test_data.cache_clear()
-    yield
-    handlers.test_data.cache_clear()
+# --- handlers ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("model_name", list(handlers.MODELS))
@@ -56,8 +81,19 @@ def without_data(monkeypatch, tmp_path):
 def test_draw_update_reads_drawn_digits(model_name, points, digit):
     label, seen, occluded, salient, message = handlers.draw_update(sketch(points), model_name, 5, 1)
     assert top(label) == digit and f"reads **{digit}**" in message
-    for picture in (seen, occluded, salient):
-        assert picture.shape == (224, 224, 3) and picture.dtype == np.uint8
+    assert seen.shape == (224, 224, 3) and seen.dtype == np.uint8
+    for picture in (occluded, salient):  # the map and a labelled colour bar beside it
+        assert picture.shape[0] > 224 and picture.shape[1] > 224 + 50
+
+
+def test_occlusion_map_uses_a_fixed_probability_scale():
+    """The darkest colour is the lowest probability on a 0-100 % scale, not black."""
+    x = handlers.sketch_input(sketch(ONE))
+    lowest = float(occlusion(handlers.model("batch norm"), x[0], 1, patch=2).probability.min())
+    occluded = handlers.draw_update(sketch(ONE), "batch norm", 2, 1)[2]
+    expected = np.round(255 * handlers.colour(np.array([lowest]), "magma", 0, 1)).sum()
+    darkest = occluded[8 : 8 + 224, :224].astype(int).sum(axis=2).min()
+    assert lowest > 0.5 and abs(darkest - expected) <= 6
 
 
 @pytest.mark.parametrize(
@@ -73,19 +109,29 @@ def test_empty_canvas_gives_the_hint_and_no_prediction(value):
     )
 
 
-def test_bad_input_gives_a_message_not_an_exception():
+def test_bad_values_give_a_message():
     nan = {"composite": np.full((40, 40), np.nan, np.float32)}
     result = handlers.draw_update(nan, "batch norm", 5, 1)
     assert result[0] is None and result[-1].startswith("Could not read the drawing")
     huge = {"composite": np.zeros((5000, 10, 3), np.uint8)}
     assert handlers.targeted_on_drawing(huge, "batch norm", 3, 1.0, 10)[-1].startswith("Could not")
-    with pytest.raises(ValueError, match="unknown model"):
+    for bad in ("abc", float("nan"), None, 99):
+        with pytest.raises(handlers.InputError, match="occlusion patch must be"):
+            handlers.draw_update(sketch(SEVEN), "batch norm", bad, 1)
+    with pytest.raises(handlers.InputError, match="Unknown model"):
         handlers.model("resnet")
 
 
 def test_stride_larger_than_patch_is_clamped():
     label = handlers.draw_update(sketch(SEVEN), "batch norm", 3, 7)[0]
     assert top(label) == "7"
+
+
+def test_layer_list_depends_on_the_model():
+    assert "conv2_bn" in handlers.layer_choices("batch norm")
+    assert "conv2_bn" not in handlers.layer_choices("no batch norm")
+    with pytest.raises(handlers.InputError, match="no layer"):
+        handlers.activation_gallery(sketch(SEVEN), "no batch norm", "conv2_bn")
 
 
 def test_inside_tab_galleries():
@@ -101,46 +147,87 @@ def test_inside_tab_galleries():
     )
 
 
-def test_class_images_grow_in_bounded_chunks():
-    updates = list(handlers.grow_class_images("no batch norm", "all", 40))
-    assert 1 <= len(updates) <= 40 // handlers.CLASS_VIS_CHUNK + 1
-    gallery, curve, status = updates[-1]
-    assert len(gallery) == 10 and curve.ndim == 3 and status.startswith("step ")
-    single = list(handlers.grow_class_images("no batch norm", "3", 300))[-1]
-    assert len(single[0]) == 1 and "all reached" in single[2]
+@pytest.mark.parametrize("model_name", list(handlers.MODELS))
+def test_every_class_image_reaches_the_threshold(model_name):
+    sure, failed, curves, status = handlers.grow_class_images(model_name, "all")
+    assert [caption.split(":")[0] for _, caption in sure] == [f"class {k}" for k in range(10)]
+    assert failed == [] and min(probabilities_in([c for _, c in sure])) >= 0.99
+    assert status.startswith("10 of 10 reached") and curves.ndim == 3
+
+
+def test_a_failed_class_image_is_reported_as_a_failure(monkeypatch):
+    real = handlers.class_visualisation
+    monkeypatch.setattr(  # one step cannot reach p >= 0.99 from noise
+        handlers, "class_visualisation", lambda net, targets: real(net, targets, max_steps=1)
+    )
+    sure, failed, _, status = handlers.grow_class_images("no batch norm", "4")
+    assert sure == [] and len(failed) == 1 and "did not reach" in status
+    assert probabilities_in([failed[0][1]])[0] < 0.99
+
+
+def test_perturbation_size_is_in_pixel_units():
+    delta = torch.zeros(1, 1, 28, 28)
+    delta[0, 0, 3, 4], delta[0, 0, 10, 10] = 0.6, -0.8  # model units: half in pixels
+    picture, text = handlers.perturbation_image(delta)
+    assert "(L-inf) 0.400" in text and f"L2 size {0.5:.3f}" in text
+    assert picture.shape[1] > 224  # with its colour bar
 
 
 def test_targeted_attack_on_a_drawing_succeeds():
-    adversarial, perturbation, before, after, summary = handlers.targeted_on_drawing(
+    adversarial, _, before, after, summary = handlers.targeted_on_drawing(
         sketch(SEVEN), "no batch norm", 3, 5.0, 300
     )
     assert top(before) == "7" and top(after) == "3" and summary.startswith("Success")
-    assert adversarial.shape == perturbation.shape == (224, 224, 3)
+    assert adversarial.shape == (224, 224, 3) and "L-inf" in summary and "L2" in summary
 
 
 def test_fgsm_and_pgd_on_a_drawing():
     *_, before, after, summary = handlers.gradient_attack_on_drawing(
         sketch(SEVEN), "no batch norm", "FGSM", 0.0
     )
-    assert before == after and "7 -> 7" in summary
+    assert before == after and "7 -> 7" in summary and "(L-inf) 0.000" in summary
     *_, after, summary = handlers.gradient_attack_on_drawing(
         sketch(SEVEN), "batch norm", "PGD-40", 0.3
     )
-    assert top(after) != "7"
+    linf = float(re.search(r"\(L-inf\) ([0-9.]+)", summary).group(1))
+    assert top(after) != "7" and linf <= 0.3 + 1e-3
 
 
-def test_data_dependent_features_say_when_data_is_missing(without_data):
-    assert handlers.random_test_digit()[0] is None
-    table, note = handlers.transfer_table("batch norm", 2)
-    assert table is None and "CNNVIZ_DATA" in note
-
-
-def test_data_dependent_features_with_data(with_data):
-    canvas, truth = handlers.random_test_digit(seed=1)
+@pytest.mark.parametrize("data", ["with_data", "without_data"])
+def test_test_digits_with_and_without_data(request, data):
+    request.getfixturevalue(data)
+    digits = load_test_digits()
+    assert digits.full == (data == "with_data")
+    canvas, truth = handlers.random_test_digit(seed=3)
+    pick = int(np.random.default_rng(3).integers(len(digits.y)))
+    assert f"#{int(digits.indices[pick])} from {digits.description}" in truth
+    assert f"true label: **{int(digits.y[pick])}**" in truth
     label = handlers.draw_update({"composite": canvas}, "batch norm", 5, 1)[0]
-    assert f"**{top(label)}**" in truth  # the network reads the true label
+    assert top(label) == str(int(digits.y[pick]))  # the canvas is that digit
     table, note = handlers.transfer_table("no batch norm", 2)
-    assert table.ndim == 3 and "fools" in note
+    assert table.ndim == 3 and digits.description in note
+
+
+# --- the app layer -----------------------------------------------------------------------
+
+
+def test_identical_images_are_served_as_distinct_files():
+    """Two responses never share a cache file (the cause of truncated downloads)."""
+    image = handlers.digit_image(torch.zeros(28, 28))
+    first, second = app.served(image), app.served([(image, "a")])[0][0]
+    assert np.array_equal(np.asarray(first), image)
+    assert first.info["cnnviz-response"] != second.info["cnnviz-response"]
+
+
+def test_failure_box_shows_only_for_failures():
+    sure, failed, _, status = app.class_images("no batch norm", "3")
+    assert status.startswith("1 of 1") and len(sure) == 1 and failed.visible is False
+
+
+def test_draw_shows_the_prediction_in_short():
+    *_, short = app.draw(sketch(SEVEN), "batch norm", 5, 1)
+    assert short.startswith("Prediction: **7**")
+    assert app.draw(CLEARED, "batch norm", 5, 1)[-1] == ""
 
 
 def test_the_library_never_imports_gradio_or_sphinx():
@@ -154,27 +241,120 @@ def test_the_library_never_imports_gradio_or_sphinx():
 # --- the live app, as an external client sees it ---------------------------------------
 
 
+@contextmanager
+def served_app(log: Path, data: Path | None) -> Iterator[str]:
+    """``python demo/app.py`` on a free port, with MNIST in ``data`` or none at all.
+
+    Without data, ``CNNVIZ_DATA``, ``HOME`` and ``XDG_CACHE_HOME`` point to an empty
+    folder next to ``log``. Yields the URL; the server's output goes to ``log``.
+    """
+    from conftest import free_port
+
+    port = free_port()
+    empty = log.parent / "no-data"
+    empty.mkdir(exist_ok=True)
+    environment = os.environ | {"GRADIO_SERVER_PORT": str(port), "CNNVIZ_DATA": str(data or empty)}
+    if data is None:
+        environment |= {"HOME": str(empty), "XDG_CACHE_HOME": str(empty)}
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [sys.executable, str(ROOT / "demo" / "app.py")],
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while True:
+                try:
+                    urllib.request.urlopen(url, timeout=2)
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the app did not start:\n{log.read_text()}") from None
+                    time.sleep(0.5)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
-def client(app_url) -> Client:
-    return Client(app_url, verbose=False)
+def no_data_app(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    log = tmp_path_factory.mktemp("app") / "server.log"
+    with served_app(log, None) as url:
+        yield url, log
 
 
-def payload(tmp_path, points) -> dict:
-    path = tmp_path / "drawing.png"
-    Image.fromarray(drawing(points)).save(path)
+@pytest.fixture(scope="module")
+def client(no_data_app) -> Client:
+    return Client(no_data_app[0], verbose=False)
+
+
+def payload(tmp_path, points=None, content=None, name="drawing.png", width=26) -> dict:
+    """A sketchpad value as a client sends it: ``points`` drawn, or raw file ``content``."""
+    path = tmp_path / name
+    if content is None:
+        Image.fromarray(drawing(points, width=width)).save(path)
+    else:
+        path.write_bytes(content)
     return {"background": handle_file(str(path)), "layers": [], "composite": handle_file(str(path))}
 
 
-def test_client_draw_endpoint_reads_a_seven(client, tmp_path):
-    label, *_, message = client.predict(
+def test_client_draw_endpoint_reads_a_seven_and_its_images_download(client, tmp_path):
+    label, seen, occluded, salient, message, short = client.predict(
         payload(tmp_path, SEVEN), "batch norm", 5, 1, api_name="/draw"
     )
-    assert label["label"] == "7" and "reads **7**" in message
+    assert label["label"] == "7" and "reads **7**" in message and "**7**" in short
+    assert Image.open(seen).size == (224, 224)
+    for path in (occluded, salient):
+        assert Image.open(path).size[0] > 224  # downloaded whole, with the colour bar
 
 
-def test_client_empty_canvas_gets_the_hint(client):
+def test_client_empty_canvas_gets_the_hint(client, tmp_path):
     result = client.predict(CLEARED, "batch norm", 5, 1, api_name="/draw")
-    assert result[-1] == handlers.EMPTY_HINT and result[1] is None
+    assert result[-2] == handlers.EMPTY_HINT and result[1] is None
+    blank = payload(tmp_path, [(0, 0), (0, 0)], width=0)  # a white PNG, no ink
+    assert client.predict(blank, "batch norm", 5, 1, api_name="/draw")[-2] == handlers.EMPTY_HINT
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "patch", "expected"),
+    [
+        ("notes.txt", b"not an image", 5, "the upload is not a readable image"),
+        ("empty.png", b"", 5, "the upload is not a readable image"),
+        ("drawing.png", None, "five", "must be a number, not 'five'"),
+        ("drawing.png", None, 99, "must be between 2 and 14"),
+    ],
+)
+def test_client_bad_input_gets_a_message_and_one_log_line(
+    client, no_data_app, tmp_path, name, content, patch, expected
+):
+    log = no_data_app[1]
+    before = log.read_text()
+    sent = payload(tmp_path, SEVEN, content=content, name=name)
+    with pytest.raises(Exception, match=re.escape(expected)):
+        client.predict(sent, "batch norm", patch, 1, api_name="/draw")
+    time.sleep(0.5)
+    new = log.read_text()[len(before) :]
+    assert new.count("rejected input") == 1 and "Traceback" not in new, new
+
+
+def test_client_without_data_uses_the_bundled_sample(client):
+    canvas, truth = client.predict(api_name="/random_digit")
+    assert "bundled sample of 1,000 MNIST test digits" in truth
+    assert Image.open(canvas["composite"]).size == (392, 392)
+    table, note = client.predict("batch norm", 2, api_name="/transfer")
+    assert "bundled sample" in note and Image.open(table).size[0] > 200
+
+
+def test_client_class_images_for_one_class(client):
+    sure, failed, _, status = client.predict("no batch norm", "3", api_name="/class_images")
+    assert status.startswith("1 of 1 reached") and failed["visible"] is False
+    (image,) = sure
+    assert probabilities_in([image["caption"]])[0] >= 0.99
+    assert Image.open(image["image"]).size == (224, 224)
 
 
 def test_client_targeted_endpoint_returns_a_successful_attack(client, tmp_path):
@@ -183,4 +363,24 @@ def test_client_targeted_endpoint_returns_a_successful_attack(client, tmp_path):
     )
     adversarial, _, before, after, summary = result
     assert before["label"] == "7" and after["label"] == "3" and summary.startswith("Success")
-    assert Image.open(adversarial).size == (224, 224)
+    assert Image.open(adversarial).size == (224, 224) and "L-inf" in summary
+
+
+def test_sixteen_clients_sending_identical_drawings_all_succeed(no_data_app, tmp_path):
+    """Identical outputs requested at once used to be served truncated (issue 10, 7)."""
+    url, log = no_data_app
+    sent = payload(tmp_path, SEVEN)
+    clients = [Client(url, verbose=False) for _ in range(16)]
+
+    def ask(client: Client) -> str:
+        label, seen, occluded, salient, *_ = client.predict(
+            sent, "batch norm", 5, 1, api_name="/draw"
+        )
+        for path in (seen, occluded, salient):
+            Image.open(path).load()  # the whole file arrived
+        return label["label"]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        labels = list(pool.map(ask, clients * 2))
+    assert labels == ["7"] * 32
+    assert "Content-Length" not in log.read_text()

@@ -1,7 +1,7 @@
 """The built documentation, served on 127.0.0.1 and read in a real browser.
 
-``.ci/run`` builds the site (every example executed) before the tests; locally, build it
-with the command in docs/getting_started.rst. Under CI a missing build is a failure.
+``make test`` (which ``.ci/run`` calls) builds the site, every example executed, before
+the tests; ``make docs`` builds it alone. Under CI a missing build is a failure.
 
 The pages are read as a person reads them: at a 1280 px wide window, looking at the
 text size of every figure as displayed, at whether code is cut off, and at whether each
