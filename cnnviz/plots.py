@@ -584,7 +584,7 @@ def plot_transfer_comparison(
     """Transfer tables one above the other (e.g. the report's, then ours), one legend.
 
     ``tables``: title -> ``(predictions (K, M), targets (K,), image_labels (M,),
-    rates (K,))``, as :func:`draw_transfer_table`. Stacked, so the figure stays narrow
+    rates (K,))``, as ``draw_transfer_table``. Stacked, so the figure stays narrow
     enough to show at full size on a page.
     """
     columns = max(table[0].shape[1] for table in tables.values())

@@ -1,6 +1,6 @@
 """Every number of the report beside ours: what ``cnnviz report`` prints.
 
-:func:`compute_report` measures the shipped models on MNIST: test loss and accuracy
+:func:`~cnnviz.report.compute_report` measures the shipped models on MNIST: test loss and accuracy
 (R4), layer counts (R7), class images from noise (R12), the targeted attack (R13), the
 learned noise and its transfer (R14), a universal perturbation and the accuracy under
 FGSM and PGD. Attacks run on seeded subsets of the test set (sizes in ``settings``) and
@@ -357,7 +357,7 @@ def both(report: dict, describe: Callable[[str], str]) -> tuple[str, str]:
 
 
 def report_rows(report: dict) -> list[tuple[str, str, str, str]]:
-    """:func:`compute_report`'s numbers as table rows.
+    """:func:`~cnnviz.report.compute_report`'s numbers as table rows.
 
     Returns
     -------
@@ -468,7 +468,7 @@ def subsets_sentence(report: dict) -> str:
 
 
 def format_report(report: dict) -> str:
-    """:func:`compute_report`'s numbers as a plain-text table (see :func:`report_rows`)."""
+    """:func:`~cnnviz.report.compute_report`'s numbers as a plain-text table (see :func:`~cnnviz.report.report_rows`)."""
     rows = [("quantity", "report", "cnnviz, no BN", "cnnviz, BN"), *report_rows(report)]
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     lines = [
