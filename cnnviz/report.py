@@ -468,7 +468,10 @@ def subsets_sentence(report: dict) -> str:
 
 
 def format_report(report: dict) -> str:
-    """:func:`~cnnviz.report.compute_report`'s numbers as a plain-text table (see :func:`~cnnviz.report.report_rows`)."""
+    """:func:`~cnnviz.report.compute_report`'s numbers as a plain-text table.
+
+    One row per :func:`~cnnviz.report.report_rows` row, columns padded to align.
+    """
     rows = [("quantity", "report", "cnnviz, no BN", "cnnviz, BN"), *report_rows(report)]
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     lines = [
