@@ -2,7 +2,8 @@
 
 In one process, with the shipped no-batch-norm model (the report attacked that one):
 
-* the 10-class visualisation (R12), all targets in one batch vs ten runs of one;
+* the 10-class visualisation (R12) with the report's plain logit steps, all targets in
+  one batch vs ten runs of one;
 * the 100-pair targeted grid (R13), one batch vs a hundred runs of one;
 * PGD-40 (eps 0.1) on ``--pgd-samples`` test digits, batches of 128 vs one at a time.
 
@@ -28,7 +29,13 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from cnnviz.attacks import accuracy_under_attack, all_pairs, class_visualisation, targeted_attack
+from cnnviz.attacks import (
+    REPORT_CLASS_VISUALISATION,
+    accuracy_under_attack,
+    all_pairs,
+    class_visualisation,
+    targeted_attack,
+)
 from cnnviz.checkpoint import pretrained
 from cnnviz.data import first_per_class, load_splits
 from cnnviz.model import CNN
@@ -102,10 +109,10 @@ def main() -> None:
     compare(
         "class visualisation (10 classes)",
         model,
-        lambda: class_visualisation(model, range(10), start=start),
+        lambda: class_visualisation(model, range(10), start=start, **REPORT_CLASS_VISUALISATION),
         start,
         torch.arange(10),
-        lambda x, t: class_visualisation(model, [t], start=x),
+        lambda x, t: class_visualisation(model, [t], start=x, **REPORT_CLASS_VISUALISATION),
         threshold=0.99,
     )
     images, targets = all_pairs(data.test_x[first_per_class(data.test_y)])
