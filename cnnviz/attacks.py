@@ -372,6 +372,23 @@ def transfer_predictions(
     return torch.stack(predictions).argmax(2)
 
 
+def perturbation_size(delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample L-infinity and L2 size of a change, in pixel units of [0, 1] images.
+
+    Parameters
+    ----------
+    delta
+        ``(N, ...)`` change in model units ([-1, 1] space, twice as wide as pixels).
+
+    Returns
+    -------
+    linf, l2
+        ``(N,)`` each.
+    """
+    pixels = delta.detach().flatten(1) / PIXEL_TO_MODEL
+    return pixels.abs().amax(1), pixels.norm(dim=1)
+
+
 def fooling_rates(
     predictions: torch.Tensor,
     targets: torch.Tensor,

@@ -19,7 +19,6 @@ import torch
 
 from cnnviz.attacks import (
     CLASS_VISUALISATION_MAX_STEPS,
-    PIXEL_TO_MODEL,
     REPORT_CLASS_VISUALISATION,
     REPORT_NOISE_ATTACK,
     AscentResult,
@@ -28,6 +27,7 @@ from cnnviz.attacks import (
     class_visualisation,
     fooling_rates,
     noise_attack,
+    perturbation_size,
     targeted_attack,
     universal_fooling_rate,
     universal_perturbation,
@@ -130,11 +130,8 @@ def ascent_summary(result: AscentResult) -> dict[str, object]:
 
 def pixel_sizes(delta: torch.Tensor) -> dict[str, float]:
     """Mean L-infinity and L2 size over ``delta`` ``(N, 1, 28, 28)``, pixel units."""
-    pixels = delta.flatten(1) / PIXEL_TO_MODEL
-    return {
-        "linf": round(float(pixels.abs().max(1).values.mean()), 3),
-        "l2": round(float(pixels.norm(dim=1).mean()), 3),
-    }
+    linf, l2 = perturbation_size(delta)
+    return {"linf": round(float(linf.mean()), 3), "l2": round(float(l2.mean()), 3)}
 
 
 def test_set_section(models: dict[str, CNN], data: Splits) -> dict[str, object]:

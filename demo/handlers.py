@@ -27,13 +27,15 @@ from cnnviz.attacks import (
     class_visualisation,
     fgsm,
     noise_attack,
+    perturbation_size,
     pgd,
     targeted_attack,
 )
 from cnnviz.checkpoint import pretrained
 from cnnviz.data import to_pixel_space
-from cnnviz.digits import DigitSample, load_test_digits
+from cnnviz.digits import load_test_digits
 from cnnviz.drawing import DrawingError, prepare_drawing
+from cnnviz.figures import sample_indices
 from cnnviz.model import CNN
 from cnnviz.occlusion import occlusion
 from cnnviz.saliency import saliency
@@ -68,11 +70,6 @@ def model(name: str) -> CNN:
     if name not in MODELS:
         raise InputError(f"Unknown model {name!r}; choose one of {list(MODELS)}.")
     return pretrained(batchnorm=MODELS[name])
-
-
-def test_digits() -> DigitSample:
-    """MNIST test digits: the full set when on this machine, else the bundled sample."""
-    return load_test_digits()
 
 
 def layer_choices(model_name: str) -> list[str]:
@@ -187,7 +184,7 @@ def draw_update(sketch, model_name: str, patch, stride):
 
 def random_test_digit(seed: int | None = None):
     """A random MNIST test digit as a sketchpad canvas, and a sentence with its label."""
-    digits = test_digits()
+    digits = load_test_digits()
     pick = int(np.random.default_rng(seed).integers(len(digits.y)))
     ink = to_pixel_space(digits.x[pick, 0]).clamp(0, 1).numpy()
     canvas = upscale(np.repeat(1.0 - ink[:, :, None], 3, axis=2), height=28 * 14)
@@ -270,7 +267,7 @@ def perturbation_image(delta: torch.Tensor) -> tuple[np.ndarray, str]:
     Sizes are in pixel units (intensities in [0, 1]; the model's [-1, 1] is twice as wide).
     """
     values = delta.detach().reshape(28, 28).numpy() / PIXEL_TO_MODEL
-    linf, l2 = float(np.abs(values).max()), float(np.linalg.norm(values))
+    linf, l2 = (float(size[0]) for size in perturbation_size(delta))
     limit = linf or 1.0
     picture = with_colour_bar(
         values, plots.DIVERGING, -limit, limit, [f"+{limit:.3f}", "0", f"-{limit:.3f}"]
@@ -332,9 +329,8 @@ def gradient_attack_on_drawing(sketch, model_name: str, method: str, eps):
 def transfer_table(model_name: str, target):
     """Transfer tab: noise learned on one test digit, added to ten others (R14)."""
     target = int(number(target, "The noise target", 0, 9))
-    digits = test_digits()
-    picks = torch.randperm(len(digits.y), generator=torch.Generator().manual_seed(0))
-    picks = picks[: TRANSFER_DIGITS + 1]
+    digits = load_test_digits()
+    picks = sample_indices(len(digits.y), TRANSFER_DIGITS + 1, seed=0)
     others, labels = digits.x[picks[1:]], digits.y[picks[1:]]
     transfer = noise_attack(model(model_name), digits.x[picks[:1]], [target], others, labels)
     table = figure_image(plots.plot_transfer_table(transfer, labels))

@@ -26,6 +26,7 @@ from cnnviz.attacks import (
     REPORT_NOISE_ATTACK,
     fooling_rates,
     noise_attack,
+    perturbation_size,
     transfer_predictions,
     universal_fooling_rate,
     universal_perturbation,
@@ -55,8 +56,8 @@ def learn(net, **options):
 
 def size(noises):
     """Mean L-infinity and L2 size of the noises, pixel units of [0, 1] images."""
-    pixels = noises.flatten(1) / 2
-    return f"L-inf {pixels.abs().max(1).values.mean():.2f}, L2 {pixels.norm(dim=1).mean():.2f}"
+    linf, l2 = perturbation_size(noises)
+    return f"L-inf {linf.mean():.2f}, L2 {l2.mean():.2f}"
 
 
 report_way = learn(model, **REPORT_NOISE_ATTACK)
