@@ -11,9 +11,10 @@ Starts ``demo/app.py`` as its own process on 127.0.0.1 (as it is deployed), then
    the queue position the app reports while they wait.
 
 Draw requests go through Gradio's REST API in plain HTTP, as a browser's fetch does:
-upload the drawing, call ``/draw``, read the event stream, download the three images;
-a request is timed from upload to the last download. (``gradio_client`` costs about
-2.5x the server's CPU per request, which on 2 shared cores would measure the client.)
+upload the drawing, call ``/draw``, read the event stream, decode the three pictures
+(PNG data URIs inside the response); a request is timed from upload to the last decode.
+(``gradio_client`` costs about 2.5x the server's CPU per request, which on 2 shared cores
+would measure the client.)
 The class-image phase uses ``gradio_client`` to read the queue position. Prints p50/p95
 latency and the error count of each phase::
 
@@ -23,9 +24,11 @@ latency and the error count of each phase::
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -82,6 +85,11 @@ def upload(base: str, path: Path) -> dict:
     return {"path": server_path, "meta": {"_type": "gradio.FileData"}}
 
 
+def inline_png(html: str) -> bytes:
+    """The PNG of the one ``<img src="data:image/png;base64,...">`` in ``html``."""
+    return base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', html).group(1))
+
+
 def call(base: str, api_name: str, data: list, session: str) -> list:
     """One event through Gradio's REST API (``/gradio_api/call``): its output values.
 
@@ -103,7 +111,7 @@ def call(base: str, api_name: str, data: list, session: str) -> list:
 
 
 def timed_draw(base: str, path: Path, session: str = "client-0") -> float | None:
-    """Seconds for one Draw update, upload to the last image download, or ``None`` on failure.
+    """Seconds for one Draw update, upload to the last picture decoded, or ``None`` on failure.
 
     Plain HTTP (what a browser's fetch does), so the measuring client costs the shared
     CPU little: ``gradio_client`` spends about 2.5x the server's CPU per request.
@@ -111,10 +119,9 @@ def timed_draw(base: str, path: Path, session: str = "client-0") -> float | None
     started = time.perf_counter()
     try:
         drawing = {"background": None, "layers": [], "composite": upload(base, path), "id": None}
-        _, *images = call(base, "draw", [drawing, "batch norm", PATCH, STRIDE], session)[:4]
-        for image in images:
-            with urllib.request.urlopen(image["url"], timeout=60) as response:
-                Image.open(io.BytesIO(response.read())).load()
+        _, *pictures = call(base, "draw", [drawing, "batch norm", PATCH, STRIDE], session)[:4]
+        for picture in pictures:
+            Image.open(io.BytesIO(inline_png(picture))).load()
     except Exception:  # every failure counts as an error, whatever it is
         return None
     return time.perf_counter() - started

@@ -99,10 +99,10 @@ def read_sketch(sketch) -> tuple[torch.Tensor | None, str]:
     return (x, "") if x is not None else (None, EMPTY_HINT)
 
 
-def digit_image(x: torch.Tensor) -> np.ndarray:
-    """A model-space digit (any shape with 784 values) as a ``224x224`` grey RGB image."""
+def digit_image(x: torch.Tensor, height: int = 28 * SCALE) -> np.ndarray:
+    """A model-space digit (any shape with 784 values) as a square grey RGB image."""
     pixels = to_pixel_space(x.detach().reshape(28, 28)).clamp(0, 1).numpy()
-    return upscale(np.repeat(pixels[:, :, None], 3, axis=2))
+    return upscale(np.repeat(pixels[:, :, None], 3, axis=2), height)
 
 
 def upscale(rgb: np.ndarray, height: int = 28 * SCALE) -> np.ndarray:
@@ -152,7 +152,7 @@ def figure_image(fig) -> np.ndarray:
 
 
 def draw_update(sketch, model_name: str, patch, stride):
-    """Draw tab: probabilities, what the model sees, occlusion map, saliency, message.
+    """Draw tab: probabilities, what the model sees (28x28), occlusion map, saliency, message.
 
     The occlusion map is on a fixed 0-100 % scale (a drop from 100 % to 97 % stays
     faint); the saliency map on ``[0, max |gradient|]``; both with labelled colour bars.
@@ -175,7 +175,7 @@ def draw_update(sketch, model_name: str, patch, stride):
     )
     return (
         probs,
-        digit_image(x),
+        digit_image(x, height=28),  # the page shows it 8x larger with sharp pixels
         with_colour_bar(heat, "magma", 0.0, 1.0, ["100 %", "50 %", "0 %"]),
         with_colour_bar(salient, "hot", 0.0, top, [f"{top:.3g}", f"{top / 2:.3g}", "0"]),
         message,

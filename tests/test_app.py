@@ -7,6 +7,8 @@ and cache), as every Space visitor meets it.
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import re
 import subprocess
@@ -81,7 +83,7 @@ def with_data(monkeypatch, mnist_dir):
 def test_draw_update_reads_drawn_digits(model_name, points, digit):
     label, seen, occluded, salient, message = handlers.draw_update(sketch(points), model_name, 5, 1)
     assert top(label) == digit and f"reads **{digit}**" in message
-    assert seen.shape == (224, 224, 3) and seen.dtype == np.uint8
+    assert seen.shape == (28, 28, 3) and seen.dtype == np.uint8  # the page scales it up
     for picture in (occluded, salient):  # the map and a labelled colour bar beside it
         assert picture.shape[0] > 224 and picture.shape[1] > 224 + 50
 
@@ -302,19 +304,27 @@ def payload(tmp_path, points=None, content=None, name="drawing.png", width=26) -
     return {"background": handle_file(str(path)), "layers": [], "composite": handle_file(str(path))}
 
 
-def test_client_draw_endpoint_reads_a_seven_and_its_images_download(client, tmp_path):
+def inline_picture(html: str) -> Image.Image:
+    """The picture a Draw-tab ``<img>`` carries as a PNG data URI, decoded whole."""
+    data = re.fullmatch(r'<img class="\w+" alt="[^"]+" src="data:image/png;base64,([^"]+)">', html)
+    picture = Image.open(io.BytesIO(base64.b64decode(data.group(1))))
+    picture.load()
+    return picture
+
+
+def test_client_draw_endpoint_reads_a_seven_and_sends_its_pictures(client, tmp_path):
     label, seen, occluded, salient, message, short = client.predict(
         payload(tmp_path, SEVEN), "batch norm", 5, 1, api_name="/draw"
     )
     assert label["label"] == "7" and "reads **7**" in message and "**7**" in short
-    assert Image.open(seen).size == (224, 224)
-    for path in (occluded, salient):
-        assert Image.open(path).size[0] > 224  # downloaded whole, with the colour bar
+    assert inline_picture(seen).size == (28, 28) and 'class="pixels"' in seen
+    for html in (occluded, salient):
+        assert inline_picture(html).size[0] > 224  # the map with its colour bar
 
 
 def test_client_empty_canvas_gets_the_hint(client, tmp_path):
     result = client.predict(CLEARED, "batch norm", 5, 1, api_name="/draw")
-    assert result[-2] == handlers.EMPTY_HINT and result[1] is None
+    assert result[-2] == handlers.EMPTY_HINT and result[1:4] == ("", "", "")
     blank = payload(tmp_path, [(0, 0), (0, 0)], width=0)  # a white PNG, no ink
     assert client.predict(blank, "batch norm", 5, 1, api_name="/draw")[-2] == handlers.EMPTY_HINT
 
@@ -376,8 +386,8 @@ def test_sixteen_clients_sending_identical_drawings_all_succeed(no_data_app, tmp
         label, seen, occluded, salient, *_ = client.predict(
             sent, "batch norm", 5, 1, api_name="/draw"
         )
-        for path in (seen, occluded, salient):
-            Image.open(path).load()  # the whole file arrived
+        for html in (seen, occluded, salient):
+            inline_picture(html)  # the whole picture arrived
         return label["label"]
 
     with ThreadPoolExecutor(max_workers=16) as pool:
