@@ -58,6 +58,8 @@ class CNN(nn.Module):
     returns log-probabilities ``(N, num_classes)``, :meth:`logits` the pre-softmax scores.
     """
 
+    input_bounds = (-1.0, 1.0)  # black and white pixels (see cnnviz.classifier)
+
     def __init__(self, batchnorm: bool = False, num_classes: int = 10) -> None:
         super().__init__()
         self.batchnorm = batchnorm
