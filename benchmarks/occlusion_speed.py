@@ -2,7 +2,7 @@
 
 Compares, in one process on the same digit and shipped model:
 
-* ``cnnviz.occlusion.occlusion``: all positions in batched forward passes;
+* ``cnnviz.occlusion_maps.occlusion``: all positions in batched forward passes;
 * the report's way: a Python loop, one copied-and-patched image per forward pass.
 
 Prints the median of ``--repeats`` runs of each (alternating) and their ratio. Like the app and the
@@ -22,7 +22,7 @@ import time
 import torch
 
 from cnnviz.checkpoint import pretrained
-from cnnviz.occlusion import occlusion, window_starts
+from cnnviz.occlusion_maps import occlusion, window_starts
 from cnnviz.runtime import retain_freed_memory
 
 

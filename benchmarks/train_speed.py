@@ -2,7 +2,7 @@
 
 Measures, in one process on the same data:
 
-* (a) ``cnnviz.train`` with the ``fast`` recipe (in-memory tensors, batch 128, one-cycle
+* (a) ``cnnviz.training`` with the ``fast`` recipe (in-memory tensors, batch 128, one-cycle
   SGD, shifts), its schedule compressed into ``--fast-epochs`` epochs;
 * (b) the report's pipeline: a ``DataLoader`` whose dataset turns each sample into a PIL
   image, then a tensor, then normalises it (torchvision's ``ToTensor`` + ``Normalize``,
@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset, SubsetRandomSampler
 
 from cnnviz.data import load_raw, make_splits, split_indices
 from cnnviz.model import CNN
-from cnnviz.train import evaluate, get_recipe, train
+from cnnviz.training import evaluate, get_recipe, train
 
 
 class PerSampleMNIST(Dataset):
@@ -94,7 +94,7 @@ def run_baseline(raw, test_x, test_y, *, target, eval_every, max_epochs, seed):
 
 
 def run_fast(splits, *, target, eval_every, epochs, seed):
-    """``cnnviz.train`` with the fast recipe, validating on the test set to time the target."""
+    """``cnnviz.training`` with the fast recipe, validating on the test set to time the target."""
     probe = dataclasses.replace(splits, val_x=splits.test_x, val_y=splits.test_y)
     recipe = dataclasses.replace(get_recipe("fast", epochs=epochs), val_every=eval_every)
     _, history = train(

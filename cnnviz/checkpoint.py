@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from cnnviz import __version__
 from cnnviz.data import Splits, default_cache_dir
 from cnnviz.model import CNN
-from cnnviz.train import History, Recipe, get_recipe, train
+from cnnviz.training import History, Recipe, get_recipe, train
 
 FORMAT = "cnnviz-cnn/1"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -194,7 +194,7 @@ def cached_train(
     cache_dir: str | Path | None = None,
     progress: bool = False,
 ) -> tuple[CNN, History]:
-    """:func:`cnnviz.train.train` once per (variant, recipe, epochs, seed, data), then from cache.
+    """:func:`cnnviz.training.train` once per (variant, recipe, epochs, seed, data), then cached.
 
     The checkpoint and its history are kept in ``cache_dir`` (default: the user cache,
     ``checkpoints/``), written atomically, and loaded safely on the next call; the gallery
@@ -206,7 +206,7 @@ def cached_train(
     Returns
     -------
     model, history
-        As :func:`cnnviz.train.train`.
+        As :func:`cnnviz.training.train`.
     """
     chosen = get_recipe(recipe, epochs)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "checkpoints"

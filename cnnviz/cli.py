@@ -24,7 +24,7 @@ from cnnviz.data import DatasetNotFoundError, load_splits
 from cnnviz.idx import IDXError
 from cnnviz.model import CNN, format_summary
 from cnnviz.runtime import retain_freed_memory
-from cnnviz.train import RECIPES, evaluate, train
+from cnnviz.training import RECIPES, evaluate, train
 
 VARIANTS = {"bn": (True,), "nobn": (False,), "both": (True, False)}
 

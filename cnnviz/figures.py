@@ -8,7 +8,6 @@ import torch
 from matplotlib.figure import Figure
 
 from cnnviz import plots
-from cnnviz.activations import activations, conv_filters
 from cnnviz.attacks import (
     accuracy_under_attack,
     all_pairs,
@@ -18,9 +17,10 @@ from cnnviz.attacks import (
 )
 from cnnviz.checkpoint import pretrained, pretrained_history
 from cnnviz.data import Splits, first_per_class
+from cnnviz.layers import activations, conv_filters
 from cnnviz.model import CNN
-from cnnviz.occlusion import occlusion
-from cnnviz.saliency import saliency
+from cnnviz.occlusion_maps import occlusion
+from cnnviz.saliency_maps import saliency
 
 SAMPLE_SEED = 2019  # picks the test digits shown (the report's year)
 EPSILONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)

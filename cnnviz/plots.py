@@ -12,11 +12,11 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from cnnviz.activations import Filters
 from cnnviz.attacks import AscentResult, NoiseTransfer
 from cnnviz.data import to_pixel_space
-from cnnviz.occlusion import OcclusionResult
-from cnnviz.train import History
+from cnnviz.layers import Filters
+from cnnviz.occlusion_maps import OcclusionResult
+from cnnviz.training import History
 
 METRICS = {
     "accuracy": ("train_acc", "val_acc", "accuracy (%)"),

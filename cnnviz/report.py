@@ -35,7 +35,7 @@ from cnnviz.attacks import (
 from cnnviz.checkpoint import pretrained
 from cnnviz.data import Splits, first_per_class
 from cnnviz.model import CNN, REPORT_NEURONS, layer_summary, totals
-from cnnviz.train import evaluate
+from cnnviz.training import evaluate
 
 VARIANTS = {"nobn": False, "bn": True}
 

@@ -21,7 +21,6 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from cnnviz import plots
-from cnnviz.activations import ACTIVATION_LAYERS, activations, conv_filters
 from cnnviz.attacks import (
     PIXEL_TO_MODEL,
     class_visualisation,
@@ -36,9 +35,10 @@ from cnnviz.data import to_pixel_space
 from cnnviz.digits import load_test_digits
 from cnnviz.drawing import DrawingError, prepare_drawing
 from cnnviz.figures import sample_indices
+from cnnviz.layers import ACTIVATION_LAYERS, activations, conv_filters
 from cnnviz.model import CNN
-from cnnviz.occlusion import occlusion
-from cnnviz.saliency import saliency
+from cnnviz.occlusion_maps import occlusion
+from cnnviz.saliency_maps import saliency
 
 MODELS = {"batch norm": True, "no batch norm": False}
 EMPTY_HINT = "Draw a digit in the box, big and centred."

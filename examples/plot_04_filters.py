@@ -15,7 +15,7 @@ white zero.
 # --------------------
 import cnnviz
 from cnnviz import plots
-from cnnviz.activations import conv_filters
+from cnnviz.layers import conv_filters
 
 model = cnnviz.pretrained(batchnorm=False)
 first = conv_filters(model, "conv1")

@@ -15,8 +15,8 @@ the same question in one backward pass.
 import cnnviz
 from cnnviz import plots
 from cnnviz.data import first_per_class
-from cnnviz.occlusion import occlusion
-from cnnviz.saliency import saliency
+from cnnviz.occlusion_maps import occlusion
+from cnnviz.saliency_maps import saliency
 
 model = cnnviz.pretrained(batchnorm=False)
 data = cnnviz.load_splits()

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from cnnviz.activations import ACTIVATION_LAYERS, activations, conv_filters
+from cnnviz.layers import ACTIVATION_LAYERS, activations, conv_filters
 from cnnviz.model import CNN
 
 

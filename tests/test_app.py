@@ -27,7 +27,7 @@ from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
 from cnnviz.digits import load_test_digits
-from cnnviz.occlusion import occlusion
+from cnnviz.occlusion_maps import occlusion
 from demo import app, handlers
 
 ROOT = Path(__file__).resolve().parents[1]

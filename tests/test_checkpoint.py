@@ -20,7 +20,7 @@ from cnnviz.checkpoint import (
     training_key,
 )
 from cnnviz.model import CNN
-from cnnviz.train import History, evaluate, get_recipe
+from cnnviz.training import History, evaluate, get_recipe
 
 
 class RunsCode:

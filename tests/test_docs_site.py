@@ -208,7 +208,11 @@ def test_no_page_loads_anything_from_another_host(site):
 
 @pytest.mark.parametrize(
     "api_page",
-    ["cnnviz.occlusion.occlusion", "cnnviz.attacks.targeted_attack", "cnnviz.plots.plot_filters"],
+    [
+        "cnnviz.occlusion_maps.occlusion",
+        "cnnviz.attacks.targeted_attack",
+        "cnnviz.plots.plot_filters",
+    ],
 )
 def test_api_pages_have_mini_galleries(visit, api_page):
     page, failures = visit(f"generated/{api_page}.html")

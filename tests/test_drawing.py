@@ -10,7 +10,7 @@ from torch.nn import functional as F
 
 from cnnviz.checkpoint import pretrained
 from cnnviz.drawing import DrawingError, naive_resize, prepare_drawing
-from cnnviz.train import evaluate
+from cnnviz.training import evaluate
 
 N_DIGITS = 1000
 

@@ -10,7 +10,7 @@ from captum.attr import Occlusion
 
 from cnnviz.checkpoint import pretrained
 from cnnviz.model import CNN
-from cnnviz.occlusion import occluded_logits, occlusion, window_starts
+from cnnviz.occlusion_maps import occluded_logits, occlusion, window_starts
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from cnnviz import plots
-from cnnviz.activations import activations, conv_filters
 from cnnviz.cli import main
+from cnnviz.layers import activations, conv_filters
 from cnnviz.model import CNN
-from cnnviz.occlusion import occlusion
-from cnnviz.saliency import saliency
-from cnnviz.train import History
+from cnnviz.occlusion_maps import occlusion
+from cnnviz.saliency_maps import saliency
+from cnnviz.training import History
 
 
 def rendered(fig: Figure) -> Image.Image:

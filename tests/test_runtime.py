@@ -12,7 +12,7 @@ from cnnviz.runtime import retain_freed_memory
 FAULTS_PER_MAP = """
 import resource, sys, torch
 from cnnviz.checkpoint import pretrained
-from cnnviz.occlusion import occlusion
+from cnnviz.occlusion_maps import occlusion
 from cnnviz.runtime import retain_freed_memory
 applied = retain_freed_memory() if sys.argv[1] == "retain" else False
 model = pretrained(batchnorm=False)

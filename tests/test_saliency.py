@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cnnviz.model import CNN
-from cnnviz.saliency import saliency
+from cnnviz.saliency_maps import saliency
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import torch
 from tensorboard.backend.event_processing import event_accumulator
 
 from cnnviz.data import Splits
-from cnnviz.train import (
+from cnnviz.training import (
     History,
     Recipe,
     evaluate,
