@@ -39,7 +39,7 @@ test: $(STAMPS)/all lint browser docs  ## set up what is missing, lint, build th
 	$(PYTHON) -m pytest -m "not space"
 	$(MAKE) --no-print-directory test-space
 
-test-space: $(STAMPS)/all  ## the Space staged, installed in a fresh venv, served, drawn on
+test-space: $(STAMPS)/all  ## the staged Space and the built wheel, each in a fresh venv, drawn on
 	$(PYTHON) -m pytest -m space
 
 lint: $(STAMPS)/all
@@ -71,5 +71,5 @@ browser:
 # From scratch: sphinx-gallery would reuse the output of an unchanged example even when
 # the library under it changed.
 docs/_build/html/.built: $(DOCS_SOURCES) $(STAMPS)/all
-	rm -rf docs/_build docs/auto_examples && $(PYTHON) -m sphinx -W --keep-going -n -b html docs docs/_build/html
+	rm -rf docs/_build docs/auto_examples docs/generated && $(PYTHON) -m sphinx -W --keep-going -n -b html docs docs/_build/html
 	touch $@

@@ -47,7 +47,7 @@ from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from demo.app import PATCH, STRIDE  # noqa: E402  (the defaults students get)
+from cnnviz.app.tabs import PATCH, STRIDE  # noqa: E402  (the defaults students get)
 
 STARTUP_SECONDS = 120
 BURST = 16

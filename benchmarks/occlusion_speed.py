@@ -1,12 +1,16 @@
-"""Occlusion speed: one 28x28 map (5x5 grey patch, stride 1, 576 positions).
+"""Occlusion speed: full maps of a 5x5 grey patch at stride 1, on two models.
 
-Compares, in one process on the same digit and shipped model:
+Compares, in one process on the same image:
 
-* ``cnnviz.occlusion_maps.occlusion``: all positions in batched forward passes;
-* the report's way: a Python loop, one copied-and-patched image per forward pass.
+* the report's CNN (shipped weights), 28x28, 576 positions:
+  ``cnnviz.occlusion_maps.occlusion`` (which takes its exact incremental path), the
+  generic path (the same CNN as a plain classifier, full forward passes in batches), and
+  the report's way: a Python loop, one copied-and-patched image per forward pass;
+* a foreign classifier (``ColourNet`` of the tests, 3x32x32, 784 positions): the generic
+  path and the loop.
 
-Prints the median of ``--repeats`` runs of each (alternating) and their ratio. Like the app and the
-``cnnviz`` command, the process first keeps freed memory mapped
+Prints the median of ``--repeats`` runs of each (alternating) and their ratios. Like the
+app and the ``cnnviz`` command, the process first keeps freed memory mapped
 (:func:`cnnviz.runtime.retain_freed_memory`); ``--default-malloc`` skips that, to show
 glibc's default. Run::
 
@@ -17,41 +21,62 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
+from torch import nn
 
 from cnnviz.checkpoint import pretrained
-from cnnviz.occlusion_maps import occlusion, window_starts
+from cnnviz.classifier import class_scores
+from cnnviz.occlusion_maps import occlusion
 from cnnviz.runtime import retain_freed_memory
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from foreign_models import ColourNet, colour_images
 
-def occlusion_loop(model, image, target, patch=5, value=0.0):
-    """One forward pass per patch position, as the report's code did."""
-    starts = window_starts(28, patch, 1).tolist()
-    probabilities = torch.empty(len(starts), len(starts))
+PATCH = 5
+
+
+def occlusion_loop(model, image, target, value):
+    """One forward pass per patch position (stride 1), as the report's code did."""
+    _, height, width = image.shape
+    probabilities = torch.empty(height - PATCH + 1, width - PATCH + 1)
     with torch.no_grad():
-        for i, top in enumerate(starts):
-            for j, left in enumerate(starts):
+        for top in range(height - PATCH + 1):
+            for left in range(width - PATCH + 1):
                 occluded = image.clone()
-                occluded[:, top : top + patch, left : left + patch] = value
-                probabilities[i, j] = torch.softmax(model.logits(occluded[None]), 1)[0, target]
+                occluded[:, top : top + PATCH, left : left + PATCH] = value
+                scores = class_scores(model, occluded[None])
+                probabilities[top, left] = torch.softmax(scores, 1)[0, target]
     return probabilities
 
 
-def interleaved_medians(first, second, repeats: int) -> tuple[float, float]:
-    """Median seconds of ``first()`` and of ``second()``, timed alternately.
+def interleaved_medians(functions, repeats: int) -> list[float]:
+    """Median seconds of each of ``functions``, timed alternately.
 
     Alternating keeps a slow spell of a shared machine from landing on one side only.
     """
-    first(), second()  # warm-up
-    times: tuple[list[float], list[float]] = ([], [])
+    for function in functions:  # warm-up
+        function()
+    times: list[list[float]] = [[] for _ in functions]
     for _ in range(repeats):
-        for function, spent in zip((first, second), times, strict=True):
+        for function, spent in zip(functions, times, strict=True):
             started = time.perf_counter()
             function()
             spent.append(time.perf_counter() - started)
-    return statistics.median(times[0]), statistics.median(times[1])
+    return [statistics.median(spent) for spent in times]
+
+
+def compare(title: str, runs: dict, repeats: int) -> None:
+    """Time ``runs`` (label -> function returning a probability map); print ms and ratios."""
+    medians = interleaved_medians(list(runs.values()), repeats)
+    maps = [run() for run in runs.values()]
+    same = all(torch.allclose(maps[0], other, atol=1e-5) for other in maps[1:])
+    print(f"{title} (same map: {same})")
+    for label, median in zip(runs, medians, strict=True):
+        print(f"  {label:28} {median * 1000:8.1f} ms  ({median / medians[0]:5.1f}x the first)")
 
 
 def main() -> None:
@@ -61,21 +86,31 @@ def main() -> None:
     parser.add_argument("--default-malloc", action="store_true", help="leave malloc as it is")
     args = parser.parse_args()
     retained = not args.default_malloc and retain_freed_memory()
-    model = pretrained(batchnorm=args.batchnorm)
-    image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    batched, looped = interleaved_medians(
-        lambda: occlusion(model, image, 3), lambda: occlusion_loop(model, image, 3), args.repeats
-    )
-    same = torch.allclose(
-        occlusion(model, image, 3).probability, occlusion_loop(model, image, 3), atol=1e-5
-    )
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; 576 positions; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
         f"freed memory retained: {retained}"
     )
-    print(f"batched occlusion map:      {batched * 1000:8.1f} ms")
-    print(f"loop of single passes:      {looped * 1000:8.1f} ms")
-    print(f"speed-up: {looped / batched:.1f}x (same map: {same})")
+    model = pretrained(batchnorm=args.batchnorm)
+    plain = nn.Sequential(model).eval()  # no .logits: the generic path, same probabilities
+    image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    compare(
+        "report CNN, 1x28x28, 576 positions",
+        {
+            "incremental path (auto)": lambda: occlusion(model, image, 3, patch=PATCH).probability,
+            "generic path": lambda: occlusion(plain, image, 3, patch=PATCH, value=0.0).probability,
+            "loop of single passes": lambda: occlusion_loop(model, image, 3, 0.0),
+        },
+        args.repeats,
+    )
+    net, colour = ColourNet().eval(), colour_images(1)[0]
+    compare(
+        "ColourNet, 3x32x32, 784 positions",
+        {
+            "generic path": lambda: occlusion(net, colour, 3, patch=PATCH).probability,
+            "loop of single passes": lambda: occlusion_loop(net, colour, 3, 0.5),
+        },
+        args.repeats,
+    )
 
 
 if __name__ == "__main__":

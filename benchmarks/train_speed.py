@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import time
 
 import numpy as np
@@ -31,7 +32,7 @@ from torch.utils.data import DataLoader, Dataset, SubsetRandomSampler
 
 from cnnviz.data import load_raw, make_splits, split_indices
 from cnnviz.model import CNN
-from cnnviz.training import evaluate, get_recipe, train
+from cnnviz.training import evaluate, get_recipe, resolve_device, train
 
 
 class PerSampleMNIST(Dataset):
@@ -49,10 +50,10 @@ class PerSampleMNIST(Dataset):
         return (tensor - 0.5) / 0.5, int(self.labels[index])
 
 
-def run_baseline(raw, test_x, test_y, *, target, eval_every, max_epochs, seed):
+def run_baseline(raw, test_x, test_y, *, target, eval_every, max_epochs, seed, device):
     """Train the report's way until ``target`` test accuracy; returns a result dict."""
     torch.manual_seed(seed)
-    model = CNN(batchnorm=False)
+    model = CNN(batchnorm=False).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
     train_idx, _ = split_indices(len(raw.train_labels), 0.1, seed=0)
     loader = DataLoader(
@@ -67,6 +68,7 @@ def run_baseline(raw, test_x, test_y, *, target, eval_every, max_epochs, seed):
     for _ in range(max_epochs):
         started = time.perf_counter()
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             model.train()
             loss = F.nll_loss(model(x), y)
             optimizer.zero_grad()
@@ -93,15 +95,16 @@ def run_baseline(raw, test_x, test_y, *, target, eval_every, max_epochs, seed):
     }
 
 
-def run_fast(splits, *, target, eval_every, epochs, seed):
+def run_fast(splits, *, target, eval_every, epochs, seed, device):
     """``cnnviz.training`` with the fast recipe, validating on the test set to time the target."""
     probe = dataclasses.replace(splits, val_x=splits.test_x, val_y=splits.test_y)
     recipe = dataclasses.replace(get_recipe("fast", epochs=epochs), val_every=eval_every)
     _, history = train(
+        functools.partial(CNN, batchnorm=False),
         probe,
-        batchnorm=False,
-        recipe=recipe,
+        recipe,
         seed=seed,
+        device=device,
         progress=False,
         should_stop=lambda h: h.val_acc[-1] >= target,
     )
@@ -133,17 +136,23 @@ def main() -> None:
     parser.add_argument("--fast-epochs", type=int, default=1)
     parser.add_argument("--baseline-epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     args = parser.parse_args()
+    device = resolve_device(args.device)
 
     raw = load_raw(args.data_dir)
     splits = make_splits(raw)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, target {args.target} %")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}, "
+        f"target {args.target} %"
+    )
     fast = run_fast(
         splits,
         target=args.target,
         eval_every=args.eval_every,
         epochs=args.fast_epochs,
         seed=args.seed,
+        device=device,
     )
     print(describe(f"(a) fast recipe ({args.fast_epochs}-epoch schedule)", fast), flush=True)
     baseline = run_baseline(
@@ -154,6 +163,7 @@ def main() -> None:
         eval_every=args.eval_every,
         max_epochs=args.baseline_epochs,
         seed=args.seed,
+        device=device,
     )
     print(describe("(b) report-style DataLoader", baseline))
     speedup = fast["samples_per_second"] / baseline["samples_per_second"]

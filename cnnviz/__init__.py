@@ -1,30 +1,113 @@
 """cnnviz: see what a convolutional network sees.
 
-The building blocks of the classic MNIST CNN assignment as plain functions over tensors:
-data (:mod:`cnnviz.data`), the model (:mod:`cnnviz.model`), training
-(:mod:`cnnviz.training`) and checkpoints with shipped pretrained weights
-(:mod:`cnnviz.checkpoint`).
+Plain functions over tensors that work on any PyTorch image classifier (a module mapping
+``(N, C, H, W)`` images to ``(N, K)`` class scores; see :mod:`cnnviz.classifier`), with
+the classic MNIST assignment's CNN as the fast, exact special case and shipped weights:
+
+* data and training: :func:`load_splits`, :func:`train`, :func:`evaluate`,
+  :func:`pretrained`, :func:`save_checkpoint`, :func:`load_checkpoint`;
+* looking inside: :func:`layer_summary`, :func:`conv_filters`, :func:`activations`,
+  :func:`occlusion`, :func:`saliency`, :func:`prepare_drawing`;
+* attacks, one family with one result type (:class:`AttackResult`): :func:`fgsm`,
+  :func:`pgd`, :func:`targeted_attack`, :func:`class_visualisation`,
+  :func:`noise_attack`, :func:`universal_perturbation`, :func:`accuracy_under_attack`,
+  registered by name in :data:`ATTACKS`;
+* figures: :mod:`cnnviz.plots`. The app lives in ``cnnviz.app`` (the ``app`` extra) and
+  is never imported by this package.
+
+Examples
+--------
+>>> import torch
+>>> import cnnviz
+>>> net = cnnviz.pretrained()
+>>> digits = torch.zeros(2, 1, 28, 28)
+>>> cnnviz.pgd(net, digits, [0, 1], eps=0.1, steps=3).images.shape
+torch.Size([2, 1, 28, 28])
 """
 
 __version__ = "0.1.0"
 
-from cnnviz.checkpoint import load_checkpoint, pretrained, save_checkpoint
+from cnnviz.attacks import (
+    ATTACKS,
+    AttackResult,
+    NoiseTransfer,
+    UniversalPerturbation,
+    accuracy_under_attack,
+    all_pairs,
+    class_visualisation,
+    fgsm,
+    get_attack,
+    noise_attack,
+    pgd,
+    robustness_curves,
+    targeted_attack,
+    universal_fooling_rate,
+    universal_perturbation,
+)
+from cnnviz.checkpoint import (
+    load_checkpoint,
+    pretrained,
+    pretrained_history,
+    pretrained_metadata,
+    save_checkpoint,
+)
+from cnnviz.classifier import Normalized, class_scores, input_bounds
 from cnnviz.data import load_raw, load_splits
-from cnnviz.model import CNN, format_summary, layer_summary
-from cnnviz.training import History, Recipe, evaluate, train
+from cnnviz.digits import load_test_digits, sample_indices
+from cnnviz.drawing import prepare_drawing
+from cnnviz.history import History
+from cnnviz.layers import Filters, activations, conv_filters
+from cnnviz.model import CNN, LayerInfo, eval_mode, format_summary, layer_summary
+from cnnviz.occlusion_maps import OcclusionResult, occlusion
+from cnnviz.saliency_maps import input_gradient, saliency
+from cnnviz.training import Recipe, cached_train, evaluate, resolve_device, train
 
 __all__ = [
+    "ATTACKS",
     "CNN",
+    "AttackResult",
+    "Filters",
     "History",
+    "LayerInfo",
+    "NoiseTransfer",
+    "Normalized",
+    "OcclusionResult",
     "Recipe",
+    "UniversalPerturbation",
     "__version__",
+    "accuracy_under_attack",
+    "activations",
+    "all_pairs",
+    "cached_train",
+    "class_scores",
+    "class_visualisation",
+    "conv_filters",
+    "eval_mode",
     "evaluate",
+    "fgsm",
     "format_summary",
+    "get_attack",
+    "input_bounds",
+    "input_gradient",
     "layer_summary",
     "load_checkpoint",
     "load_raw",
     "load_splits",
+    "load_test_digits",
+    "noise_attack",
+    "occlusion",
+    "pgd",
+    "prepare_drawing",
     "pretrained",
+    "pretrained_history",
+    "pretrained_metadata",
+    "resolve_device",
+    "robustness_curves",
+    "saliency",
+    "sample_indices",
     "save_checkpoint",
+    "targeted_attack",
     "train",
+    "universal_fooling_rate",
+    "universal_perturbation",
 ]

@@ -1,31 +1,63 @@
-"""Adversarial lab (R12-R14 and beyond): every method batched, bounded and seeded.
+"""Adversarial lab (R12-R14 and beyond): one family of attacks for any classifier.
 
-All methods work in the model's input space [-1, 1] and clip to it (only
-:data:`REPORT_NOISE_ATTACK`, which re-creates the report's unclipped noise, does not),
-run the model in eval mode (restoring its mode afterwards), never touch its weights,
-stop each sample on its own when it reaches its goal or at ``max_steps`` (or after a
-fixed number of steps), and return their history so plots need no re-computation.
+Every attack has the same shape, as torchattacks' and Foolbox's do::
 
-Conventions: a *pixel* epsilon is in units of [0, 1] images (``eps=0.3`` as in the
-literature); in model space ([-1, 1], twice as wide) it is ``2 * eps``.
+    result = attack(model, images, labels, *, eps=..., steps=..., step_size=...,
+                    targets=None, bounds=None, seed=0, callback=None, ...)
+
+* ``model`` is any classifier (:mod:`cnnviz.classifier`): ``(N, C, H, W)`` images to
+  ``(N, K)`` scores. It runs in eval mode (its mode is restored afterwards); its
+  weights are never changed and no parameter gradient is accumulated.
+* ``images`` are in the model's input range ``bounds`` (default: the model's own,
+  ``(-1, 1)`` for the report's CNN, else ``(0, 1)``), and every adversarial image is
+  clipped to it (only :data:`REPORT_NOISE_ATTACK`, which re-creates the report's
+  unclipped noise, is not).
+* ``labels`` are the true classes; ``targets`` (where an attack takes them) the classes
+  to reach. Target-only attacks (:func:`targeted_attack`, :func:`class_visualisation`,
+  :func:`noise_attack`) take ``targets`` in that place.
+* Budgets and steps are in **pixel units** of ``[0, 1]`` images, whatever the bounds:
+  ``eps=0.3`` is the usual MNIST budget, ``8 / 255`` the usual CIFAR one. A plain
+  gradient step ``step_size * gradient`` is taken with respect to pixel intensities,
+  and closeness terms weigh mean squared changes in pixel units.
+* Each returns an :class:`AttackResult` (:func:`noise_attack` a :class:`NoiseTransfer`
+  that holds one): adversarial images, success flags, steps taken and the per-step
+  history the plots need. The long attacks take a ``callback(step, images,
+  probabilities)`` that can show progress and stop them.
+* Random starts come from a seeded CPU generator moved to the images' device, so results
+  are the same on every device.
+
+:data:`ATTACKS` names the attacks on given images (:func:`get_attack`);
+:func:`accuracy_under_attack` and :func:`robustness_curves` measure a model with them.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
+from cnnviz.classifier import (
+    Bounds,
+    as_targets,
+    check_images,
+    class_scores,
+    input_bounds,
+    pixel_scale,
+)
 from cnnviz.data import batch_indices
 from cnnviz.model import CNN, eval_mode
 
-LOW, HIGH = -1.0, 1.0
-PIXEL_TO_MODEL = 2.0  # one unit of [0, 1] pixel intensity is two units of model space
+#: ``callback(step, images, probabilities) -> bool | None``: called before each step
+#: (and once after the last) with the step number, the current images ``(N, C, H, W)``
+#: and ``(N,)`` probability of each sample's attacked class (the target, else the true
+#: label). Returning ``False`` stops the attack; what was found so far is returned.
+Callback = Callable[[int, torch.Tensor, torch.Tensor], "bool | None"]
 
-
-#: What :func:`gradient_ascent` climbs, ``(logits (M, C), targets (M,)) -> (M,)``.
+#: What the gradient ascent climbs, ``(logits (M, K), targets (M,)) -> (M,)``.
 OBJECTIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "logit": lambda logits, t: logits.gather(1, t[:, None])[:, 0],
     "log_probability": lambda logits, t: F.log_softmax(logits, 1).gather(1, t[:, None])[:, 0],
@@ -36,293 +68,454 @@ OBJECTIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 #: most 75 steps over eight start seeds, so the cap leaves a margin of more than 2.5x.
 CLASS_VISUALISATION_MAX_STEPS = 200
 
-#: Default L2 length of one normalised class-visualisation step, model units (about
-#: 0.036 per pixel on average, 1/28 of the step's length).
-CLASS_VISUALISATION_STEP = 1.0
-
-
-def unit_step(gradient: torch.Tensor, images: torch.Tensor | None = None) -> torch.Tensor:
-    """``gradient`` ``(M, 1, 28, 28)`` scaled to unit L2 length per sample.
-
-    With ``images`` (what the model saw, in [-1, 1]), components that would push a
-    pixel already at a bound further out are dropped first, so the whole step counts.
-    """
-    if images is not None:
-        outward = ((images >= HIGH) & (gradient > 0)) | ((images <= LOW) & (gradient < 0))
-        gradient = gradient.masked_fill(outward, 0.0)
-    norm = gradient.flatten(1).norm(dim=1).clamp_min(1e-12)
-    return gradient / norm[:, None, None, None]
+#: Default L2 length of one normalised class-visualisation step, pixel units (about
+#: 0.018 per pixel of a 28x28 image on average).
+CLASS_VISUALISATION_STEP = 0.5
 
 
 @dataclass(frozen=True)
-class AscentResult:
-    """Outcome of a gradient-ascent attack over a batch of ``N`` samples.
+class AttackResult:
+    """Outcome of an attack on a batch of ``N`` images.
 
     Attributes
     ----------
     images
-        ``(N, 1, 28, 28)`` final images in [-1, 1].
+        ``(N, C, H, W)`` adversarial images, model input space, within ``bounds``.
+    originals
+        ``(N, C, H, W)`` images the attack started from (the start noise for
+        :func:`class_visualisation`).
+    labels
+        ``(N,)`` true classes, or ``None`` (target-only attacks).
     targets
-        ``(N,)`` class each sample was pushed towards.
-    probabilities
-        ``(N,)`` final softmax probability of the target.
+        ``(N,)`` classes the attack pushed towards, or ``None`` (untargeted).
     success
-        ``(N,)`` bool: the threshold was reached within ``max_steps``.
+        ``(N,)`` bool: untargeted, the prediction differs from the label; targeted with
+        a budget, the prediction is the target; gradient ascent, the target's
+        probability reached the threshold.
     steps
-        ``(N,)`` steps each sample took (``max_steps`` for failures).
+        ``(N,)`` int64 steps each sample took.
     logit_history, probability_history
-        ``(T, N)`` target logit and probability before each step ``t < T`` and after
-        the last (``T = max(steps) + 1``); entries after a sample stopped repeat its
-        final value (the report's "cost" curves).
+        ``(T, N)`` score (logit) and probability of each sample's attacked class (the
+        target, else the label) before each step ``t < T`` and after the last; entries
+        after a sample stopped repeat its final value (the report's "cost" curves).
+    predictions
+        ``(N,)`` class the model reads in ``images``.
+    bounds
+        The model's input range ``(low, high)`` the attack used.
     """
 
     images: torch.Tensor
-    targets: torch.Tensor
-    probabilities: torch.Tensor
+    originals: torch.Tensor
+    labels: torch.Tensor | None
+    targets: torch.Tensor | None
     success: torch.Tensor
     steps: torch.Tensor
     logit_history: torch.Tensor
     probability_history: torch.Tensor
+    predictions: torch.Tensor
+    bounds: Bounds
+
+    @property
+    def probabilities(self) -> torch.Tensor:
+        """``(N,)`` final probability of each sample's attacked class."""
+        return self.probability_history[-1]
+
+    @property
+    def perturbation(self) -> torch.Tensor:
+        """``(N, C, H, W)`` change ``images - originals`` in pixel units of [0, 1] images."""
+        return (self.images - self.originals) / pixel_scale(self.bounds)
+
+    def perturbation_size(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample ``(linf, l2)`` size of :attr:`perturbation`, ``(N,)`` each, pixel units.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from torch import nn
+        >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+        >>> result = fgsm(net, torch.full((2, 1, 2, 2), 0.5), [0, 1], eps=0.1, bounds=(0, 1))
+        >>> [round(float(v), 3) for v in result.perturbation_size()[0]]
+        [0.1, 0.1]
+        """
+        pixels = self.perturbation.detach().flatten(1)
+        return pixels.abs().amax(1), pixels.norm(dim=1)
 
 
-def gradient_ascent(
-    model: CNN,
+def _model_device(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Device and floating dtype of the model's first parameter (CPU float32 if none)."""
+    parameter = next(model.parameters(), None)
+    if parameter is None:
+        return torch.device("cpu"), torch.float32
+    return parameter.device, parameter.dtype
+
+
+def _noise(
+    shape: Sequence[int], seed: int, like: torch.Tensor, kind: str = "uniform"
+) -> torch.Tensor:
+    """Seeded noise of ``shape`` drawn on the CPU, then moved to ``like``'s device/dtype.
+
+    ``"uniform"`` in [-1, 1], ``"normal"`` N(0, 1).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    if kind == "uniform":
+        noise = torch.rand(tuple(shape), generator=generator) * 2 - 1
+    else:
+        noise = torch.randn(tuple(shape), generator=generator)
+    return noise.to(like.device, like.dtype)
+
+
+def _unit_step(
+    gradient: torch.Tensor, images: torch.Tensor | None = None, bounds: Bounds = (-1.0, 1.0)
+) -> torch.Tensor:
+    """``gradient`` ``(M, ...)`` scaled to unit L2 length per sample.
+
+    With ``images`` (what the model saw), components that would push a pixel already at
+    a bound further out are dropped first, so the whole step counts.
+    """
+    if images is not None:
+        low, high = bounds
+        outward = ((images >= high) & (gradient > 0)) | ((images <= low) & (gradient < 0))
+        gradient = gradient.masked_fill(outward, 0.0)
+    norm = gradient.flatten(1).norm(dim=1).clamp_min(1e-12)
+    return gradient / norm.reshape(-1, *([1] * (gradient.ndim - 1)))
+
+
+def _ascend(
+    model: nn.Module,
     start: torch.Tensor,
     targets: torch.Tensor,
     *,
+    bounds: Bounds,
     threshold: float,
     step_size: float,
-    max_steps: int,
+    steps: int,
     penalty: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     perturb: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    originals: torch.Tensor | None = None,
     objective: str = "logit",
     normalise: bool = False,
     clip: bool = True,
     steps_past_threshold: int = 0,
-) -> AscentResult:
+    callback: Callback | None = None,
+) -> AttackResult:
     """Ascend ``objective[target] - penalty`` per sample until ``p(target) >= threshold``.
 
-    Each step evaluates only the samples still below the threshold, so finished samples
-    cost nothing.
-
-    Parameters
-    ----------
-    model
-        The CNN (eval mode inside, restored afterwards; weights untouched).
-    start
-        ``(N, 1, 28, 28)`` starting point; with ``perturb``, the starting variable.
-    targets
-        ``(N,)`` target classes.
-    threshold
-        Stop a sample once its target probability reaches this, in (0, 1).
-    step_size
-        Plain gradient step (as the report: ``x += step_size * grad``).
-    max_steps
-        Hard cap on steps, so every loop ends.
-    penalty
-        ``(images (M, 1, 28, 28), indices (M,)) -> (M,)`` cost subtracted from the
-        objective of samples ``indices``.
-    perturb
-        ``(variables, indices) -> images``: what the model sees (e.g. ``base + noise``,
-        an additive change of the variable); identity when ``None``.
-    objective
-        ``"logit"`` (the report's "cost": the unnormalised class score) or
-        ``"log_probability"`` (``logit[target] - logsumexp(logits)``: it also pushes the
-        competing classes down, the quantity the threshold is about).
-    normalise
-        ``False``: the report's plain step, ``step_size * gradient``, whose length
-        follows the gradient's (tiny for a confident network). ``True``: a step of L2
-        length ``step_size`` (model units) along the gradient, after dropping the
-        components that would push a pixel already at -1 or 1 out of range; the
-        direction is the same, only the length is fixed.
-    clip
-        Clip what the model sees to [-1, 1] (``False`` only reproduces the report's
-        noise attack, whose ``x + n`` was never clipped).
-    steps_past_threshold
-        Keep ascending this many steps after a sample reaches the threshold (the
-        report's noise loop updated once more after its last check: 1).
+    Works in model space; ``step_size`` is in pixel units (a plain step is
+    ``scale**2 * step_size * gradient`` in model space, a normalised step has L2 length
+    ``scale * step_size``). Each step evaluates only the samples still below the
+    threshold, so finished samples cost nothing. ``perturb(variables, indices)`` gives
+    what the model sees (identity when ``None``); ``penalty(images, indices)`` is
+    subtracted from the objective.
     """
-    if max_steps < 0:
-        raise ValueError(f"max_steps must be >= 0, not {max_steps}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, not {steps}")
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be in (0, 1), not {threshold}")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, not {objective!r}")
+    low, high = bounds
+    scale = pixel_scale(bounds)
+    model_step = step_size * scale if normalise else step_size * scale**2
     variable = start.detach().clone()
-    targets = torch.as_tensor(targets, dtype=torch.int64)
-    n = len(variable)
-    steps = torch.zeros(n, dtype=torch.int64)
-    past = torch.zeros(n, dtype=torch.int64)
-    logit_now, probability_now = torch.zeros(n), torch.zeros(n)
+    n, device = len(variable), variable.device
+    taken = torch.zeros(n, dtype=torch.int64, device=device)
+    past = torch.zeros(n, dtype=torch.int64, device=device)
+    logit_now = torch.zeros(n, dtype=variable.dtype, device=device)
+    probability_now = torch.zeros_like(logit_now)
+    predictions = torch.zeros(n, dtype=torch.int64, device=device)
     logits_seen, probabilities_seen = [], []
 
     def image_of(v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         image = perturb(v, idx) if perturb is not None else v
-        return image.clamp(LOW, HIGH) if clip else image
+        return image.clamp(low, high) if clip else image
 
-    active = torch.arange(n)
+    everyone = torch.arange(n, device=device)
+    active = everyone
     with eval_mode(model), torch.enable_grad():
-        for step in range(max_steps + 1):
+        for step in range(steps + 1):
             v = variable[active].requires_grad_(True)
             images = image_of(v, active)
-            logits = model.logits(images)
-            target_logit = logits.gather(1, targets[active, None])[:, 0]
-            logit_now[active] = target_logit.detach()
-            probability_now[active] = F.softmax(logits.detach(), dim=1).gather(
-                1, targets[active, None]
-            )[:, 0]
+            logits = class_scores(model, images)
+            seen = logits.detach()
+            logit_now[active] = seen.gather(1, targets[active, None])[:, 0]
+            probability_now[active] = F.softmax(seen, dim=1).gather(1, targets[active, None])[:, 0]
+            predictions[active] = seen.argmax(1)
             logits_seen.append(logit_now.clone())
             probabilities_seen.append(probability_now.clone())
+            if callback is not None and (
+                callback(step, image_of(variable, everyone).detach(), probability_now.clone())
+                is False
+            ):
+                break
             reached = probability_now[active] >= threshold
             going = ~reached | (past[active] < steps_past_threshold)
-            if step == max_steps or not going.any():
+            if step == steps or not going.any():
                 break
             score = OBJECTIVES[objective](logits, targets[active])
             if penalty is not None:
                 score = score - penalty(images, active)
             (gradient,) = torch.autograd.grad(score[going].sum(), v)
             if normalise:
-                gradient = unit_step(gradient, images.detach() if clip else None)
+                gradient = _unit_step(gradient, images.detach() if clip else None, bounds)
             past[active[going & reached]] += 1
             active = active[going]
-            updated = variable[active] + step_size * gradient[going]
+            updated = variable[active] + model_step * gradient[going]
             variable[active] = (
-                updated if perturb is not None or not clip else updated.clamp(LOW, HIGH)
+                updated if perturb is not None or not clip else updated.clamp(low, high)
             )
-            steps[active] += 1
-    everyone = torch.arange(n)
-    return AscentResult(
+            taken[active] += 1
+    return AttackResult(
         images=image_of(variable, everyone).detach(),
+        originals=(originals if originals is not None else start).detach(),
+        labels=None,
         targets=targets,
-        probabilities=probability_now,
         success=probability_now >= threshold,
-        steps=steps,
+        steps=taken,
         logit_history=torch.stack(logits_seen),
         probability_history=torch.stack(probabilities_seen),
+        predictions=predictions,
+        bounds=bounds,
     )
 
 
+def _start_shape(
+    model: nn.Module, shape: Sequence[int] | None, start: torch.Tensor | None
+) -> tuple[int, ...]:
+    """``(C, H, W)`` of one image: from ``start``, ``shape`` or the report's CNN."""
+    if start is not None:
+        return tuple(check_images(start, "start").shape[1:])
+    if shape is not None:
+        return tuple(int(size) for size in shape)
+    if isinstance(model, CNN):
+        return (1, 28, 28)
+    raise ValueError("pass shape=(C, H, W) (or start=) for a model other than the report's CNN")
+
+
 def class_visualisation(
-    model: CNN,
-    targets: Sequence[int] | torch.Tensor = tuple(range(10)),
+    model: nn.Module,
+    targets: int | Sequence[int] | torch.Tensor | None = None,
     *,
+    shape: Sequence[int] | None = None,
     start: torch.Tensor | None = None,
-    noise_std: float = 0.1,
+    noise_std: float = 0.05,
     step_size: float = CLASS_VISUALISATION_STEP,
     threshold: float = 0.99,
-    max_steps: int = CLASS_VISUALISATION_MAX_STEPS,
+    steps: int = CLASS_VISUALISATION_MAX_STEPS,
     objective: str = "log_probability",
     normalise: bool = True,
     l2: float = 0.0,
     seed: int = 0,
-) -> AscentResult:
+    bounds: Sequence[float] | None = None,
+    callback: Callback | None = None,
+) -> AttackResult:
     """Images the network calls ``target`` with high confidence, grown from noise (R12).
 
-    The report's "non-targeted attack": from N(0, ``noise_std``) noise (clipped to
-    [-1, 1]), climb by gradient ascent until ``p(target) >= threshold``, all targets in
-    one batch. The report climbed the target logit with plain steps of 0.1
+    The report's "non-targeted attack": from mid-grey plus N(0, ``noise_std``) noise
+    (clipped to the bounds), climb by gradient ascent until ``p(target) >= threshold``,
+    all targets in one batch. The report climbed the target logit with plain steps
     (:data:`REPORT_CLASS_VISUALISATION`); with the batch-norm model that stalls (the
     competing logits rise with the target's, and class 1 stays below 0.99 after 2,000
     steps). The defaults therefore climb the target's log-probability with steps of
-    fixed L2 length (see :func:`gradient_ascent`), which reaches p >= 0.99 for every
-    class of both shipped models well within :data:`CLASS_VISUALISATION_MAX_STEPS`.
+    fixed L2 length, which reaches p >= 0.99 for every class of both shipped models
+    well within :data:`CLASS_VISUALISATION_MAX_STEPS`.
 
     Parameters
     ----------
+    model
+        Any classifier.
     targets
-        Classes to visualise, one sample each.
+        Classes to visualise, one sample each; ``None``: every class of the model.
+    shape
+        ``(C, H, W)`` of one image; default ``start``'s, or ``(1, 28, 28)`` for the
+        report's CNN (required for other models without ``start``).
     start
-        ``(len(targets), 1, 28, 28)`` starting images instead of noise.
+        ``(len(targets), C, H, W)`` starting images instead of noise.
     noise_std, seed
-        The starting noise.
-    step_size, threshold, max_steps, objective, normalise
-        See :func:`gradient_ascent`.
+        The starting noise: standard deviation in pixel units (0.05: the report's
+        N(0, 0.1) in its [-1, 1] space) and the seed of its CPU generator.
+    step_size
+        Pixel units: the L2 length of a step (``normalise=True``; components that would
+        push a pixel beyond the bounds are dropped first), or the factor of a plain
+        gradient step (``normalise=False``, the report's ``x += step_size * grad``).
+    threshold
+        Stop a sample once its target probability reaches this, in (0, 1).
+    steps
+        Step cap, so every run ends.
+    objective
+        ``"logit"`` (the report's "cost") or ``"log_probability"`` (also pushes the
+        competing classes down).
+    normalise
+        Fixed-length steps (``True``) or plain gradient steps.
     l2
-        Weight of Simonyan et al.'s squared-norm penalty ``l2 * mean(x^2)`` subtracted
-        from the objective. Its scale is the objective's: a log-probability is at most
-        0, so weights of order 0.1 already matter, while the logit grows without
-        bound and needs weights of order 1-10.
+        Weight of Simonyan et al.'s penalty ``l2 * mean(((x - grey) / scale) ** 2)``,
+        the mean squared distance from mid-grey in pixel units, subtracted from the
+        objective. Its scale is the objective's: a log-probability is at most 0, so
+        weights of order 0.1-1 already matter, while the logit needs order 10.
+    bounds
+        The model's input range; default :func:`~cnnviz.classifier.input_bounds`.
+    callback
+        See :data:`Callback`; return ``False`` to stop.
 
     Returns
     -------
-    AscentResult
-        Images in [-1, 1]; ``success`` is False for classes that hit the cap.
+    AttackResult
+        ``success`` is False for classes that hit the cap; ``labels`` is ``None``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> result = class_visualisation(net, [0, 2], shape=(1, 2, 2), bounds=(0, 1), steps=50)
+    >>> result.images.shape, result.targets.tolist()
+    (torch.Size([2, 1, 2, 2]), [0, 2])
+    >>> bool(result.images.min() >= 0 and result.images.max() <= 1)
+    True
     """
-    targets = torch.as_tensor(targets, dtype=torch.int64).reshape(-1)
+    bounds = input_bounds(model, bounds)
+    image_shape = _start_shape(model, shape, start)
+    device, dtype = (start.device, start.dtype) if start is not None else _model_device(model)
+    like = torch.empty(0, device=device, dtype=dtype)
+    if targets is None:
+        with eval_mode(model), torch.no_grad():
+            classes = class_scores(model, torch.zeros(1, *image_shape, device=device, dtype=dtype))
+        targets = torch.arange(classes.shape[1])
+    targets = torch.as_tensor(targets, dtype=torch.int64, device=device).reshape(-1)
+    low, high = bounds
+    scale = pixel_scale(bounds)
+    grey = (low + high) / 2
     if start is None:
-        generator = torch.Generator().manual_seed(seed)
-        start = (noise_std * torch.randn(len(targets), 1, 28, 28, generator=generator)).clamp(
-            LOW, HIGH
-        )
-    penalty = (lambda x, _: l2 * x.pow(2).flatten(1).mean(1)) if l2 > 0 else None
-    return gradient_ascent(
+        noise = _noise((len(targets), *image_shape), seed, like, kind="normal")
+        start = (grey + (noise_std * scale) * noise).clamp(low, high)
+    penalty = None
+    if l2 > 0:
+        weight = l2 / scale**2
+
+        def penalty(x: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
+            return weight * (x - grey).pow(2).flatten(1).mean(1)
+
+    return _ascend(
         model,
         start,
         targets,
+        bounds=bounds,
         threshold=threshold,
         step_size=step_size,
-        max_steps=max_steps,
+        steps=steps,
         penalty=penalty,
         objective=objective,
         normalise=normalise,
+        callback=callback,
     )
 
 
-#: The report's own class-visualisation procedure, plain steps of 0.1 on the logit.
-#: ``class_visualisation(model, **REPORT_CLASS_VISUALISATION, max_steps=...)``.
+#: The report's own class-visualisation procedure, plain steps on the logit, 0.1 times
+#: the gradient in its [-1, 1] space (0.025 in pixel units).
+#: ``class_visualisation(model, **REPORT_CLASS_VISUALISATION, steps=...)``.
 REPORT_CLASS_VISUALISATION: dict[str, object] = {
     "objective": "logit",
     "normalise": False,
-    "step_size": 0.1,
+    "step_size": 0.025,
 }
 
 
 def targeted_attack(
-    model: CNN,
+    model: nn.Module,
     images: torch.Tensor,
-    targets: torch.Tensor,
+    targets: int | Sequence[int] | torch.Tensor,
     *,
-    beta: float = 1.0,
-    step_size: float = 0.1,
+    beta: float = 4.0,
+    step_size: float = 0.025,
     threshold: float = 0.9,
-    max_steps: int = 500,
-) -> AscentResult:
+    steps: int = 500,
+    bounds: Sequence[float] | None = None,
+    callback: Callback | None = None,
+) -> AttackResult:
     """Make each image look like itself but be read as its target (R13).
 
-    Ascends ``logit[t] - beta * MSE(x, x_source)`` (the report's intent; its code's MSE
-    compared two fixed images, a constant) until ``p(t) >= threshold``.
+    Ascends ``logit[t] - beta * mean((x - x_source) ** 2)`` (the change in pixel units;
+    the report's intent: its code's MSE compared two fixed images, a constant) with
+    plain gradient steps until ``p(t) >= threshold``.
 
     Parameters
     ----------
+    model
+        Any classifier.
     images
-        ``(N, 1, 28, 28)`` source images in [-1, 1].
+        ``(N, C, H, W)`` source images within the bounds.
     targets
-        ``(N,)`` target classes. Use :func:`all_pairs` for every (source, target) pair.
+        One target class, or ``(N,)``. Use :func:`all_pairs` for every (source, target)
+        pair.
     beta
-        Weight of the closeness term; 0 lets the image drift freely.
+        Weight of the closeness term (4.0: the report's 1.0 on its [-1, 1] values);
+        0 lets the image drift freely.
+    step_size
+        Factor of the plain gradient step in pixel units (0.025: the report's 0.1 in
+        [-1, 1]).
+    threshold, steps
+        Stop a sample at ``p(target) >= threshold``, or after ``steps`` steps.
+    bounds, callback
+        As :func:`class_visualisation`.
+
+    Returns
+    -------
+    AttackResult
+        ``labels`` is ``None``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> images = torch.full((2, 1, 2, 2), 0.5)
+    >>> result = targeted_attack(net, images, 2, bounds=(0, 1), steps=20)
+    >>> result.images.shape, result.targets.tolist(), result.steps.shape
+    (torch.Size([2, 1, 2, 2]), [2, 2], torch.Size([2]))
     """
-    sources = images.detach()
+    sources = check_images(images).detach()
+    bounds = input_bounds(model, bounds)
+    weight = beta / pixel_scale(bounds) ** 2
 
     def penalty(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        return beta * (x - sources[idx]).pow(2).flatten(1).mean(1)
+        return weight * (x - sources[idx]).pow(2).flatten(1).mean(1)
 
-    return gradient_ascent(
+    return _ascend(
         model,
         sources,
-        torch.as_tensor(targets, dtype=torch.int64),
+        as_targets(targets, sources),
+        bounds=bounds,
         threshold=threshold,
         step_size=step_size,
-        max_steps=max_steps,
+        steps=steps,
         penalty=penalty if beta != 0.0 else None,
+        callback=callback,
     )
 
 
 def all_pairs(images: torch.Tensor, num_classes: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every (source image, target class) pair: ``images`` ``(A, 1, 28, 28)`` ->
-    ``(A * num_classes, 1, 28, 28)`` repeated images and ``(A * num_classes,)`` targets,
-    source-major (row ``a * num_classes + t``)."""
+    """Every (source image, target class) pair, source-major (row ``a * num_classes + t``).
+
+    Parameters
+    ----------
+    images
+        ``(A, C, H, W)`` source images.
+    num_classes
+        Target classes ``0 .. num_classes - 1``.
+
+    Returns
+    -------
+    images, targets
+        ``(A * num_classes, C, H, W)`` repeated images and ``(A * num_classes,)`` targets.
+
+    Examples
+    --------
+    >>> import torch
+    >>> images, targets = all_pairs(torch.zeros(2, 1, 4, 4), num_classes=3)
+    >>> images.shape, targets.tolist()
+    (torch.Size([6, 1, 4, 4]), [0, 1, 2, 0, 1, 2])
+    """
     repeated = images.repeat_interleave(num_classes, dim=0)
-    targets = torch.arange(num_classes).repeat(len(images))
+    targets = torch.arange(num_classes, device=images.device).repeat(len(images))
     return repeated, targets
 
 
@@ -330,68 +523,74 @@ def all_pairs(images: torch.Tensor, num_classes: int = 10) -> tuple[torch.Tensor
 class NoiseTransfer:
     """Learned noises and what they do to other images (R14).
 
+    :func:`noise_attack` keeps its own type because the transfer table is about the
+    learned noises on *other* images, not about the ``K`` attacked ones; the attack
+    itself is the embedded :class:`AttackResult`.
+
     Attributes
     ----------
     attack
-        The noise attack itself: ``attack.images`` are ``base + noise`` (clipped).
+        The noise attack itself: ``attack.images`` are ``base + noise`` (clipped unless
+        ``clip=False``), ``attack.originals`` the bases.
     noises
-        ``(K, 1, 28, 28)`` additive noise learned for each target, model units.
+        ``(K, C, H, W)`` additive noise learned for each target, model units.
     predictions
-        ``(K, M)`` class predicted for ``images[m] + noises[k]`` (clipped): the
-        report's table, rows = noise targets, columns = images.
+        ``(K, M)`` class predicted for ``others[m] + noises[k]``: the report's table,
+        rows = noise targets, columns = images.
     fooling_rate
-        ``(K,)`` fraction of the images whose prediction became the noise's target,
-        among those not already of that class (all ``M`` if no labels were given).
+        ``(K,)`` fraction of the other images whose prediction became the noise's
+        target, among those not already of that class (all ``M`` without labels).
     """
 
-    attack: AscentResult
+    attack: AttackResult
     noises: torch.Tensor
     predictions: torch.Tensor
     fooling_rate: torch.Tensor
 
 
 def transfer_predictions(
-    model: CNN, noises: torch.Tensor, images: torch.Tensor, *, clip: bool = True
+    model: nn.Module,
+    noises: torch.Tensor,
+    images: torch.Tensor,
+    *,
+    clip: bool = True,
+    bounds: Sequence[float] | None = None,
 ) -> torch.Tensor:
     """``(K, M)`` class predicted for ``images[m] + noises[k]``.
 
     Parameters
     ----------
+    model
+        Any classifier.
     noises
-        ``(K, 1, 28, 28)`` additive noises, model units.
+        ``(K, C, H, W)`` additive noises, model units.
     images
-        ``(M, 1, 28, 28)`` images in [-1, 1].
+        ``(M, C, H, W)`` images within the bounds.
     clip
-        Clip each sum to [-1, 1] first (``False``: the report's unclipped ``x + n``).
+        Clip each sum to the bounds first (``False``: the report's unclipped ``x + n``).
+    bounds
+        The model's input range; default :func:`~cnnviz.classifier.input_bounds`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> transfer_predictions(net, torch.zeros(2, 1, 2, 2), torch.rand(5, 1, 2, 2)).shape
+    torch.Size([2, 5])
     """
+    low, high = input_bounds(model, bounds)
     predictions = []
     with eval_mode(model), torch.no_grad():
         for noise in noises:
             combined = images + noise
-            predictions.append(model.logits(combined.clamp(LOW, HIGH) if clip else combined))
+            predictions.append(class_scores(model, combined.clamp(low, high) if clip else combined))
     return torch.stack(predictions).argmax(2)
-
-
-def perturbation_size(delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample L-infinity and L2 size of a change, in pixel units of [0, 1] images.
-
-    Parameters
-    ----------
-    delta
-        ``(N, ...)`` change in model units ([-1, 1] space, twice as wide as pixels).
-
-    Returns
-    -------
-    linf, l2
-        ``(N,)`` each.
-    """
-    pixels = delta.detach().flatten(1) / PIXEL_TO_MODEL
-    return pixels.abs().amax(1), pixels.norm(dim=1)
 
 
 def fooling_rates(
     predictions: torch.Tensor,
-    targets: torch.Tensor,
+    targets: int | Sequence[int] | torch.Tensor,
     labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``(K,)`` fraction of images whose prediction became each noise's target.
@@ -405,90 +604,122 @@ def fooling_rates(
     labels
         ``(M,)`` true labels; images already of a noise's target class then do not
         count (all ``M`` count when ``None``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> fooling_rates(torch.tensor([[8, 5, 8]]), [8], torch.tensor([3, 5, 8])).tolist()
+    [0.5]
     """
-    targets = torch.as_tensor(targets, dtype=torch.int64).reshape(-1)
+    targets = as_targets(targets, predictions)
     fooled = predictions == targets[:, None]
     counted = torch.ones_like(fooled)
     if labels is not None:
-        counted = torch.as_tensor(labels)[None, :] != targets[:, None]
+        counted = torch.as_tensor(labels, device=predictions.device)[None, :] != targets[:, None]
     return (fooled & counted).sum(1) / counted.sum(1).clamp(min=1)
 
 
 #: The report's noise-attack procedure (its code sketch in section 2.4.4), plain steps of
-#: 0.1 on the target logit, ``x + n`` never clipped (neither while learning nor when the
-#: noise is added to other digits), and one update after the last check of ``p``.
-#: ``noise_attack(model, ..., **REPORT_NOISE_ATTACK)``.
+#: 0.1 times the logit's gradient in [-1, 1] (0.025 in pixel units), ``x + n`` never
+#: clipped (neither while learning nor when the noise is added to other digits), and one
+#: update after the last check of ``p``. ``noise_attack(model, ..., **REPORT_NOISE_ATTACK)``.
 REPORT_NOISE_ATTACK: dict[str, object] = {
-    "step_size": 0.1,
+    "step_size": 0.025,
     "clip": False,
     "steps_past_threshold": 1,
 }
 
 
 def noise_attack(
-    model: CNN,
-    base: torch.Tensor,
-    targets: Sequence[int] | torch.Tensor,
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: int | Sequence[int] | torch.Tensor,
+    *,
     others: torch.Tensor,
     other_labels: torch.Tensor | None = None,
-    *,
-    step_size: float = 0.1,
+    step_size: float = 0.025,
     threshold: float = 0.99,
-    max_steps: int = 500,
+    steps: int = 500,
     clip: bool = True,
     steps_past_threshold: int = 0,
+    bounds: Sequence[float] | None = None,
+    callback: Callback | None = None,
 ) -> NoiseTransfer:
-    """Learn, per target, a noise that makes ``base`` read as the target, then transfer it.
+    """Learn, per target, a noise that makes a base image read as the target; transfer it.
 
     The noise starts at zero and climbs the target logit with plain steps (the report's
     method, R14); :data:`REPORT_NOISE_ATTACK` reproduces the report's procedure exactly.
 
     Parameters
     ----------
-    base
-        ``(1, 1, 28, 28)`` (or ``(K, 1, 28, 28)``, one per target) image the noise is
-        learned on.
+    model
+        Any classifier.
+    images
+        ``(1, C, H, W)`` base image the noises are learned on, or ``(K, C, H, W)``, one
+        per target.
     targets
         ``K`` target classes.
     others
-        ``(M, 1, 28, 28)`` images each learned noise is then added to.
+        ``(M, C, H, W)`` images each learned noise is then added to.
     other_labels
         ``(M,)`` their true labels; images already of a noise's target class then do
         not count towards its fooling rate.
-    step_size, threshold, max_steps, steps_past_threshold
-        See :func:`gradient_ascent`.
+    step_size, threshold, steps, bounds, callback
+        As :func:`targeted_attack`.
     clip
-        Clip ``x + n`` to [-1, 1], while learning and when transferring. ``False`` (the
-        report) lets the sum leave the pixel range, so the noise can grow larger.
+        Clip ``x + n`` to the bounds, while learning and when transferring. ``False``
+        (the report) lets the sum leave the pixel range, so the noise can grow larger.
+    steps_past_threshold
+        Keep ascending this many steps after a sample reaches the threshold (the
+        report's loop updated once more after its last check: 1).
+
+    Returns
+    -------
+    NoiseTransfer
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> base, others = torch.full((1, 1, 2, 2), 0.5), torch.rand(5, 1, 2, 2)
+    >>> transfer = noise_attack(net, base, [0, 2], others=others, bounds=(0, 1), steps=20)
+    >>> transfer.noises.shape, transfer.predictions.shape
+    (torch.Size([2, 1, 2, 2]), torch.Size([2, 5]))
     """
-    targets = torch.as_tensor(targets, dtype=torch.int64).reshape(-1)
-    base = base.detach().expand(len(targets), 1, 28, 28)
-    attack = gradient_ascent(
+    bounds = input_bounds(model, bounds)
+    images = check_images(images).detach()
+    targets = torch.as_tensor(targets, dtype=torch.int64, device=images.device).reshape(-1)
+    base = images.expand(len(targets), *images.shape[1:])
+    attack = _ascend(
         model,
         torch.zeros_like(base),
         targets,
+        bounds=bounds,
         threshold=threshold,
         step_size=step_size,
-        max_steps=max_steps,
+        steps=steps,
         perturb=lambda noise, idx: base[idx] + noise,
+        originals=base,
         clip=clip,
         steps_past_threshold=steps_past_threshold,
+        callback=callback,
     )
     noises = attack.images - base  # the noise as it acted (after any clipping)
-    predictions = transfer_predictions(model, noises, others, clip=clip)
+    predictions = transfer_predictions(model, noises, others, clip=clip, bounds=bounds)
     rate = fooling_rates(predictions, targets, other_labels)
     return NoiseTransfer(attack=attack, noises=noises, predictions=predictions, fooling_rate=rate)
 
 
 @dataclass(frozen=True)
 class UniversalPerturbation:
-    """One perturbation learned over a batch of digits (see :func:`universal_perturbation`).
+    """One perturbation learned over a batch of images by ``universal_perturbation``.
 
     Attributes
     ----------
     perturbation
-        ``(1, 1, 28, 28)`` additive perturbation, model units (``2 * eps`` at most in
-        L-infinity, or ``2 * eps`` in L2).
+        ``(1, C, H, W)`` additive perturbation, model units (at most ``eps`` pixels in
+        L-infinity, or ``eps`` in L2).
     target
         Class it pushes towards, or ``None`` (untargeted: away from the true labels).
     eps, norm
@@ -496,6 +727,8 @@ class UniversalPerturbation:
     loss_history
         ``(steps,)`` mini-batch loss before each step (cross-entropy towards the target,
         or minus the cross-entropy of the true labels when untargeted): it falls.
+    bounds
+        The model's input range the perturbation was learned in.
     """
 
     perturbation: torch.Tensor
@@ -503,14 +736,15 @@ class UniversalPerturbation:
     eps: float
     norm: str
     loss_history: torch.Tensor
+    bounds: Bounds
 
     def sizes(self) -> dict[str, float]:
         """L-infinity and L2 size of the perturbation in pixel units of [0, 1] images."""
-        pixels = self.perturbation / PIXEL_TO_MODEL
+        pixels = self.perturbation / pixel_scale(self.bounds)
         return {"linf": float(pixels.abs().max()), "l2": float(pixels.norm())}
 
 
-def project(delta: torch.Tensor, radius: float, norm: str) -> torch.Tensor:
+def _project(delta: torch.Tensor, radius: float, norm: str) -> torch.Tensor:
     """``delta`` projected onto the ``norm`` ball of ``radius`` (model units)."""
     if norm == "linf":
         return delta.clamp(-radius, radius)
@@ -518,7 +752,7 @@ def project(delta: torch.Tensor, radius: float, norm: str) -> torch.Tensor:
 
 
 def universal_perturbation(
-    model: CNN,
+    model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
     *,
@@ -529,70 +763,97 @@ def universal_perturbation(
     batch_size: int = 100,
     step_size: float | None = None,
     seed: int = 0,
+    bounds: Sequence[float] | None = None,
 ) -> UniversalPerturbation:
-    """A single perturbation that fools the network on most digits (a universal one).
+    """A single perturbation that fools the network on most images (a universal one).
 
     Moosavi-Dezfooli et al. (2017) showed that one small image-agnostic perturbation
     fools a classifier on most natural images. This is the simple batched
     projected-gradient version: each step draws ``batch_size`` of ``images`` (seeded),
     moves the shared perturbation along the sign (L-infinity) or the direction (L2) of
     the gradient of the mean loss over the batch, and projects it back into the
-    ``eps`` ball; every sum is clipped to [-1, 1]. Measure it on digits it was NOT
+    ``eps`` ball; every sum is clipped to the bounds. Measure it on images it was NOT
     learned on with :func:`universal_fooling_rate`.
 
     Parameters
     ----------
+    model
+        Any classifier.
     images, labels
-        ``(N, 1, 28, 28)`` digits in [-1, 1] to learn on and their ``(N,)`` labels.
+        ``(N, C, H, W)`` images to learn on and their ``(N,)`` labels.
     target
-        Push every digit towards this class; ``None``: away from its true label.
+        Push every image towards this class; ``None``: away from its true label.
     eps
         Budget in pixel units of [0, 1] images (the usual MNIST L-infinity budget: 0.3).
     norm
         ``"linf"`` or ``"l2"``.
     steps
         Number of mini-batch steps (fixed: the loop is bounded).
+    batch_size
+        Images per step.
     step_size
         Per step, pixel units; default ``eps / 20``.
     seed
         Seeds the mini-batch draws (the perturbation starts at zero).
+    bounds
+        The model's input range; default :func:`~cnnviz.classifier.input_bounds`.
 
     Returns
     -------
     UniversalPerturbation
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> images, labels = torch.rand(8, 1, 2, 2), torch.tensor([0, 1] * 4)
+    >>> universal = universal_perturbation(net, images, labels, eps=0.1, steps=3, bounds=(0, 1))
+    >>> universal.perturbation.shape, universal.sizes()["linf"] <= 0.1 + 1e-6
+    (torch.Size([1, 1, 2, 2]), True)
     """
     if norm not in ("linf", "l2"):
         raise ValueError(f"norm must be 'linf' or 'l2', not {norm!r}")
     if eps < 0 or steps < 1 or batch_size < 1:
         raise ValueError(f"need eps >= 0, steps >= 1, batch_size >= 1; got {eps}, {steps}")
-    radius = PIXEL_TO_MODEL * eps
-    alpha = PIXEL_TO_MODEL * (step_size if step_size is not None else eps / 20)
-    labels = torch.as_tensor(labels, dtype=torch.int64)
+    bounds = input_bounds(model, bounds)
+    low, high = bounds
+    scale = pixel_scale(bounds)
+    images = check_images(images)
+    radius = scale * eps
+    alpha = scale * (step_size if step_size is not None else eps / 20)
+    labels = as_targets(labels, images)
     generator = torch.Generator().manual_seed(seed)
-    delta = torch.zeros(1, 1, 28, 28)
-    losses = torch.zeros(steps)
+    delta = torch.zeros(1, *images.shape[1:], device=images.device, dtype=images.dtype)
+    losses = torch.zeros(steps, device=images.device)
     with eval_mode(model), torch.enable_grad():
         for step in range(steps):
             idx = torch.randint(len(images), (min(batch_size, len(images)),), generator=generator)
+            idx = idx.to(images.device)
             candidate = delta.clone().requires_grad_(True)
-            logits = model.logits((images[idx] + candidate).clamp(LOW, HIGH))
+            logits = class_scores(model, (images[idx] + candidate).clamp(low, high))
             if target is None:
                 loss = -F.cross_entropy(logits, labels[idx])
             else:
-                loss = F.cross_entropy(logits, torch.full((len(idx),), int(target)))
+                loss = F.cross_entropy(logits, as_targets(int(target), idx))
             (gradient,) = torch.autograd.grad(loss, candidate)
             losses[step] = loss.detach()
-            direction = gradient.sign() if norm == "linf" else unit_step(gradient)
-            delta = project(delta - alpha * direction, radius, norm).detach()
+            direction = gradient.sign() if norm == "linf" else _unit_step(gradient)
+            delta = _project(delta - alpha * direction, radius, norm).detach()
     return UniversalPerturbation(
-        perturbation=delta, target=target, eps=eps, norm=norm, loss_history=losses
+        perturbation=delta,
+        target=target,
+        eps=eps,
+        norm=norm,
+        loss_history=losses,
+        bounds=bounds,
     )
 
 
 def universal_fooling_rate(
-    model: CNN, universal: UniversalPerturbation, images: torch.Tensor, labels: torch.Tensor
+    model: nn.Module, universal: UniversalPerturbation, images: torch.Tensor, labels: torch.Tensor
 ) -> float:
-    """Fraction of ``images`` the universal perturbation fools (use unseen digits).
+    """Fraction of ``images`` the universal perturbation fools (use unseen images).
 
     Targeted: among the images not already of the target class, those now read as the
     target. Untargeted: those whose prediction changed from the clean prediction
@@ -600,67 +861,122 @@ def universal_fooling_rate(
 
     Parameters
     ----------
+    model
+        The classifier the perturbation was learned on.
+    universal
+        From :func:`universal_perturbation` (its bounds are used).
     images, labels
-        ``(M, 1, 28, 28)`` digits in [-1, 1] and their ``(M,)`` true labels.
+        ``(M, C, H, W)`` images and their ``(M,)`` true labels.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> images, labels = torch.rand(8, 1, 2, 2), torch.tensor([0, 1] * 4)
+    >>> universal = universal_perturbation(net, images, labels, steps=3, bounds=(0, 1))
+    >>> 0.0 <= universal_fooling_rate(net, universal, images, labels) <= 1.0
+    True
     """
-    predictions = transfer_predictions(model, universal.perturbation, images)
+    bounds = universal.bounds
+    predictions = transfer_predictions(model, universal.perturbation, images, bounds=bounds)
     if universal.target is not None:
-        return float(fooling_rates(predictions, torch.tensor([universal.target]), labels)[0])
-    clean = transfer_predictions(model, torch.zeros_like(universal.perturbation), images)
+        return float(fooling_rates(predictions, [universal.target], labels)[0])
+    zero = torch.zeros_like(universal.perturbation)
+    clean = transfer_predictions(model, zero, images, bounds=bounds)
     return float((predictions != clean).float().mean())
 
 
+def _goal(
+    labels: int | Sequence[int] | torch.Tensor | None,
+    targets: int | Sequence[int] | torch.Tensor | None,
+    images: torch.Tensor,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """``(labels, targets)`` as ``(N,)`` int64 on the images' device (``None`` stays)."""
+    if labels is None and targets is None:
+        raise ValueError("need the true labels (untargeted) or targets (targeted)")
+    return (
+        as_targets(labels, images) if labels is not None else None,
+        as_targets(targets, images) if targets is not None else None,
+    )
+
+
 def fgsm(
-    model: CNN,
-    x: torch.Tensor,
-    labels: torch.Tensor,
-    eps: float,
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: int | Sequence[int] | torch.Tensor | None = None,
     *,
-    targeted: bool = False,
-) -> torch.Tensor:
-    """Fast gradient sign method (Goodfellow et al. 2015), L-infinity.
+    eps: float = 0.3,
+    targets: int | Sequence[int] | torch.Tensor | None = None,
+    bounds: Sequence[float] | None = None,
+) -> AttackResult:
+    """Fast gradient sign method (Goodfellow et al. 2015), L-infinity: one PGD step.
 
     Parameters
     ----------
-    x
-        ``(N, 1, 28, 28)`` inputs in [-1, 1].
+    model
+        Any classifier.
+    images
+        ``(N, C, H, W)`` inputs within the bounds.
     labels
-        ``(N,)`` true labels (untargeted: move away from them) or targets
-        (``targeted=True``: move towards them).
+        ``(N,)`` (or one) true classes: move away from them.
     eps
-        Budget in pixel units of [0, 1] images (0.3 = the usual MNIST budget).
+        Budget in pixel units of [0, 1] images (0.3: the usual MNIST budget; 8/255 the
+        usual CIFAR one).
+    targets
+        ``(N,)`` (or one) classes to move towards instead (targeted; ``labels`` may then
+        be ``None``).
+    bounds
+        The model's input range; default :func:`~cnnviz.classifier.input_bounds`.
 
     Returns
     -------
-    torch.Tensor
-        ``(N, 1, 28, 28)`` adversarial inputs, within ``eps`` pixels of ``x``, in [-1, 1].
+    AttackResult
+        Images within ``eps`` pixels of ``images`` and within the bounds.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    >>> images = torch.rand(2, 3, 2, 2)
+    >>> result = fgsm(net, images, [0, 1], eps=8 / 255, bounds=(0, 1))
+    >>> bool((result.images - images).abs().max() <= 8 / 255 + 1e-6)
+    True
     """
-    return pgd(model, x, labels, eps, steps=1, step_size=eps, random_start=False, targeted=targeted)
-
-
-def uniform_noise(shape: Sequence[int], seed: int) -> torch.Tensor:
-    """Uniform noise in [-1, 1] of ``shape``, from a generator seeded with ``seed``."""
-    return torch.rand(tuple(shape), generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    return pgd(
+        model,
+        images,
+        labels,
+        eps=eps,
+        steps=1,
+        step_size=eps,
+        random_start=False,
+        targets=targets,
+        bounds=bounds,
+    )
 
 
 def pgd(
-    model: CNN,
-    x: torch.Tensor,
-    labels: torch.Tensor,
-    eps: float,
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: int | Sequence[int] | torch.Tensor | None = None,
     *,
+    eps: float = 0.3,
     steps: int = 40,
     step_size: float | None = None,
+    targets: int | Sequence[int] | torch.Tensor | None = None,
     random_start: bool = True,
-    targeted: bool = False,
     seed: int = 0,
     noise: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Projected gradient descent (Madry et al. 2018), L-infinity, on the NLL loss.
+    bounds: Sequence[float] | None = None,
+    callback: Callback | None = None,
+) -> AttackResult:
+    """Projected gradient descent (Madry et al. 2018), L-infinity, on the cross-entropy.
 
     Parameters
     ----------
-    x, labels, eps, targeted
+    model, images, labels, eps, targets, bounds
         As :func:`fgsm`; ``eps`` in pixel units.
     steps
         Gradient-sign steps (a fixed number: the loop is bounded).
@@ -669,70 +985,220 @@ def pgd(
     random_start
         Start from a uniform random point in the eps-ball: ``noise`` times the radius.
     seed, noise
-        ``noise`` ``(N, 1, 28, 28)`` in [-1, 1]; default: uniform, drawn with ``seed``.
+        ``noise`` ``(N, C, H, W)`` in [-1, 1]; default: uniform, drawn on the CPU with
+        ``seed`` (the same on every device).
+    callback
+        See :data:`Callback`; return ``False`` to stop early.
+
+    Returns
+    -------
+    AttackResult
+        Images within ``eps`` pixels of ``images`` and within the bounds; the history
+        follows the attacked class (the target, else the label).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    >>> images = torch.rand(4, 3, 2, 2)
+    >>> result = pgd(net, images, [0, 1, 2, 0], eps=8 / 255, steps=10, bounds=(0, 1))
+    >>> result.images.shape, result.logit_history.shape
+    (torch.Size([4, 3, 2, 2]), torch.Size([11, 4]))
+    >>> bool((result.images - images).abs().max() <= 8 / 255 + 1e-6)
+    True
     """
     if eps < 0 or steps < 1:
         raise ValueError(f"need eps >= 0 and steps >= 1, got eps={eps}, steps={steps}")
-    radius = PIXEL_TO_MODEL * eps
-    alpha = PIXEL_TO_MODEL * (step_size if step_size is not None else 2.5 * eps / steps)
-    original = x.detach()
-    labels = torch.as_tensor(labels, dtype=torch.int64)
+    bounds = input_bounds(model, bounds)
+    low, high = bounds
+    scale = pixel_scale(bounds)
+    radius = scale * eps
+    alpha = scale * (step_size if step_size is not None else 2.5 * eps / steps)
+    original = check_images(images).detach()
+    labels, targets = _goal(labels, targets, original)
+    goal = targets if targets is not None else labels
     adversarial = original.clone()
     if random_start and radius > 0:
         if noise is None:
-            noise = uniform_noise(original.shape, seed)
-        adversarial = (original + noise * radius).clamp(LOW, HIGH)
-    direction = -1.0 if targeted else 1.0
-    with eval_mode(model), torch.enable_grad():
-        for _ in range(steps):
-            candidate = adversarial.clone().requires_grad_(True)
-            loss = F.cross_entropy(model.logits(candidate), labels, reduction="sum")
-            (gradient,) = torch.autograd.grad(loss, candidate)
-            adversarial = adversarial + direction * alpha * gradient.sign()
-            adversarial = torch.min(torch.max(adversarial, original - radius), original + radius)
-            adversarial = adversarial.clamp(LOW, HIGH).detach()
-    return adversarial
+            noise = _noise(original.shape, seed, original)
+        adversarial = (original + noise * radius).clamp(low, high)
+    direction = -1.0 if targets is not None else 1.0
+    logits_seen, probabilities_seen = [], []
+
+    def record(step: int, scores: torch.Tensor) -> bool:
+        """Keep the history; ``False`` when the callback asks to stop."""
+        logits_seen.append(scores.gather(1, goal[:, None])[:, 0])
+        probabilities_seen.append(F.softmax(scores, 1).gather(1, goal[:, None])[:, 0])
+        return callback is None or callback(step, adversarial, probabilities_seen[-1]) is not False
+
+    taken, scores = steps, None
+    with eval_mode(model):
+        with torch.enable_grad():
+            for step in range(steps):
+                candidate = adversarial.clone().requires_grad_(True)
+                logits = class_scores(model, candidate)
+                if not record(step, logits.detach()):
+                    taken, scores = step, logits.detach()
+                    break
+                loss = F.cross_entropy(logits, goal, reduction="sum")
+                (gradient,) = torch.autograd.grad(loss, candidate)
+                adversarial = adversarial + direction * alpha * gradient.sign()
+                adversarial = torch.min(
+                    torch.max(adversarial, original - radius), original + radius
+                )
+                adversarial = adversarial.clamp(low, high).detach()
+        if scores is None:
+            with torch.no_grad():
+                scores = class_scores(model, adversarial)
+            record(steps, scores)
+    predictions = scores.argmax(1)
+    success = predictions == targets if targets is not None else predictions != labels
+    return AttackResult(
+        images=adversarial,
+        originals=original,
+        labels=labels,
+        targets=targets,
+        success=success,
+        steps=torch.full((len(original),), taken, dtype=torch.int64, device=original.device),
+        logit_history=torch.stack(logits_seen),
+        probability_history=torch.stack(probabilities_seen),
+        predictions=predictions,
+        bounds=bounds,
+    )
+
+
+#: The attacks on given images, by name. Each is called as
+#: ``ATTACKS[name](model, images, labels_or_targets, **options)`` and returns an
+#: :class:`AttackResult`. ``"fgsm"`` and ``"pgd"`` take a budget ``eps`` (pixel units).
+ATTACKS: dict[str, Callable[..., AttackResult]] = {
+    "fgsm": fgsm,
+    "pgd": pgd,
+    "targeted": targeted_attack,
+}
+
+
+def get_attack(name: str) -> Callable[..., AttackResult]:
+    """The attack called ``name`` (``"fgsm"``, ``"pgd"``, ``"targeted"``) in ``ATTACKS``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> get_attack("pgd")(net, torch.rand(2, 1, 2, 2), [0, 1], eps=0.1, steps=3).steps.tolist()
+    [3, 3]
+    """
+    if name not in ATTACKS:
+        raise ValueError(f"attack must be one of {sorted(ATTACKS)}, not {name!r}")
+    return ATTACKS[name]
 
 
 def accuracy_under_attack(
-    model: CNN,
-    x: torch.Tensor,
+    model: nn.Module,
+    images: torch.Tensor,
     labels: torch.Tensor,
     epsilons: Sequence[float],
     *,
     attack: str = "fgsm",
     batch_size: int = 128,
     seed: int = 0,
+    bounds: Sequence[float] | None = None,
     **options: object,
 ) -> torch.Tensor:
-    """Accuracy (%) on ``(x, labels)`` after an untargeted attack at each epsilon.
+    """Accuracy (%) on ``(images, labels)`` after an untargeted attack at each epsilon.
 
     Parameters
     ----------
+    model
+        Any classifier.
+    images, labels
+        ``(N, C, H, W)`` images within the bounds and their ``(N,)`` true classes.
     epsilons
         Budgets in pixel units.
     attack
-        ``"fgsm"`` or ``"pgd"``; ``options`` go to the attack (e.g. ``steps``).
+        A budgeted attack of :data:`ATTACKS` (``"fgsm"``, ``"pgd"``); ``options`` go to
+        it (e.g. ``steps``).
     batch_size
-        Inputs attacked at once (bounds memory; about 128 is fastest on a small CPU).
+        Images attacked at once (bounds memory; about 128 is fastest on a small CPU).
     seed
-        PGD's random start, drawn once for all of ``x``, so the result does not depend
-        on ``batch_size``.
+        A random start (PGD's) is drawn once for all of ``images``, so the result does
+        not depend on ``batch_size``.
+    bounds
+        The model's input range; default :func:`~cnnviz.classifier.input_bounds`.
 
     Returns
     -------
     torch.Tensor
-        ``(len(epsilons),)`` accuracies in percent.
+        ``(len(epsilons),)`` accuracies in percent (CPU).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> images, labels = torch.rand(6, 1, 2, 2), torch.tensor([0, 1, 2] * 2)
+    >>> accuracy_under_attack(net, images, labels, [0.0, 0.1], attack="pgd", steps=3).shape
+    torch.Size([2])
     """
-    methods = {"fgsm": fgsm, "pgd": pgd}
-    if attack not in methods:
-        raise ValueError(f"attack must be 'fgsm' or 'pgd', not {attack!r}")
-    noise = uniform_noise(x.shape, seed) if attack == "pgd" else None
+    method = get_attack(attack)
+    parameters = inspect.signature(method).parameters
+    if "eps" not in parameters:
+        raise ValueError(f"attack {attack!r} takes no budget eps")
+    images = check_images(images)
+    labels = as_targets(labels, images)
+    noise = _noise(images.shape, seed, images) if "noise" in parameters else None
     correct = torch.zeros(len(epsilons))
-    for idx in batch_indices(len(x), batch_size):
+    for idx in batch_indices(len(images), batch_size):
         start = {"noise": noise[idx]} if noise is not None else {}
         for index, eps in enumerate(epsilons):
-            adversarial = methods[attack](model, x[idx], labels[idx], eps, **options, **start)
-            with eval_mode(model), torch.no_grad():
-                correct[index] += (model.logits(adversarial).argmax(1) == labels[idx]).sum()
-    return 100.0 * correct / len(x)
+            result = method(
+                model, images[idx], labels[idx], eps=eps, bounds=bounds, **options, **start
+            )
+            correct[index] += int((result.predictions == labels[idx]).sum())
+    return 100.0 * correct / len(images)
+
+
+def robustness_curves(
+    models: dict[str, nn.Module],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    epsilons: Sequence[float],
+    *,
+    bounds: Sequence[float] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Accuracy (%) under FGSM and PGD-40 at each epsilon, for each named model.
+
+    Parameters
+    ----------
+    models
+        Classifiers by name (all with the same input range).
+    images, labels
+        ``(N, C, H, W)`` images and their ``(N,)`` true classes.
+    epsilons
+        Budgets in pixel units.
+    bounds
+        The models' input range; default each model's own.
+
+    Returns
+    -------
+    dict
+        ``"{name}, FGSM"`` and ``"{name}, PGD-40"`` -> ``(len(epsilons),)`` accuracies.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> curves = robustness_curves({"tiny": net}, torch.rand(4, 1, 2, 2), [0, 1, 2, 0], [0.1])
+    >>> sorted(curves)
+    ['tiny, FGSM', 'tiny, PGD-40']
+    """
+    curves = {}
+    for name, model in models.items():
+        for attack in ("fgsm", "pgd"):
+            label = f"{name}, {attack.upper()}{'-40' if attack == 'pgd' else ''}"
+            curves[label] = accuracy_under_attack(
+                model, images, labels, epsilons, attack=attack, bounds=bounds
+            )
+    return curves

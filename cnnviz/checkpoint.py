@@ -1,28 +1,36 @@
-"""Saving and loading weights safely, and the pretrained weights shipped in the package.
+"""Saving and loading the weights of any model safely, and the pretrained weights shipped.
 
 Checkpoints are safetensors files: tensors and a flat string-to-string metadata table,
 nothing executable. ``.pt``/``.pth`` files are read with ``torch.load(weights_only=True)``,
 which refuses pickled objects other than tensors and plain containers.
+
+Any model's ``state_dict`` (batch-norm buffers included) can be saved; loading it back
+needs the model (``load_checkpoint(path, model=net)``), except for the report's
+:class:`~cnnviz.model.CNN`, which a checkpoint describes well enough to be rebuilt.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 import pickle
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from cnnviz import __version__
-from cnnviz.data import Splits, default_cache_dir
+from cnnviz.history import History
 from cnnviz.model import CNN
-from cnnviz.training import History, Recipe, get_recipe, train
 
+#: ``format`` of a checkpoint of the report's CNN (rebuilt from the file alone).
 FORMAT = "cnnviz-cnn/1"
+#: ``format`` of a checkpoint of any other model (loaded into a model you pass).
+STATE_FORMAT = "cnnviz-state/1"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 
@@ -31,52 +39,96 @@ class CheckpointError(ValueError):
 
 
 def history_path(path: str | Path) -> Path:
-    """Where the training history of checkpoint ``path`` is kept: ``NAME.history.json``."""
+    """Where the training history of checkpoint ``path`` is kept: ``NAME.history.json``.
+
+    Examples
+    --------
+    >>> history_path("runs/cnn_bn.safetensors").as_posix()
+    'runs/cnn_bn.history.json'
+    """
     path = Path(path)
     return path.with_name(path.name.split(".")[0] + ".history.json")
 
 
+def _describe(model: nn.Module) -> dict[str, object]:
+    """Metadata every checkpoint of ``model`` carries: format, architecture, input range."""
+    info: dict[str, object] = {
+        "format": FORMAT if isinstance(model, CNN) else STATE_FORMAT,
+        "architecture": f"{type(model).__module__}.{type(model).__qualname__}",
+        "cnnviz_version": __version__,
+    }
+    if isinstance(model, CNN):
+        info |= {
+            "variant": model.variant,
+            "num_classes": model.fc2.out_features,
+            "input_shape": json.dumps([1, 28, 28]),
+        }
+    bounds = getattr(model, "input_bounds", None)
+    if bounds is not None:
+        info["input_bounds"] = json.dumps([float(value) for value in bounds])
+    return info
+
+
+def _history_metadata(history: History) -> dict[str, object]:
+    """The recipe, seed and test results of a training run, for the metadata table."""
+    return {
+        "recipe": history.recipe["name"],
+        "epochs": len(history.epoch_steps),
+        "seed": history.seed,
+        "precision": history.precision,
+        "test_loss": history.test_loss,
+        "test_accuracy": history.test_acc,
+    }
+
+
 def save_checkpoint(
-    model: CNN, path: str | Path, *, history: History | None = None, **metadata: object
+    model: nn.Module,
+    path: str | Path,
+    *,
+    metadata: Mapping[str, object] | None = None,
+    history: History | None = None,
 ) -> Path:
-    """Save ``model``'s weights as safetensors, atomically, with metadata.
+    """Save ``model``'s ``state_dict`` as safetensors, atomically, with metadata.
 
     Parameters
     ----------
     model
-        The network to save.
+        Any ``nn.Module``, on any device (the tensors are copied to the CPU).
     path
         Destination (conventionally ``*.safetensors``); parent folders are created.
+    metadata
+        Extra key/value pairs (e.g. ``{"input_shape": "[3, 32, 32]"}``), stored as
+        strings; they override the automatic ones.
     history
         If given, written beside the weights as ``NAME.history.json``, and its recipe,
         seed and test results go into the metadata.
-    **metadata
-        Extra key/value pairs, stored as strings.
 
     Returns
     -------
     Path
-        The path written.
+        The path written. Its metadata always holds ``format``, ``architecture``
+        (module and class name), ``cnnviz_version``, ``input_bounds`` when the model
+        declares them, and for the report's CNN ``variant``, ``num_classes`` and
+        ``input_shape``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from torch import nn
+    >>> def make():
+    ...     return nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    >>> path = save_checkpoint(make(), f"{tempfile.mkdtemp()}/net.safetensors", metadata={"a": 1})
+    >>> loaded, meta = load_checkpoint(path, model=make())
+    >>> meta["architecture"], meta["a"]
+    ('torch.nn.modules.container.Sequential', '1')
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    info = {
-        "format": FORMAT,
-        "variant": model.variant,
-        "num_classes": model.fc2.out_features,
-        "cnnviz_version": __version__,
-    }
+    info = _describe(model)
     if history is not None:
-        info |= {
-            "recipe": history.recipe["name"],
-            "epochs": len(history.epoch_steps),
-            "seed": history.seed,
-            "precision": history.precision,
-            "test_loss": history.test_loss,
-            "test_accuracy": history.test_acc,
-        }
-    info |= metadata
-    state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+        info |= _history_metadata(history)
+    info |= dict(metadata or {})
+    state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(handle)
     try:
@@ -89,8 +141,8 @@ def save_checkpoint(
     return path
 
 
-def read_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """The tensors and metadata of a safetensors or weights-only ``.pt`` file."""
+def _read_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors (on the CPU) and metadata of a safetensors or weights-only ``.pt`` file."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.suffix in (".pt", ".pth"):
@@ -112,109 +164,151 @@ def read_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         raise CheckpointError(f"{path}: not a valid safetensors file ({error})") from None
 
 
-def read_metadata(path: Path) -> dict[str, str]:
-    """The metadata table of a safetensors file, without reading its tensors."""
-    with safe_open(str(path), framework="pt") as handle:
-        return handle.metadata() or {}
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata table of a safetensors file, without reading its tensors.
+
+    Examples
+    --------
+    >>> read_metadata(pretrained_path())["format"]
+    'cnnviz-cnn/1'
+    """
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return handle.metadata() or {}
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path}: not a valid safetensors file ({error})") from None
 
 
-def load_checkpoint(path: str | Path) -> tuple[CNN, dict[str, str]]:
+def _mismatch(model: nn.Module, state: Mapping[str, torch.Tensor]) -> str | None:
+    """What keeps ``state`` from loading strictly into ``model``, or ``None`` if it fits."""
+    expected = model.state_dict()
+    problems = []
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing:
+        problems.append(f"missing keys {missing}")
+    if unexpected:
+        problems.append(f"unexpected keys {unexpected}")
+    shapes = [
+        f"{key}: file {tuple(state[key].shape)}, model {tuple(tensor.shape)}"
+        for key, tensor in expected.items()
+        if key in state and state[key].shape != tensor.shape
+    ]
+    if shapes:
+        problems.append("shape differences " + "; ".join(shapes))
+    return "; ".join(problems) or None
+
+
+def _report_cnn(path: Path, state: Mapping[str, torch.Tensor], metadata: dict[str, str]) -> CNN:
+    """The report's CNN a checkpoint describes (variant and classes from metadata or tensors)."""
+    if metadata.get("format", FORMAT) != FORMAT:
+        architecture = metadata.get("architecture", "an unknown architecture")
+        raise CheckpointError(
+            f"{path}: holds the weights of {architecture}, not the report's CNN; build that "
+            "model and pass it: load_checkpoint(path, model=net)"
+        )
+    batchnorm = metadata.get("variant", "bn" if "conv2_bn.weight" in state else "nobn") == "bn"
+    fc2 = state.get("fc2.weight")
+    num_classes = int(metadata.get("num_classes", fc2.shape[0] if fc2 is not None else 10))
+    return CNN(batchnorm=batchnorm, num_classes=num_classes)
+
+
+def load_checkpoint(
+    path: str | Path, model: nn.Module | None = None
+) -> tuple[nn.Module, dict[str, str]]:
     """Load a checkpoint written by :func:`~cnnviz.checkpoint.save_checkpoint` (or a state dict).
 
-    The variant (batch norm or not) and the number of classes are read from the
-    metadata, or inferred from the tensor names and shapes.
+    Parameters
+    ----------
+    path
+        A ``.safetensors`` file, or a ``.pt``/``.pth`` state dict of tensors.
+    model
+        The model to load the weights into (strictly: every key, every shape), on any
+        device. ``None``: build the report's CNN, whose variant and number of classes
+        are read from the metadata or inferred from the tensors; any other
+        architecture needs its model passed.
 
     Returns
     -------
     model, metadata
-        The model in eval mode, and the checkpoint's metadata (strings).
+        The model with the weights, in eval mode, and the checkpoint's metadata
+        (strings; empty for a ``.pt`` file).
 
     Raises
     ------
     CheckpointError
-        Missing file, pickled code, not safetensors, or tensors that do not fit.
+        Missing file, pickled code, not safetensors, a checkpoint of another
+        architecture without ``model=``, or tensors that do not fit the model (naming
+        the missing and unexpected keys and the shape differences).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from cnnviz.model import CNN
+    >>> path = save_checkpoint(CNN(batchnorm=True), f"{tempfile.mkdtemp()}/cnn.safetensors")
+    >>> model, meta = load_checkpoint(path)
+    >>> type(model).__name__, meta["variant"], model.training
+    ('CNN', 'bn', False)
+    >>> load_checkpoint(path, model=CNN(batchnorm=False))
+    Traceback (most recent call last):
+    ...
+    cnnviz.checkpoint.CheckpointError: ...do not fit CNN: unexpected keys ['conv2_bn.bias', ...
     """
     path = Path(path)
-    state, metadata = read_state(path)
-    batchnorm = metadata.get("variant", "bn" if "conv2_bn.weight" in state else "nobn") == "bn"
-    fc2 = state.get("fc2.weight")
-    num_classes = int(metadata.get("num_classes", fc2.shape[0] if fc2 is not None else 10))
-    model = CNN(batchnorm=batchnorm, num_classes=num_classes)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        raise CheckpointError(f"{path}: weights do not fit the CNN: {error}") from None
+    state, metadata = _read_state(path)
+    if model is None:
+        model = _report_cnn(path, state, metadata)
+    problem = _mismatch(model, state)
+    if problem is not None:
+        raise CheckpointError(f"{path}: weights do not fit {type(model).__name__}: {problem}")
+    model.load_state_dict(state, strict=True)
     return model.eval(), metadata
 
 
 def pretrained_path(batchnorm: bool = True) -> Path:
-    """Path of the shipped weights for one variant."""
+    """Path of the shipped weights for one variant.
+
+    Examples
+    --------
+    >>> pretrained_path(batchnorm=False).name
+    'cnn_nobn.safetensors'
+    """
     return WEIGHTS_DIR / f"cnn_{'bn' if batchnorm else 'nobn'}.safetensors"
 
 
 def pretrained(batchnorm: bool = True) -> CNN:
-    """The shipped, pretrained CNN (MNIST), in eval mode. Offline, no data needed.
+    """The shipped, pretrained CNN (MNIST), in eval mode on the CPU. Offline, no data needed.
 
     Produced by ``cnnviz train --recipe fast`` (see the README); its test accuracy is in
     ``pretrained_metadata(batchnorm)["test_accuracy"]``.
+
+    Examples
+    --------
+    >>> model = pretrained()
+    >>> model.variant, model.training
+    ('bn', False)
     """
     return load_checkpoint(pretrained_path(batchnorm))[0]
 
 
-def pretrained_metadata(batchnorm: bool = True) -> dict[str, str]:
-    """The metadata stored with the shipped weights (recipe, seed, test accuracy, ...)."""
-    return read_metadata(pretrained_path(batchnorm))
-
-
 def pretrained_history(batchnorm: bool = True) -> History:
-    """The training history of the shipped weights."""
+    """The training history of the shipped weights (recipe, curves, test results).
+
+    Examples
+    --------
+    >>> history = pretrained_history(batchnorm=False)
+    >>> history.variant, history.recipe["name"], history.test_acc > 99
+    ('nobn', 'fast', True)
+    """
     return History.from_json(history_path(pretrained_path(batchnorm)))
 
 
-def training_key(recipe: Recipe, data: Splits) -> str:
-    """12 hex digits naming a training setup: recipe settings, versions and data.
+def pretrained_metadata(batchnorm: bool = True) -> dict[str, str]:
+    """The metadata stored with the shipped weights (recipe, seed, test accuracy, ...).
 
-    The data enter through their shapes, all labels and every 97th training image, so
-    another dataset or split gives another key without hashing 170 MB each time.
+    Examples
+    --------
+    >>> pretrained_metadata()["recipe"]
+    'fast'
     """
-    digest = hashlib.sha256(f"{recipe!r}|{__version__}|{torch.__version__}".encode())
-    for tensor in (data.train_y, data.val_y, data.test_y, data.train_x[::97]):
-        digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.contiguous().numpy().tobytes())
-    return digest.hexdigest()[:12]
-
-
-def cached_train(
-    data: Splits,
-    *,
-    batchnorm: bool,
-    recipe: str = "fast",
-    epochs: int | None = None,
-    seed: int = 0,
-    cache_dir: str | Path | None = None,
-    progress: bool = False,
-) -> tuple[CNN, History]:
-    """:func:`cnnviz.training.train` once per (variant, recipe, epochs, seed, data), then cached.
-
-    The checkpoint and its history are kept in ``cache_dir`` (default: the user cache,
-    ``checkpoints/``), written atomically, and loaded safely on the next call; the gallery
-    uses this so that examples share a training run instead of repeating it. The file
-    name carries a :func:`training_key` of everything else that shapes the result (the
-    recipe's settings, the cnnviz and torch versions, the data), so a change to any of
-    them trains afresh instead of returning a stale model.
-
-    Returns
-    -------
-    model, history
-        As :func:`cnnviz.training.train`.
-    """
-    chosen = get_recipe(recipe, epochs)
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "checkpoints"
-    variant = "bn" if batchnorm else "nobn"
-    key = training_key(chosen, data)
-    path = folder / f"cnn_{variant}-{chosen.name}-{chosen.epochs}ep-seed{seed}-{key}.safetensors"
-    if path.is_file() and history_path(path).is_file():
-        return load_checkpoint(path)[0], History.from_json(history_path(path))
-    model, history = train(data, batchnorm=batchnorm, recipe=chosen, seed=seed, progress=progress)
-    save_checkpoint(model, path, history=history)
-    return model, history
+    return read_metadata(pretrained_path(batchnorm))

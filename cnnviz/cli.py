@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import os
-import runpy
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,11 +19,11 @@ from cnnviz.checkpoint import (
     pretrained_path,
     save_checkpoint,
 )
-from cnnviz.data import DatasetNotFoundError, load_splits
+from cnnviz.data import DatasetNotFoundError, Splits, load_splits
 from cnnviz.idx import IDXError
 from cnnviz.model import CNN, format_summary
 from cnnviz.runtime import retain_freed_memory
-from cnnviz.training import RECIPES, evaluate, train
+from cnnviz.training import RECIPES, evaluate, resolve_device, train
 
 VARIANTS = {"bn": (True,), "nobn": (False,), "both": (True, False)}
 
@@ -42,8 +41,17 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         "--dataset",
         choices=("mnist", "idx"),
         default="mnist",
-        help="'mnist' (checksummed, downloadable) or 'idx': any 28x28 IDX data set such as "
-        "Fashion-MNIST or KMNIST (default: mnist)",
+        help="'mnist' (checksummed, downloadable) or 'idx': any IDX data set with MNIST's "
+        "file names, such as Fashion-MNIST or KMNIST (default: mnist)",
+    )
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device``, shared by the commands that run a model."""
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="where to run: cpu, cuda, cuda:1, ... (default: cuda when available, else cpu)",
     )
 
 
@@ -69,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--tensorboard", type=Path, default=None, help="TensorBoard log folder")
     trainer.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_data_options(trainer)
+    add_device_option(trainer)
 
     evaluator = commands.add_parser("evaluate", help="test loss and accuracy of weights")
     evaluator.add_argument("--variant", choices=sorted(VARIANTS), default="both")
@@ -77,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluator.add_argument("--json", action="store_true", help="print JSON")
     add_data_options(evaluator)
+    add_device_option(evaluator)
 
     info = commands.add_parser("info", help="layer table and shipped weights")
     info.add_argument("--variant", choices=sorted(VARIANTS), default="both")
@@ -113,19 +123,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_cnn_data(data: Splits) -> None:
+    """Refuse data the report's CNN cannot take (it needs 1x28x28 images)."""
+    shape = tuple(data.test_x.shape[1:])
+    if shape != (1, 28, 28):
+        raise ValueError(
+            f"the report's CNN takes 1x28x28 images; this data set has "
+            f"{'x'.join(map(str, shape))} images (train other models with cnnviz.train)"
+        )
+
+
 def run_train(args: argparse.Namespace) -> int:
     """``cnnviz train``."""
     data = load_splits(args.data_dir, dataset=args.dataset)
+    check_cnn_data(data)
+    device = resolve_device(args.device)
     for batchnorm in VARIANTS[args.variant]:
         tensorboard = args.tensorboard
         if tensorboard is not None and args.variant == "both":
             tensorboard = tensorboard / ("bn" if batchnorm else "nobn")
         model, history = train(
+            functools.partial(CNN, batchnorm=batchnorm, num_classes=data.num_classes),
             data,
-            batchnorm=batchnorm,
-            recipe=args.recipe,
+            args.recipe,
             epochs=args.epochs,
             seed=args.seed,
+            device=device,
             progress=not args.no_progress,
             tensorboard_dir=tensorboard,
         )
@@ -134,7 +157,8 @@ def run_train(args: argparse.Namespace) -> int:
         )
         print(
             f"{model.variant}: test loss {history.test_loss:.4f}, accuracy "
-            f"{history.test_acc:.2f} % ({history.samples_per_second:.0f} samples/s) -> {out}"
+            f"{history.test_acc:.2f} % ({history.samples_per_second:.0f} samples/s on "
+            f"{device}) -> {out}"
         )
     return 0
 
@@ -143,10 +167,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """``cnnviz evaluate``."""
     paths = args.weights or [pretrained_path(bn) for bn in VARIANTS[args.variant]]
     data = load_splits(args.data_dir, dataset=args.dataset)
+    check_cnn_data(data)
+    device = resolve_device(args.device)
     results = []
     for path in paths:
         model, _ = load_checkpoint(path)
-        loss, accuracy = evaluate(model, data.test_x, data.test_y)
+        loss, accuracy = evaluate(model.to(device), data.test_x, data.test_y)
         results.append(
             {"weights": str(path), "variant": model.variant, "loss": loss, "accuracy": accuracy}
         )
@@ -211,17 +237,20 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What ``cnnviz demo`` says when the app's extra is not installed.
+APP_EXTRA_MISSING = 'the app needs gradio: install the extra with pip install "cnnviz[app]"'
+
+
 def run_demo(args: argparse.Namespace) -> int:
-    """``cnnviz demo``: run ``demo/app.py`` of the source tree this package lives in."""
-    app = Path(__file__).resolve().parents[1] / "demo" / "app.py"
-    if not app.is_file():
-        raise ValueError(
-            f"the app is not next to this installation ({app} is missing); install from a "
-            "checkout with pip install -e '.[app]' or run python demo/app.py there"
-        )
-    os.environ["GRADIO_SERVER_NAME"] = args.host
-    os.environ["GRADIO_SERVER_PORT"] = str(args.port)
-    runpy.run_path(str(app), run_name="__main__")
+    """``cnnviz demo``: serve the packaged app (:func:`cnnviz.app.main`) until interrupted."""
+    try:
+        from cnnviz.app import main as serve_app
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] != "gradio":
+            raise
+        print(f"cnnviz demo: error: {APP_EXTRA_MISSING}", file=sys.stderr)
+        return 2
+    serve_app(host=args.host, port=args.port)
     return 0
 
 

@@ -27,6 +27,24 @@ from cnnviz.idx import IDXError
 SAMPLE_PATH = Path(__file__).parent / "samples" / "mnist_test_sample.npz"
 SAMPLE_PER_CLASS = 100
 SAMPLE_SEED = 0
+PICK_SEED = 2019  # picks the test digits the figures and examples show (the report's year)
+
+
+def sample_indices(n_available: int, count: int, seed: int = PICK_SEED) -> torch.Tensor:
+    """``count`` distinct, seeded random indices into a split of ``n_available`` digits.
+
+    Drawn on the CPU with a generator seeded with ``seed``, so the picks are the same on
+    every machine.
+
+    Examples
+    --------
+    >>> picks = sample_indices(10_000, 5)
+    >>> picks.shape, len(set(picks.tolist())), bool(picks.max() < 10_000)
+    (torch.Size([5]), 5, True)
+    """
+    if not 0 <= count <= n_available:
+        raise ValueError(f"cannot pick {count} of {n_available} digits")
+    return torch.randperm(n_available, generator=torch.Generator().manual_seed(seed))[:count]
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ class PreparedDrawing:
         ``(28, 28)`` white-on-black intensities in [0, 1] (what the model sees), zeros
         when empty.
     empty
-        Fewer than :data:`MIN_INK_PIXELS` pixels carry ink: no digit to classify.
+        Fewer than ``MIN_INK_PIXELS`` pixels carry ink: no digit to classify.
     """
 
     x: torch.Tensor | None

@@ -9,38 +9,20 @@ from matplotlib.figure import Figure
 
 from cnnviz import plots
 from cnnviz.attacks import (
-    accuracy_under_attack,
     all_pairs,
     class_visualisation,
     noise_attack,
+    robustness_curves,
     targeted_attack,
 )
 from cnnviz.checkpoint import pretrained, pretrained_history
 from cnnviz.data import Splits, first_per_class
+from cnnviz.digits import PICK_SEED, sample_indices
 from cnnviz.layers import activations, conv_filters
-from cnnviz.model import CNN
 from cnnviz.occlusion_maps import occlusion
 from cnnviz.saliency_maps import saliency
 
-SAMPLE_SEED = 2019  # picks the test digits shown (the report's year)
 EPSILONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
-
-
-def sample_indices(n_available: int, count: int, seed: int = SAMPLE_SEED) -> torch.Tensor:
-    """``count`` distinct, seeded random indices into a split of ``n_available``."""
-    return torch.randperm(n_available, generator=torch.Generator().manual_seed(seed))[:count]
-
-
-def robustness_curves(
-    models: dict[str, CNN], x: torch.Tensor, y: torch.Tensor, epsilons=EPSILONS
-) -> dict[str, torch.Tensor]:
-    """Accuracy (%) under FGSM and PGD-40 at each epsilon, for each named model."""
-    curves = {}
-    for name, model in models.items():
-        for attack in ("fgsm", "pgd"):
-            label = f"{name}, {attack.upper()}{'-40' if attack == 'pgd' else ''}"
-            curves[label] = accuracy_under_attack(model, x, y, epsilons, attack=attack)
-    return curves
 
 
 def report_figures(
@@ -99,13 +81,17 @@ def report_figures(
         "fig16_targeted_grid",
         lambda: plots.plot_targeted_grid(targeted_attack(nobn, *all_pairs(examples))),
     )
-    others = sample_indices(len(data.test_x), 10, seed=SAMPLE_SEED + 1)
+    others = sample_indices(len(data.test_x), 10, seed=PICK_SEED + 1)
     transfer = noise_attack(
-        nobn, examples, (torch.arange(10) + 1) % 10, data.test_x[others], data.test_y[others]
+        nobn,
+        examples,
+        (torch.arange(10) + 1) % 10,
+        others=data.test_x[others],
+        other_labels=data.test_y[others],
     )
     yield "fig17_noise_attack", lambda: plots.plot_noise_attack(transfer)
     yield "table_noise_transfer", lambda: plots.plot_transfer_table(transfer, data.test_y[others])
-    attacked = sample_indices(len(data.test_x), attack_samples, seed=SAMPLE_SEED + 2)
+    attacked = sample_indices(len(data.test_x), attack_samples, seed=PICK_SEED + 2)
     yield (
         "robustness",
         lambda: plots.plot_robustness(
@@ -114,6 +100,7 @@ def report_figures(
                 {"no batch norm": nobn, "batch norm": pretrained(batchnorm=True)},
                 data.test_x[attacked],
                 data.test_y[attacked],
+                EPSILONS,
             ),
         ),
     )

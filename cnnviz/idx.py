@@ -25,6 +25,10 @@ class IDXError(ValueError):
     """An IDX file is missing, corrupt, truncated or not of the expected kind."""
 
 
+class ChecksumError(IDXError):
+    """An IDX file's decompressed content does not have the expected MD5."""
+
+
 def read_bytes(path: str | Path) -> bytes:
     """Return the decompressed bytes of an IDX file (gzip or raw).
 
@@ -37,6 +41,16 @@ def read_bytes(path: str | Path) -> bytes:
     ------
     IDXError
         If the file cannot be read or its gzip stream is corrupt or truncated.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> folder = tempfile.mkdtemp()
+    >>> packed = write_idx(f"{folder}/a.gz", np.arange(3, dtype=np.uint8))
+    >>> raw = write_idx(f"{folder}/a", np.arange(3, dtype=np.uint8))
+    >>> read_bytes(packed) == read_bytes(raw)
+    True
     """
     path = Path(path)
     try:
@@ -51,11 +65,6 @@ def read_bytes(path: str | Path) -> bytes:
         raise IDXError(f"{path}: corrupt or truncated gzip stream ({error})") from error
 
 
-def md5_of_content(path: str | Path) -> str:
-    """MD5 hex digest of the *decompressed* content of an IDX file."""
-    return hashlib.md5(read_bytes(path)).hexdigest()
-
-
 def parse_idx(data: bytes, *, expected_magic: int, name: str = "<bytes>") -> np.ndarray:
     """Parse decompressed IDX bytes into a ``uint8`` array.
 
@@ -64,7 +73,7 @@ def parse_idx(data: bytes, *, expected_magic: int, name: str = "<bytes>") -> np.
     data
         The whole decompressed file.
     expected_magic
-        :data:`IMAGES_MAGIC` (2051) or :data:`LABELS_MAGIC` (2049).
+        ``IMAGES_MAGIC`` (2051) or ``LABELS_MAGIC`` (2049).
     name
         How the file is named in error messages.
 
@@ -78,6 +87,16 @@ def parse_idx(data: bytes, *, expected_magic: int, name: str = "<bytes>") -> np.
     IDXError
         Wrong magic number, unsupported type code, header or data shorter or longer than
         the header declares.
+
+    Examples
+    --------
+    >>> data = bytes([0, 0, 8, 1, 0, 0, 0, 2, 7, 9])  # labels file: 2 labels, 7 and 9
+    >>> parse_idx(data, expected_magic=LABELS_MAGIC).tolist()
+    [7, 9]
+    >>> parse_idx(data, expected_magic=IMAGES_MAGIC, name="x")
+    Traceback (most recent call last):
+    ...
+    cnnviz.idx.IDXError: x: wrong magic number 2049 (0x00000801); an IDX images file starts ...
     """
     if len(data) < 4:
         raise IDXError(f"{name}: file too short for an IDX header ({len(data)} bytes)")
@@ -106,6 +125,86 @@ def parse_idx(data: bytes, *, expected_magic: int, name: str = "<bytes>") -> np.
     return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape)
 
 
-def read_idx(path: str | Path, *, expected_magic: int) -> np.ndarray:
-    """Read an IDX file (gzip or raw) into a ``uint8`` array; see :func:`parse_idx`."""
-    return parse_idx(read_bytes(path), expected_magic=expected_magic, name=str(path))
+def read_idx(path: str | Path, *, expected_magic: int, md5: str | None = None) -> np.ndarray:
+    """Read an IDX file (gzip or raw) into a ``uint8`` array; see :func:`~cnnviz.idx.parse_idx`.
+
+    Parameters
+    ----------
+    path
+        The file, gzip-compressed or raw.
+    expected_magic
+        ``IMAGES_MAGIC`` or ``LABELS_MAGIC``.
+    md5
+        If given, the MD5 hex digest the *decompressed* content must have.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8``, of the shape declared in the header (``(N, H, W)`` for images).
+
+    Raises
+    ------
+    IDXError
+        Unreadable, corrupt, checksum mismatch, or wrong header (see :func:`~cnnviz.idx.parse_idx`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> folder = tempfile.mkdtemp()
+    >>> path = write_idx(f"{folder}/labels.gz", np.array([3, 1, 4], dtype=np.uint8))
+    >>> read_idx(path, expected_magic=LABELS_MAGIC).tolist()
+    [3, 1, 4]
+    >>> read_idx(path, expected_magic=LABELS_MAGIC, md5="0" * 32)
+    Traceback (most recent call last):
+    ...
+    cnnviz.idx.ChecksumError: ...labels.gz: checksum mismatch: MD5 ... expected 000...
+    """
+    content = read_bytes(path)
+    if md5 is not None:
+        digest = hashlib.md5(content).hexdigest()
+        if digest != md5:
+            raise ChecksumError(
+                f"{path}: checksum mismatch: MD5 of the decompressed content is {digest}, "
+                f"expected {md5}"
+            )
+    return parse_idx(content, expected_magic=expected_magic, name=str(path))
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> Path:
+    """Write a ``uint8`` array as an IDX file (gzip-compressed when ``path`` ends in ``.gz``).
+
+    Use it to bring your own images to cnnviz: four files named as MNIST's (or listed
+    in ``files=`` of :func:`cnnviz.data.load_raw`) make a data set.
+
+    Parameters
+    ----------
+    path
+        Destination; parent folders are created.
+    array
+        Values in 0..255, any number of dimensions (images ``(N, H, W)``, labels ``(N,)``).
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> images = np.zeros((2, 5, 7), dtype=np.uint8)
+    >>> path = write_idx(f"{tempfile.mkdtemp()}/images", images)
+    >>> read_idx(path, expected_magic=IMAGES_MAGIC).shape
+    (2, 5, 7)
+    """
+    array = np.asarray(array)
+    if array.size and (array.min() < 0 or array.max() > 255):
+        raise ValueError("IDX ubyte files hold values in 0..255")
+    header = struct.pack(">HBB", 0, UBYTE_TYPE_CODE, array.ndim)
+    content = header + struct.pack(f">{array.ndim}I", *array.shape)
+    content += array.astype(np.uint8).tobytes()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(content, mtime=0) if path.suffix == ".gz" else content)
+    return path

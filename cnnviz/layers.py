@@ -1,18 +1,22 @@
-"""What the layers hold: convolution filters (R9) and feature maps (R10)."""
+"""What the layers hold: convolution filters (R9) and feature maps (R10), for any model."""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from cnnviz.model import CNN, eval_mode
+from cnnviz.classifier import check_images
+from cnnviz.model import CNN, _recorded_outputs
 
-#: Layers whose outputs :func:`activations` can capture, in forward order.
+#: The report CNN's layers whose outputs the app offers, in forward order.
 ACTIVATION_LAYERS = ("conv1", "relu1", "pool1", "conv2", "conv2_bn", "relu2", "pool2")
+
+#: What :func:`activations` captures of the report's CNN when no layers are named.
+_CNN_DEFAULT_LAYERS = ("conv1", "conv2")
 
 
 @dataclass(frozen=True)
@@ -21,9 +25,11 @@ class Filters:
 
     Attributes
     ----------
+    layer
+        The layer's name in ``model.named_modules()``.
     weights
-        ``float32 (out_channels, in_channels, kh, kw)``: (32, 1, 3, 3) for conv1,
-        (32, 32, 3, 3) for conv2.
+        ``float32 (out_channels, in_channels / groups, kh, kw)``: (32, 1, 3, 3) for the
+        report's conv1, (32, 32, 3, 3) for its conv2.
     limit
         ``max |w|`` over the whole layer. Show every kernel of the layer with the
         same diverging colour scale ``[-limit, limit]`` so that sign and size can be
@@ -35,63 +41,110 @@ class Filters:
     limit: float
 
 
-def conv_filters(model: CNN, layer: str = "conv1") -> Filters:
-    """The weights of ``conv1`` or ``conv2`` with their shared symmetric colour limit."""
-    module = dict(model.named_children()).get(layer)
-    if not isinstance(module, nn.Conv2d):
-        raise ValueError(f"{layer!r} is not a convolution layer of the CNN (conv1, conv2)")
-    weights = module.weight.detach().cpu().numpy().astype(np.float32)
-    return Filters(layer=layer, weights=weights, limit=float(np.abs(weights).max()))
-
-
-def activations(
-    model: CNN, x: torch.Tensor, layers: tuple[str, ...] = ("conv1", "conv2")
-) -> dict[str, torch.Tensor]:
-    """Feature maps of the named layers for a batch, captured with forward hooks.
+def conv_filters(model: nn.Module, layer: str = "conv1") -> Filters:
+    """The kernels of one ``Conv2d`` with their shared symmetric colour limit.
 
     Parameters
     ----------
     model
-        The CNN; run in eval mode (restored afterwards), without gradients.
-    x
-        ``(N, 1, 28, 28)`` inputs in [-1, 1].
+        Any model; left untouched (the weights are copied to the CPU as float32).
+    layer
+        The convolution's name in ``model.named_modules()``, nested ones too
+        (``"blocks.0.conv"``).
+
+    Returns
+    -------
+    Filters
+        ``weights`` ``(out_channels, in_channels / groups, kh, kw)`` and ``limit >= 0``.
+
+    Raises
+    ------
+    ValueError
+        If ``layer`` is not a ``Conv2d`` of the model (the message lists those that are).
+
+    Examples
+    --------
+    >>> conv_filters(CNN(), "conv2").weights.shape
+    (32, 32, 3, 3)
+    """
+    convolutions = {
+        name: module for name, module in model.named_modules() if isinstance(module, nn.Conv2d)
+    }
+    if layer not in convolutions:
+        raise ValueError(
+            f"{layer!r} is not a convolution layer of the model "
+            f"(its Conv2d layers: {', '.join(convolutions) or 'none'})"
+        )
+    weights = convolutions[layer].weight.detach().float().cpu().numpy()
+    return Filters(layer=layer, weights=weights, limit=float(np.abs(weights).max()))
+
+
+def activations(
+    model: nn.Module,
+    images: torch.Tensor,
+    layers: str | Sequence[str] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Outputs of the named layers for a batch, captured with forward hooks.
+
+    Parameters
+    ----------
+    model
+        A classifier (see :mod:`cnnviz.classifier`); run once in eval mode (its mode is
+        restored afterwards), without gradients.
+    images
+        ``(N, C, H, W)`` inputs in the model's input range (one ``(C, H, W)`` image is
+        a batch of one), on the model's device.
     layers
-        Any of ``conv1``, ``relu1``, ``pool1``, ``conv2``, ``conv2_bn``, ``relu2``,
-        ``pool2`` (``ACTIVATION_LAYERS``).
+        One name or several from ``model.named_modules()``, nested ones too
+        (``"blocks.0.conv"``, ``"block.0"``). ``None``: ``("conv1", "conv2")`` for the
+        report's :class:`~cnnviz.model.CNN`; required for any other model.
 
     Returns
     -------
     dict
-        Layer name -> ``(N, 32, H, W)`` tensor (H = W = 28 up to ``relu1``, 14 from
-        ``pool1`` to ``relu2``, 7 at ``pool2``).
+        Layer name -> its output, a detached tensor on the images' device, in the
+        order asked. For the report's CNN ``(N, 32, H, W)``, H = W = 28 up to
+        ``relu1``, 14 from ``pool1`` to ``relu2``, 7 at ``pool2``. A layer called more
+        than once in a forward pass gives its first call.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not a module of the model (the message lists valid names),
+        a layer the forward pass does not call, or missing ``layers``.
 
     Notes
     -----
     The hooks are removed before returning, also when the forward pass raises, and each
     records only the forward pass of the thread that registered it, so concurrent calls
     on a shared eval-mode model do not see each other's tensors.
+
+    Examples
+    --------
+    >>> activations(CNN(), torch.zeros(1, 1, 28, 28), ["conv1"])["conv1"].shape
+    torch.Size([1, 32, 28, 28])
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 2))
+    >>> activations(net, torch.rand(2, 3, 8, 8), "1")["1"].shape
+    torch.Size([2, 4, 6, 6])
     """
-    unknown = [name for name in layers if name not in ACTIVATION_LAYERS]
-    if unknown:
-        raise ValueError(f"unknown layers {unknown}; choose from {ACTIVATION_LAYERS}")
-    if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
-        raise ValueError(f"expected inputs of shape (N, 1, 28, 28), got {tuple(x.shape)}")
-    owner = threading.get_ident()
-    captured: dict[str, torch.Tensor] = {}
+    names = _layer_names(model, layers)
+    calls = _recorded_outputs(model, check_images(images), names)
+    missing = [name for name in names if name not in calls]
+    if missing:
+        raise ValueError(f"layers {missing} did not run in the model's forward pass")
+    return {name: calls[name].output for name in names}
 
-    def recorder(name: str):
-        def hook(_module, _inputs, output):
-            if threading.get_ident() == owner:
-                captured[name] = output.detach().clone()
 
-        return hook
-
-    modules = dict(model.named_children())
-    handles = [modules[name].register_forward_hook(recorder(name)) for name in layers]
-    try:
-        with eval_mode(model), torch.no_grad():
-            model.logits(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return {name: captured[name] for name in layers}
+def _layer_names(model: nn.Module, layers: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``layers`` as a tuple of names (the CNN's default for ``None``)."""
+    if layers is None:
+        if not isinstance(model, CNN):
+            raise ValueError(
+                f"name the layers to capture for {type(model).__name__} (any names from "
+                "model.named_modules()); only the report's CNN has a default"
+            )
+        layers = _CNN_DEFAULT_LAYERS
+    names = (layers,) if isinstance(layers, str) else tuple(layers)
+    if not names:
+        raise ValueError("name at least one layer")
+    return names

@@ -1,17 +1,20 @@
-"""The report's CNN (R2) and its layer table (R7)."""
+"""The report's CNN (R2), and the layer table (R7) of it or any other classifier."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import math
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-#: Layers shown in the layer table, with the report's names.
-SUMMARY_LAYERS = ("conv1", "pool1", "conv2", "pool2", "fc1", "fc2")
+from cnnviz.classifier import class_scores
 
 #: The report's neuron counts (section 2.2.2). Its conv2 figure equals conv1's output size
 #: (32 x 28 x 28); conv2 really outputs 32 x 14 x 14 = 6272 values. Kept for comparison.
@@ -20,19 +23,34 @@ REPORT_NEURONS = {"conv1": 25088, "conv2": 25088, "fc1": 500, "fc2": 10}
 
 @contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Run ``model`` in eval mode inside the block, then restore its previous mode.
+    """Run ``model`` in eval mode inside the block, then restore every module's mode.
 
-    A model already in eval mode is not touched, so concurrent users of an eval-mode
-    model (the app's threads) never race on its mode.
+    Each submodule gets back its own mode (a model in train mode with a frozen, eval-mode
+    part keeps it that way). A model whose modules are all in eval mode is not touched,
+    so concurrent users of an eval-mode model (the app's threads) never race on its mode.
+
+    Parameters
+    ----------
+    model
+        Any module; yielded as is.
+
+    Examples
+    --------
+    >>> net = CNN().train()
+    >>> with eval_mode(net):
+    ...     net.training
+    False
+    >>> net.training
+    True
     """
-    was_training = model.training
-    if was_training:
+    training = [module for module in model.modules() if module.training]
+    if training:
         model.eval()
     try:
         yield model
     finally:
-        if was_training:
-            model.train()
+        for module in training:
+            module.training = True  # this module only: train() would recurse
 
 
 class CNN(nn.Module):
@@ -56,6 +74,11 @@ class CNN(nn.Module):
     -----
     Input: ``float32 (N, 1, 28, 28)`` in the model's space [-1, 1]. :meth:`forward`
     returns log-probabilities ``(N, num_classes)``, :meth:`logits` the pre-softmax scores.
+
+    Examples
+    --------
+    >>> CNN(batchnorm=True).eval().logits(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
     """
 
     input_bounds = (-1.0, 1.0)  # black and white pixels (see cnnviz.classifier)
@@ -106,9 +129,9 @@ class CNN(nn.Module):
 class LayerInfo:
     """One row of the layer table.
 
-    ``weights``/``biases`` count trainable parameters (batch-norm affine parameters are
-    counted on the norm's own row, absent for the report's layers); ``neurons`` is the
-    number of output values of a conv or linear layer (0 for pooling).
+    ``weights``/``biases`` count the layer's own trainable parameters (0 for pooling;
+    normalisation layers have no row); ``neurons`` is the number of output values of a
+    conv or linear layer (0 for pooling). Shapes exclude the batch axis.
     """
 
     name: str
@@ -125,51 +148,161 @@ class LayerInfo:
         return self.weights + self.biases
 
 
-def layer_summary(model: CNN) -> list[LayerInfo]:
-    """Input/output shapes, parameter and neuron counts per layer (the report's 2.2.2).
+class _Call(NamedTuple):
+    """What a module saw on its first call of a forward pass (batch axis kept on output)."""
 
-    Shapes exclude the batch axis. Computed from a forward pass of one zero image with
-    hooks, so it describes the model as built, not as documented.
+    input_shape: tuple[int, ...]
+    output: torch.Tensor
+
+
+def _check_layer_names(model: nn.Module, names: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming some valid layers if a name is not in ``named_modules()``."""
+    valid = [name for name, _ in model.named_modules() if name]
+    unknown = sorted(set(names) - set(valid))
+    if unknown:
+        shown = ", ".join(valid[:12]) + (", ..." if len(valid) > 12 else "")
+        raise ValueError(f"unknown layers {unknown}; the model's layers are {shown}")
+
+
+def _recorded_outputs(
+    model: nn.Module, images: torch.Tensor, names: Sequence[str]
+) -> dict[str, _Call]:
+    """One forward pass in eval mode without gradients, recording the named modules.
+
+    Returns the first call of each named module that ran, in the order they ran; outputs
+    are detached copies (safe from later in-place ops). The hooks record only this
+    thread's forward pass (concurrent callers on a shared model do not mix) and are
+    removed before returning, also when the forward pass raises.
     """
-    shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    _check_layer_names(model, names)
+    modules = dict(model.named_modules())
+    owner = threading.get_ident()
+    calls: dict[str, _Call] = {}
 
     def recorder(name: str):
         def hook(_module, inputs, output):
-            shapes[name] = (tuple(inputs[0].shape[1:]), tuple(output.shape[1:]))
+            if threading.get_ident() != owner or name in calls:
+                return
+            if not isinstance(output, torch.Tensor):
+                raise TypeError(f"layer {name!r} returns {type(output).__name__}, not a tensor")
+            first = inputs[0] if inputs else None
+            shape = tuple(first.shape[1:]) if isinstance(first, torch.Tensor) else ()
+            calls[name] = _Call(shape, output.detach().clone())
 
         return hook
 
-    modules = dict(model.named_modules())
-    handles = [modules[name].register_forward_hook(recorder(name)) for name in SUMMARY_LAYERS]
+    handles = []
     try:
+        for name in names:
+            handles.append(modules[name].register_forward_hook(recorder(name)))
         with eval_mode(model), torch.no_grad():
-            model.logits(torch.zeros(1, 1, 28, 28))
+            class_scores(model, images)
     finally:
         for handle in handles:
             handle.remove()
+    return calls
+
+
+#: Layer kinds with a row in the layer table: convolutions, fully connected, pooling.
+_TABLE_KINDS = (
+    nn.Conv2d,
+    nn.Linear,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.AdaptiveMaxPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.LPPool2d,
+    nn.FractionalMaxPool2d,
+)
+
+
+def _probe(model: nn.Module, input_shape: Sequence[int] | None) -> torch.Tensor:
+    """One zero image ``(1, C, H, W)`` on the model's device and dtype."""
+    if input_shape is None:
+        if not isinstance(model, CNN):
+            raise ValueError(
+                f"input_shape (C, H, W) is required for {type(model).__name__}; "
+                "only the report's CNN defaults to (1, 28, 28)"
+            )
+        input_shape = (1, 28, 28)
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (C, H, W), not {tuple(input_shape)}")
+    tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
+    device = tensor.device if tensor is not None else None
+    dtype = tensor.dtype if tensor is not None and tensor.is_floating_point() else None
+    return torch.zeros(1, *input_shape, device=device, dtype=dtype)
+
+
+def layer_summary(model: nn.Module, input_shape: Sequence[int] | None = None) -> list[LayerInfo]:
+    """Input/output shapes, parameter and neuron counts per layer (the report's 2.2.2).
+
+    One row per ``Conv2d``, ``Linear`` and 2-D pooling module (nested ones too, named as
+    in ``named_modules()``), in the order the forward pass first calls them; modules the
+    forward pass does not call have no row. Measured with hooks on one zero image, so it
+    describes the model as built, not as documented. The model's mode and weights are
+    left as they were.
+
+    Parameters
+    ----------
+    model
+        A classifier (see :mod:`cnnviz.classifier`).
+    input_shape
+        ``(C, H, W)`` of one input image; defaults to ``(1, 28, 28)`` for the report's
+        :class:`CNN` and is required for any other model.
+
+    Returns
+    -------
+    list of LayerInfo
+        Shapes exclude the batch axis.
+
+    Examples
+    --------
+    >>> [row.name for row in layer_summary(CNN())]
+    ['conv1', 'pool1', 'conv2', 'pool2', 'fc1', 'fc2']
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(64, 2))
+    >>> [(row.name, row.output_shape, row.parameters) for row in layer_summary(net, (3, 6, 6))]
+    [('0', (4, 4, 4), 112), ('3', (2,), 130)]
+    """
+    image = _probe(model, input_shape)
+    names = [name for name, module in model.named_modules() if isinstance(module, _TABLE_KINDS)]
+    modules = dict(model.named_modules())
     rows = []
-    for name in SUMMARY_LAYERS:
+    for name, call in _recorded_outputs(model, image, names).items():
         module = modules[name]
-        weight = getattr(module, "weight", None)
-        bias = getattr(module, "bias", None)
         is_neural = isinstance(module, nn.Conv2d | nn.Linear)
-        inputs, outputs = shapes[name]
+        outputs = tuple(call.output.shape[1:])
         rows.append(
             LayerInfo(
                 name=name,
                 kind=type(module).__name__,
-                input_shape=inputs,
+                input_shape=call.input_shape,
                 output_shape=outputs,
-                weights=weight.numel() if weight is not None else 0,
-                biases=bias.numel() if bias is not None else 0,
-                neurons=int(torch.Size(outputs).numel()) if is_neural else 0,
+                weights=module.weight.numel() if is_neural else 0,
+                biases=module.bias.numel() if is_neural and module.bias is not None else 0,
+                neurons=math.prod(outputs) if is_neural else 0,
             )
         )
     return rows
 
 
 def totals(rows: list[LayerInfo]) -> dict[str, int]:
-    """Parameter and neuron totals of the conv and fully connected layers."""
+    """Parameter and neuron totals of the conv and fully connected layers.
+
+    Parameters
+    ----------
+    rows
+        Rows of :func:`layer_summary`.
+
+    Returns
+    -------
+    dict
+        ``conv_parameters``, ``fc_parameters``, ``conv_neurons``, ``fc_neurons`` (ints).
+
+    Examples
+    --------
+    >>> totals(layer_summary(CNN()))["fc_parameters"]
+    789510
+    """
     conv = [row for row in rows if row.kind == "Conv2d"]
     fc = [row for row in rows if row.kind == "Linear"]
     return {
@@ -181,7 +314,23 @@ def totals(rows: list[LayerInfo]) -> dict[str, int]:
 
 
 def format_summary(model: CNN) -> str:
-    """The layer table as text, with the report's neuron counts beside ours."""
+    """The report CNN's layer table as text, with the report's neuron counts beside ours.
+
+    Parameters
+    ----------
+    model
+        The report's :class:`CNN` (its mode is left alone).
+
+    Returns
+    -------
+    str
+        One line per layer of :func:`layer_summary`, then the totals.
+
+    Examples
+    --------
+    >>> print(format_summary(CNN()).splitlines()[2])
+    conv1       1x28x28     32x28x28      288     32      320    25088    25088
+    """
     rows = layer_summary(model)
     header = (
         f"{'layer':<6} {'input':>12} {'output':>12} {'weights':>8} {'biases':>6} "

@@ -12,7 +12,8 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from cnnviz.attacks import AscentResult, NoiseTransfer
+from cnnviz.attacks import AttackResult, NoiseTransfer
+from cnnviz.classifier import Bounds, to_pixels
 from cnnviz.data import to_pixel_space
 from cnnviz.layers import Filters
 from cnnviz.occlusion_maps import OcclusionResult
@@ -24,6 +25,7 @@ METRICS = {
 }
 VARIANT_NAMES = {"bn": "with batch norm", "nobn": "without batch norm"}
 DIVERGING = "RdBu_r"
+REPORT_BOUNDS: Bounds = (-1.0, 1.0)  # the report CNN's input space, the plots' default
 
 
 def smooth(values: list[float], window: int) -> np.ndarray:
@@ -36,10 +38,25 @@ def smooth(values: list[float], window: int) -> np.ndarray:
     return (cumulative[1:] - cumulative[np.arange(1, len(values) + 1) - counts]) / counts
 
 
-def show_digit(ax, image: torch.Tensor | np.ndarray, title: str | None = None) -> None:
-    """Draw one digit (model space [-1, 1], any shape with 784 values) in grey."""
-    pixels = to_pixel_space(torch.as_tensor(image).reshape(28, 28)).numpy()
-    ax.imshow(pixels, cmap="gray", vmin=0.0, vmax=1.0)
+def show_digit(
+    ax,
+    image: torch.Tensor | np.ndarray,
+    title: str | None = None,
+    bounds: Bounds = REPORT_BOUNDS,
+) -> None:
+    """Draw one image given in the model's input space ``bounds`` (black, white).
+
+    ``image``: any shape with 784 values (a 28x28 digit), ``(H, W)`` or ``(1, H, W)``
+    in grey, or ``(3, H, W)`` in colour.
+    """
+    image = torch.as_tensor(image).detach().cpu()
+    if image.numel() == 28 * 28:
+        image = image.reshape(28, 28)
+    pixels = to_pixels(image, bounds).clamp(0, 1)
+    if pixels.ndim == 3 and pixels.shape[0] == 3:
+        ax.imshow(pixels.permute(1, 2, 0).numpy())
+    else:
+        ax.imshow(pixels.reshape(pixels.shape[-2:]).numpy(), cmap="gray", vmin=0.0, vmax=1.0)
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -197,7 +214,12 @@ def activation_scale(maps: torch.Tensor) -> tuple[str, float, float]:
     return DIVERGING, -high, high
 
 
-def plot_activations(maps: torch.Tensor, layer: str, image: torch.Tensor | None = None) -> Figure:
+def plot_activations(
+    maps: torch.Tensor,
+    layer: str,
+    image: torch.Tensor | None = None,
+    bounds: Bounds = REPORT_BOUNDS,
+) -> Figure:
     """Feature maps ``(C, H, W)`` of one input as a labelled grid (Fig 10, 11).
 
     All maps share one colour scale, given by the colour bar (see
@@ -214,7 +236,7 @@ def plot_activations(maps: torch.Tensor, layer: str, image: torch.Tensor | None 
         ax.axis("off")
     offset = 0
     if image is not None:
-        show_digit(axes[0, 0], image, "input")
+        show_digit(axes[0, 0], image, "input", bounds)
         axes[0, 0].axis("on")
         offset = cols
     cmap, low, high = activation_scale(maps)
@@ -229,7 +251,9 @@ def plot_activations(maps: torch.Tensor, layer: str, image: torch.Tensor | None 
     return fig
 
 
-def plot_occlusion(image: torch.Tensor, result: OcclusionResult) -> Figure:
+def plot_occlusion(
+    image: torch.Tensor, result: OcclusionResult, bounds: Bounds = REPORT_BOUNDS
+) -> Figure:
     """The digit, the probability map with a colour bar, and the attribution (Fig 12).
 
     The map's colours span its own range (dark: the lowest probability), so that small
@@ -237,34 +261,36 @@ def plot_occlusion(image: torch.Tensor, result: OcclusionResult) -> Figure:
     """
     fig = Figure(figsize=(9.5, 3.4), layout="constrained")
     digit_ax, map_ax, attr_ax = fig.subplots(1, 3)
-    show_digit(digit_ax, image, f"input (p[{result.target}] = {result.base_probability:.3f})")
-    starts = result.starts.numpy()
-    centre = starts + (result.patch - 1) / 2
-    step = result.stride
+    probability = f"input (p[{result.target}] = {result.base_probability:.3f})"
+    show_digit(digit_ax, image, probability, bounds)
+    (patch_h, patch_w), (step_h, step_w) = result.patch, result.stride
+    rows = result.starts[0].cpu().numpy() + (patch_h - 1) / 2  # window centres
+    cols = result.starts[1].cpu().numpy() + (patch_w - 1) / 2
     extent = (
-        centre[0] - step / 2,
-        centre[-1] + step / 2,
-        centre[-1] + step / 2,
-        centre[0] - step / 2,
+        cols[0] - step_w / 2,
+        cols[-1] + step_w / 2,
+        rows[-1] + step_h / 2,
+        rows[0] - step_h / 2,
     )
+    height, width = result.attribution.shape
     low, high = float(result.probability.min()), float(result.probability.max())
     if high - low < 1e-4:  # nothing changes: show it on the full scale
         low, high = 0.0, 1.0
     heat = map_ax.imshow(
-        result.probability.numpy(), cmap="magma", vmin=low, vmax=high, extent=extent
+        result.probability.cpu().numpy(), cmap="magma", vmin=low, vmax=high, extent=extent
     )
-    map_ax.set_xlim(-0.5, 27.5)
-    map_ax.set_ylim(27.5, -0.5)
+    map_ax.set_xlim(-0.5, width - 0.5)
+    map_ax.set_ylim(height - 0.5, -0.5)
     map_ax.set_title(
-        f"p[{result.target}] with a {result.patch}x{result.patch} grey patch\n"
+        f"p[{result.target}] with a {patch_h}x{patch_w} grey patch\n"
         f"centred at each pixel (min {result.probability.min():.3f})",
         fontsize=9,
     )
     fig.colorbar(heat, ax=map_ax, label="probability of the class (this map's range)")
     limit = float(result.attribution.abs().max()) or 1.0
-    show_digit(attr_ax, image)
+    show_digit(attr_ax, image, bounds=bounds)
     overlay = attr_ax.imshow(
-        result.attribution.numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit, alpha=0.75
+        result.attribution.cpu().numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit, alpha=0.75
     )
     attr_ax.set_title(f"occlusion attribution (Captum semantics,\n{result.score} drop)", fontsize=9)
     fig.colorbar(overlay, ax=attr_ax, label=f"{result.score} drop")
@@ -277,22 +303,24 @@ def plot_saliency(
     maps: torch.Tensor,
     labels: torch.Tensor,
     title: str = "Gradient saliency: pixels the class score is most sensitive to",
+    bounds: Bounds = REPORT_BOUNDS,
 ) -> Figure:
     """Each digit beside its saliency map and the map laid over the digit.
 
-    ``images`` ``(N, 1, 28, 28)``, ``maps`` ``(N, 28, 28)`` (absolute saliency),
-    ``labels`` ``(N,)``: the class whose logit was differentiated. ``title`` heads the
-    figure (e.g. name the method).
+    ``images`` ``(N, 1, 28, 28)``, ``maps`` ``(N, 28, 28)`` or ``(N, C, 28, 28)``
+    (absolute saliency; channels are shown by their maximum), ``labels`` ``(N,)``: the
+    class whose logit was differentiated. ``title`` heads the figure (e.g. name the
+    method).
     """
     n = len(images)
     fig = Figure(figsize=(6.5, 2.2 * n), layout="constrained")
     axes = np.atleast_2d(fig.subplots(n, 3))
     for row, (image, saliency_map, label) in enumerate(zip(images, maps, labels, strict=True)):
-        show_digit(axes[row, 0], image, f"input, class {int(label)}")
-        values = saliency_map.numpy()
+        show_digit(axes[row, 0], image, f"input, class {int(label)}", bounds)
+        values = saliency_map.reshape(-1, *saliency_map.shape[-2:]).amax(0).cpu().numpy()
         axes[row, 1].imshow(values, cmap="hot", vmin=0.0)
         axes[row, 1].set_title("|d logit / d pixel|", fontsize=9)
-        show_digit(axes[row, 2], image, "overlay")
+        show_digit(axes[row, 2], image, "overlay", bounds)
         axes[row, 2].imshow(values, cmap="hot", alpha=0.6, vmin=0.0)
         for ax in axes[row, 1:]:
             ax.set_xticks([])
@@ -311,7 +339,7 @@ def digit_mosaic(images: torch.Tensor, rows: int, cols: int) -> np.ndarray:
     return mosaic
 
 
-def plot_class_visualisations(result: AscentResult) -> Figure:
+def plot_class_visualisations(result: AttackResult) -> Figure:
     """The images grown from noise for each class, with probability and steps (Fig 13)."""
     n = len(result.targets)
     cols = min(5, n)
@@ -340,7 +368,7 @@ def plot_class_visualisations(result: AscentResult) -> Figure:
     return fig
 
 
-def plot_logit_history(result: AscentResult, classes: tuple[int, ...] = (1, 7)) -> Figure:
+def plot_logit_history(result: AttackResult, classes: tuple[int, ...] = (1, 7)) -> Figure:
     """Target logit (the report's "cost") against iteration for chosen classes (Fig 14, 15)."""
     fig = Figure(figsize=(4.2 * len(classes), 3.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(classes)))
@@ -368,7 +396,7 @@ def plot_logit_history(result: AscentResult, classes: tuple[int, ...] = (1, 7)) 
 
 
 def plot_targeted_grid(
-    result: AscentResult,
+    result: AttackResult,
     num_classes: int = 10,
     title: str = "Targeted attack: every digit made to read as every class",
 ) -> Figure:

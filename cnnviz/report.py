@@ -21,13 +21,12 @@ from cnnviz.attacks import (
     CLASS_VISUALISATION_MAX_STEPS,
     REPORT_CLASS_VISUALISATION,
     REPORT_NOISE_ATTACK,
-    AscentResult,
+    AttackResult,
     accuracy_under_attack,
     all_pairs,
     class_visualisation,
     fooling_rates,
     noise_attack,
-    perturbation_size,
     targeted_attack,
     universal_fooling_rate,
     universal_perturbation,
@@ -98,7 +97,7 @@ def report_transfer_rates() -> torch.Tensor:
     )
 
 
-def linearity(result: AscentResult) -> float:
+def linearity(result: AttackResult) -> float:
     """Smallest R^2 of a straight-line fit to a class's logit against its steps.
 
     Measures the report's "the cost rises linearly" (1 = a straight line); classes that
@@ -116,7 +115,7 @@ def linearity(result: AscentResult) -> float:
     return min(scores) if scores else float("nan")
 
 
-def ascent_summary(result: AscentResult) -> dict[str, object]:
+def ascent_summary(result: AttackResult) -> dict[str, object]:
     """Successes, steps and probabilities of a batch of gradient-ascent runs."""
     return {
         "reached": int(result.success.sum()),
@@ -128,9 +127,11 @@ def ascent_summary(result: AscentResult) -> dict[str, object]:
     }
 
 
-def pixel_sizes(delta: torch.Tensor) -> dict[str, float]:
-    """Mean L-infinity and L2 size over ``delta`` ``(N, 1, 28, 28)``, pixel units."""
-    linf, l2 = perturbation_size(delta)
+def pixel_sizes(result: AttackResult, counted: torch.Tensor | None = None) -> dict[str, float]:
+    """Mean L-infinity and L2 size of the perturbations (of the ``counted`` ones), pixel units."""
+    linf, l2 = result.perturbation_size()
+    if counted is not None:
+        linf, l2 = linf[counted], l2[counted]
     return {"linf": round(float(linf.mean()), 3), "l2": round(float(l2.mean()), 3)}
 
 
@@ -183,7 +184,7 @@ def class_section(models: dict[str, CNN]) -> dict[str, object]:
             "ours": ascent_summary(class_visualisation(model)),
             "report_procedure": ascent_summary(
                 class_visualisation(
-                    model, **REPORT_CLASS_VISUALISATION, max_steps=CLASS_VISUALISATION_MAX_STEPS
+                    model, **REPORT_CLASS_VISUALISATION, steps=CLASS_VISUALISATION_MAX_STEPS
                 )
             ),
         }
@@ -200,7 +201,7 @@ def targeted_section(models: dict[str, CNN], examples: torch.Tensor) -> dict[str
         section[name] = {
             "success_rate": round(float(result.success.float().mean()), 3),
             "max_steps_taken": int(result.steps.max()),
-            "perturbation": pixel_sizes((result.images - images)[moved]),
+            "perturbation": pixel_sizes(result, moved),
         }
     return section
 
@@ -222,12 +223,14 @@ def transfer_section(
     for name, model in models.items():
         runs = {}
         for procedure, options in (("report_procedure", REPORT_NOISE_ATTACK), ("ours", {})):
-            transfer = noise_attack(model, examples, targets, others, labels, **options)
+            transfer = noise_attack(
+                model, examples, targets, others=others, other_labels=labels, **options
+            )
             runs[procedure] = {
                 "reached": int(transfer.attack.success.sum()),
                 "mean_fooling_rate": round(float(transfer.fooling_rate.mean()), 3),
                 "fooling_rate": [round(r, 3) for r in transfer.fooling_rate.tolist()],
-                "noise": pixel_sizes(transfer.noises),
+                "noise": pixel_sizes(transfer.attack),
             }
         section[name] = runs
     return section

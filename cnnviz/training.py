@@ -1,19 +1,29 @@
-"""Training (R3) and evaluation (R4) over in-memory tensors, with a recorded history."""
+"""Training (R3) and evaluation (R4) of any classifier over in-memory tensors, on any device.
+
+Works on every model of the contract in :mod:`cnnviz.classifier` (class scores from
+``logits`` where the model has it, else ``forward``; input range from ``input_bounds``),
+trained with SGD on the cross-entropy of its class scores. :func:`cached_train` trains the
+report's CNN once per setup and keeps the result on disk.
+"""
 
 from __future__ import annotations
 
-import json
-import os
+import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from cnnviz.data import Splits, batch_indices
+from cnnviz import __version__
+from cnnviz.checkpoint import history_path, load_checkpoint, save_checkpoint
+from cnnviz.classifier import class_scores, input_bounds
+from cnnviz.data import Splits, batch_indices, default_cache_dir
+from cnnviz.history import History
 from cnnviz.model import CNN, eval_mode
 
 #: The report's TensorBoard tags.
@@ -23,8 +33,6 @@ TB_TAGS = {
     "val_loss": "Loss/valid",
     "val_acc": "Accuracy/valid",
 }
-
-BACKGROUND = -1.0  # black in the model's input space
 
 
 @dataclass(frozen=True)
@@ -94,9 +102,57 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def resolve_precision(precision: str) -> str:
-    """``"fp32"`` or ``"bf16"``: what ``precision`` (maybe ``"auto"``) means on this CPU."""
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to train on: ``device``, else CUDA when available, else the CPU.
+
+    Parameters
+    ----------
+    device
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, a ``torch.device``, or ``None``.
+
+    Returns
+    -------
+    torch.device
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device().type in ("cuda", "cpu")
+    True
+
+    Raises
+    ------
+    ValueError
+        For a name torch does not know, or CUDA on a machine without it.
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"unknown device {device!r} ({error})") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: CUDA is not available on this machine")
+    return chosen
+
+
+def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str:
+    """``"fp32"`` or ``"bf16"``: what ``precision`` (maybe ``"auto"``) means on ``device``.
+
+    ``"auto"`` is ``"bf16"`` where the device has native bfloat16 arithmetic (a CPU with
+    AVX512-BF16/AMX, a CUDA GPU that supports it), else ``"fp32"``.
+
+    Examples
+    --------
+    >>> resolve_precision("fp32")
+    'fp32'
+    >>> resolve_precision("auto") in ("fp32", "bf16")
+    True
+    """
     if precision == "auto":
+        if torch.device(device).type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
         return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be 'fp32', 'bf16' or 'auto', not {precision!r}")
@@ -104,7 +160,13 @@ def resolve_precision(precision: str) -> str:
 
 
 def get_recipe(recipe: str | Recipe, epochs: int | None = None) -> Recipe:
-    """A recipe by name (see :data:`RECIPES`), optionally with another number of epochs."""
+    """A recipe by name (see :data:`RECIPES`), optionally with another number of epochs.
+
+    Examples
+    --------
+    >>> get_recipe("report").lr, get_recipe("fast", epochs=2).epochs
+    (0.01, 2)
+    """
     if isinstance(recipe, str):
         if recipe not in RECIPES:
             raise ValueError(f"unknown recipe {recipe!r}; choose from {sorted(RECIPES)}")
@@ -116,91 +178,92 @@ def get_recipe(recipe: str | Recipe, epochs: int | None = None) -> Recipe:
     return recipe
 
 
-@dataclass
-class History:
-    """Everything a training run measured; accuracies are percentages (0-100).
-
-    Per step (``step``, 1-based): ``train_loss``, ``train_acc`` of that batch.
-    Per validation: ``val_step``, ``val_loss``, ``val_acc``, and ``val_seconds``, the
-    training time (validation excluded) spent up to that point.
-    ``epoch_steps``: the step that ended each epoch.
-    """
-
-    variant: str
-    recipe: dict
-    seed: int
-    precision: str = "fp32"
-    step: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    val_step: list[int] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_acc: list[float] = field(default_factory=list)
-    val_seconds: list[float] = field(default_factory=list)
-    epoch_steps: list[int] = field(default_factory=list)
-    test_loss: float | None = None
-    test_acc: float | None = None
-    train_seconds: float = 0.0
-    samples_per_second: float = 0.0
-
-    def to_json(self, path: str | Path) -> None:
-        """Write the history as JSON (atomically: a reader never sees half a file)."""
-        path = Path(path)
-        temporary = path.with_name(f".{path.name}.part")
-        temporary.write_text(json.dumps(asdict(self), indent=1))
-        os.replace(temporary, path)
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> History:
-        """Read a history written by :meth:`to_json`."""
-        return cls(**json.loads(Path(path).read_text()))
+def _model_device(model: nn.Module) -> torch.device:
+    """Where the model's parameters (or buffers) live; the CPU for a model without any."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 @torch.no_grad()
 def evaluate(
-    model: CNN, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000
 ) -> tuple[float, float]:
-    """Mean negative log-likelihood and accuracy (%) of ``model`` on ``(x, y)``.
+    """Mean cross-entropy (negative log-likelihood) and accuracy (%) of ``model`` on ``(x, y)``.
 
     Runs in eval mode (batch norm uses its running statistics); the model's mode is
-    restored afterwards.
+    restored afterwards. Batches are moved to the model's device; ``x`` and ``y`` may
+    stay on the CPU.
 
     Parameters
     ----------
+    model
+        Any classifier (see :mod:`cnnviz.classifier`).
     x
-        ``(N, 1, 28, 28)`` inputs in [-1, 1].
+        ``(N, C, H, W)`` inputs in the model's input range.
     y
         ``(N,)`` integer labels.
+    batch_size
+        Images per forward pass.
+
+    Returns
+    -------
+    loss, accuracy
+        Floats; accuracy in percent (0-100).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    >>> _ = nn.init.zeros_(net[1].bias)
+    >>> loss, accuracy = evaluate(net, torch.zeros(3, 1, 2, 2), torch.tensor([0, 1, 1]))
+    >>> round(loss, 4), round(accuracy, 2)  # equal scores: chance; ties go to class 0
+    (0.6931, 33.33)
     """
     if len(x) == 0:
         raise ValueError("cannot evaluate on an empty set")
+    device = _model_device(model)
     loss_sum, correct = 0.0, 0
     with eval_mode(model):
         for idx in batch_indices(len(x), batch_size):
-            log_probs = model(x[idx])
-            loss_sum += F.nll_loss(log_probs, y[idx], reduction="sum").item()
-            correct += (log_probs.argmax(1) == y[idx]).sum().item()
+            images, labels = x[idx].to(device), y[idx].to(device)
+            scores = class_scores(model, images).float()
+            loss_sum += F.cross_entropy(scores, labels, reduction="sum").item()
+            correct += (scores.argmax(1) == labels).sum().item()
     return loss_sum / len(x), 100.0 * correct / len(x)
 
 
-def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Translate each image of ``(N, 1, H, W)`` by its own random offset in [-s, s] px.
+def random_shift(
+    x: torch.Tensor, max_shift: int, generator: torch.Generator, background: float = -1.0
+) -> torch.Tensor:
+    """Translate each image of ``(N, C, H, W)`` by its own random offset in [-s, s] px.
 
-    Uncovered pixels become background (-1). One gather for the whole batch.
+    Uncovered pixels become ``background`` (the model's black: the low bound of its
+    input range, -1 for the report's CNN). One gather for the whole batch; the offsets
+    are drawn on the CPU from ``generator``, so a seed shifts alike on every device.
+
+    Examples
+    --------
+    >>> image = torch.zeros(1, 3, 4, 4)
+    >>> shifted = random_shift(image, 1, torch.Generator().manual_seed(0), background=-1.0)
+    >>> tuple(shifted.shape), bool((shifted == -1.0).any())
+    ((1, 3, 4, 4), True)
     """
     if max_shift == 0:
         return x
-    n, _, height, width = x.shape
-    padded = F.pad(x, [max_shift] * 4, value=BACKGROUND)
-    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n, 1), generator=generator)
-    rows = (dy + torch.arange(height)).unsqueeze(2)
-    cols = (dx + torch.arange(width)).unsqueeze(1)
-    batch = torch.arange(n).view(n, 1, 1)
-    return padded[batch, 0, rows, cols].unsqueeze(1)
+    n, channels, height, width = x.shape
+    padded = F.pad(x, [max_shift] * 4, value=background).flatten(0, 1)  # one image per channel
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n, 1), generator=generator).to(x.device)
+    if channels > 1:  # every channel of an image moves alike
+        dy, dx = dy.repeat_interleave(channels, 0), dx.repeat_interleave(channels, 0)
+    rows = (dy + torch.arange(height, device=x.device)).unsqueeze(2)
+    cols = (dx + torch.arange(width, device=x.device)).unsqueeze(1)
+    planes = torch.arange(n * channels, device=x.device).view(-1, 1, 1)
+    return padded[planes, rows, cols].view(n, channels, height, width)
 
 
-def make_optimizer(
-    model: CNN, recipe: Recipe, total_steps: int
+def _make_optimizer(
+    model: nn.Module, recipe: Recipe, total_steps: int
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
     """SGD and (for ``onecycle``) its per-step learning-rate schedule."""
     optimizer = torch.optim.SGD(
@@ -219,7 +282,7 @@ def make_optimizer(
     raise ValueError(f"unknown schedule {recipe.schedule!r}")
 
 
-def open_tensorboard(log_dir: str | Path | None):
+def _open_tensorboard(log_dir: str | Path | None):
     """A TensorBoard ``SummaryWriter`` for ``log_dir``, or ``None`` when not asked for."""
     if log_dir is None:
         return None
@@ -232,35 +295,54 @@ def open_tensorboard(log_dir: str | Path | None):
     return SummaryWriter(log_dir=str(log_dir))
 
 
+def _log_scalars(writer, step: int, **values: float) -> None:
+    """Write ``values`` to TensorBoard under the report's tags (no-op without a writer)."""
+    if writer is None:
+        return
+    for key, value in values.items():
+        writer.add_scalar(TB_TAGS[key], value, step)
+
+
+def _model_name(model: nn.Module) -> str:
+    """The report CNN's variant (``bn``/``nobn``), else the model's class name."""
+    return getattr(model, "variant", type(model).__name__)
+
+
 def train(
+    model: nn.Module | Callable[[], nn.Module],
     data: Splits,
-    *,
-    batchnorm: bool = True,
     recipe: str | Recipe = "fast",
+    *,
     epochs: int | None = None,
     seed: int = 0,
-    model: CNN | None = None,
+    device: str | torch.device | None = None,
     progress: bool = True,
     tensorboard_dir: str | Path | None = None,
     should_stop: Callable[[History], bool] | None = None,
-) -> tuple[CNN, History]:
-    """Train the report's CNN with SGD on negative log-likelihood (R3).
+) -> tuple[nn.Module, History]:
+    """Train a classifier with SGD on the cross-entropy of its class scores (R3).
 
     Parameters
     ----------
+    model
+        Any classifier (:mod:`cnnviz.classifier`), trained in place; or a function
+        without arguments that builds one (a class such as ``CNN``, a
+        ``functools.partial``), called after seeding so that ``seed`` also fixes the
+        initial weights.
     data
-        In-memory splits from :func:`cnnviz.data.load_splits`.
-    batchnorm
-        Which variant to build (ignored when ``model`` is given).
+        In-memory splits from :func:`cnnviz.data.load_splits`, in the model's input
+        range, on the CPU (each batch is moved to ``device``).
     recipe
         ``"fast"``, ``"report"`` or a :class:`Recipe`.
     epochs
         Override the recipe's number of epochs.
     seed
-        Seeds the initial weights, the shuffling and the augmentation: the same seed gives
-        the same history on the same machine.
-    model
-        Train this model instead of a new one.
+        Seeds torch's global generator (initial weights of a built model, dropout),
+        the shuffling and the augmentation: the same seed gives the same history on
+        the same machine.
+    device
+        Where to train; default CUDA when available, else the CPU. The model is moved
+        there and stays there.
     progress
         Show a tqdm bar with the live loss and accuracy.
     tensorboard_dir
@@ -272,35 +354,54 @@ def train(
     Returns
     -------
     model, history
-        The trained model, in eval mode, and the :class:`History` with the test results.
+        The trained model, in eval mode on ``device``, and the :class:`History` with the
+        test results. Random shifts fill with the low end of the model's input range
+        (:func:`cnnviz.classifier.input_bounds`).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from cnnviz.data import Splits
+    >>> x, y = torch.rand(40, 1, 6, 6), torch.arange(40) % 2
+    >>> data = Splits(x[:24], y[:24], x[24:32], y[24:32], x[32:], y[32:], num_classes=2)
+    >>> recipe = Recipe("tiny", epochs=1, batch_size=8, lr=0.1, momentum=0.9, max_shift=1)
+    >>> net, history = train(
+    ...     lambda: nn.Sequential(nn.Flatten(), nn.Linear(36, 2)), data, recipe,
+    ...     device="cpu", progress=False)
+    >>> history.step, history.variant, 0 <= history.test_acc <= 100
+    ([1, 2, 3], 'Sequential', True)
     """
     recipe = get_recipe(recipe, epochs)
+    device = resolve_device(device)
     torch.manual_seed(seed)
-    if model is None:
-        model = CNN(batchnorm=batchnorm, num_classes=data.num_classes)
+    if not isinstance(model, nn.Module):
+        model = model()
+    model.to(device)
+    background = input_bounds(model)[0]
     shuffle = torch.Generator().manual_seed(seed)
     augment = torch.Generator().manual_seed(seed + 1)
     steps_per_epoch = -(-len(data.train_x) // recipe.batch_size)
     total_steps = steps_per_epoch * recipe.epochs
-    optimizer, scheduler = make_optimizer(model, recipe, total_steps)
-    precision = resolve_precision(recipe.precision)
+    optimizer, scheduler = _make_optimizer(model, recipe, total_steps)
+    precision = resolve_precision(recipe.precision, device)
     layout = torch.channels_last if recipe.channels_last else torch.contiguous_format
     model.to(memory_format=layout)
-    history = History(variant=model.variant, recipe=asdict(recipe), seed=seed, precision=precision)
-    writer = open_tensorboard(tensorboard_dir)
-    bar = tqdm(total=total_steps, desc=f"train {model.variant}/{recipe.name}", disable=not progress)
+    name = _model_name(model)
+    history = History(variant=name, recipe=asdict(recipe), seed=seed, precision=precision)
+    writer = _open_tensorboard(tensorboard_dir)
+    bar = tqdm(total=total_steps, desc=f"train {name}/{recipe.name}", disable=not progress)
     step, samples, train_seconds, stop = 0, 0, 0.0, False
     try:
         for _ in range(recipe.epochs):
             model.train()
             for idx in batch_indices(len(data.train_x), recipe.batch_size, generator=shuffle):
                 started = time.perf_counter()
-                x = random_shift(data.train_x[idx], recipe.max_shift, augment)
-                x = x.contiguous(memory_format=layout)
-                y = data.train_y[idx]
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-                    log_probs = model(x)
-                loss = F.nll_loss(log_probs.float(), y)
+                x = random_shift(data.train_x[idx], recipe.max_shift, augment, background)
+                x = x.to(device).contiguous(memory_format=layout)
+                y = data.train_y[idx].to(device)
+                with torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16"):
+                    scores = class_scores(model, x)
+                loss = F.cross_entropy(scores.float(), y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -309,11 +410,11 @@ def train(
                 train_seconds += time.perf_counter() - started
                 step += 1
                 samples += len(idx)
-                accuracy = 100.0 * (log_probs.argmax(1) == y).float().mean().item()
+                accuracy = 100.0 * (scores.argmax(1) == y).float().mean().item()
                 history.step.append(step)
                 history.train_loss.append(loss.item())
                 history.train_acc.append(accuracy)
-                log_scalars(writer, step, train_loss=loss.item(), train_acc=accuracy)
+                _log_scalars(writer, step, train_loss=loss.item(), train_acc=accuracy)
                 bar.update()
                 end_of_epoch = step % steps_per_epoch == 0
                 if step % recipe.val_every == 0 or end_of_epoch:
@@ -322,7 +423,7 @@ def train(
                     history.val_loss.append(val_loss)
                     history.val_acc.append(val_acc)
                     history.val_seconds.append(train_seconds)
-                    log_scalars(writer, step, val_loss=val_loss, val_acc=val_acc)
+                    _log_scalars(writer, step, val_loss=val_loss, val_acc=val_acc)
                     bar.set_postfix(loss=f"{loss.item():.3f}", val_acc=f"{val_acc:.2f}%")
                     if should_stop is not None and should_stop(history):
                         stop = True
@@ -342,9 +443,82 @@ def train(
     return model, history
 
 
-def log_scalars(writer, step: int, **values: float) -> None:
-    """Write ``values`` to TensorBoard under the report's tags (no-op without a writer)."""
-    if writer is None:
-        return
-    for key, value in values.items():
-        writer.add_scalar(TB_TAGS[key], value, step)
+def _training_key(recipe: Recipe, data: Splits) -> str:
+    """12 hex digits naming a training setup: recipe settings, versions and data.
+
+    The data enter through their shapes, all labels and every 97th training image, so
+    another dataset or split gives another key without hashing 170 MB each time.
+    """
+    digest = hashlib.sha256(f"{recipe!r}|{__version__}|{torch.__version__}".encode())
+    for tensor in (data.train_y, data.val_y, data.test_y, data.train_x[::97]):
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def cached_train(
+    data: Splits,
+    *,
+    batchnorm: bool,
+    recipe: str = "fast",
+    epochs: int | None = None,
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+    device: str | torch.device | None = None,
+) -> tuple[CNN, History]:
+    """Train the report's CNN once per (variant, recipe, epochs, seed, data), then cached.
+
+    The checkpoint and its history are kept in ``cache_dir`` (default: the user cache,
+    ``checkpoints/``), written atomically, and loaded safely on the next call; the gallery
+    uses this so that examples share a training run instead of repeating it. The file
+    name carries a key of everything else that shapes the result (the recipe's settings,
+    the cnnviz and torch versions, the data), so a change to any of them trains afresh
+    instead of returning a stale model.
+
+    Parameters
+    ----------
+    data
+        As for :func:`train` (inputs ``(N, 1, 28, 28)`` in [-1, 1]).
+    batchnorm
+        Which variant of the report's CNN.
+    recipe, epochs, seed, progress, device
+        As for :func:`train`; the model is returned on ``device``.
+    cache_dir
+        Folder of the cached checkpoints.
+
+    Returns
+    -------
+    model, history
+        As :func:`train`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from cnnviz.data import Splits
+    >>> x, y = torch.rand(48, 1, 28, 28) * 2 - 1, torch.arange(48) % 10
+    >>> data = Splits(x[:32], y[:32], x[32:40], y[32:40], x[40:], y[40:])
+    >>> folder = tempfile.mkdtemp()
+    >>> model, first = cached_train(data, batchnorm=False, epochs=1, cache_dir=folder)
+    >>> model, again = cached_train(data, batchnorm=False, epochs=1, cache_dir=folder)
+    >>> again == first, len(list(Path(folder).iterdir()))
+    (True, 2)
+    """
+    chosen = get_recipe(recipe, epochs)
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "checkpoints"
+    variant = "bn" if batchnorm else "nobn"
+    key = _training_key(chosen, data)
+    path = folder / f"cnn_{variant}-{chosen.name}-{chosen.epochs}ep-seed{seed}-{key}.safetensors"
+    if path.is_file() and history_path(path).is_file():
+        model = load_checkpoint(path)[0].to(resolve_device(device))
+        return model, History.from_json(history_path(path))
+    model, history = train(
+        lambda: CNN(batchnorm=batchnorm, num_classes=data.num_classes),
+        data,
+        chosen,
+        seed=seed,
+        progress=progress,
+        device=device,
+    )
+    save_checkpoint(model, path, history=history)
+    return model, history

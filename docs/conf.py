@@ -39,7 +39,9 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
 }
 autosummary_generate = True
-autodoc_typehints = "none"
+autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented_params"
+autodoc_typehints_format = "short"
 autodoc_member_order = "bysource"
 autodoc_default_options = {"members": True}
 napoleon_numpy_docstring = True
@@ -53,6 +55,7 @@ nitpick_ignore_regex = [
     ("py:class", r"(int|float|str|bool|dict|list|tuple|object|None)\b.*"),
     ("py:class", r".*(shape|optional|default|or |of ).*"),
     ("py:class", r"argparse\..*"),
+    ("py:class", r"nn\..*"),
 ]
 
 

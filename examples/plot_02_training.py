@@ -17,12 +17,12 @@ examples come from the same recipe run for eight.
 # %%
 # R3, R4: training and testing
 # ----------------------------
-# :func:`cnnviz.checkpoint.cached_train` trains once and caches the result, so the next
+# :func:`cnnviz.training.cached_train` trains once and caches the result, so the next
 # example can compare the two runs without training again.
 import cnnviz
 from cnnviz import plots
-from cnnviz.checkpoint import cached_train
-from cnnviz.figures import sample_indices
+from cnnviz.digits import sample_indices
+from cnnviz.training import cached_train
 
 data = cnnviz.load_splits()
 runs = {}
@@ -81,5 +81,5 @@ fig = plots.plot_predictions(
 #
 # **Exercise.** Replace ``recipe="fast"`` by ``recipe="report"`` (the report's plain SGD
 # with ``lr=0.01``) and ``epochs=2`` by ``epochs=1``: the curves rise more slowly.
-# Change the seed of :func:`~cnnviz.figures.sample_indices` (``seed=1``) to see other
+# Change the seed of :func:`~cnnviz.digits.sample_indices` (``seed=1``) to see other
 # test digits.

@@ -17,7 +17,7 @@ shown by its colour bar, so a weak channel looks weak.
 # kernel matches the image, blue where it matches the opposite pattern.
 import cnnviz
 from cnnviz import plots
-from cnnviz.figures import sample_indices
+from cnnviz.digits import sample_indices
 from cnnviz.layers import activations
 
 model = cnnviz.pretrained(batchnorm=False)

@@ -38,10 +38,11 @@ print("root-mean-square pixel value:", f"{result.images.pow(2).mean().sqrt():.3f
 # Fig 14, 15: the cost
 # --------------------
 # The report climbed the logit itself (its "cost") with plain steps of ``0.1`` times the
-# gradient, and found the cost rising linearly. Its procedure, re-run here for classes 1
-# and 7, shows the same; the printed correlation between iteration and logit is close to
+# gradient in its [-1, 1] input space (``0.025`` in the pixel units cnnviz uses), and
+# found the cost rising linearly. Its procedure, re-run here for classes 1 and 7, shows
+# the same; the printed correlation between iteration and logit is close to
 # 1. The probability, a softmax of all the logits, follows an S-curve.
-report_run = class_visualisation(model, (1, 7), **REPORT_CLASS_VISUALISATION, max_steps=500)
+report_run = class_visualisation(model, (1, 7), **REPORT_CLASS_VISUALISATION, steps=500)
 fig = plots.plot_logit_history(report_run, classes=(1, 7))
 for column, target in enumerate(report_run.targets.tolist()):
     steps = int(report_run.steps[column])
@@ -56,12 +57,13 @@ for column, target in enumerate(report_run.targets.tolist()):
 #
 # A regulariser
 # -------------
-# Simonyan et al. subtract a penalty on the image's squared size, ``l2 * mean(x ** 2)``,
-# so that only the strongest evidence grows. With ``l2=3`` the images are fainter (the
+# Simonyan et al. subtract a penalty on the image's squared size, ``l2 * mean(x ** 2)``
+# with ``x`` the distance from mid-grey in pixel units, so that only the strongest
+# evidence grows. With ``l2=12`` the images are fainter (the
 # printed root-mean-square value is lower than above), and where the ascent runs long
 # the speckled start noise fades towards flat grey. The price is visible too: the classes
 # marked in red no longer reach 0.99 within the step cap.
-regularised = class_visualisation(model, l2=3.0)
+regularised = class_visualisation(model, l2=12.0)
 fig = plots.plot_class_visualisations(regularised)
 print(f"{int(regularised.success.sum())} of 10 classes reached p >= 0.99")
 print("steps:", regularised.steps.tolist())
@@ -73,6 +75,6 @@ print("root-mean-square pixel value:", f"{regularised.images.pow(2).mean().sqrt(
 # A classifier trained only on digits answers confidently for inputs that are not
 # digits at all: high confidence is not understanding.
 #
-# **Exercise.** Change ``l2=3.0`` to ``l2=1.0`` or ``l2=10.0`` and watch the trade-off
+# **Exercise.** Change ``l2=12.0`` to ``l2=4.0`` or ``l2=40.0`` and watch the trade-off
 # between faint images and classes that reach the threshold; or pass ``seed=1`` to start
 # from other noise.

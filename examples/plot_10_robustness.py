@@ -42,15 +42,15 @@ import torch
 
 import cnnviz
 from cnnviz import plots
-from cnnviz.attacks import fgsm
-from cnnviz.figures import robustness_curves, sample_indices
+from cnnviz.attacks import fgsm, robustness_curves
+from cnnviz.digits import sample_indices
 
 data = cnnviz.load_splits()
 epsilons = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3]
 model = cnnviz.pretrained(False)
 shown = sample_indices(len(data.test_x), 5)
 x, y = data.test_x[shown], data.test_y[shown]
-attacked = torch.stack([fgsm(model, x, y, eps) for eps in epsilons])
+attacked = torch.stack([fgsm(model, x, y, eps=eps).images for eps in epsilons])
 predictions = model.predict_proba(attacked.flatten(0, 1)).argmax(1).reshape(len(epsilons), -1)
 fig = plots.plot_perturbed_digits(epsilons, attacked, y, predictions)
 misread = (predictions != y).sum(1).tolist()
@@ -86,5 +86,5 @@ for name in models:
 # understates how fragile it is: always report the stronger attack.
 #
 # **Exercise.** Change ``attacked = ... fgsm(...)`` to use
-# :func:`cnnviz.attacks.pgd` (``pgd(model, x, y, eps)``) and compare the pictures, or
+# :func:`cnnviz.attacks.pgd` (``pgd(model, x, y, eps=eps).images``) and compare the pictures, or
 # add ``0.4`` to ``epsilons``.

@@ -1,9 +1,10 @@
 """Copy exactly the files the Hugging Face Space receives into an empty folder.
 
 The Space runs ``demo/app.py`` (the README's front matter says so) after installing the
-root ``requirements.txt``; the app imports ``cnnviz`` from beside it. So the Space gets
-the README (front matter included), ``requirements.txt``, the app and the package with
-its shipped weights and bundled MNIST sample, and nothing else::
+root ``requirements.txt``; that entry runs :mod:`cnnviz.app` from the ``cnnviz`` beside
+it. So the Space gets the README (front matter included), ``requirements.txt``, the entry
+and the package (the app included) with its shipped weights and bundled MNIST sample, and
+nothing else::
 
     python scripts/stage_space.py build/space
     hf upload USER/SPACE build/space . --repo-type space
@@ -27,6 +28,7 @@ SPACE_FILES: tuple[str, ...] = (
     "requirements.txt",
     "demo/*.py",
     "cnnviz/*.py",
+    "cnnviz/app/*.py",
     "cnnviz/weights/*.safetensors",
     "cnnviz/weights/*.json",
     "cnnviz/samples/*.npz",

@@ -1,6 +1,7 @@
 """The app: its handlers called directly, then the live app through gradio_client.
 
-The live app is ``python demo/app.py`` in its own process, as it is deployed: once with
+The live app is ``python demo/app.py`` (the Space's entry, which runs
+:func:`cnnviz.app.main`) in its own process, as it is deployed: once with
 MNIST on the machine and once with no data at all (an empty ``CNNVIZ_DATA``, ``HOME``
 and cache), as every Space visitor meets it.
 """
@@ -20,15 +21,19 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import gradio as gr
+import matplotlib
 import numpy as np
 import pytest
 import torch
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
-from cnnviz.digits import load_test_digits
+from cnnviz import plots
+from cnnviz.app import components, events, handlers, inputs, pictures
+from cnnviz.attacks import AttackResult
+from cnnviz.digits import load_test_digits, sample_indices
 from cnnviz.occlusion_maps import occlusion
-from demo import app, handlers
 
 ROOT = Path(__file__).resolve().parents[1]
 SEVEN = [(100, 90), (290, 90), (170, 320)]
@@ -90,10 +95,10 @@ def test_draw_update_reads_drawn_digits(model_name, points, digit):
 
 def test_occlusion_map_uses_a_fixed_probability_scale():
     """The darkest colour is the lowest probability on a 0-100 % scale, not black."""
-    x = handlers.sketch_input(sketch(ONE))
+    x = inputs.sketch_input(sketch(ONE))
     lowest = float(occlusion(handlers.model("batch norm"), x[0], 1, patch=2).probability.min())
     occluded = handlers.draw_update(sketch(ONE), "batch norm", 2, 1)[2]
-    expected = np.round(255 * handlers.colour(np.array([lowest]), "magma", 0, 1)).sum()
+    expected = np.round(255 * pictures.colour(np.array([lowest]), "magma", 0, 1)).sum()
     darkest = occluded[8 : 8 + 224, :224].astype(int).sum(axis=2).min()
     assert lowest > 0.5 and abs(darkest - expected) <= 6
 
@@ -107,7 +112,7 @@ def test_empty_canvas_gives_the_hint_and_no_prediction(value):
         None,
         None,
         None,
-        handlers.EMPTY_HINT,
+        inputs.EMPTY_HINT,
     )
 
 
@@ -118,9 +123,9 @@ def test_bad_values_give_a_message():
     huge = {"composite": np.zeros((5000, 10, 3), np.uint8)}
     assert handlers.targeted_on_drawing(huge, "batch norm", 3, 1.0, 10)[-1].startswith("Could not")
     for bad in ("abc", float("nan"), None, 99):
-        with pytest.raises(handlers.InputError, match="occlusion patch must be"):
+        with pytest.raises(inputs.InputError, match="occlusion patch must be"):
             handlers.draw_update(sketch(SEVEN), "batch norm", bad, 1)
-    with pytest.raises(handlers.InputError, match="Unknown model"):
+    with pytest.raises(inputs.InputError, match="Unknown model"):
         handlers.model("resnet")
 
 
@@ -132,8 +137,19 @@ def test_stride_larger_than_patch_is_clamped():
 def test_layer_list_depends_on_the_model():
     assert "conv2_bn" in handlers.layer_choices("batch norm")
     assert "conv2_bn" not in handlers.layer_choices("no batch norm")
-    with pytest.raises(handlers.InputError, match="no layer"):
+    with pytest.raises(inputs.InputError, match="no layer"):
         handlers.activation_gallery(sketch(SEVEN), "no batch norm", "conv2_bn")
+
+
+def test_feature_maps_use_the_library_colour_rule():
+    """After a ReLU: dark at 0, bright at the largest value; signed: white at 0 (RdBu)."""
+    relu = torch.tensor([[0.0, 1.0], [2.0, 4.0]])
+    signed = torch.tensor([[-3.0, 0.0], [1.5, 3.0]])
+    for values, cmap, zero_at in ((relu, "viridis", 0.0), (signed, plots.DIVERGING, 0.5)):
+        shown = pictures.feature_map_picture(values, height=2).astype(int)
+        expected = np.round(255 * matplotlib.colormaps[cmap]([zero_at, 1.0])[:, :3])
+        assert np.abs(shown[0, 1 if values is signed else 0] - expected[0]).max() <= 1
+        assert np.abs(shown[1, 1] - expected[1]).max() <= 1  # the largest value: the top
 
 
 def test_inside_tab_galleries():
@@ -145,7 +161,7 @@ def test_inside_tab_galleries():
     assert len(maps) == 32 and maps[3][1] == "ch 3" and "14x14" in note
     assert handlers.activation_gallery(CLEARED, "no batch norm", "conv1") == (
         [],
-        handlers.EMPTY_HINT,
+        inputs.EMPTY_HINT,
     )
 
 
@@ -160,7 +176,7 @@ def test_every_class_image_reaches_the_threshold(model_name):
 def test_a_failed_class_image_is_reported_as_a_failure(monkeypatch):
     real = handlers.class_visualisation
     monkeypatch.setattr(  # one step cannot reach p >= 0.99 from noise
-        handlers, "class_visualisation", lambda net, targets: real(net, targets, max_steps=1)
+        handlers, "class_visualisation", lambda net, targets: real(net, targets, steps=1)
     )
     sure, failed, _, status = handlers.grow_class_images("no batch norm", "4")
     assert sure == [] and len(failed) == 1 and "did not reach" in status
@@ -168,9 +184,23 @@ def test_a_failed_class_image_is_reported_as_a_failure(monkeypatch):
 
 
 def test_perturbation_size_is_in_pixel_units():
-    delta = torch.zeros(1, 1, 28, 28)
-    delta[0, 0, 3, 4], delta[0, 0, 10, 10] = 0.6, -0.8  # model units: half in pixels
-    picture, text = handlers.perturbation_image(delta)
+    originals = torch.zeros(1, 1, 28, 28)
+    images = originals.clone()
+    images[0, 0, 3, 4], images[0, 0, 10, 10] = 0.6, -0.8  # model units: half in pixels
+    one = torch.tensor([3])
+    result = AttackResult(
+        images=images,
+        originals=originals,
+        labels=None,
+        targets=one,
+        success=torch.tensor([True]),
+        steps=one,
+        logit_history=torch.zeros(2, 1),
+        probability_history=torch.zeros(2, 1),
+        predictions=one,
+        bounds=(-1.0, 1.0),
+    )
+    picture, text = handlers.perturbation_image(result)
     assert "(L-inf) 0.400" in text and f"L2 size {0.5:.3f}" in text
     assert picture.shape[1] > 224  # with its colour bar
 
@@ -201,7 +231,7 @@ def test_test_digits_with_and_without_data(request, data):
     digits = load_test_digits()
     assert digits.full == (data == "with_data")
     canvas, truth = handlers.random_test_digit(seed=3)
-    pick = int(np.random.default_rng(3).integers(len(digits.y)))
+    pick = int(sample_indices(len(digits.y), 1, seed=3)[0])  # the library's sampling
     assert f"#{int(digits.indices[pick])} from {digits.description}" in truth
     assert f"true label: **{int(digits.y[pick])}**" in truth
     label = handlers.draw_update({"composite": canvas}, "batch norm", 5, 1)[0]
@@ -215,29 +245,33 @@ def test_test_digits_with_and_without_data(request, data):
 
 def test_identical_images_are_served_as_distinct_files():
     """Two responses never share a cache file (the cause of truncated downloads)."""
-    image = handlers.digit_image(torch.zeros(28, 28))
-    first, second = app.served(image), app.served([(image, "a")])[0][0]
+    image = pictures.digit_image(torch.zeros(28, 28))
+    first, second = components.served(image), components.served([(image, "a")])[0][0]
     assert np.array_equal(np.asarray(first), image)
     assert first.info["cnnviz-response"] != second.info["cnnviz-response"]
 
 
 def test_failure_box_shows_only_for_failures():
-    sure, failed, _, status = app.class_images("no batch norm", "3")
+    sure, failed, _, status = events.class_images("no batch norm", "3")
     assert status.startswith("1 of 1") and len(sure) == 1 and failed.visible is False
 
 
 def test_draw_shows_the_prediction_in_short():
-    *_, short = app.draw(sketch(SEVEN), "batch norm", 5, 1)
+    *_, short = events.draw(sketch(SEVEN), "batch norm", 5, 1)
     assert short.startswith("Prediction: **7**")
-    assert app.draw(CLEARED, "batch norm", 5, 1)[-1] == ""
+    assert events.draw(CLEARED, "batch norm", 5, 1)[-1] == ""
 
 
 def test_the_library_never_imports_gradio_or_sphinx():
+    """``import cnnviz`` (and its modules) loads neither the app nor its frameworks."""
     code = (
         "import sys, cnnviz, cnnviz.cli, cnnviz.figures, cnnviz.attacks, cnnviz.drawing;"
-        "assert not {'gradio', 'sphinx', 'sphinx_gallery'} & set(sys.modules), 'framework'"
+        "loaded = {'gradio', 'sphinx', 'sphinx_gallery', 'cnnviz.app'} & set(sys.modules);"
+        "assert not loaded, loaded"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+    with_app = "import sys, cnnviz.app; assert 'gradio' in sys.modules"  # the check can fail
+    subprocess.run([sys.executable, "-c", with_app], check=True)
 
 
 # --- the live app, as an external client sees it ---------------------------------------
@@ -324,9 +358,9 @@ def test_client_draw_endpoint_reads_a_seven_and_sends_its_pictures(client, tmp_p
 
 def test_client_empty_canvas_gets_the_hint(client, tmp_path):
     result = client.predict(CLEARED, "batch norm", 5, 1, api_name="/draw")
-    assert result[-2] == handlers.EMPTY_HINT and result[1:4] == ("", "", "")
+    assert result[-2] == inputs.EMPTY_HINT and result[1:4] == ("", "", "")
     blank = payload(tmp_path, [(0, 0), (0, 0)], width=0)  # a white PNG, no ink
-    assert client.predict(blank, "batch norm", 5, 1, api_name="/draw")[-2] == handlers.EMPTY_HINT
+    assert client.predict(blank, "batch norm", 5, 1, api_name="/draw")[-2] == inputs.EMPTY_HINT
 
 
 @pytest.mark.parametrize(
@@ -394,3 +428,15 @@ def test_sixteen_clients_sending_identical_drawings_all_succeed(no_data_app, tmp
         labels = list(pool.map(ask, clients * 2))
     assert labels == ["7"] * 32
     assert "Content-Length" not in log.read_text()
+
+
+def test_attack_results_stay_while_the_drawing_is_the_one_attacked():
+    """A repeated change event keeps the results; a new stroke or another model clears them."""
+    seven, one = sketch(SEVEN), sketch(ONE)
+    attacked = (handlers.drawing_key(seven), "batch norm")
+    kept = events.stale_if_redrawn(seven, "batch norm", attacked)
+    assert len(kept) == 10 and all(isinstance(value, type(gr.skip())) for value in kept)
+    for drawing, model_name in ((one, "batch norm"), (seven, "no batch norm")):
+        cleared = events.stale_if_redrawn(drawing, model_name, attacked)
+        assert cleared == events.stale() and cleared[4] == handlers.STALE
+    assert events.stale_if_redrawn(seven, "batch norm", None) == events.stale()

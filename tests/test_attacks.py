@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from foreign_models import ColourNet, NestedNet, colour_images, grey_images
 
 from cnnviz.attacks import (
+    ATTACKS,
     CLASS_VISUALISATION_MAX_STEPS,
     REPORT_CLASS_VISUALISATION,
     REPORT_NOISE_ATTACK,
@@ -16,8 +18,10 @@ from cnnviz.attacks import (
     class_visualisation,
     fgsm,
     fooling_rates,
+    get_attack,
     noise_attack,
     pgd,
+    robustness_curves,
     targeted_attack,
     universal_fooling_rate,
     universal_perturbation,
@@ -66,14 +70,14 @@ def test_class_visualisation_reaches_099_for_every_class_with_defaults(batchnorm
 def test_the_reports_plain_logit_steps_stall_on_the_batch_norm_model():
     """Why the app's class images failed: 0.1 * gradient of the logit, classes 1 and 7."""
     result = class_visualisation(
-        pretrained(batchnorm=True), **REPORT_CLASS_VISUALISATION, max_steps=200
+        pretrained(batchnorm=True), **REPORT_CLASS_VISUALISATION, steps=200
     )
     assert set(torch.nonzero(~result.success)[:, 0].tolist()) == {1, 7}
     assert (result.steps[~result.success] == 200).all()
 
 
 def test_a_tiny_step_cap_is_reported_as_failure(model):
-    result = class_visualisation(model, max_steps=2)
+    result = class_visualisation(model, steps=2)
     assert not result.success.all()
     assert (result.steps[~result.success] == 2).all()
     assert (result.probabilities[~result.success] < 0.99).all()
@@ -98,8 +102,8 @@ def test_targeted_attack_on_all_pairs(model, examples):
 
 def test_beta_keeps_the_image_close_and_zero_beta_is_free(model, examples):
     images, targets = examples[:3], torch.tensor([7, 7, 7])
-    free = targeted_attack(model, images, targets, beta=0.0, max_steps=300)
-    tight = targeted_attack(model, images, targets, beta=500.0, max_steps=300, threshold=0.6)
+    free = targeted_attack(model, images, targets, beta=0.0, steps=300)
+    tight = targeted_attack(model, images, targets, beta=2000.0, steps=300, threshold=0.6)
     mse_free = (free.images - images).pow(2).flatten(1).mean(1)
     mse_tight = (tight.images - images).pow(2).flatten(1).mean(1)
     assert (mse_tight < mse_free).all()
@@ -110,7 +114,7 @@ def test_beta_keeps_the_image_close_and_zero_beta_is_free(model, examples):
 def test_noise_attack_and_transfer_table(model, examples, mnist):
     targets = (torch.arange(10) + 1) % 10
     others, labels = mnist.test_x[100:110], mnist.test_y[100:110]
-    transfer = noise_attack(model, examples, targets, others, labels)
+    transfer = noise_attack(model, examples, targets, others=others, other_labels=labels)
     assert transfer.attack.success.float().mean() >= 0.9
     assert transfer.predictions.shape == (10, 10) and transfer.noises.shape == (10, 1, 28, 28)
     counted = labels[None, :] != targets[:, None]
@@ -123,8 +127,8 @@ def test_noise_attack_and_transfer_table(model, examples, mnist):
 def test_the_reports_noise_procedure_is_unclipped_and_takes_one_more_step(model, examples):
     targets = (torch.arange(10) + 1) % 10
     options = {**REPORT_NOISE_ATTACK, "steps_past_threshold": 0}
-    stop = noise_attack(model, examples, targets, examples, **options)
-    report = noise_attack(model, examples, targets, examples, **REPORT_NOISE_ATTACK)
+    stop = noise_attack(model, examples, targets, others=examples, **options)
+    report = noise_attack(model, examples, targets, others=examples, **REPORT_NOISE_ATTACK)
     assert report.attack.success.all() and stop.attack.success.all()
     assert torch.equal(report.attack.steps, stop.attack.steps + 1)
     assert report.attack.images.abs().max() > 1  # x + n was never clipped
@@ -179,7 +183,7 @@ def test_transfer_table_shows_green_exactly_where_a_cell_is_fooled(model, exampl
     labels = torch.tensor([3, 5, 8])
     targets = torch.tensor([8, 1])
     predictions = torch.tensor([[8, 5, 8], [3, 5, 8]])  # one fooled cell: (0, 0)
-    attack = class_visualisation(model, targets=targets, max_steps=0)
+    attack = class_visualisation(model, targets=targets, steps=0)
     rates = fooling_rates(predictions, targets, labels)
     transfer = NoiseTransfer(attack, torch.zeros(2, 1, 28, 28), predictions, rates)
 
@@ -213,12 +217,12 @@ def transfer_legend(fig):
 @pytest.mark.parametrize(
     "attack",
     [
-        lambda m, x, y: class_visualisation(m, max_steps=5),
-        lambda m, x, y: targeted_attack(m, x, (y + 1) % 10, max_steps=5),
-        lambda m, x, y: noise_attack(m, x[:1], [3], x, max_steps=5),
+        lambda m, x, y: class_visualisation(m, steps=5),
+        lambda m, x, y: targeted_attack(m, x, (y + 1) % 10, steps=5),
+        lambda m, x, y: noise_attack(m, x[:1], [3], others=x, steps=5),
         lambda m, x, y: universal_perturbation(m, x, y, steps=2, batch_size=2),
-        lambda m, x, y: pgd(m, x, y, 0.1, steps=3),
-        lambda m, x, y: fgsm(m, x, y, 0.1, targeted=True),
+        lambda m, x, y: pgd(m, x, y, eps=0.1, steps=3),
+        lambda m, x, y: fgsm(m, x, targets=y, eps=0.1),
     ],
     ids=["class", "targeted", "noise", "universal", "pgd", "fgsm"],
 )
@@ -236,12 +240,21 @@ def test_attacks_leave_weights_and_mode_alone(attack, batchnorm):
 
 def test_fgsm_and_pgd_stay_in_the_budget_and_the_range(model, mnist):
     x, y = mnist.test_x[:50], mnist.test_y[:50]
-    for adversarial in (fgsm(model, x, y, 0.1), pgd(model, x, y, 0.1, steps=5)):
+    for result in (fgsm(model, x, y, eps=0.1), pgd(model, x, y, eps=0.1, steps=5)):
+        adversarial = result.images
         assert (adversarial - x).abs().max() <= 2 * 0.1 + 1e-6  # 0.1 pixels = 0.2 model units
         assert adversarial.min() >= -1 and adversarial.max() <= 1
-    assert torch.equal(fgsm(model, x, y, 0.0), x)
+        linf, l2 = result.perturbation_size()  # pixel units
+        assert torch.allclose(linf, (adversarial - x).flatten(1).abs().amax(1) / 2)
+        assert (linf <= 0.1 + 1e-6).all() and (l2 > 0).any()
+        with torch.no_grad():
+            read = model.logits(adversarial).argmax(1)
+        assert torch.equal(result.predictions, read)
+        assert torch.equal(result.success, read != y)
+    assert torch.equal(fgsm(model, x, y, eps=0.0).images, x)
     assert torch.equal(
-        pgd(model, x, y, 0.1, steps=5, seed=3), pgd(model, x, y, 0.1, steps=5, seed=3)
+        pgd(model, x, y, eps=0.1, steps=5, seed=3).images,
+        pgd(model, x, y, eps=0.1, steps=5, seed=3).images,
     )
 
 
@@ -270,17 +283,199 @@ def test_targeted_pgd_moves_towards_the_target(model, mnist):
     x = mnist.test_x[:200]
     target = torch.full((200,), 3)
     before = (model.predict_proba(x).argmax(1) == 3).sum()
-    after = (model.predict_proba(pgd(model, x, target, 0.2, targeted=True)).argmax(1) == 3).sum()
+    result = pgd(model, x, targets=target, eps=0.2)
+    after = (model.predict_proba(result.images).argmax(1) == 3).sum()
     assert after > before + 100
+    assert result.labels is None and int(result.success.sum()) == int(after)
 
 
 def test_invalid_arguments(model):
     x = torch.zeros(1, 1, 28, 28)
-    with pytest.raises(ValueError, match="max_steps"):
-        class_visualisation(model, max_steps=-1)
+    with pytest.raises(ValueError, match="steps"):
+        class_visualisation(model, steps=-1)
     with pytest.raises(ValueError, match="threshold"):
         class_visualisation(model, threshold=1.0)
     with pytest.raises(ValueError, match="eps"):
-        pgd(model, x, torch.tensor([0]), -0.1)
+        pgd(model, x, torch.tensor([0]), eps=-0.1)
+    with pytest.raises(ValueError, match="labels"):
+        pgd(model, x, eps=0.1)
     with pytest.raises(ValueError, match="attack"):
         accuracy_under_attack(model, x, torch.tensor([0]), [0.1], attack="cw")
+    with pytest.raises(ValueError, match="budget"):
+        accuracy_under_attack(model, x, torch.tensor([0]), [0.1], attack="targeted")
+    with pytest.raises(ValueError, match="shape"):
+        class_visualisation(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2)))
+
+
+# --- any classifier: the foreign models of the model contract ---------------------------
+
+FOREIGN = {
+    # name: (model factory, images, bounds passed (None: the model's own), eps in pixels)
+    "colour": (ColourNet, lambda: colour_images(8), (0.0, 1.0), 8 / 255),
+    "nested": (NestedNet, lambda: grey_images(8), None, 0.1),
+}
+
+
+@pytest.fixture(params=sorted(FOREIGN))
+def foreign(request):
+    factory, images, bounds, eps = FOREIGN[request.param]
+    net = factory()
+    x = images()
+    with torch.no_grad():
+        labels = net.eval()(x).argmax(1)  # what it reads now: every success is a change
+    return net, x, labels, bounds, eps
+
+
+def within(images: torch.Tensor, bounds) -> bool:
+    low, high = bounds if bounds is not None else (-1.0, 1.0)
+    return bool(images.min() >= low and images.max() <= high)
+
+
+def test_fgsm_and_pgd_on_foreign_models_respect_budget_bounds_and_beat_each_other(foreign):
+    net, x, labels, bounds, eps = foreign
+    scale = 1.0 if bounds is not None else 2.0  # model units per pixel
+    one = fgsm(net, x, labels, eps=eps, bounds=bounds)
+    many = pgd(net, x, labels, eps=eps, steps=10, bounds=bounds)
+    for result in (one, many):
+        assert result.images.shape == x.shape and within(result.images, bounds)
+        assert (result.images - x).abs().max() <= scale * eps + 1e-6
+        assert (result.perturbation_size()[0] <= eps + 1e-6).all()
+        assert result.logit_history.shape == (int(result.steps[0]) + 1, len(x))
+    assert one.steps.tolist() == [1] * len(x) and many.steps.tolist() == [10] * len(x)
+    with torch.no_grad():  # PGD never weaker than FGSM: the loss it reaches is higher
+        loss = {
+            name: torch.nn.functional.cross_entropy(net(r.images), labels).item()
+            for name, r in (("fgsm", one), ("pgd", many), ("clean", fgsm(net, x, labels, eps=0)))
+        }
+    assert loss["pgd"] >= loss["fgsm"] > loss["clean"]
+    assert int(many.success.sum()) >= int(one.success.sum())
+
+
+def test_the_done_when_call_on_a_colour_model():
+    net, xs = ColourNet(), colour_images(4)
+    labels = torch.tensor([0, 1, 2, 3])
+    adversarial = pgd(net, xs, labels, eps=8 / 255, steps=10, bounds=(0, 1)).images
+    assert adversarial.shape == (4, 3, 32, 32)
+    assert (adversarial - xs).abs().max() <= 8 / 255 + 1e-6
+
+
+def test_ascent_attacks_on_foreign_models(foreign):
+    net, x, labels, bounds, _ = foreign
+    targets = (labels + 1) % 7
+    targeted = targeted_attack(net, x, targets, steps=30, bounds=bounds)
+    assert targeted.images.shape == x.shape and within(targeted.images, bounds)
+    assert torch.equal(targeted.targets, targets) and targeted.labels is None
+    assert (targeted.probabilities > targeted.probability_history[0]).all()
+    images = class_visualisation(net, [0, 3], shape=x.shape[1:], steps=20, bounds=bounds)
+    assert images.images.shape == (2, *x.shape[1:]) and within(images.images, bounds)
+    assert (images.logit_history[-1] > images.logit_history[0]).all()
+    transfer = noise_attack(net, x[:1], [2, 4], others=x, other_labels=labels, bounds=bounds)
+    assert transfer.noises.shape == (2, *x.shape[1:]) and transfer.predictions.shape == (2, 8)
+    assert within(transfer.attack.images, bounds)
+    universal = universal_perturbation(net, x, labels, eps=0.05, steps=3, bounds=bounds)
+    assert universal.perturbation.shape == (1, *x.shape[1:])
+    assert universal.sizes()["linf"] <= 0.05 + 1e-6
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        lambda m, x, y, b: pgd(m, x, y, eps=0.05, steps=3, bounds=b),
+        lambda m, x, y, b: fgsm(m, x, targets=(y + 1) % 7, eps=0.05, bounds=b),
+        lambda m, x, y, b: targeted_attack(m, x, (y + 1) % 7, steps=3, bounds=b),
+        lambda m, x, y, b: class_visualisation(m, [1], shape=x.shape[1:], steps=3, bounds=b),
+        lambda m, x, y, b: noise_attack(m, x[:1], [1], others=x, steps=3, bounds=b),
+        lambda m, x, y, b: universal_perturbation(m, x, y, steps=2, bounds=b),
+        lambda m, x, y, b: accuracy_under_attack(m, x, y, [0.05], attack="pgd", steps=2, bounds=b),
+    ],
+    ids=["pgd", "fgsm", "targeted", "class", "noise", "universal", "accuracy"],
+)
+def test_attacks_leave_foreign_weights_mode_and_gradients_alone(attack, foreign):
+    net, x, labels, bounds, _ = foreign
+    net.train()
+    before = snapshot(net)
+    attack(net, x, labels, bounds)
+    assert net.training
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert all(p.grad is None and p.requires_grad for p in net.parameters())
+
+
+def test_a_callback_sees_progress_and_can_stop_every_long_attack(model, examples):
+    seen = []
+
+    def stop_at_3(step, images, probabilities):
+        seen.append((step, tuple(images.shape), tuple(probabilities.shape)))
+        return step < 3
+
+    result = pgd(model, examples, torch.arange(10), eps=0.3, steps=40, callback=stop_at_3)
+    assert [s for s, _, _ in seen] == [0, 1, 2, 3] and seen[0][1:] == ((10, 1, 28, 28), (10,))
+    assert result.steps.tolist() == [3] * 10 and len(result.probability_history) == 4
+    with torch.no_grad():
+        assert torch.equal(result.predictions, model.logits(result.images).argmax(1))
+    seen.clear()
+    grown = class_visualisation(model, [1, 7], callback=stop_at_3)
+    assert [s for s, _, _ in seen] == [0, 1, 2, 3] and (grown.steps <= 3).all()
+    assert len(grown.logit_history) == 4
+    progress = []
+    full = class_visualisation(model, [1, 7], callback=lambda s, i, p: progress.append(p))
+    assert len(progress) == len(full.probability_history)  # None never stops it
+    assert torch.equal(progress[-1], full.probabilities) and full.success.all()
+    seen.clear()
+    pairs = targeted_attack(model, examples[:2], [5, 6], callback=stop_at_3)
+    assert (pairs.steps <= 3).all() and seen[-1][0] == 3
+
+
+def test_the_registry_names_the_attacks_on_images(model, mnist):
+    assert get_attack("pgd") is pgd and get_attack("fgsm") is fgsm
+    assert set(ATTACKS) == {"fgsm", "pgd", "targeted"}
+    with pytest.raises(ValueError, match="one of"):
+        get_attack("deepfool")
+    x, y = mnist.test_x[:40], mnist.test_y[:40]
+    by_name = get_attack("fgsm")(model, x, y, eps=0.1)
+    accuracy = accuracy_under_attack(model, x, y, [0.1], attack="fgsm")
+    assert float(accuracy[0]) == pytest.approx(100 * float((~by_name.success).float().mean()))
+
+
+def test_robustness_curves_name_each_attack_and_pgd_is_stronger(model, mnist):
+    x, y = mnist.test_x[:60], mnist.test_y[:60]
+    curves = robustness_curves({"m": model}, x, y, [0.0, 0.2])
+    assert list(curves) == ["m, FGSM", "m, PGD-40"]
+    assert curves["m, FGSM"][0] == curves["m, PGD-40"][0] > 90
+    assert (curves["m, PGD-40"] <= curves["m, FGSM"]).all()
+    assert curves["m, PGD-40"][1] < curves["m, PGD-40"][0]
+
+
+def test_pixel_units_mean_the_same_change_on_any_bounds(model, examples):
+    """The same network on [0, 1] inputs: identical attack, perturbation in pixels."""
+
+    class ZeroOne(torch.nn.Module):
+        input_bounds = (0.0, 1.0)
+
+        def forward(self, pixels):
+            return model.logits(pixels * 2 - 1)
+
+    pixels = (examples + 1) / 2
+    labels = torch.arange(10)
+    ours = fgsm(model, examples, labels, eps=0.1)
+    theirs = fgsm(ZeroOne(), pixels, labels, eps=0.1)
+    assert torch.allclose(ours.perturbation, theirs.perturbation, atol=1e-5)
+    assert torch.equal(ours.predictions, theirs.predictions)
+
+
+def test_attacks_keep_the_dtype_of_a_float64_model(examples):
+    net = NestedNet().double()
+    x = examples.double()
+    result = pgd(net, x, torch.arange(10), eps=0.1, steps=2)
+    assert result.images.dtype == torch.float64 and result.logit_history.dtype == torch.float64
+    grown = class_visualisation(net, [0], shape=(1, 28, 28), steps=2)
+    assert grown.images.dtype == torch.float64
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_attacks_give_the_same_result_on_cuda(model, examples):  # pragma: no cover
+    gpu = pretrained(batchnorm=False).cuda()
+    here = pgd(model, examples, torch.arange(10), eps=0.1, steps=5)
+    there = pgd(gpu, examples.cuda(), torch.arange(10), eps=0.1, steps=5)
+    assert torch.allclose(here.images, there.images.cpu(), atol=1e-4)
+    grown = class_visualisation(gpu, steps=3)
+    assert torch.allclose(grown.originals.cpu(), class_visualisation(model, steps=3).originals)

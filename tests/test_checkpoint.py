@@ -1,4 +1,4 @@
-"""Checkpoints: round trip, refusal of pickled code, and the shipped weights."""
+"""Checkpoints: round trip of any model, refusal of pickled code, the shipped weights, the cache."""
 
 from __future__ import annotations
 
@@ -7,20 +7,27 @@ import pickle
 
 import pytest
 import torch
+from foreign_models import ColourNet, NestedNet, colour_images, grey_images
 
 from cnnviz.checkpoint import (
+    FORMAT,
     CheckpointError,
-    cached_train,
     history_path,
     load_checkpoint,
     pretrained,
     pretrained_history,
     pretrained_metadata,
+    pretrained_path,
     save_checkpoint,
-    training_key,
 )
 from cnnviz.model import CNN
-from cnnviz.training import History, evaluate, get_recipe
+from cnnviz.training import (
+    History,
+    _training_key,
+    cached_train,
+    evaluate,
+    get_recipe,
+)
 
 
 class RunsCode:
@@ -39,13 +46,17 @@ def test_round_trip_keeps_outputs_and_metadata(tmp_path, batchnorm):
     model = CNN(batchnorm=batchnorm)
     history = History(variant=model.variant, recipe={"name": "tiny"}, seed=3, test_acc=12.5)
     history.epoch_steps = [10]
-    path = save_checkpoint(model, tmp_path / "sub" / "m.safetensors", history=history, note="hi")
+    path = save_checkpoint(
+        model, tmp_path / "sub" / "m.safetensors", history=history, metadata={"note": "hi"}
+    )
     loaded, meta = load_checkpoint(path)
     x = torch.rand(3, 1, 28, 28) * 2 - 1
     assert torch.equal(loaded(x), model.eval()(x))
     assert loaded.batchnorm == batchnorm and not loaded.training
     assert meta["variant"] == model.variant and meta["recipe"] == "tiny"
     assert meta["seed"] == "3" and meta["test_accuracy"] == "12.5" and meta["note"] == "hi"
+    assert meta["format"] == FORMAT and meta["architecture"] == "cnnviz.model.CNN"
+    assert meta["input_bounds"] == "[-1.0, 1.0]" and meta["input_shape"] == "[1, 28, 28]"
     assert History.from_json(history_path(path)) == history
     assert [p.name for p in path.parent.iterdir() if p.suffix == ".part"] == []
 
@@ -77,10 +88,97 @@ def test_weights_of_another_shape_are_a_clear_error(tmp_path):
     state = CNN().state_dict()
     state["fc1.weight"] = torch.zeros(10, 10)
     torch.save(state, tmp_path / "bad.pt")
-    with pytest.raises(CheckpointError, match="do not fit"):
+    with pytest.raises(
+        CheckpointError, match=r"do not fit CNN: shape differences fc1.weight: file \(10, 10\)"
+    ):
         load_checkpoint(tmp_path / "bad.pt")
     with pytest.raises(CheckpointError, match="no such"):
         load_checkpoint(tmp_path / "absent.safetensors")
+
+
+def outputs(model, images):
+    with torch.no_grad():
+        return model.eval()(images)
+
+
+@pytest.mark.parametrize(
+    ("build", "images", "bounds"),
+    [(ColourNet, colour_images(), None), (NestedNet, grey_images(), "[-1.0, 1.0]")],
+    ids=["ColourNet", "NestedNet"],
+)
+def test_any_model_round_trips_with_its_buffers(tmp_path, build, images, bounds):
+    model = build(seed=0)
+    model.train()(images)  # batch norm (where present) updates its running statistics
+    path = save_checkpoint(model, tmp_path / "net.safetensors", metadata={"input_shape": "x"})
+    fresh = build(seed=5)  # other weights, other buffers
+    loaded, meta = load_checkpoint(path, model=fresh)
+    assert loaded is fresh and not loaded.training
+    saved_state, loaded_state = model.state_dict(), loaded.state_dict()
+    assert saved_state.keys() == loaded_state.keys()
+    assert all(torch.equal(saved_state[key], loaded_state[key]) for key in saved_state)
+    assert torch.equal(outputs(loaded, images), outputs(model, images))
+    assert meta["format"] == "cnnviz-state/1" and meta["input_shape"] == "x"
+    assert meta["architecture"] == f"foreign_models.{build.__name__}"
+    assert meta.get("input_bounds") == bounds
+
+
+def test_buffers_of_batch_norm_are_saved(tmp_path):
+    model = NestedNet()
+    path = save_checkpoint(model, tmp_path / "n.safetensors")
+    fresh = NestedNet(seed=1)
+    fresh.blocks[1].norm.running_var.fill_(7.0)
+    fresh.blocks[1].norm.num_batches_tracked.fill_(9)
+    load_checkpoint(path, model=fresh)
+    assert torch.equal(fresh.blocks[1].norm.running_var, model.blocks[1].norm.running_var)
+    assert fresh.blocks[1].norm.num_batches_tracked.item() == 0
+
+
+def test_a_foreign_checkpoint_without_its_model_says_to_pass_it(tmp_path):
+    path = save_checkpoint(ColourNet(), tmp_path / "c.safetensors")
+    with pytest.raises(CheckpointError, match=r"foreign_models\.ColourNet.*model=net"):
+        load_checkpoint(path)
+
+
+def test_a_mismatch_names_missing_and_unexpected_keys_and_shapes(tmp_path):
+    path = save_checkpoint(NestedNet(), tmp_path / "n.safetensors")
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path, model=ColourNet())
+    message = str(error.value)
+    assert "do not fit ColourNet" in message
+    assert "missing keys ['block.0.bias', 'block.0.weight'" in message
+    assert "unexpected keys ['blocks.0.conv.bias'" in message
+    wrong_classes = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    save_checkpoint(wrong_classes, tmp_path / "s.safetensors")
+    with pytest.raises(CheckpointError, match=r"0.weight: file \(3, 4\), model \(5, 4\)"):
+        load_checkpoint(
+            tmp_path / "s.safetensors", model=torch.nn.Sequential(torch.nn.Linear(4, 5))
+        )
+
+
+def test_tied_weights_are_saved_and_loaded(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 3))
+    model[1].weight = model[0].weight
+    path = save_checkpoint(model, tmp_path / "tied.safetensors")
+    fresh = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 3))
+    load_checkpoint(path, model=fresh)
+    assert torch.equal(fresh[1].weight, model[0].weight)
+
+
+def test_the_shipped_files_keep_their_format():
+    for batchnorm in (False, True):
+        meta = pretrained_metadata(batchnorm)
+        assert meta["format"] == FORMAT and "architecture" not in meta  # written before issue 11
+        assert pretrained(batchnorm).batchnorm == batchnorm
+    assert pretrained_path().parent.name == "weights"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_model_on_cuda_saves_and_loads_into_cuda(tmp_path):
+    model = NestedNet().cuda()
+    path = save_checkpoint(model, tmp_path / "n.safetensors")
+    loaded, _ = load_checkpoint(path, model=NestedNet(seed=3).cuda())
+    assert next(loaded.parameters()).is_cuda
+    assert torch.equal(loaded.stem.conv.weight, model.stem.conv.weight)
 
 
 @pytest.mark.parametrize("batchnorm", [False, True])
@@ -111,7 +209,7 @@ def test_cached_train_trains_once_then_loads(tmp_path, mnist):
         small, batchnorm=True, recipe="report", epochs=1, cache_dir=tmp_path
     )
     files = sorted(p.name for p in tmp_path.iterdir())
-    stem = f"cnn_bn-report-1ep-seed0-{training_key(get_recipe('report', 1), small)}"
+    stem = f"cnn_bn-report-1ep-seed0-{_training_key(get_recipe('report', 1), small)}"
     assert files == [f"{stem}.history.json", f"{stem}.safetensors"]
     again_model, again = cached_train(
         small, batchnorm=True, recipe="report", epochs=1, cache_dir=tmp_path
@@ -126,6 +224,6 @@ def test_cached_train_trains_once_then_loads(tmp_path, mnist):
     cached_train(small, batchnorm=True, recipe="report", epochs=1, seed=1, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.safetensors"))) == 2
     other_data = dataclasses.replace(small, train_x=-small.train_x)  # e.g. another dataset
-    assert training_key(get_recipe("report", 1), other_data) != stem.rsplit("-", 1)[1]
+    assert _training_key(get_recipe("report", 1), other_data) != stem.rsplit("-", 1)[1]
     cached_train(other_data, batchnorm=True, recipe="report", epochs=1, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.safetensors"))) == 3

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import types
 
 import pytest
+import torch
 from conftest import write_idx_dataset
 
 from cnnviz.checkpoint import load_checkpoint
@@ -29,8 +33,9 @@ def test_evaluate_json_on_real_mnist(capsys, mnist_dir):
 def test_train_on_another_idx_dataset_writes_weights_and_history(tmp_path, capsys):
     data = write_idx_dataset(tmp_path / "data", n_train=100, n_test=20)
     argv = ["train", "--variant", "nobn", "--epochs", "1", "--dataset", "idx", "--no-progress"]
+    argv += ["--device", "cpu"]
     assert main([*argv, "--data-dir", str(data), "--out-dir", str(tmp_path / "out")]) == 0
-    assert "nobn: test loss" in capsys.readouterr().out
+    assert "samples/s on cpu)" in capsys.readouterr().out
     model, meta = load_checkpoint(tmp_path / "out" / "cnn_nobn.safetensors")
     assert meta["epochs"] == "1" and not model.batchnorm
     assert (tmp_path / "out" / "cnn_nobn.history.json").is_file()
@@ -39,7 +44,49 @@ def test_train_on_another_idx_dataset_writes_weights_and_history(tmp_path, capsy
 def test_bad_data_is_an_error_message_not_a_traceback(tmp_path, capsys):
     write_idx_dataset(tmp_path, size=20)
     assert main(["evaluate", "--dataset", "idx", "--data-dir", str(tmp_path)]) == 2
-    assert "error: " in capsys.readouterr().err
+    assert "error: the report's CNN takes 1x28x28 images; this data set has 1x20x20" in (
+        capsys.readouterr().err
+    )
+
+
+def test_evaluate_runs_on_the_chosen_device(tmp_path, capsys):
+    write_idx_dataset(tmp_path, n_test=30)
+    argv = ["evaluate", "--dataset", "idx", "--data-dir", str(tmp_path), "--json"]
+    assert main([*argv, "--variant", "bn", "--device", "cpu"]) == 0
+    assert [row["variant"] for row in json.loads(capsys.readouterr().out)] == ["bn"]
+    assert main([*argv, "--device", "nowhere"]) == 2
+    assert "error: unknown device 'nowhere'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_evaluate_on_cuda(tmp_path, capsys):
+    write_idx_dataset(tmp_path, n_test=30)
+    argv = ["evaluate", "--dataset", "idx", "--data-dir", str(tmp_path), "--device", "cuda"]
+    assert main(argv) == 0
+
+
+def test_demo_without_gradio_says_how_to_install_the_extra():
+    """With gradio blocked, ``cnnviz demo`` exits 2 with one line; no server is started."""
+    code = (
+        "import sys; sys.modules['gradio'] = None\n"
+        "from cnnviz.cli import main\n"
+        "sys.exit(main(['demo', '--port', '1']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        'cnnviz demo: error: the app needs gradio: install the extra with pip install "cnnviz[app]"'
+    ]
+
+
+def test_demo_serves_the_packaged_app_with_host_and_port(monkeypatch):
+    """``cnnviz.app.main`` is called with the options (a stand-in app: no gradio, no server)."""
+    calls = []
+    app = types.ModuleType("cnnviz.app")
+    app.main = lambda **kwargs: calls.append(kwargs)
+    monkeypatch.setitem(sys.modules, "cnnviz.app", app)
+    assert main(["demo", "--host", "0.0.0.0", "--port", "7999"]) == 0
+    assert calls == [{"host": "0.0.0.0", "port": 7999}]
 
 
 def test_unknown_command_exits_with_usage():

@@ -12,9 +12,11 @@ from conftest import idx_bytes, write_idx_dataset
 
 from cnnviz.data import (
     DATA_ENV_VAR,
+    MNIST_FILES,
     DatasetNotFoundError,
     batch_indices,
     load_raw,
+    load_splits,
     locate_files,
     make_splits,
     search_roots,
@@ -22,7 +24,7 @@ from cnnviz.data import (
     to_model_space,
     to_pixel_space,
 )
-from cnnviz.idx import IDXError
+from cnnviz.idx import ChecksumError, IDXError, write_idx
 
 
 def test_real_mnist_sanity_figures(mnist_dir):
@@ -60,9 +62,18 @@ def test_normalisation_matches_the_report_transforms():
     assert torch.allclose(to_pixel_space(x).flatten(), torch.tensor([0, 51, 128, 255]) / 255.0)
 
 
-@pytest.mark.parametrize("layout", ["flat", "torchvision"])
-def test_both_folder_layouts_are_found(tmp_path, layout):
-    folder = tmp_path if layout == "flat" else tmp_path / "MNIST" / "raw"
+def test_other_bounds_scale_black_and_white_to_them():
+    pixels = np.array([[[0, 51, 255]]], dtype=np.uint8)
+    x = to_model_space(pixels, bounds=(0, 1))
+    assert torch.equal(x.flatten(), torch.tensor([0, 51, 255]) / 255.0)
+    shifted = to_model_space(pixels, bounds=(-0.5, 2.5))
+    assert shifted.flatten()[[0, 2]].tolist() == [-0.5, 2.5]
+    assert torch.allclose(to_pixel_space(shifted, bounds=(-0.5, 2.5)), x)
+
+
+@pytest.mark.parametrize("layout", ["flat", "MNIST", "FashionMNIST"])
+def test_flat_and_torchvision_folder_layouts_are_found(tmp_path, layout):
+    folder = tmp_path if layout == "flat" else tmp_path / layout / "raw"
     write_idx_dataset(folder, gz=layout == "flat")
     found = locate_files(tmp_path)
     assert found is not None and all(path.parent == folder for path in found.values())
@@ -89,7 +100,7 @@ def test_other_idx_datasets_load_by_header(tmp_path):
 def test_non_mnist_files_fail_the_mnist_checksum_naming_the_file(tmp_path):
     write_idx_dataset(tmp_path)
     with pytest.raises(
-        IDXError, match=r"train-images-idx3-ubyte\.gz: checksum mismatch.*--dataset idx"
+        ChecksumError, match=r"train-images-idx3-ubyte\.gz: checksum mismatch.*--dataset idx"
     ):
         load_raw(tmp_path, dataset="mnist", download=False)
 
@@ -105,10 +116,32 @@ def test_count_mismatch_between_images_and_labels(tmp_path):
         load_raw(tmp_path, dataset="idx")
 
 
-def test_wrong_image_size_is_rejected(tmp_path):
-    write_idx_dataset(tmp_path, size=32)
-    with pytest.raises(IDXError, match="images are 32x32, the model needs 28x28"):
+def test_images_of_another_size_load_in_their_own_shape(tmp_path):
+    write_idx_dataset(tmp_path, size=32, n_train=40, n_test=10)
+    splits = load_splits(tmp_path, dataset="idx", bounds=(0, 1))
+    assert splits.train_x.shape == (36, 1, 32, 32) and splits.test_x.shape == (10, 1, 32, 32)
+    assert splits.train_x.min() >= 0 and splits.train_x.max() <= 1
+
+
+def test_training_and_test_images_of_different_sizes_are_rejected(tmp_path):
+    write_idx_dataset(tmp_path)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((32, 20, 20), np.uint8))
+    with pytest.raises(IDXError, match=r"has 28x28 images but .*t10k-images.* has 20x20 images"):
         load_raw(tmp_path, dataset="idx")
+
+
+def test_files_of_other_names_are_given_by_a_mapping(tmp_path):
+    names = {key: f"my_{key}.idx" for key in MNIST_FILES}
+    rng = np.random.default_rng(0)
+    for key, name in names.items():
+        shape = (12, 8, 8) if key.endswith("images") else (12,)
+        write_idx(tmp_path / f"{name}.gz", rng.integers(0, 4, shape))
+    raw = load_raw(tmp_path, dataset="idx", files=names, download=False)
+    assert raw.train_images.shape == (12, 8, 8) and raw.num_classes <= 4
+    with pytest.raises(DatasetNotFoundError, match=r"my_train_images\.idx"):
+        load_raw(tmp_path / "empty", dataset="idx", files=names)
+    with pytest.raises(ValueError, match="needs exactly the keys"):
+        load_raw(tmp_path, dataset="idx", files={"train_images": "a"})
 
 
 def test_labels_file_in_place_of_images_is_wrong_magic(tmp_path):

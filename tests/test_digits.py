@@ -62,3 +62,16 @@ def test_sample_when_no_data_anywhere(monkeypatch, tmp_path, fresh_cache):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     digits = load_test_digits()
     assert not digits.full and len(digits.y) == 1000
+
+
+def test_sample_indices_are_distinct_seeded_and_in_range():
+    from cnnviz.digits import PICK_SEED, sample_indices
+
+    picks = sample_indices(10_000, 200)
+    assert picks.shape == (200,) and len(set(picks.tolist())) == 200
+    assert int(picks.min()) >= 0 and int(picks.max()) < 10_000
+    assert torch.equal(picks, sample_indices(10_000, 200, seed=PICK_SEED))
+    assert not torch.equal(picks, sample_indices(10_000, 200, seed=PICK_SEED + 1))
+    assert torch.equal(sample_indices(10, 10).sort().values, torch.arange(10))
+    with pytest.raises(ValueError, match="cannot pick"):
+        sample_indices(5, 6)

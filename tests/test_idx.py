@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 
 import numpy as np
 import pytest
 from conftest import idx_bytes
 
-from cnnviz.idx import IMAGES_MAGIC, LABELS_MAGIC, IDXError, md5_of_content, parse_idx, read_idx
+from cnnviz.idx import (
+    IMAGES_MAGIC,
+    LABELS_MAGIC,
+    ChecksumError,
+    IDXError,
+    parse_idx,
+    read_idx,
+    write_idx,
+)
 
 
 @pytest.fixture
@@ -73,8 +82,25 @@ def test_missing_file_is_an_idx_error(tmp_path):
         read_idx(tmp_path / "absent", expected_magic=IMAGES_MAGIC)
 
 
-def test_md5_is_of_decompressed_content(tmp_path, images):
+def test_md5_is_checked_on_the_decompressed_content(tmp_path, images):
     raw, packed = tmp_path / "raw", tmp_path / "packed.gz"
     raw.write_bytes(idx_bytes(images))
     packed.write_bytes(gzip.compress(idx_bytes(images)))
-    assert md5_of_content(raw) == md5_of_content(packed)
+    md5 = hashlib.md5(idx_bytes(images)).hexdigest()
+    for path in (raw, packed):
+        np.testing.assert_array_equal(read_idx(path, expected_magic=IMAGES_MAGIC, md5=md5), images)
+    with pytest.raises(ChecksumError, match=rf"packed\.gz: checksum mismatch: MD5 .* is {md5}"):
+        read_idx(packed, expected_magic=IMAGES_MAGIC, md5="0" * 32)
+
+
+@pytest.mark.parametrize("name", ["images.gz", "images"])
+def test_write_idx_gives_the_standard_bytes(tmp_path, images, name):
+    path = write_idx(tmp_path / "sub" / name, images)
+    content = path.read_bytes()
+    assert (gzip.decompress(content) if name.endswith(".gz") else content) == idx_bytes(images)
+    np.testing.assert_array_equal(read_idx(path, expected_magic=IMAGES_MAGIC), images)
+
+
+def test_write_idx_refuses_values_outside_a_byte(tmp_path):
+    with pytest.raises(ValueError, match=r"0\.\.255"):
+        write_idx(tmp_path / "x", np.array([0, 256]))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from foreign_models import ColourNet, NestedNet
+from torch import nn
 
-from cnnviz.model import CNN, REPORT_NEURONS, format_summary, layer_summary, totals
+from cnnviz.model import CNN, REPORT_NEURONS, eval_mode, format_summary, layer_summary, totals
 
 REPORT_PARAMETERS = {"conv1": 320, "conv2": 9248, "fc1": 784500, "fc2": 5010}
 
@@ -54,3 +56,62 @@ def test_summary_text_carries_report_counts_and_leaves_mode_alone():
         assert number in text
     assert "batch-norm parameters: 1064" in text  # 2*32 + 2*500
     assert "batch-norm parameters: 0" in format_summary(CNN(batchnorm=False))
+
+
+def test_layer_table_rows_are_the_report_layers_in_forward_order():
+    rows = layer_summary(CNN(batchnorm=True))
+    assert [row.name for row in rows] == ["conv1", "pool1", "conv2", "pool2", "fc1", "fc2"]
+    assert [row.kind for row in rows] == ["Conv2d", "MaxPool2d"] * 2 + ["Linear"] * 2
+
+
+def test_layer_table_of_a_colour_model_counts_every_parameter():
+    net = ColourNet().train()
+    rows = layer_summary(net, (3, 32, 32))
+    assert [(row.name, row.output_shape) for row in rows] == [
+        ("block.0", (8, 32, 32)),
+        ("block.2", (8, 16, 16)),
+        ("block.3", (16, 16, 16)),
+        ("block.5", (16, 4, 4)),
+        ("head", (7,)),
+    ]
+    assert rows[0].input_shape == (3, 32, 32) and rows[-1].input_shape == (256,)
+    assert (rows[0].weights, rows[0].biases, rows[0].neurons) == (3 * 8 * 9, 8, 8 * 32 * 32)
+    assert sum(row.parameters for row in rows) == sum(p.numel() for p in net.parameters())
+    assert net.training and all(not m._forward_hooks for m in net.modules())
+
+
+def test_layer_table_of_nested_blocks():
+    net = NestedNet().double()
+    rows = {row.name: row for row in layer_summary(net, (1, 28, 28))}
+    assert list(rows) == ["stem.conv", "blocks.0.conv", "blocks.1.conv", "pool", "classifier"]
+    assert rows["stem.conv"].output_shape == (6, 14, 14) and rows["stem.conv"].parameters == 156
+    assert rows["blocks.1.conv"].parameters == 6 * 6 * 9 + 6 and rows["pool"].neurons == 0
+    assert rows["classifier"].input_shape == (6,) and rows["classifier"].neurons == 10
+    # Normalisation layers have no row (as in the report's table); nothing else is missed.
+    norms = sum(
+        p.numel() for m in net.modules() if isinstance(m, nn.BatchNorm2d) for p in m.parameters()
+    )
+    assert sum(row.parameters for row in rows.values()) + norms == sum(
+        p.numel() for p in net.parameters()
+    )
+    assert norms == 24
+
+
+def test_layer_table_needs_the_input_shape_of_other_models():
+    with pytest.raises(ValueError, match=r"input_shape \(C, H, W\) is required for ColourNet"):
+        layer_summary(ColourNet())
+    with pytest.raises(ValueError, match="input_shape must be"):
+        layer_summary(ColourNet(), (32, 32))
+
+
+def test_eval_mode_restores_each_modules_own_mode():
+    """A train-mode model with a frozen (eval) part: both modes come back as they were."""
+    net = CNN(batchnorm=True).train()
+    net.conv2_bn.eval()
+    with eval_mode(net):
+        assert not any(module.training for module in net.modules())
+    assert net.training and net.fc1_bn.training and not net.conv2_bn.training
+    net.eval().fc1_bn.train()  # eval at the top, one part training: it is switched too
+    with eval_mode(net):
+        assert not net.fc1_bn.training
+    assert net.fc1_bn.training and not net.training

@@ -190,9 +190,11 @@ def attacked(model):
 
     images = torch.rand(2, 1, 28, 28) * 2 - 1
     return {
-        "visualisation": class_visualisation(model, max_steps=3),
-        "targeted": targeted_attack(model, *all_pairs(images), max_steps=3),
-        "noise": noise_attack(model, images, [1, 2], images, torch.tensor([1, 5]), max_steps=3),
+        "visualisation": class_visualisation(model, steps=3),
+        "targeted": targeted_attack(model, *all_pairs(images), steps=3),
+        "noise": noise_attack(
+            model, images, [1, 2], others=images, other_labels=torch.tensor([1, 5]), steps=3
+        ),
     }
 
 

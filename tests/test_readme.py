@@ -6,6 +6,9 @@ import re
 import subprocess
 from pathlib import Path
 
+import torch
+from foreign_models import ColourNet, colour_images
+
 import cnnviz
 from cnnviz.checkpoint import pretrained_metadata
 
@@ -52,7 +55,8 @@ def test_make_test_lints_builds_the_docs_and_runs_every_test():
     assert '$(PYTHON) -m pytest -m "not space"' in steps
     assert recipe("test-space") == ["$(PYTHON) -m pytest -m space"]
     docs = recipe("docs/_build/html/.built")[0]
-    assert docs.startswith("rm -rf docs/_build docs/auto_examples && ")  # every example runs
+    every_example_runs = "rm -rf docs/_build docs/auto_examples docs/generated && "
+    assert docs.startswith(every_example_runs)
     assert " -W " in docs and " -n " in docs
 
 
@@ -100,10 +104,27 @@ def test_mnist_is_credited():
         assert name in words
 
 
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
 def test_python_example_names_exist():
-    snippet = re.search(r"```python\n(.*?)```", README, flags=re.S).group(1)
-    for name in re.findall(r"cnnviz\.(\w+)\(", snippet):
-        assert callable(getattr(cnnviz, name))
+    for snippet in python_blocks():
+        for name in re.findall(r"cnnviz\.(\w+)\(", snippet):
+            assert callable(getattr(cnnviz, name)), name
+
+
+def test_your_own_model_snippet_runs_on_a_foreign_model(capsys):
+    """The README's ten lines, as written, on a 3x32x32 CNN with random weights."""
+    snippet = python_blocks()[1]
+    assert "## Your own model" in README.split(snippet)[0].rsplit("```python", 1)[0][-700:]
+    labels = torch.tensor([0, 3, 6, 2])
+    scope = {"net": ColourNet(), "xs": colour_images(4), "labels": labels}
+    exec(snippet, scope)
+    assert scope["heat"].shape == (32, 32) and scope["grads"].shape == (4, 3, 32, 32)
+    assert scope["maps"]["block.0"].shape == (4, 8, 32, 32)
+    change = (scope["attack"].images - scope["xs"]).abs().max()
+    assert change <= 8 / 255 + 1e-6 and "torch.Size([4, 3, 32, 32])" in capsys.readouterr().out
 
 
 def test_accuracy_table_matches_shipped_weights():

@@ -1,9 +1,10 @@
-"""The Hugging Face Space, tried as far as this machine allows.
+"""The Hugging Face Space and the built wheel, tried as far as this machine allows.
 
 The Space receives the files ``scripts/stage_space.py`` stages, installs their
 ``requirements.txt`` with gradio at the README's ``sdk_version``, and runs
-``python demo/app.py``. The slow test (marker ``space``, run by ``make test``) does the
-same here: a fresh virtual environment (no system site-packages), no MNIST, no home
+``python demo/app.py``. A user instead installs the wheel with the ``app`` extra and runs
+the app from the package. The slow tests (marker ``space``, run by ``make test``) do both
+here: each in a fresh virtual environment (no system site-packages), no MNIST, no home
 cache, then a digit drawn through ``gradio_client``.
 """
 
@@ -11,11 +12,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -77,18 +81,30 @@ def test_no_file_is_marked_for_git_lfs():
     assert "filter=lfs" not in (ROOT / ".gitattributes").read_text()
 
 
-def tracked(*folders: str) -> set[Path]:
+def makefile_value(name: str) -> str:
+    """The value the Makefile gives ``name`` (``NAME := value`` or ``NAME ?= value``)."""
+    found = re.search(rf"^{name} [:?]= (\S+)$", (ROOT / "Makefile").read_text(), flags=re.M)
+    assert found, f"the Makefile sets no {name}"
+    return found.group(1)
+
+
+def source_files(*paths: str) -> set[Path]:
+    """The checkout's files under ``paths``: tracked or new, not ignored, not deleted."""
     listed = subprocess.run(
-        ["git", "ls-files", *folders], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", *paths],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
-    return {Path(line) for line in listed.splitlines()}
+    return {Path(line) for line in listed.splitlines() if (ROOT / line).is_file()}
 
 
 def test_staging_copies_exactly_what_the_space_needs(tmp_path):
     staged = set(stage(tmp_path / "space"))
     assert {path.parts[0] for path in staged} == {"README.md", "requirements.txt", "demo", "cnnviz"}
-    assert tracked("cnnviz", "demo") <= staged  # every shipped file, weights included
-    for needed in ("demo/app.py", "cnnviz/samples/mnist_test_sample.npz"):
+    assert source_files("cnnviz", "demo") <= staged  # every shipped file, weights included
+    for needed in ("demo/app.py", "cnnviz/app/__init__.py", "cnnviz/samples/mnist_test_sample.npz"):
         assert Path(needed) in staged
     assert len([path for path in staged if path.suffix == ".safetensors"]) == 2
     assert not any("__pycache__" in path.parts for path in staged)
@@ -119,71 +135,39 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, "PYTHONNOUSERSITE": "1", **extra}
 
 
-@pytest.fixture(scope="module")
-def space(tmp_path_factory) -> Iterator[tuple[Path, Path]]:
-    """The staged Space and a fresh venv with its requirements and gradio==sdk_version.
+def fresh_venv(folder: Path, *requirements: str) -> Path:
+    """A new virtual environment in ``folder`` with ``requirements`` (pip arguments) installed.
 
     On the project's CI machine only PyPI is reachable: pip warns that the PyTorch CPU index
-    named in requirements.txt is unreachable and takes torch 2.13.0+cpu from the machine's
-    wheel folder (``--retries 1`` keeps those failed look-ups short); on a Space, or any
-    machine online, the same file gets it from that index.
+    is unreachable and takes torch 2.13.0+cpu from the machine's wheel folder
+    (``--retries 1`` keeps those failed look-ups short); on a Space, or any machine online,
+    the same arguments get it from that index. Returns the environment's ``python``.
     """
-    base = tmp_path_factory.mktemp("space")
-    stage(base / "app")
-    venv = base / "venv"
-    run([sys.executable, "-m", "venv", str(venv)])
-    python = venv / "bin" / "python"
+    run([sys.executable, "-m", "venv", str(folder)])
+    python = folder / "bin" / "python"
     started = time.perf_counter()
-    requirements = str(base / "app" / "requirements.txt")
-    gradio = f"gradio=={front_matter()['sdk_version']}"
     run(
-        [str(python), "-m", "pip", "install", "--retries", "1", "-q", "-r", requirements, gradio],
+        [str(python), "-m", "pip", "install", "--retries", "1", "-q", *requirements],
         env=clean_env(),
         timeout=INSTALL_TIMEOUT_S,
     )
     print(f"fresh venv installed in {time.perf_counter() - started:.0f} s")
-    yield base / "app", python
+    return python
 
 
-@pytest.mark.space
-def test_fresh_venv_has_cpu_torch_and_no_cnnviz_of_its_own(space, tmp_path):
-    _, python = space
-    probe = "import torch; print(torch.__version__, torch.version.cuda)"
-    version, cuda = run([str(python), "-c", probe], cwd=tmp_path, env=clean_env()).split()
-    assert version.split("+")[0] == "2.13.0" and cuda == "None"  # +cpu on Linux
-    packages = run([str(python), "-m", "pip", "list", "--format=freeze"], env=clean_env())
-    assert "nvidia" not in packages.lower()
-    assert f"gradio=={front_matter()['sdk_version']}" in packages.splitlines()
-    absent = subprocess.run([str(python), "-c", "import cnnviz"], cwd=tmp_path, env=clean_env())
-    assert absent.returncode != 0  # the app can only use the staged copy
+@contextmanager
+def serving(command: list[str], cwd: Path, port: int, home: Path, **extra: str) -> Iterator[str]:
+    """``command`` run in ``cwd`` until it answers on ``port``; yields the URL, then stops it.
 
-
-def seven(path: Path) -> dict:
-    """A drawn 7 as the sketchpad sends it (black strokes on white, 392x392)."""
-    canvas = Image.new("RGB", (392, 392), "white")
-    ImageDraw.Draw(canvas).line([(100, 90), (290, 90), (170, 320)], fill="black", width=26)
-    canvas.save(path)
-    return {"background": handle_file(str(path)), "layers": [], "composite": handle_file(str(path))}
-
-
-@pytest.fixture(scope="module")
-def served(space, tmp_path_factory) -> Iterator[str]:
-    """``python demo/app.py`` from the staged folder, with no MNIST and an empty home."""
-    app, python = space
-    empty = tmp_path_factory.mktemp("no-data")
-    port = free_port()
-    log = empty / "app.log"
+    The app runs with ``home`` (an empty folder) as its home and data folder: no MNIST, no
+    cache; ``extra`` adds to its environment. Its output must hold no traceback.
+    """
+    log = home / "app.log"
     env = clean_env(
-        HOME=str(empty),
-        CNNVIZ_DATA=str(empty),
-        GRADIO_SERVER_NAME="127.0.0.1",
-        GRADIO_SERVER_PORT=str(port),
-        GRADIO_ANALYTICS_ENABLED="False",
+        HOME=str(home), CNNVIZ_DATA=str(home), GRADIO_ANALYTICS_ENABLED="False", **extra
     )
     with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(python), "demo/app.py"], cwd=app, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + SERVE_TIMEOUT_S
@@ -204,10 +188,112 @@ def served(space, tmp_path_factory) -> Iterator[str]:
     assert "Traceback" not in log.read_text()
 
 
-@pytest.mark.space
-def test_space_reads_a_drawn_seven_without_data(served, tmp_path):
-    client = Client(served, verbose=False)
-    result = client.predict(sketch=seven(tmp_path / "seven.png"), api_name="/draw")
+def seven(path: Path) -> dict:
+    """A drawn 7 as the sketchpad sends it (black strokes on white, 392x392)."""
+    canvas = Image.new("RGB", (392, 392), "white")
+    ImageDraw.Draw(canvas).line([(100, 90), (290, 90), (170, 320)], fill="black", width=26)
+    canvas.save(path)
+    return {"background": handle_file(str(path)), "layers": [], "composite": handle_file(str(path))}
+
+
+def reads_a_drawn_seven(url: str, folder: Path) -> None:
+    """A 7 drawn on the sketchpad, sent to ``/draw``, reads as 7."""
+    client = Client(url, verbose=False)
+    result = client.predict(sketch=seven(folder / "seven.png"), api_name="/draw")
     label = result[0]  # the Prediction box
     assert label["label"] == "7"
     assert max(c["confidence"] for c in label["confidences"]) > 0.5
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory) -> Iterator[tuple[Path, Path]]:
+    """The staged Space and a fresh venv with its requirements and gradio==sdk_version."""
+    base = tmp_path_factory.mktemp("space")
+    stage(base / "app")
+    requirements = str(base / "app" / "requirements.txt")
+    gradio = f"gradio=={front_matter()['sdk_version']}"
+    yield base / "app", fresh_venv(base / "venv", "-r", requirements, gradio)
+
+
+@pytest.mark.space
+def test_fresh_venv_has_cpu_torch_and_no_cnnviz_of_its_own(space, tmp_path):
+    _, python = space
+    probe = "import torch; print(torch.__version__, torch.version.cuda)"
+    version, cuda = run([str(python), "-c", probe], cwd=tmp_path, env=clean_env()).split()
+    assert version.split("+")[0] == "2.13.0" and cuda == "None"  # +cpu on Linux
+    packages = run([str(python), "-m", "pip", "list", "--format=freeze"], env=clean_env())
+    assert "nvidia" not in packages.lower()
+    assert f"gradio=={front_matter()['sdk_version']}" in packages.splitlines()
+    absent = subprocess.run([str(python), "-c", "import cnnviz"], cwd=tmp_path, env=clean_env())
+    assert absent.returncode != 0  # the app can only use the staged copy
+
+
+@pytest.fixture(scope="module")
+def served(space, tmp_path_factory) -> Iterator[str]:
+    """``python demo/app.py`` from the staged folder, with no MNIST and an empty home."""
+    app, python = space
+    home = tmp_path_factory.mktemp("no-data")
+    port = free_port()
+    command = [str(python), "demo/app.py"]  # where a Space tells it to listen:
+    where = {"GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
+    with serving(command, app, port, home, **where) as url:
+        yield url
+
+
+@pytest.mark.space
+def test_space_reads_a_drawn_seven_without_data(served, tmp_path):
+    reads_a_drawn_seven(served, tmp_path)
+
+
+# --- the wheel, as a user installs it: pip install "cnnviz[app]" ----------------------------
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel ``pip wheel`` builds from a clean copy of the checkout's package files.
+
+    A copy, because setuptools builds in the source folder and would ship files left in
+    ``build/lib`` by an earlier build.
+    """
+    base = tmp_path_factory.mktemp("wheel")
+    for relative in source_files("pyproject.toml", "README.md", "cnnviz"):
+        (base / "source" / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / relative, base / "source" / relative)
+    dist = base / "dist"
+    command = [sys.executable, "-m", "pip", "wheel", str(base / "source"), "--no-deps", "-q"]
+    run([*command, "-w", str(dist)], env=clean_env(), timeout=INSTALL_TIMEOUT_S)
+    (built,) = dist.glob("cnnviz-*.whl")
+    return built
+
+
+@pytest.mark.space
+def test_wheel_ships_the_package_the_app_its_weights_and_sample(wheel):
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    package = {path.as_posix() for path in source_files("cnnviz") if path.suffix != ".pyc"}
+    assert package <= shipped and "cnnviz/app/__init__.py" in shipped
+    assert not [name for name in shipped if name.startswith("demo/") or "__pycache__" in name]
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """A fresh venv with ``<wheel>[app]``, torch pinned and from the CPU index as ``make``."""
+    torch = f"torch=={makefile_value('TORCH_VERSION')}"
+    index = ["--extra-index-url", makefile_value("TORCH_INDEX")]
+    return fresh_venv(tmp_path_factory.mktemp("installed") / "venv", *index, f"{wheel}[app]", torch)
+
+
+@pytest.mark.space
+def test_installed_wheel_has_the_app_and_cpu_torch(installed, tmp_path):
+    probe = "import cnnviz.app, torch; print(cnnviz.app.__file__, torch.version.cuda)"
+    where, cuda = run([str(installed), "-c", probe], cwd=tmp_path, env=clean_env()).split()
+    assert Path(where).is_relative_to(installed.parents[1]) and cuda == "None"
+
+
+@pytest.mark.space
+def test_installed_app_reads_a_drawn_seven_outside_the_checkout(installed, tmp_path_factory):
+    """``cnnviz demo`` of the installed package serves the app from a folder of the user's."""
+    home = tmp_path_factory.mktemp("user")
+    port = free_port()
+    command = [str(installed.parent / "cnnviz"), "demo", "--port", str(port)]
+    with serving(command, home, port, home) as url:
+        reads_a_drawn_seven(url, home)

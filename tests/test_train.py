@@ -1,23 +1,29 @@
-"""Training: learning on real MNIST, determinism, augmentation, logging."""
+"""Training: learning on real MNIST, any model, any device, determinism, augmentation, logging."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import pytest
 import torch
+from foreign_models import ColourNet, NestedNet
 from tensorboard.backend.event_processing import event_accumulator
 
 from cnnviz.data import Splits
+from cnnviz.model import CNN
 from cnnviz.training import (
     History,
     Recipe,
     evaluate,
     get_recipe,
     random_shift,
+    resolve_device,
     resolve_precision,
     train,
 )
+
+BN = functools.partial(CNN, batchnorm=True)
 
 TINY = Recipe("tiny", epochs=1, batch_size=50, lr=0.05, momentum=0.9, val_every=20, max_shift=1)
 #: The fast recipe's machinery (bf16 autocast where available, channels-last) on a tiny run.
@@ -43,7 +49,7 @@ def small(mnist) -> Splits:
 
 @pytest.mark.parametrize("recipe", [TINY, TINY_FAST], ids=["fp32", "fast-path"])
 def test_a_short_run_learns_real_mnist(small, recipe):
-    model, history = train(small, batchnorm=True, recipe=recipe, progress=False)
+    model, history = train(BN, small, recipe, progress=False)
     assert history.test_acc > 85.0  # chance is 10 %
     assert history.test_acc == pytest.approx(evaluate(model, small.test_x, small.test_y)[1])
     assert len(history.step) == 60 and history.epoch_steps == [60]
@@ -56,26 +62,26 @@ def test_a_short_run_learns_real_mnist(small, recipe):
 @pytest.mark.parametrize("recipe", [TINY, TINY_FAST], ids=["fp32", "fast-path"])
 def test_same_seed_same_history_other_seed_other_history(small, recipe):
     data = subset(small, 500, 200)
-    first = train(data, batchnorm=True, recipe=recipe, seed=7, progress=False)[1]
-    again = train(data, batchnorm=True, recipe=recipe, seed=7, progress=False)[1]
-    other = train(data, batchnorm=True, recipe=recipe, seed=8, progress=False)[1]
+    first = train(BN, data, recipe, seed=7, progress=False)[1]
+    again = train(BN, data, recipe, seed=7, progress=False)[1]
+    other = train(BN, data, recipe, seed=8, progress=False)[1]
     assert first.train_loss == again.train_loss and first.val_acc == again.val_acc
     assert first.train_loss != other.train_loss
 
 
 def test_should_stop_ends_training_early(small):
-    _, history = train(small, recipe=TINY, progress=False, should_stop=lambda h: h.val_acc[-1] > 0)
+    _, history = train(BN, small, TINY, progress=False, should_stop=lambda h: h.val_acc[-1] > 0)
     assert history.step[-1] == 20 and history.test_acc is not None
 
 
 def test_history_round_trips_through_json(tmp_path, small):
-    _, history = train(subset(small, 100, 50), recipe=TINY, progress=False)
+    _, history = train(BN, subset(small, 100, 50), TINY, progress=False)
     history.to_json(tmp_path / "h.json")
     assert History.from_json(tmp_path / "h.json") == history
 
 
 def test_tensorboard_gets_the_report_tags(tmp_path, small):
-    train(subset(small, 200, 50), recipe=TINY, progress=False, tensorboard_dir=tmp_path)
+    train(BN, subset(small, 200, 50), TINY, progress=False, tensorboard_dir=tmp_path)
     events = event_accumulator.EventAccumulator(str(tmp_path))
     events.Reload()
     tags = set(events.Tags()["scalars"])
@@ -92,6 +98,107 @@ def test_random_shift_moves_content_and_fills_background():
     assert positions == {(r, c) for r in (1, 2, 3) for c in (1, 2, 3)}
     assert ((shifted == -1.0).sum(dim=(1, 2, 3)) == 24).all()
     assert random_shift(image, 0, torch.Generator()) is image
+
+
+def test_random_shift_moves_every_channel_alike_and_fills_the_given_background():
+    image = torch.rand(50, 3, 6, 7) + 1.0  # never equal to the background
+    shifted = random_shift(image, 2, torch.Generator().manual_seed(1), background=0.0)
+    padded = torch.nn.functional.pad(image, [2] * 4, value=0.0)
+    crops = {(dy, dx): padded[:, :, dy : dy + 6, dx : dx + 7] for dy in range(5) for dx in range(5)}
+    offsets = [
+        [offset for offset, crop in crops.items() if torch.equal(crop[i], shifted[i])]
+        for i in range(50)
+    ]
+    assert all(len(found) == 1 for found in offsets)  # each image: one translation, all channels
+    assert len({found[0] for found in offsets}) > 10  # offsets differ between images
+
+
+#: Measured with the code before issue 11 (``train(data, batchnorm=..., recipe=...)``), on
+#: the first 1,024 training and 200 validation/test digits, seed 3, one epoch, validation
+#: every 4 steps, fp32: the generic training loop must give the report's CNN the same run.
+PRE_CHANGE = {
+    "report-bn": {
+        "train_loss": [2.3895456790924072, 2.2923266887664795, 0.8137784004211426],
+        "val_acc": [23.5, 21.0, 21.5, 37.5],
+        "test_loss": 1.8106617736816406,
+    },
+    "fast-nobn": {
+        "train_loss": [2.3052308559417725, 2.302849769592285, 2.265028715133667],
+        "val_acc": [20.0, 14.5],
+        "test_loss": 2.2671220397949217,
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRE_CHANGE))
+def test_the_report_cnn_trains_exactly_as_before_the_generic_loop(mnist, name):
+    recipe_name, variant = name.split("-")
+    data = dataclasses.replace(
+        subset(mnist, 1024, 200), val_x=mnist.val_x[:200], val_y=mnist.val_y[:200]
+    )
+    recipe = dataclasses.replace(get_recipe(recipe_name, 1), val_every=4, precision="fp32")
+    build = functools.partial(CNN, batchnorm=variant == "bn")
+    _, history = train(build, data, recipe, seed=3, progress=False, device="cpu")
+    expected = PRE_CHANGE[name]
+    losses = history.train_loss[:2] + history.train_loss[-1:]
+    assert losses == pytest.approx(expected["train_loss"], abs=1e-6)
+    assert history.val_acc == expected["val_acc"]
+    assert history.test_loss == pytest.approx(expected["test_loss"], abs=1e-6)
+
+
+def test_a_model_instance_is_trained_in_place_with_its_own_initial_weights(small):
+    model = CNN()
+    before = model.conv1.weight.detach().clone()
+    trained, history = train(model, subset(small, 200, 50), TINY, progress=False)
+    assert trained is model and not torch.equal(model.conv1.weight, before)
+    assert history.variant == "nobn"
+
+
+def test_a_foreign_model_with_nested_batch_norm_learns_real_mnist(small):
+    untrained_loss, _ = evaluate(NestedNet(), small.test_x, small.test_y)
+    model, history = train(NestedNet, small, TINY, progress=False, device="cpu")
+    assert isinstance(model, NestedNet) and not model.training
+    assert history.variant == "NestedNet"
+    assert history.test_acc > 20.0  # chance is 10 %; a 6-channel net after 60 steps
+    assert history.test_loss < untrained_loss - 0.3
+    assert model.blocks[0].norm.num_batches_tracked.item() == 60
+
+
+def test_a_colour_model_in_0_1_trains_on_its_own_shapes_and_classes():
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(140) % 7
+    images = torch.rand(140, 3, 32, 32, generator=generator) * 0.2
+    images[torch.arange(140), labels % 3] += 0.8 * (labels >= 3)[:, None, None]  # bright channel
+    data = Splits(
+        *(images[:100], labels[:100]),
+        *(images[100:120], labels[100:120]),
+        *(images[120:], labels[120:]),
+        num_classes=7,
+    )
+    recipe = dataclasses.replace(TINY, batch_size=20, epochs=2, max_shift=2)
+    model, history = train(ColourNet, data, recipe, progress=False)
+    assert history.variant == "ColourNet" and history.step == list(range(1, 11))
+    assert all(loss == loss for loss in history.train_loss)  # finite: shapes and classes fit
+    assert next(model.parameters()).device == resolve_device()
+
+
+def test_the_device_is_cuda_when_available_else_the_cpu():
+    assert resolve_device() == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_cuda_gives_a_model_on_cuda_and_the_cpu_batches(small):
+    model, history = train(BN, subset(small, 200, 50), TINY, progress=False, device="cuda")
+    assert next(model.parameters()).is_cuda
+    assert history.test_acc == pytest.approx(
+        evaluate(model, small.test_x[:50], small.test_y[:50])[1]
+    )
 
 
 def test_recipes_and_their_errors():

@@ -1,0 +1,126 @@
+"""Gradio pieces the tabs are made of: checked inputs, served outputs, picture widgets.
+
+A value the app cannot use becomes a message for the client (a ``gr.Error``) and one
+line in the server log, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections.abc import Callable
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from cnnviz.app.inputs import InputError, number
+
+log = logging.getLogger("cnnviz.app")
+
+
+class InputFailed(gr.Error):
+    """A clear message for the client, and one log line instead of a traceback."""
+
+    def __init__(self, message: str) -> None:
+        log.warning("rejected input: %s", message)
+        super().__init__(message, print_exception=False)
+
+
+def guarded(component: gr.components.Component, read: Callable | None = None):
+    """``component`` whose payload goes through ``read(component, payload)`` first.
+
+    ``read`` raises :class:`~cnnviz.app.inputs.InputError` (or, for files, ``OSError``
+    or ``ValueError``) for a value the app cannot use; the client gets its message.
+    """
+    preprocess = component.preprocess
+
+    @functools.wraps(preprocess)
+    def checked(payload):
+        try:
+            return preprocess(payload if read is None else read(component, payload))
+        except InputError as error:
+            raise InputFailed(f"{component.label}: {error}") from None
+        except (OSError, ValueError, Image.DecompressionBombError):
+            raise InputFailed(f"{component.label}: the upload is not a readable image.") from None
+
+    component.preprocess = checked
+    return component
+
+
+def setting(component: gr.Slider, payload) -> float:
+    """A typed slider value as a number in the slider's range."""
+    return number(payload, "The value", component.minimum, component.maximum)
+
+
+def slider(*args, **options) -> gr.Slider:
+    return guarded(gr.Slider(*args, **options), setting)
+
+
+def served(value):
+    """Handler output ready to send: images become PNGs unique to this response.
+
+    Gradio caches output images under their content hash and rewrites the file each
+    time; identical images sent to two clients at once were truncated while being
+    served ("Too little data for declared Content-Length"). A per-response text chunk
+    gives every response its own file.
+    """
+    if isinstance(value, np.ndarray):
+        picture = Image.fromarray(value)
+        picture.info["cnnviz-response"] = uuid.uuid4().hex
+        return picture
+    if isinstance(value, list):
+        return [(served(image), caption) for image, caption in value]
+    return value
+
+
+def endpoint(handler: Callable) -> Callable:
+    """``handler`` with served outputs and :class:`~cnnviz.app.inputs.InputError` as a message."""
+
+    @functools.wraps(handler)
+    def run(*args):
+        try:
+            result = handler(*args)
+        except InputError as error:
+            raise InputFailed(str(error)) from None
+        return tuple(map(served, result)) if isinstance(result, tuple) else served(result)
+
+    return run
+
+
+def picture(label: str, **options) -> gr.Image:
+    return gr.Image(label=label, format="png", height=240, buttons=["download"], **options)
+
+
+def inline_picture(label: str, elem_id: str) -> gr.HTML:
+    """A picture sent inside the response, as a PNG data URI in an ``<img>``.
+
+    The Draw tab's pictures change with every stroke. Sent as files, each cost the
+    server a write to Gradio's cache, path checks and a download of its own: most of a
+    drawing's server time under load (8 clients: /draw p95 0.78 s; inline: 0.44 s,
+    measured by ``benchmarks/app_latency.py``).
+    """
+    return gr.HTML(
+        label=label,
+        show_label=True,
+        container=True,
+        min_height=240,
+        elem_id=elem_id,
+        elem_classes="inline-picture",
+    )
+
+
+def gallery(label: str, **options) -> gr.Gallery:
+    return gr.Gallery(label=label, format="png", object_fit="contain", **options)
+
+
+def attack_panel(prefix: str) -> list:
+    """Adversarial image, perturbation, before/after probabilities and a summary."""
+    with gr.Row():
+        adversarial = picture("Attacked drawing", elem_id=f"{prefix}-image")
+        perturbation = picture("Change (pixel units)", elem_id=f"{prefix}-change")
+        before = gr.Label(num_top_classes=3, label="Before")
+        after = gr.Label(num_top_classes=3, label="After")
+    summary = gr.Markdown(elem_id=f"{prefix}-summary")
+    return [adversarial, perturbation, before, after, summary]

@@ -1,0 +1,179 @@
+"""What each widget does: the handlers wired to the page's events.
+
+Drawing updates run two at a time (one per core); attacks, class images and the noise
+transfer queue on their own, one at a time, so drawing stays quick while others attack.
+Attack results are cleared as soon as the drawing or the model changes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import gradio as gr
+
+from cnnviz.app import handlers
+from cnnviz.app.components import endpoint
+from cnnviz.app.pictures import inline_img
+from cnnviz.app.tabs import Page
+
+DRAW_WORKERS = 2  # one handler per core; torch uses one thread per handler
+LONG_WORKERS = 1  # attacks and class images queue on their own, so drawing stays quick
+QUICK = {"concurrency_id": "draw", "concurrency_limit": DRAW_WORKERS}
+SLOW = {"concurrency_id": "long", "concurrency_limit": LONG_WORKERS}
+
+feature_maps = endpoint(handlers.activation_gallery)
+filter_galleries = endpoint(handlers.filter_galleries)
+
+
+def draw(sketch, model_name: str, patch, stride) -> tuple:
+    """The Draw tab's outputs and, for above the sketchpad, the prediction in short."""
+    probabilities, seen, occluded, salient, message = endpoint(handlers.draw_update)(
+        sketch, model_name, patch, stride
+    )
+    guess = max(probabilities, key=probabilities.get) if probabilities else None
+    short = f"Prediction: **{guess}** ({probabilities[guess]:.1%})" if guess else ""
+    pictures = (
+        inline_img(seen, "The drawing as the model sees it, 28x28 pixels"),
+        inline_img(occluded, "Occlusion map with a colour bar from 0 % to 100 %"),
+        inline_img(salient, "Saliency map with a colour bar"),
+    )
+    return probabilities, *pictures, message, short
+
+
+def class_images(model_name: str, target: str):
+    """Class images; the box for failures shows only when a class failed."""
+    sure, failed, curves, status = endpoint(handlers.grow_class_images)(model_name, target)
+    return sure, gr.Gallery(value=failed, visible=bool(failed)), curves, status
+
+
+def stale(*_) -> tuple:
+    """Both attack panels, cleared."""
+    return handlers.stale_attack() + handlers.stale_attack()
+
+
+def stale_if_redrawn(sketch, model_name: str, attacked: tuple[str, str] | None) -> tuple:
+    """Both attack panels cleared, unless the drawing is still the one they attacked.
+
+    The sketchpad can report a change without a new stroke (a repeated event after the
+    last one); results that still belong to what is on the canvas stay.
+    """
+    if attacked is not None and attacked == (handlers.drawing_key(sketch), model_name):
+        return (gr.skip(),) * (2 * len(handlers.stale_attack()))
+    return stale()
+
+
+def remembered(attack: Callable) -> Callable:
+    """``attack``'s outputs plus the key of the drawing and model it ran on."""
+
+    @functools.wraps(attack)
+    def run(sketch, model_name: str, *settings):
+        return *attack(sketch, model_name, *settings), (handlers.drawing_key(sketch), model_name)
+
+    return run
+
+
+def layer_menu(model_name: str, current: str) -> gr.Dropdown:
+    """The layer menu of ``model_name``, keeping ``current`` where that model has it."""
+    choices = handlers.layer_choices(model_name)
+    return gr.Dropdown(choices=choices, value=current if current in choices else "conv1")
+
+
+def maps_if_open(inside_is_open: bool, *args):
+    """Feature maps, computed only while the Inside tab is open."""
+    return feature_maps(*args) if inside_is_open else (gr.skip(), gr.skip())
+
+
+def is_inside(event: gr.SelectData) -> bool:
+    return event.value == "Inside"
+
+
+def connect(app: gr.Blocks, page: Page) -> None:
+    """Wire every event of ``page`` (inside ``app``'s context)."""
+    attacked = gr.State(None)  # (drawing key, model) the attack panels show results for
+    connect_drawing(app, page, attacked)
+    connect_long_jobs(page, attacked)
+
+
+def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State) -> None:
+    """Drawing, the model switch, the sliders, the random digit and the Inside tab."""
+    top, inside = page.header, page.inside
+    draw_inputs = [top.sketch, top.chosen, page.draw.patch, page.draw.stride]
+    draw_outputs = [
+        top.label,
+        page.draw.seen,
+        page.draw.occluded,
+        page.draw.salient,
+        top.message,
+        top.verdict,
+    ]
+    maps_inputs, maps_outputs = [top.sketch, top.chosen, inside.layer], [inside.maps, inside.note]
+    open_maps = [page.inside_open, *maps_inputs]
+    attack_outputs = page.targeted.outputs + page.gradient.outputs
+
+    page.tabs.select(is_inside, None, page.inside_open, api_name=False, queue=False)
+    top.sketch.change(
+        draw, draw_inputs, draw_outputs, api_name="draw", show_progress="hidden", **QUICK
+    ).then(maps_if_open, open_maps, maps_outputs, api_name=False, **QUICK)
+    top.sketch.change(
+        stale_if_redrawn,
+        [top.sketch, top.chosen, attacked],
+        attack_outputs,
+        api_name=False,
+        queue=False,
+    )
+    top.chosen.change(
+        layer_menu, [top.chosen, inside.layer], inside.layer, api_name=False, queue=False
+    ).then(draw, draw_inputs, draw_outputs, api_name=False, **QUICK).then(
+        maps_if_open, open_maps, maps_outputs, api_name=False, **QUICK
+    )
+    for changed in (top.chosen.change, top.random_digit.click):
+        changed(stale, None, attack_outputs, api_name=False, queue=False)
+    filters = [inside.conv1, inside.conv2]
+    top.chosen.change(filter_galleries, top.chosen, filters, api_name=False)
+    app.load(filter_galleries, top.chosen, filters, api_name=False)
+    for setting in (page.draw.patch, page.draw.stride):
+        for trigger in (setting.release, setting.input):
+            trigger(draw, draw_inputs, draw_outputs, api_name=False, **QUICK)
+    for trigger in (inside.layer.change, inside.tab.select):
+        trigger(feature_maps, maps_inputs, maps_outputs, api_name=False, **QUICK)
+    top.random_digit.click(
+        endpoint(handlers.random_test_digit),
+        None,
+        [top.sketch, top.truth],
+        api_name="random_digit",
+    ).then(draw, draw_inputs, draw_outputs, api_name=False, **QUICK)
+
+
+def connect_long_jobs(page: Page, attacked: gr.State) -> None:
+    """The buttons of Classes, Targeted, FGSM/PGD and Transfer, in their own queue."""
+    top, classes = page.header, page.classes
+    targeted, gradient, transfer = page.targeted, page.gradient, page.transfer
+    classes.grow.click(
+        class_images,
+        [top.chosen, classes.target],
+        [classes.sure, classes.failed, classes.curves, classes.status],
+        api_name="class_images",
+        **SLOW,
+    )
+    targeted.attack.click(
+        remembered(endpoint(handlers.targeted_on_drawing)),
+        [top.sketch, top.chosen, targeted.target, targeted.beta, targeted.steps],
+        [*targeted.outputs, attacked],
+        api_name="targeted",
+        **SLOW,
+    )
+    gradient.attack.click(
+        remembered(endpoint(handlers.gradient_attack_on_drawing)),
+        [top.sketch, top.chosen, gradient.method, gradient.eps],
+        [*gradient.outputs, attacked],
+        api_name="gradient_attack",
+        **SLOW,
+    )
+    transfer.learn.click(
+        endpoint(handlers.transfer_table),
+        [top.chosen, transfer.target],
+        [transfer.table, transfer.note],
+        api_name="transfer",
+        **SLOW,
+    )

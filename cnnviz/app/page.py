@@ -1,0 +1,39 @@
+"""The page around the tabs: title, introduction, style and the brush-picking script."""
+
+TITLE = "cnnviz: see what a CNN sees"
+INTRO = """# cnnviz: see what a convolutional network sees
+Draw a digit. The network of the classic MNIST assignment (two convolutions, two fully
+connected layers, 99.4 % test accuracy) reads it, shows which strokes matter and what its
+filters fire on, and how a small, targeted change of the pixels makes it read another digit."""
+
+# Gradio 6 opens the sketchpad with no tool and resets it on "Clear": pick the brush
+# on load and after every clear, so the first stroke draws.
+PICK_BRUSH = """
+<script>
+function cnnvizPickBrush(tries) {
+  const brush = document.querySelector('#sketchpad button[aria-label="Brush"]');
+  if (brush && brush.classList.contains('highlight')) return;
+  if (brush) brush.click();
+  if (tries > 0) setTimeout(() => cnnvizPickBrush(tries - 1), 150);
+}
+document.addEventListener('click', (event) => {
+  if (event.target.closest('#sketchpad button[aria-label="Clear canvas"]')) {
+    setTimeout(() => cnnvizPickBrush(20), 150);
+  }
+}, true);
+cnnvizPickBrush(200);
+</script>
+"""
+CSS = """
+#verdict { min-height: 1.6em; }
+.grid-wrap.fixed-height { max-height: none !important; height: auto !important; }
+.class-images .grid-container { --grid-cols: 5 !important; }  /* one image: not full width */
+.inline-picture img { display: block; margin: 0 auto; max-width: 100%; }
+.inline-picture img.pixels { width: 224px; margin: 8px auto; image-rendering: pixelated; }
+#verdict p { font-size: 1.25rem; margin: 0; }
+@media (max-width: 640px) {
+  #intro p { display: none; }
+  #tabs .tab-container button { padding: 4px 5px; font-size: 13px; }
+  .class-images .grid-container { --grid-cols: 2 !important; }
+}
+"""

@@ -1,0 +1,105 @@
+"""Arrays to pictures a browser shows: upscaled digits, colour maps with labelled bars,
+rendered figures and PNG data URIs.
+
+No gradio and no model here. Pictures are ``uint8 (H, W, 3)`` arrays unless said
+otherwise; values to colour are float arrays.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import matplotlib
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from PIL import Image, ImageDraw, ImageFont
+
+from cnnviz import plots
+from cnnviz.data import to_pixel_space
+
+SCALE = 8  # 28 px -> 224 px on screen
+FONT = ImageFont.load_default(size=13)
+
+
+def upscale(rgb: np.ndarray, height: int = 28 * SCALE) -> np.ndarray:
+    """``(h, w, 3)`` floats in [0, 1] -> uint8 ``height`` px high, same aspect ratio."""
+    picture = Image.fromarray((rgb * 255).round().astype(np.uint8))
+    width = round(rgb.shape[1] * height / rgb.shape[0])
+    return np.asarray(picture.resize((width, height), Image.Resampling.NEAREST))
+
+
+def digit_image(x: torch.Tensor, height: int = 28 * SCALE, ink: bool = False) -> np.ndarray:
+    """A model-space digit (any shape with 784 values) as a square grey RGB image.
+
+    White on black as MNIST stores it, or with ``ink`` black on white as drawn.
+    """
+    pixels = to_pixel_space(x.detach().reshape(28, 28)).clamp(0, 1).numpy()
+    return upscale(np.repeat((1.0 - pixels if ink else pixels)[:, :, None], 3, axis=2), height)
+
+
+def colour(values: np.ndarray, cmap: str, low: float, high: float) -> np.ndarray:
+    """Map ``values`` to RGB in [0, 1] with a matplotlib colour map over ``[low, high]``."""
+    scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    return matplotlib.colormaps[cmap](np.clip(scaled, 0, 1))[..., :3]
+
+
+def with_colour_bar(
+    values: np.ndarray, cmap: str, low: float, high: float, ticks: list[str]
+) -> np.ndarray:
+    """A ``(h, w)`` map coloured over ``[low, high]``, 224 px high, with a labelled bar.
+
+    ``ticks`` label the bar's top, middle and bottom (``high``, middle, ``low``), so
+    the numbers a reader sees are the real range of the colours.
+    """
+    picture = upscale(colour(values, cmap, low, high))
+    height = picture.shape[0]
+    bar = colour(np.linspace(high, low, height)[:, None].repeat(14, axis=1), cmap, low, high)
+    canvas = Image.new("RGB", (picture.shape[1] + 96, height + 16), "white")
+    canvas.paste(Image.fromarray(picture), (0, 8))
+    canvas.paste(Image.fromarray(upscale(bar, height)), (picture.shape[1] + 8, 8))
+    pen = ImageDraw.Draw(canvas)
+    for tick, y in zip(ticks, (8, 8 + height // 2, 8 + height - 1), strict=True):
+        pen.text((picture.shape[1] + 26, y), tick, fill="black", font=FONT, anchor="lm")
+    return np.asarray(canvas)
+
+
+def feature_map_picture(values: torch.Tensor, height: int = 112) -> np.ndarray:
+    """One feature map ``(h, w)`` on its own scale, by the library's rule.
+
+    :func:`cnnviz.plots.activation_scale` picks the colours: 0 to the largest value
+    for a map with no negative value, else symmetric around 0.
+    """
+    cmap, low, high = plots.activation_scale(values)
+    return upscale(colour(values.numpy(), cmap, low, high), height)
+
+
+def kernel_picture(kernels: np.ndarray, limit: float, height: int = 120) -> np.ndarray:
+    """``(rows, cols, k, k)`` kernels tiled with grey gaps, on the scale ``[-limit, limit]``."""
+    mosaic = plots.kernel_mosaic(kernels)
+    rgb = colour(np.nan_to_num(mosaic), plots.DIVERGING, -limit, limit)
+    rgb[np.isnan(mosaic)] = 0.25
+    return upscale(rgb, height)
+
+
+def figure_image(fig: Figure) -> np.ndarray:
+    """A matplotlib figure rendered to an RGB array."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def inline_img(picture: Image.Image | None, alt: str) -> str:
+    """``picture`` as an ``<img>`` whose source is the PNG itself; empty for ``None``.
+
+    Pictures smaller than 100 px (the 28x28 digit) are shown 8x larger with sharp pixels.
+    """
+    if picture is None:
+        return ""
+    buffer = io.BytesIO()
+    picture.save(buffer, "png", compress_level=1)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    kind = "pixels" if max(picture.size) < 100 else "chart"
+    return f'<img class="{kind}" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'

@@ -1,0 +1,70 @@
+"""The app built, queued and launched."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import gradio as gr
+import torch
+
+from cnnviz.app import events, handlers, tabs
+from cnnviz.app.page import CSS, INTRO, PICK_BRUSH, TITLE
+from cnnviz.runtime import retain_freed_memory
+
+MAX_QUEUE = 64
+CACHE_CLEANUP = (600, 1800)  # every 10 min, delete served files older than 30 min
+LAUNCH_OPTIONS = {"head": PICK_BRUSH, "css": CSS, "max_file_size": "5mb", "footer_links": ["api"]}
+
+
+def build() -> gr.Blocks:
+    """The app's Blocks, not queued or launched (:func:`main` does both).
+
+    Returns
+    -------
+    gradio.Blocks
+        The page: the sketchpad, the model switch and six tabs, with their events. Its
+        HTTP API (``gradio_client``) offers ``/draw``, ``/random_digit``,
+        ``/class_images``, ``/targeted``, ``/gradient_attack`` and ``/transfer``.
+
+    Examples
+    --------
+    >>> from cnnviz.app import build
+    >>> app = build()
+    >>> events = app.config["dependencies"]
+    >>> sorted(e["api_name"] for e in events if e["api_visibility"] == "public")
+    ['class_images', 'draw', 'gradient_attack', 'random_digit', 'targeted', 'transfer']
+    """
+    with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANUP) as app:
+        gr.Markdown(INTRO, elem_id="intro")
+        events.connect(app, tabs.page())
+    return app
+
+
+def prepare() -> gr.Blocks:
+    """Set torch threads and malloc once, load both models, build and queue the app."""
+    torch.set_num_threads(1)
+    retain_freed_memory()
+    for name in handlers.MODELS:
+        handlers.model(name)
+    return build().queue(max_size=MAX_QUEUE)
+
+
+def main(host: str | None = None, port: int | None = None) -> None:
+    """Serve the app until interrupted.
+
+    Parameters
+    ----------
+    host : str, optional
+        Where to listen: by default ``$GRADIO_SERVER_NAME``, else ``127.0.0.1`` (this
+        machine only).
+    port : int, optional
+        By default ``$GRADIO_SERVER_PORT`` (Hugging Face Spaces set both), else the first
+        free port from 7860 (Gradio's choice).
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    prepare().launch(
+        server_name=host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=port,
+        **LAUNCH_OPTIONS,
+    )

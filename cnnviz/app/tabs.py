@@ -1,0 +1,210 @@
+"""One builder per part of the page; each lays out its widgets and returns them.
+
+Builders are called inside the app's ``gr.Blocks`` (the tabs inside its ``gr.Tabs``),
+in page order; :mod:`cnnviz.app.events` connects what they return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from cnnviz.app import handlers
+from cnnviz.app.components import attack_panel, gallery, guarded, inline_picture, picture, slider
+from cnnviz.app.inputs import EMPTY_HINT
+
+PATCH, STRIDE = 5, 2  # occlusion defaults: 12x12 windows (stride 1: 24x24, ~3x the time)
+
+
+@dataclass(frozen=True)
+class Header:
+    """The sketchpad with the short verdict, and the model switch with the prediction."""
+
+    verdict: gr.Markdown
+    sketch: gr.Sketchpad
+    chosen: gr.Radio
+    label: gr.Label
+    message: gr.Markdown
+    random_digit: gr.Button
+    truth: gr.Markdown
+
+
+def header() -> Header:
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            verdict = gr.Markdown(elem_id="verdict")
+            sketch = gr.Sketchpad(
+                label="Draw a digit",
+                type="numpy",
+                image_mode="RGB",
+                canvas_size=(392, 392),
+                brush=gr.Brush(default_size=26, colors=["#000000"], color_mode="fixed"),
+                layers=False,
+                elem_id="sketchpad",
+            )
+            guarded(sketch)
+        with gr.Column(scale=1, min_width=300):
+            chosen = gr.Radio(list(handlers.MODELS), value="batch norm", label="Model")
+            label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")
+            message = gr.Markdown(EMPTY_HINT, elem_id="message")
+            random_digit = gr.Button("Random MNIST test digit", elem_id="random-digit")
+            truth = gr.Markdown(elem_id="truth")
+    return Header(verdict, sketch, chosen, label, message, random_digit, truth)
+
+
+@dataclass(frozen=True)
+class DrawTab:
+    patch: gr.Slider
+    stride: gr.Slider
+    seen: gr.HTML
+    occluded: gr.HTML
+    salient: gr.HTML
+
+
+def draw_tab() -> DrawTab:
+    with gr.Tab("Draw", id="draw"):
+        with gr.Row():
+            patch = slider(2, 14, value=PATCH, step=1, label="Occlusion patch (px)")
+            stride = slider(1, 7, value=STRIDE, step=1, label="Occlusion stride (px)")
+        with gr.Row():
+            seen = inline_picture("What the model sees (28x28)", "seen")
+            occluded = inline_picture("p(read digit) with the patch there", "occluded")
+            salient = inline_picture("Saliency |d logit / d pixel|", "salient")
+    return DrawTab(patch, stride, seen, occluded, salient)
+
+
+@dataclass(frozen=True)
+class InsideTab:
+    tab: gr.Tab
+    layer: gr.Dropdown
+    note: gr.Markdown
+    maps: gr.Gallery
+    conv1: gr.Gallery
+    conv2: gr.Gallery
+
+
+def inside_tab() -> InsideTab:
+    with gr.Tab("Inside", id="inside") as tab:
+        layer = gr.Dropdown(handlers.layer_choices("batch norm"), value="conv1", label="Layer")
+        note = gr.Markdown(elem_id="maps-note")
+        maps = gallery("Feature maps of your drawing", columns=8, elem_id="feature-maps")
+        conv1 = gallery("conv1 filters (shared colour scale)", columns=8)
+        conv2 = gallery("conv2: the 32 input kernels of each output channel", columns=6)
+    return InsideTab(tab, layer, note, maps, conv1, conv2)
+
+
+@dataclass(frozen=True)
+class ClassesTab:
+    target: gr.Dropdown
+    grow: gr.Button
+    status: gr.Markdown
+    sure: gr.Gallery
+    failed: gr.Gallery
+    curves: gr.Image
+
+
+def classes_tab() -> ClassesTab:
+    with gr.Tab("Classes", id="classvis"):
+        with gr.Row():
+            target = gr.Dropdown(["all", *map(str, range(10))], value="all", label="Class")
+            grow = gr.Button("Grow from noise", variant="primary")
+        status = gr.Markdown(elem_id="class-status")
+        sure = gallery("Reached p >= 0.99", elem_id="class-sure", elem_classes="class-images")
+        failed = gallery(
+            "Did NOT reach p >= 0.99",
+            visible=False,
+            elem_id="class-failed",
+            elem_classes="class-images",
+        )
+        curves = picture("Target logit and probability per step", elem_id="class-curve")
+    return ClassesTab(target, grow, status, sure, failed, curves)
+
+
+@dataclass(frozen=True)
+class TargetedTab:
+    target: gr.Dropdown
+    beta: gr.Slider
+    steps: gr.Slider
+    attack: gr.Button
+    outputs: list
+
+
+def targeted_tab() -> TargetedTab:
+    with gr.Tab("Targeted", id="targeted"):
+        with gr.Row():
+            target = gr.Dropdown(list(range(10)), value=8, label="Make it read as")
+            beta = slider(0, 200, value=20, step=2, label="beta (stay close)")
+            steps = slider(10, handlers.MAX_ATTACK_STEPS, value=200, step=10, label="Step cap")
+            attack = gr.Button("Attack my drawing", variant="primary", elem_id="targeted")
+        outputs = attack_panel("targeted")
+    return TargetedTab(target, beta, steps, attack, outputs)
+
+
+@dataclass(frozen=True)
+class GradientTab:
+    method: gr.Radio
+    eps: gr.Slider
+    attack: gr.Button
+    outputs: list
+
+
+def gradient_tab() -> GradientTab:
+    with gr.Tab("FGSM/PGD", id="gradient"):
+        with gr.Row():
+            method = gr.Radio(["FGSM", "PGD-40"], value="FGSM", label="Method")
+            eps = slider(0, 0.4, value=0.15, step=0.01, label="epsilon (pixels)")
+            attack = gr.Button("Attack my drawing", variant="primary", elem_id="gradient")
+        outputs = attack_panel("gradient")
+    return GradientTab(method, eps, attack, outputs)
+
+
+@dataclass(frozen=True)
+class TransferTab:
+    target: gr.Dropdown
+    learn: gr.Button
+    note: gr.Markdown
+    table: gr.Image
+
+
+def transfer_tab() -> TransferTab:
+    with gr.Tab("Transfer", id="transfer"):
+        with gr.Row():
+            target = gr.Dropdown(list(range(10)), value=2, label="Noise target")
+            learn = gr.Button("Learn noise and transfer it", variant="primary")
+        note = gr.Markdown(elem_id="transfer-note")
+        table = picture("Predictions after adding the noise", elem_id="transfer")
+    return TransferTab(target, learn, note, table)
+
+
+@dataclass(frozen=True)
+class Page:
+    """Every part of the page, for :func:`cnnviz.app.events.connect`."""
+
+    header: Header
+    tabs: gr.Tabs
+    inside_open: gr.State
+    draw: DrawTab
+    inside: InsideTab
+    classes: ClassesTab
+    targeted: TargetedTab
+    gradient: GradientTab
+    transfer: TransferTab
+
+
+def page() -> Page:
+    """The header and the six tabs, in page order."""
+    top = header()
+    inside_open = gr.State(False)
+    with gr.Tabs(elem_id="tabs") as tabs:
+        return Page(
+            top,
+            tabs,
+            inside_open,
+            draw_tab(),
+            inside_tab(),
+            classes_tab(),
+            targeted_tab(),
+            gradient_tab(),
+            transfer_tab(),
+        )
