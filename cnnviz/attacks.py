@@ -46,6 +46,7 @@ from cnnviz.classifier import (
     check_images,
     class_scores,
     input_bounds,
+    model_placement,
     pixel_scale,
 )
 from cnnviz.data import batch_indices
@@ -139,14 +140,6 @@ class AttackResult:
         """
         pixels = self.perturbation.detach().flatten(1)
         return pixels.abs().amax(1), pixels.norm(dim=1)
-
-
-def _model_device(model: nn.Module) -> tuple[torch.device, torch.dtype]:
-    """Device and floating dtype of the model's first parameter (CPU float32 if none)."""
-    parameter = next(model.parameters(), None)
-    if parameter is None:
-        return torch.device("cpu"), torch.float32
-    return parameter.device, parameter.dtype
 
 
 def _noise(
@@ -374,7 +367,7 @@ def class_visualisation(
     """
     bounds = input_bounds(model, bounds)
     image_shape = _start_shape(model, shape, start)
-    device, dtype = (start.device, start.dtype) if start is not None else _model_device(model)
+    device, dtype = (start.device, start.dtype) if start is not None else model_placement(model)
     like = torch.empty(0, device=device, dtype=dtype)
     if targets is None:
         with eval_mode(model), torch.no_grad():

@@ -20,6 +20,7 @@ scores ``(N, K)``. Every analysis and attack in cnnviz takes one:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -96,6 +97,20 @@ def to_pixels(images: torch.Tensor, bounds: Bounds) -> torch.Tensor:
 def from_pixels(pixels: torch.Tensor, bounds: Bounds) -> torch.Tensor:
     """Pixel intensities in ``[0, 1]`` as the model's input values."""
     return bounds[0] + pixels * pixel_scale(bounds)
+
+
+def model_placement(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Device and floating dtype of the model's first parameter or buffer (CPU float32 if none).
+
+    Examples
+    --------
+    >>> model_placement(nn.Linear(2, 2).double())
+    (device(type='cpu'), torch.float64)
+    """
+    tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
+    if tensor is None:
+        return torch.device("cpu"), torch.float32
+    return tensor.device, tensor.dtype if tensor.is_floating_point() else torch.float32
 
 
 def as_targets(target: int | Sequence[int] | torch.Tensor, images: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import threading
 from collections.abc import Iterator, Sequence
@@ -14,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnviz.classifier import class_scores
+from cnnviz.classifier import class_scores, model_placement
 
 #: The report's neuron counts (section 2.2.2). Its conv2 figure equals conv1's output size
 #: (32 x 28 x 28); conv2 really outputs 32 x 14 x 14 = 6272 values. Kept for comparison.
@@ -227,9 +226,7 @@ def _probe(model: nn.Module, input_shape: Sequence[int] | None) -> torch.Tensor:
         input_shape = (1, 28, 28)
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (C, H, W), not {tuple(input_shape)}")
-    tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
-    device = tensor.device if tensor is not None else None
-    dtype = tensor.dtype if tensor is not None and tensor.is_floating_point() else None
+    device, dtype = model_placement(model)
     return torch.zeros(1, *input_shape, device=device, dtype=dtype)
 
 

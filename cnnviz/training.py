@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from cnnviz import __version__
 from cnnviz.checkpoint import history_path, load_checkpoint, save_checkpoint
-from cnnviz.classifier import class_scores, input_bounds
+from cnnviz.classifier import class_scores, input_bounds, model_placement
 from cnnviz.data import Splits, batch_indices, default_cache_dir
 from cnnviz.history import History
 from cnnviz.model import CNN, eval_mode
@@ -178,13 +178,6 @@ def get_recipe(recipe: str | Recipe, epochs: int | None = None) -> Recipe:
     return recipe
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    """Where the model's parameters (or buffers) live; the CPU for a model without any."""
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
 @torch.no_grad()
 def evaluate(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000
@@ -222,7 +215,7 @@ def evaluate(
     """
     if len(x) == 0:
         raise ValueError("cannot evaluate on an empty set")
-    device = _model_device(model)
+    device, _ = model_placement(model)
     loss_sum, correct = 0.0, 0
     with eval_mode(model):
         for idx in batch_indices(len(x), batch_size):
