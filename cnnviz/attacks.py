@@ -103,6 +103,18 @@ class AttackResult:
         ``(N,)`` class the model reads in ``images``.
     bounds
         The model's input range ``(low, high)`` the attack used.
+
+    Examples
+    --------
+    Every attack returns one; PGD on the bundled network, two test-like blank digits:
+
+    >>> import cnnviz
+    >>> model = cnnviz.pretrained()
+    >>> result = cnnviz.pgd(model, -torch.ones(2, 1, 28, 28), [1, 7], eps=0.3, steps=5)
+    >>> result.images.shape, result.logit_history.shape, result.success.dtype
+    (torch.Size([2, 1, 28, 28]), torch.Size([6, 2]), torch.bool)
+    >>> float(result.perturbation.abs().max()) <= 0.3 + 1e-6  # pixel units
+    True
     """
 
     images: torch.Tensor
@@ -533,6 +545,16 @@ class NoiseTransfer:
     fooling_rate
         ``(K,)`` fraction of the other images whose prediction became the noise's
         target, among those not already of that class (all ``M`` without labels).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> base, others = torch.rand(1, 1, 2, 2), torch.rand(5, 1, 2, 2)
+    >>> transfer = noise_attack(net, base, [0, 2], others=others, bounds=(0, 1), steps=20)
+    >>> transfer.attack.targets.tolist(), transfer.fooling_rate.shape
+    ([0, 2], torch.Size([2]))
     """
 
     attack: AttackResult
@@ -722,6 +744,15 @@ class UniversalPerturbation:
         or minus the cross-entropy of the true labels when untargeted): it falls.
     bounds
         The model's input range the perturbation was learned in.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> images, labels = torch.rand(6, 1, 2, 2), torch.tensor([0, 1, 2, 0, 1, 2])
+    >>> universal = universal_perturbation(net, images, labels, eps=0.1, steps=3, bounds=(0, 1))
+    >>> universal.norm, universal.loss_history.shape, universal.sizes()["linf"] <= 0.1 + 1e-6
+    ('linf', torch.Size([3]), True)
     """
 
     perturbation: torch.Tensor

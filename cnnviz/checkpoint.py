@@ -35,7 +35,15 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint is unreadable, unsafe, or does not fit the model."""
+    """A checkpoint is unreadable, unsafe, or does not fit the model.
+
+    Examples
+    --------
+    >>> load_checkpoint("no/such/cnn.safetensors")
+    Traceback (most recent call last):
+    ...
+    cnnviz.checkpoint.CheckpointError: no/such/cnn.safetensors: no such checkpoint file
+    """
 
 
 def history_path(path: str | Path) -> Path:

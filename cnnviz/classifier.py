@@ -85,17 +85,37 @@ def input_bounds(model: nn.Module, bounds: Sequence[float] | None = None) -> Bou
 
 
 def pixel_scale(bounds: Bounds) -> float:
-    """Model-space units per pixel unit: ``high - low`` (2.0 for ``[-1, 1]``)."""
+    """Model-space units per pixel unit: ``high - low`` (2.0 for ``[-1, 1]``).
+
+    Examples
+    --------
+    An ``eps`` of 0.3 pixel units is 0.6 in the report's ``[-1, 1]`` input space:
+
+    >>> 0.3 * pixel_scale((-1.0, 1.0))
+    0.6
+    """
     return bounds[1] - bounds[0]
 
 
 def to_pixels(images: torch.Tensor, bounds: Bounds) -> torch.Tensor:
-    """Model-space ``images`` as pixel intensities (0 black, 1 white; not clipped)."""
+    """Model-space ``images`` as pixel intensities (0 black, 1 white; not clipped).
+
+    Examples
+    --------
+    >>> to_pixels(torch.tensor([-1.0, 0.0, 1.0]), (-1.0, 1.0)).tolist()
+    [0.0, 0.5, 1.0]
+    """
     return (images - bounds[0]) / pixel_scale(bounds)
 
 
 def from_pixels(pixels: torch.Tensor, bounds: Bounds) -> torch.Tensor:
-    """Pixel intensities in ``[0, 1]`` as the model's input values."""
+    """Pixel intensities in ``[0, 1]`` as the model's input values (inverse of :func:`to_pixels`).
+
+    Examples
+    --------
+    >>> from_pixels(torch.tensor([0.0, 0.5, 1.0]), (-1.0, 1.0)).tolist()
+    [-1.0, 0.0, 1.0]
+    """
     return bounds[0] + pixels * pixel_scale(bounds)
 
 
@@ -138,7 +158,31 @@ def as_targets(target: int | Sequence[int] | torch.Tensor, images: torch.Tensor)
 
 
 def check_images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
-    """``images`` as a floating ``(N, C, H, W)`` batch; one ``(C, H, W)`` image gets N = 1."""
+    """``images`` as a floating ``(N, C, H, W)`` batch; one ``(C, H, W)`` image gets N = 1.
+
+    Parameters
+    ----------
+    images
+        ``(N, C, H, W)`` or ``(C, H, W)``, floating point, ``N >= 1``.
+    name
+        What the error messages call the tensor.
+
+    Raises
+    ------
+    TypeError
+        Not a floating-point tensor.
+    ValueError
+        Any other shape, or an empty batch.
+
+    Examples
+    --------
+    >>> check_images(torch.zeros(1, 28, 28)).shape
+    torch.Size([1, 1, 28, 28])
+    >>> check_images(torch.zeros(28, 28), name="digits")
+    Traceback (most recent call last):
+    ...
+    ValueError: digits must have shape (N, C, H, W), not (28, 28)
+    """
     if not isinstance(images, torch.Tensor) or not images.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor")
     if images.ndim == 3:

@@ -55,7 +55,19 @@ TORCHVISION_FOLDERS = ("MNIST/raw", "FashionMNIST/raw", "KMNIST/raw")
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """The four IDX files are not where they were looked for and could not be downloaded."""
+    """The four IDX files are not where they were looked for and could not be downloaded.
+
+    A ``FileNotFoundError``; :func:`load_raw` raises it without trying to download when
+    asked not to.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> load_raw(tempfile.mkdtemp(), download=False)
+    Traceback (most recent call last):
+    ...
+    cnnviz.data.DatasetNotFoundError: no train-images-idx3-ubyte[.gz], ... (flat or ... layout)
+    """
 
 
 def default_cache_dir() -> Path:
@@ -135,7 +147,17 @@ def locate_files(folder: Path, files: Mapping[str, str] | None = None) -> dict[s
 
 @dataclass(frozen=True)
 class RawDataset:
-    """The four IDX arrays as stored: ``uint8`` images ``(N, H, W)``, labels ``(N,)``."""
+    """The four IDX arrays as stored: ``uint8`` images ``(N, H, W)``, labels ``(N,)``.
+
+    ``source`` is the folder the files were read from.
+
+    Examples
+    --------
+    >>> images = np.zeros((6, 28, 28), dtype=np.uint8)
+    >>> raw = RawDataset(images, np.arange(6) % 3, images[:2], np.array([0, 4]), Path("."))
+    >>> raw.num_classes
+    5
+    """
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -381,6 +403,15 @@ class Splits:
     ``*_x`` are ``float32 (N, C, H, W)`` in the model's input range ([-1, 1] for the
     report's CNN); ``*_y`` are ``int64 (N,)``. Training moves each batch to the model's
     device.
+
+    Examples
+    --------
+    Usually made by :func:`load_splits`; tiny synthetic splits work the same:
+
+    >>> x, y = torch.zeros(10, 1, 28, 28), torch.arange(10)
+    >>> splits = Splits(x[:8], y[:8], x[8:], y[8:], x, y)
+    >>> len(splits.train_x), len(splits.val_x), splits.num_classes
+    (8, 2, 10)
     """
 
     train_x: torch.Tensor

@@ -61,6 +61,12 @@ class DigitSample:
         ``int64 (N,)`` position of each digit in the official 10,000-digit test set.
     full
         ``True`` for the whole test set, ``False`` for the bundled sample.
+
+    Examples
+    --------
+    >>> sample = read_test_sample()
+    >>> sample.full, sample.description
+    (False, 'a bundled sample of 1,000 MNIST test digits')
     """
 
     x: torch.Tensor
@@ -86,6 +92,15 @@ def make_test_sample(
     dict
         ``images`` ``uint8 (10 * per_class, 28, 28)``, ``labels`` ``uint8 (10 * per_class,)``
         and ``indices`` ``int64`` into the test set, sorted by index.
+
+    Examples
+    --------
+    >>> images = np.zeros((30, 28, 28), dtype=np.uint8)
+    >>> labels = (np.arange(30) % 10).astype(np.uint8)
+    >>> raw = RawDataset(images, labels, images, labels, Path("."))
+    >>> sample = make_test_sample(raw, per_class=2)
+    >>> sample["images"].shape, np.bincount(sample["labels"]).tolist()
+    ((20, 28, 28), [2, 2, 2, 2, 2, 2, 2, 2, 2, 2])
     """
     rng = np.random.default_rng(seed)
     labels = raw.test_labels
@@ -98,7 +113,20 @@ def make_test_sample(
 
 
 def write_test_sample(raw: RawDataset, path: str | Path = SAMPLE_PATH) -> Path:
-    """Write :func:`make_test_sample` of ``raw`` as a compressed ``.npz`` (no pickles)."""
+    """Write :func:`~cnnviz.digits.make_test_sample` of ``raw`` as a compressed ``.npz`` (no pickles).
+
+    Returns the path written; :func:`read_test_sample` reads it back.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> images = np.zeros((1000, 28, 28), dtype=np.uint8)
+    >>> labels = (np.arange(1000) % 10).astype(np.uint8)
+    >>> raw = RawDataset(images, labels, images, labels, Path("."))
+    >>> path = write_test_sample(raw, Path(tempfile.mkdtemp()) / "sample.npz")
+    >>> len(read_test_sample(path).y)
+    1000
+    """
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **make_test_sample(raw))
     path = Path(path)
@@ -108,7 +136,14 @@ def write_test_sample(raw: RawDataset, path: str | Path = SAMPLE_PATH) -> Path:
 
 
 def read_test_sample(path: str | Path = SAMPLE_PATH) -> DigitSample:
-    """The bundled sample (or another file written by :func:`write_test_sample`)."""
+    """The bundled sample (or another file written by :func:`~cnnviz.digits.write_test_sample`).
+
+    Examples
+    --------
+    >>> sample = read_test_sample()
+    >>> sample.x.shape, sample.y.bincount().tolist() == [100] * 10
+    (torch.Size([1000, 1, 28, 28]), True)
+    """
     with np.load(path, allow_pickle=False) as arrays:
         images, labels, indices = arrays["images"], arrays["labels"], arrays["indices"]
     return DigitSample(

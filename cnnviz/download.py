@@ -17,7 +17,19 @@ MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024  # no MNIST-like file is near this; bounds
 
 
 class DownloadError(RuntimeError):
-    """No mirror delivered a file that passed its checksum."""
+    """No mirror delivered a file that passed its checksum.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> fetch_from_mirrors("data.bin", folder / "data.bin", [folder.as_uri() + "/nowhere"],
+    ...                    verify=lambda path: None, progress=False)
+    Traceback (most recent call last):
+    ...
+    cnnviz.download.DownloadError: could not download data.bin; tried:
+      file:///.../nowhere/data.bin: <urlopen error [Errno 2] No such file or directory: ...>
+    """
 
 
 def fetch_to_file(
@@ -54,7 +66,25 @@ def fetch_to_file(
         On network or disk errors.
     ValueError
         If ``verify`` rejected the file, or the server sent more than
-        :data:`MAX_DOWNLOAD_BYTES`.
+        ``MAX_DOWNLOAD_BYTES`` (64 MiB).
+
+    Examples
+    --------
+    A ``file://`` URL stands in for a server; a rejected file never reaches ``destination``:
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "source.txt").write_text("hello")
+    >>> url = (folder / "source.txt").as_uri()
+    >>> fetch_to_file(url, folder / "copy.txt", verify=lambda path: None, progress=False)
+    >>> (folder / "copy.txt").read_text()
+    'hello'
+    >>> fetch_to_file(url, folder / "bad.txt", verify=lambda path: "too short", progress=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: too short
+    >>> (folder / "bad.txt").exists()
+    False
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary_name = tempfile.mkstemp(
@@ -110,6 +140,18 @@ def fetch_from_mirrors(
     ------
     DownloadError
         Listing every mirror tried and why it failed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "good").mkdir()
+    >>> _ = (folder / "good" / "data.bin").write_bytes(b"digits")
+    >>> mirrors = [(folder / "down").as_uri(), (folder / "good").as_uri()]
+    >>> url = fetch_from_mirrors("data.bin", folder / "data.bin", mirrors,
+    ...                          verify=lambda path: None, progress=False)
+    >>> url.endswith("/good/data.bin"), (folder / "data.bin").read_bytes()
+    (True, b'digits')
     """
     failures = []
     for mirror in mirrors:
@@ -126,7 +168,32 @@ def fetch_from_mirrors(
 def md5_checker(
     expected_md5: str, content: Callable[[Path], bytes]
 ) -> Callable[[Path], str | None]:
-    """A ``verify`` callback comparing the MD5 of ``content(path)`` with ``expected_md5``."""
+    """A ``verify`` callback comparing the MD5 of ``content(path)`` with ``expected_md5``.
+
+    Parameters
+    ----------
+    expected_md5
+        Hex digest the content must have.
+    content
+        Reads the bytes to hash (e.g. decompressing a ``.gz``); a ``ValueError`` it
+        raises becomes the callback's answer.
+
+    Returns
+    -------
+    callable
+        ``check(path)``: ``None`` if the MD5 matches, else a sentence saying why not.
+
+    Examples
+    --------
+    >>> import hashlib, tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "data.bin"
+    >>> _ = path.write_bytes(b"digits")
+    >>> check = md5_checker(hashlib.md5(b"digits").hexdigest(), Path.read_bytes)
+    >>> check(path) is None
+    True
+    >>> md5_checker("0" * 32, Path.read_bytes)(path)
+    'checksum mismatch: MD5 ..., expected 00000000000000000000000000000000'
+    """
 
     def check(path: Path) -> str | None:
         try:

@@ -25,7 +25,17 @@ MAX_SIDE = 4096  # larger canvases are refused
 
 
 class DrawingError(ValueError):
-    """The image cannot be read as a drawing (wrong shape, type, size or values)."""
+    """The image cannot be read as a drawing (wrong shape, type, size or values).
+
+    A ``ValueError``, so a caller can treat it as bad input.
+
+    Examples
+    --------
+    >>> ink_map(np.zeros((8, 8, 2), dtype=np.uint8))
+    Traceback (most recent call last):
+    ...
+    cnnviz.drawing.DrawingError: expected an (H, W), (H, W, 3) or (H, W, 4) image, got (8, 8, 2)
+    """
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,12 @@ class PreparedDrawing:
         when empty.
     empty
         Fewer than ``MIN_INK_PIXELS`` pixels carry ink: no digit to classify.
+
+    Examples
+    --------
+    >>> blank = prepare_drawing(np.full((100, 100), 255, dtype=np.uint8))
+    >>> blank.empty, blank.x, blank.pixels.shape
+    (True, None, (28, 28))
     """
 
     x: torch.Tensor | None
@@ -60,6 +76,17 @@ def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:
     ------
     DrawingError
         Wrong shape or dtype, a side over 4096 px, or non-finite values.
+
+    Examples
+    --------
+    Black ink on white paper, and the same stroke white on black, give the same map:
+
+    >>> paper = np.full((3, 3), 255, dtype=np.uint8)
+    >>> paper[1, 1] = 0
+    >>> ink_map(paper).tolist()
+    [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
+    >>> bool((ink_map(255 - paper) == ink_map(paper)).all())
+    True
     """
     if isinstance(image, Image.Image):
         image = np.asarray(image.convert("RGBA") if image.mode in ("P", "LA") else image)
@@ -106,6 +133,20 @@ def prepare_drawing(image: np.ndarray | Image.Image) -> PreparedDrawing:
     -------
     PreparedDrawing
         ``empty=True`` (and ``x=None``) when there is (almost) no ink.
+
+    Examples
+    --------
+    A thick bar in the corner of a big white canvas becomes a 20 px tall stroke whose
+    centre of mass is at the field's centre:
+
+    >>> canvas = np.full((280, 280), 255, dtype=np.uint8)
+    >>> canvas[10:110, 10:30] = 0
+    >>> drawing = prepare_drawing(canvas)
+    >>> drawing.x.shape, float(drawing.x.min()), float(drawing.x.max())
+    (torch.Size([1, 1, 28, 28]), -1.0, 1.0)
+    >>> rows = np.nonzero(drawing.pixels.max(1) > 0.5)[0]
+    >>> int(rows.max() - rows.min() + 1)
+    20
     """
     ink = ink_map(image)
     inked = ink > INK_THRESHOLD
@@ -139,6 +180,17 @@ def naive_resize(image: np.ndarray | Image.Image) -> torch.Tensor:
     """The shortcut :func:`~cnnviz.drawing.prepare_drawing` replaces: resize the canvas to 28x28.
 
     Returns a ``(1, 1, 28, 28)`` input in [-1, 1]; for comparisons only.
+
+    Examples
+    --------
+    The same bar as in :func:`prepare_drawing`'s example stays small and off-centre:
+
+    >>> canvas = np.full((280, 280), 255, dtype=np.uint8)
+    >>> canvas[10:110, 10:30] = 0
+    >>> x = naive_resize(canvas)
+    >>> rows = torch.nonzero(x[0, 0].amax(1) > 0).flatten()
+    >>> x.shape, int(rows.min()), int(rows.max())
+    (torch.Size([1, 1, 28, 28]), 1, 10)
     """
     ink = torch.from_numpy(ink_map(image))[None, None]
     small = F.interpolate(ink, size=(FIELD, FIELD), mode="bilinear", antialias=True)

@@ -30,8 +30,31 @@ def report_figures(
 ) -> Iterator[tuple[str, Callable[[], Figure]]]:
     """``(file stem, figure maker)`` for every report figure the library can make.
 
-    The makers are lazy so a caller can make, save and close one figure at a time.
-    ``attack_samples`` test digits are attacked for the robustness curves.
+    The makers are lazy so a caller can make, save and close one figure at a time, and
+    the work each figure needs is done only when the iteration reaches it.
+
+    Parameters
+    ----------
+    data
+        MNIST splits; the figures show test digits, with one digit of every class.
+    attack_samples
+        Test digits attacked for the robustness curves.
+
+    Yields
+    ------
+    tuple
+        ``(file stem, maker)``; ``maker()`` returns a matplotlib figure.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from cnnviz.data import Splits
+    >>> x, y = torch.zeros(10, 1, 28, 28), torch.arange(10)
+    >>> stem, make = next(report_figures(Splits(x, y, x, y, x, y)))
+    >>> fig = make()
+    >>> stem, len(fig.axes)
+    ('fig01_accuracy_nobn', 1)
+    >>> plt.close(fig)
     """
     nobn = pretrained(batchnorm=False)
     history_nobn, history_bn = pretrained_history(False), pretrained_history(True)

@@ -22,11 +22,32 @@ LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
 
 
 class IDXError(ValueError):
-    """An IDX file is missing, corrupt, truncated or not of the expected kind."""
+    """An IDX file is missing, corrupt, truncated or not of the expected kind.
+
+    Examples
+    --------
+    >>> parse_idx(bytes(3), expected_magic=LABELS_MAGIC)
+    Traceback (most recent call last):
+    ...
+    cnnviz.idx.IDXError: <bytes>: file too short for an IDX header (3 bytes)
+    """
 
 
 class ChecksumError(IDXError):
-    """An IDX file's decompressed content does not have the expected MD5."""
+    """An IDX file's decompressed content does not have the expected MD5.
+
+    A subclass of :class:`IDXError`, so ``except IDXError`` catches it too.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> path = write_idx(f"{tempfile.mkdtemp()}/labels", np.array([7], dtype=np.uint8))
+    >>> read_idx(path, expected_magic=LABELS_MAGIC, md5="0" * 32)
+    Traceback (most recent call last):
+    ...
+    cnnviz.idx.ChecksumError: ...labels: checksum mismatch: MD5 ... expected 000...
+    """
 
 
 def read_bytes(path: str | Path) -> bytes:

@@ -34,6 +34,13 @@ class Filters:
         ``max |w|`` over the whole layer. Show every kernel of the layer with the
         same diverging colour scale ``[-limit, limit]`` so that sign and size can be
         compared across kernels (0 is the scale's neutral middle).
+
+    Examples
+    --------
+    >>> import cnnviz
+    >>> filters = conv_filters(cnnviz.pretrained(), "conv2")
+    >>> filters.layer, filters.weights.shape, bool(abs(filters.weights).max() == filters.limit)
+    ('conv2', (32, 32, 3, 3), True)
     """
 
     layer: str

@@ -131,6 +131,12 @@ class LayerInfo:
     ``weights``/``biases`` count the layer's own trainable parameters (0 for pooling;
     normalisation layers have no row); ``neurons`` is the number of output values of a
     conv or linear layer (0 for pooling). Shapes exclude the batch axis.
+
+    Examples
+    --------
+    >>> conv1 = layer_summary(CNN())[0]
+    >>> conv1.name, conv1.output_shape, conv1.weights, conv1.biases, conv1.parameters
+    ('conv1', (32, 28, 28), 288, 32, 320)
     """
 
     name: str

@@ -69,6 +69,14 @@ class OcclusionResult:
     attribution
         ``(H, W)`` Captum-style attribution of ``score``: mean score drop over the
         windows covering each pixel (positive: occluding there lowers the score).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(36, 3))
+    >>> result = occlusion(net, torch.rand(1, 6, 6), 2, patch=2, stride=2, bounds=(0, 1))
+    >>> result.probability.shape, result.starts[0].tolist(), result.attribution.shape
+    (torch.Size([3, 3]), [0, 2, 4], torch.Size([6, 6]))
     """
 
     target: int

@@ -28,7 +28,7 @@ DIVERGING = "RdBu_r"
 REPORT_BOUNDS: Bounds = (-1.0, 1.0)  # the report CNN's input space, the plots' default
 
 
-def smooth(values: list[float], window: int) -> np.ndarray:
+def _smooth(values: list[float], window: int) -> np.ndarray:
     """Trailing moving average (the first ``window - 1`` points average what exists)."""
     values = np.asarray(values, dtype=float)
     if window <= 1 or len(values) == 0:
@@ -47,7 +47,16 @@ def show_digit(
     """Draw one image given in the model's input space ``bounds`` (black, white).
 
     ``image``: any shape with 784 values (a 28x28 digit), ``(H, W)`` or ``(1, H, W)``
-    in grey, or ``(3, H, W)`` in colour.
+    in grey, or ``(3, H, W)`` in colour. ``title`` heads the panel; ticks are removed.
+
+    Examples
+    --------
+    A mid-grey digit (0 in [-1, 1]) is drawn as grey 0.5:
+
+    >>> ax = Figure().subplots()
+    >>> show_digit(ax, torch.zeros(1, 28, 28), "blank")
+    >>> ax.get_title(), ax.images[0].get_array().shape, float(ax.images[0].get_array()[0, 0])
+    ('blank', (28, 28), 0.5)
     """
     image = torch.as_tensor(image).detach().cpu()
     if image.numel() == 28 * 28:
@@ -64,14 +73,27 @@ def show_digit(
 
 
 def plot_training_curves(history: History, metric: str = "accuracy", window: int = 50) -> Figure:
-    """Training (per step, smoothed) and validation curves of one run (Fig 1, 2, 4, 5)."""
+    """Training (per step, smoothed) and validation curves of one run (Fig 1, 2, 4, 5).
+
+    ``metric``: ``"accuracy"`` or ``"loss"``; ``window``: training steps averaged by the
+    smoothed training curve.
+
+    Examples
+    --------
+    >>> from cnnviz.checkpoint import pretrained_history
+    >>> fig = plot_training_curves(pretrained_history(batchnorm=False), "loss")
+    >>> fig.axes[0].get_title().splitlines()[0], fig.axes[0].get_yscale()
+    ('Training and validation loss, without batch norm', 'log')
+    >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    ['training (moving average of 50 steps)', 'validation']
+    """
     train_key, val_key, label = METRICS[metric]
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
     ax.plot(history.step, getattr(history, train_key), color="C0", alpha=0.2, lw=0.8)
     ax.plot(
         history.step,
-        smooth(getattr(history, train_key), window),
+        _smooth(getattr(history, train_key), window),
         color="C0",
         label=f"training (moving average of {window} steps)",
     )
@@ -95,7 +117,20 @@ def plot_training_curves(history: History, metric: str = "accuracy", window: int
 
 
 def plot_bn_comparison(histories: list[History], metric: str = "accuracy") -> Figure:
-    """Validation curves of several runs on one plot: batch norm versus none (Fig 6, 7)."""
+    """Validation curves of several runs on one plot: batch norm versus none (Fig 6, 7).
+
+    ``histories``: up to four runs; ``metric``: ``"accuracy"`` or ``"loss"``.
+
+    Examples
+    --------
+    >>> from cnnviz.checkpoint import pretrained_history
+    >>> runs = [pretrained_history(batchnorm=False), pretrained_history(batchnorm=True)]
+    >>> fig = plot_bn_comparison(runs)
+    >>> [text.get_text().split(",")[0] for text in fig.axes[0].get_legend().get_texts()]
+    ['without batch norm', 'with batch norm']
+    >>> fig.axes[0].get_title()
+    'Validation accuracy with and without batch norm'
+    """
     _, val_key, label = METRICS[metric]
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
@@ -133,6 +168,15 @@ def plot_predictions(
     ``images`` ``(N, 1, 28, 28)`` in [-1, 1], ``labels`` ``(N,)``, ``probabilities``
     ``(N, 10)``. Wrong predictions are titled in red. ``title`` names the figure (say
     where the digits come from); ``captions``, one per digit, head their panels.
+
+    Examples
+    --------
+    A confident 3 and a confident 5, whose true label is 4:
+
+    >>> probabilities = torch.eye(10)[[3, 5]]
+    >>> fig = plot_predictions(torch.zeros(2, 1, 28, 28), torch.tensor([3, 4]), probabilities)
+    >>> [(ax.get_title().splitlines()[1], ax.title.get_color()) for ax in fig.axes]
+    [('predicted 3 (100.0%)', 'black'), ('predicted 5 (100.0%)', 'red')]
     """
     n = len(images)
     cols = min(n, 5)
@@ -158,7 +202,17 @@ def plot_predictions(
 
 
 def kernel_mosaic(kernels: np.ndarray) -> np.ndarray:
-    """Tile ``(rows, cols, k, k)`` kernels into one image with 1-px NaN gaps."""
+    """Tile ``(rows, cols, k, k)`` kernels into one ``float32`` image with 1-px NaN gaps.
+
+    The result has shape ``(rows * (k + 1) - 1, cols * (k + 1) - 1)``; kernel
+    ``(r, c)`` starts at pixel ``(r * (k + 1), c * (k + 1))``.
+
+    Examples
+    --------
+    >>> mosaic = kernel_mosaic(np.ones((2, 3, 5, 5)))
+    >>> mosaic.shape, int(np.isnan(mosaic).sum()), float(np.nansum(mosaic))
+    ((11, 17), 37, 150.0)
+    """
     rows, cols, k, _ = kernels.shape
     mosaic = np.full((rows * (k + 1) - 1, cols * (k + 1) - 1), np.nan, dtype=np.float32)
     for row in range(rows):
@@ -174,6 +228,14 @@ def plot_filters(filters: Filters) -> Figure:
 
     conv1: a 4x8 grid of the 32 kernels. conv2: one 32x32 mosaic, row = output channel,
     column = input channel. Blue is negative, red positive, white zero.
+
+    Examples
+    --------
+    >>> import cnnviz
+    >>> from cnnviz.layers import conv_filters
+    >>> fig = plot_filters(conv_filters(cnnviz.pretrained(), "conv1"))
+    >>> fig.axes[0].get_title(), fig.axes[1].get_label()  # the grid and its colour bar
+    ('Filters of conv1: 32x1 kernels of 3x3', '<colorbar>')
     """
     weights = filters.weights
     out_channels, in_channels, k, _ = weights.shape
@@ -207,6 +269,14 @@ def activation_scale(maps: torch.Tensor) -> tuple[str, float, float]:
 
     Maps with no negative value (after a ReLU) run from 0 (dark) to their largest
     value; otherwise the scale is symmetric around 0 (blue negative, red positive).
+    All-zero maps get the scale ``(0, 1)``.
+
+    Examples
+    --------
+    >>> activation_scale(torch.tensor([0.0, 2.0]))
+    ('viridis', 0.0, 2.0)
+    >>> activation_scale(torch.tensor([-3.0, 1.0]))
+    ('RdBu_r', -3.0, 3.0)
     """
     high = float(maps.abs().max()) or 1.0
     if float(maps.min()) >= 0:
@@ -226,6 +296,16 @@ def plot_activations(
     :func:`activation_scale`), so a weak channel looks weak and a silent one (all
     zero after a ReLU) looks dark; each title gives the channel and its maximum. The
     input digit is shown first when given. ``layer`` names the maps in the title.
+
+    Examples
+    --------
+    >>> import cnnviz
+    >>> from cnnviz.layers import activations
+    >>> digit = -torch.ones(1, 28, 28)  # a blank (black) digit
+    >>> maps = activations(cnnviz.pretrained(), digit[None], ("relu1",))["relu1"][0]
+    >>> fig = plot_activations(maps, "relu1", digit)
+    >>> fig.get_suptitle(), sum(ax.get_title().startswith("ch ") for ax in fig.axes)
+    ('Activations of relu1: 32 maps of 28x28', 32)
     """
     channels = len(maps)
     cols = 8
@@ -258,6 +338,17 @@ def plot_occlusion(
 
     The map's colours span its own range (dark: the lowest probability), so that small
     drops of a confident class stay visible; the colour bar gives the values.
+    ``image`` ``(1, 28, 28)`` in ``bounds``; ``result`` from
+    :func:`cnnviz.occlusion_maps.occlusion` on it.
+
+    Examples
+    --------
+    >>> import cnnviz
+    >>> from cnnviz.occlusion_maps import occlusion
+    >>> digit = torch.zeros(1, 28, 28)
+    >>> fig = plot_occlusion(digit, occlusion(cnnviz.pretrained(), digit, 1, patch=7, stride=7))
+    >>> len(fig.axes), fig.axes[1].get_title().splitlines()[0]  # 3 panels, 2 colour bars
+    (5, 'p[1] with a 7x7 grey patch')
     """
     fig = Figure(figsize=(9.5, 3.4), layout="constrained")
     digit_ax, map_ax, attr_ax = fig.subplots(1, 3)
@@ -311,6 +402,17 @@ def plot_saliency(
     (absolute saliency; channels are shown by their maximum), ``labels`` ``(N,)``: the
     class whose logit was differentiated. ``title`` heads the figure (e.g. name the
     method).
+
+    Examples
+    --------
+    >>> import cnnviz
+    >>> from cnnviz.saliency_maps import saliency
+    >>> images, labels = torch.zeros(2, 1, 28, 28), torch.tensor([1, 7])
+    >>> fig = plot_saliency(images, saliency(cnnviz.pretrained(), images, labels), labels)
+    >>> [ax.get_title() for ax in fig.axes[:3]]
+    ['input, class 1', '|d logit / d pixel|', 'overlay']
+    >>> len(fig.axes)  # one row of three panels per digit
+    6
     """
     n = len(images)
     fig = Figure(figsize=(6.5, 2.2 * n), layout="constrained")
@@ -329,7 +431,7 @@ def plot_saliency(
     return fig
 
 
-def digit_mosaic(images: torch.Tensor, rows: int, cols: int) -> np.ndarray:
+def _digit_mosaic(images: torch.Tensor, rows: int, cols: int) -> np.ndarray:
     """``(rows * cols, 1, 28, 28)`` model-space images as one [0, 1] mosaic, 2-px gaps."""
     pixels = to_pixel_space(images.detach().reshape(rows, cols, 28, 28)).clamp(0, 1).numpy()
     mosaic = np.ones((rows * 30 - 2, cols * 30 - 2), dtype=np.float32)
@@ -340,7 +442,20 @@ def digit_mosaic(images: torch.Tensor, rows: int, cols: int) -> np.ndarray:
 
 
 def plot_class_visualisations(result: AttackResult) -> Figure:
-    """The images grown from noise for each class, with probability and steps (Fig 13)."""
+    """The images grown from noise for each class, with probability and steps (Fig 13).
+
+    ``result`` comes from :func:`cnnviz.attacks.class_visualisation`; images that did
+    not reach the threshold within the step cap are titled in red.
+
+    Examples
+    --------
+    >>> import cnnviz
+    >>> from cnnviz.attacks import class_visualisation
+    >>> result = class_visualisation(cnnviz.pretrained(), [1, 7], steps=3)
+    >>> fig = plot_class_visualisations(result)
+    >>> [ax.get_title().split(":")[0] for ax in fig.axes]
+    ['class 1', 'class 7']
+    """
     n = len(result.targets)
     cols = min(5, n)
     rows = -(-n // cols)
@@ -369,7 +484,20 @@ def plot_class_visualisations(result: AttackResult) -> Figure:
 
 
 def plot_logit_history(result: AttackResult, classes: tuple[int, ...] = (1, 7)) -> Figure:
-    """Target logit (the report's "cost") against iteration for chosen classes (Fig 14, 15)."""
+    """Target logit (the report's "cost") against iteration for chosen classes (Fig 14, 15).
+
+    ``result`` comes from :func:`cnnviz.attacks.class_visualisation` and must include
+    every class of ``classes``; each gets one panel, its probability on a twin axis.
+
+    Examples
+    --------
+    >>> import cnnviz
+    >>> from cnnviz.attacks import class_visualisation
+    >>> result = class_visualisation(cnnviz.pretrained(), [1, 7], steps=3)
+    >>> fig = plot_logit_history(result, classes=(1, 7))
+    >>> [ax.get_ylabel() for ax in fig.axes]  # two panels, then their twin axes
+    ['logit of class 1', 'logit of class 7', 'probability', 'probability']
+    """
     fig = Figure(figsize=(4.2 * len(classes), 3.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(classes)))
     for ax, target in zip(axes, classes, strict=True):
@@ -406,11 +534,23 @@ def plot_targeted_grid(
     :func:`cnnviz.attacks.all_pairs` (source-major). Each cell says the probability of
     its target; failures are marked in red. ``title`` heads the figure (e.g. name the
     attack's settings).
+
+    Examples
+    --------
+    One source digit made to read as each of the ten classes:
+
+    >>> import cnnviz
+    >>> from cnnviz.attacks import all_pairs, targeted_attack
+    >>> digits = torch.zeros(1, 1, 28, 28)
+    >>> result = targeted_attack(cnnviz.pretrained(), *all_pairs(digits), steps=3)
+    >>> fig = plot_targeted_grid(result)
+    >>> fig.axes[0].images[0].get_array().shape, len(fig.axes[0].texts)  # 1x10 cells
+    ((28, 298), 10)
     """
     sources = len(result.targets) // num_classes
     fig = Figure(figsize=(9.0, 0.9 * sources + 1.0), layout="constrained")
     ax = fig.subplots()
-    ax.imshow(digit_mosaic(result.images, sources, num_classes), cmap="gray", vmin=0, vmax=1)
+    ax.imshow(_digit_mosaic(result.images, sources, num_classes), cmap="gray", vmin=0, vmax=1)
     for index, (prob, ok) in enumerate(zip(result.probabilities, result.success, strict=True)):
         row, col = divmod(index, num_classes)
         ax.text(
@@ -442,6 +582,15 @@ def plot_perturbed_digits(
     ``images`` ``(E, N, 1, 28, 28)`` in [-1, 1], the attacked digits for each of the
     ``E`` ``epsilons`` (pixel units); ``labels`` ``(N,)`` true classes;
     ``predictions`` ``(E, N)`` what the model reads. Misread digits are titled in red.
+    ``attack`` names the attack in the title.
+
+    Examples
+    --------
+    >>> images = torch.zeros(2, 3, 1, 28, 28)  # 2 budgets, 3 digits
+    >>> predictions = torch.tensor([[1, 2, 3], [1, 0, 0]])
+    >>> fig = plot_perturbed_digits([0.0, 0.3], images, torch.tensor([1, 2, 3]), predictions)
+    >>> [ax.title.get_color() for ax in fig.axes[3:]], fig.axes[3].get_ylabel()
+    (['black', 'red', 'red'], 'eps = 0.30')
     """
     rows, cols = predictions.shape
     fig = Figure(figsize=(1.5 * cols + 0.6, 1.55 * rows + 0.5), layout="constrained")
@@ -462,7 +611,18 @@ def plot_noise_attack(transfer: NoiseTransfer, columns: int = 5) -> Figure:
     """Each adversarial image above its learned noise, ``columns`` targets a row (Fig 17).
 
     The noises share one colour scale in pixel units of [0, 1] images (red adds ink,
-    blue removes it); images are shown clipped to the pixel range.
+    blue removes it); images are shown clipped to the pixel range. ``transfer`` comes
+    from :func:`cnnviz.attacks.noise_attack`.
+
+    Examples
+    --------
+    >>> import cnnviz
+    >>> from cnnviz.attacks import noise_attack
+    >>> digit, others = torch.zeros(1, 1, 28, 28), torch.zeros(3, 1, 28, 28)
+    >>> transfer = noise_attack(cnnviz.pretrained(), digit, [1, 2], others=others, steps=3)
+    >>> fig = plot_noise_attack(transfer)
+    >>> len(fig.axes), fig.axes[0].get_title().split(":")[0]  # 2 images, 2 noises, 1 bar
+    (5, '-> 1')
     """
     attack = transfer.attack
     n = len(attack.targets)
@@ -502,23 +662,51 @@ def plot_transfer_table(transfer: NoiseTransfer, image_labels: torch.Tensor) -> 
     prediction became the noise's target (fooled); grey, still the true label; orange,
     something else; white, the image already is of the target class (not counted in the
     fooling rate). The legend under the table says which colours no cell has.
+    ``transfer`` comes from :func:`cnnviz.attacks.noise_attack`; ``image_labels``
+    ``(M,)`` are the true labels of the images its noises were added to.
+
+    Examples
+    --------
+    >>> import cnnviz
+    >>> from cnnviz.attacks import noise_attack
+    >>> digit, others = torch.zeros(1, 1, 28, 28), torch.zeros(3, 1, 28, 28)
+    >>> labels = torch.tensor([1, 5, 7])
+    >>> transfer = noise_attack(
+    ...     cnnviz.pretrained(), digit, [1, 2], others=others, other_labels=labels, steps=3
+    ... )
+    >>> fig = plot_transfer_table(transfer, labels)
+    >>> [label.get_text() for label in fig.axes[0].get_yticklabels()]
+    ['noise -> 1 (0%)', 'noise -> 2 (0%)']
+    >>> int(fig.axes[0].images[0].get_array()[0, 0])  # image 0 already is a 1: not counted
+    3
     """
     fig = Figure(
         figsize=(0.6 * transfer.predictions.shape[1] + 2.8, 0.5 * len(transfer.predictions) + 1.8),
         layout="constrained",
     )
     ax = fig.subplots()
-    draw_transfer_table(
+    _draw_transfer_table(
         ax, transfer.predictions, transfer.attack.targets, image_labels, transfer.fooling_rate
     )
     ax.set_title("Predictions after adding each learned noise")
-    outcomes = transfer_outcomes(transfer.predictions, transfer.attack.targets, image_labels)
-    add_outcome_legend(fig, [outcomes])
+    outcomes = _transfer_outcomes(transfer.predictions, transfer.attack.targets, image_labels)
+    _add_outcome_legend(fig, [outcomes])
     return fig
 
 
 def plot_robustness(epsilons: list[float], curves: dict[str, torch.Tensor]) -> Figure:
-    """Accuracy against the L-infinity budget, one line per (model, attack)."""
+    """Accuracy against the L-infinity budget, one line per (model, attack).
+
+    ``epsilons``: ``E`` budgets in pixel units of [0, 1] images; ``curves``: line label
+    -> ``(E,)`` accuracies in percent. Labels containing ``"FGSM"`` are dashed.
+
+    Examples
+    --------
+    >>> curves = {"CNN, FGSM": torch.tensor([99.0, 50.0]), "CNN, PGD": torch.tensor([99.0, 10.0])}
+    >>> fig = plot_robustness([0.0, 0.3], curves)
+    >>> [line.get_linestyle() for line in fig.axes[0].get_lines()]
+    ['--', '-']
+    """
     fig = Figure(figsize=(6.5, 4), layout="constrained")
     ax = fig.subplots()
     for index, (name, accuracies) in enumerate(curves.items()):
@@ -550,7 +738,7 @@ TRANSFER_OUTCOMES: dict[int, tuple[str, str]] = {
 }
 
 
-def transfer_outcomes(
+def _transfer_outcomes(
     predictions: torch.Tensor, targets: torch.Tensor, image_labels: torch.Tensor
 ) -> np.ndarray:
     """``(K, M)`` outcome codes (keys of :data:`TRANSFER_OUTCOMES`) of a transfer table.
@@ -567,7 +755,7 @@ def transfer_outcomes(
     return np.where(labels == targets, 3, outcome)
 
 
-def draw_transfer_table(
+def _draw_transfer_table(
     ax,
     predictions: torch.Tensor,
     targets: torch.Tensor,
@@ -576,11 +764,11 @@ def draw_transfer_table(
 ) -> None:
     """One transfer table on ``ax``: coloured outcome cells annotated with predictions.
 
-    Shapes as :func:`transfer_outcomes`; ``rates`` ``(K,)`` fooling rate of each row,
+    Shapes as :func:`_transfer_outcomes`; ``rates`` ``(K,)`` fooling rate of each row,
     shown beside its target.
     """
     colours = matplotlib.colors.ListedColormap([c for _, c in TRANSFER_OUTCOMES.values()])
-    outcome = transfer_outcomes(predictions, targets, image_labels)
+    outcome = _transfer_outcomes(predictions, targets, image_labels)
     ax.imshow(outcome, cmap=colours, vmin=-0.5, vmax=len(TRANSFER_OUTCOMES) - 0.5)
     for (row, col), value in np.ndenumerate(np.asarray(predictions)):
         ax.text(col, row, str(value), ha="center", va="center", fontsize=9)
@@ -596,7 +784,7 @@ def draw_transfer_table(
     ax.set_xlabel("true label of the image the noise is added to")
 
 
-def add_outcome_legend(fig: Figure, outcomes: list[np.ndarray]) -> None:
+def _add_outcome_legend(fig: Figure, outcomes: list[np.ndarray]) -> None:
     """A legend under ``fig``: each outcome colour, marked "(none)" if no cell has it."""
     seen = set(np.concatenate([o.ravel() for o in outcomes]).tolist())
     handles = [
@@ -612,8 +800,19 @@ def plot_transfer_comparison(
     """Transfer tables one above the other (e.g. the report's, then ours), one legend.
 
     ``tables``: title -> ``(predictions (K, M), targets (K,), image_labels (M,),
-    rates (K,))``, as ``draw_transfer_table``. Stacked, so the figure stays narrow
-    enough to show at full size on a page.
+    rates (K,))``: the class read in image ``m`` plus noise ``k``, each noise's target,
+    the images' true labels and each noise's fooling rate in [0, 1] (as in
+    :class:`cnnviz.attacks.NoiseTransfer`). Cells are coloured as in
+    :func:`plot_transfer_table`. Stacked, so the figure stays narrow enough to show at
+    full size on a page.
+
+    Examples
+    --------
+    >>> predictions, targets = torch.tensor([[1, 1], [2, 3]]), torch.tensor([1, 2])
+    >>> table = (predictions, targets, torch.tensor([1, 3]), torch.tensor([1.0, 0.5]))
+    >>> fig = plot_transfer_comparison({"report": table, "ours": table})
+    >>> [ax.get_title() for ax in fig.axes], fig.axes[1].get_yticklabels()[1].get_text()
+    (['report', 'ours'], 'noise -> 2 (50%)')
     """
     columns = max(table[0].shape[1] for table in tables.values())
     rows = max(len(table[1]) for table in tables.values())
@@ -623,9 +822,9 @@ def plot_transfer_comparison(
     )
     axes = np.atleast_1d(fig.subplots(len(tables), 1))
     for ax, (title, table) in zip(axes, tables.items(), strict=True):
-        draw_transfer_table(ax, *table)
+        _draw_transfer_table(ax, *table)
         ax.set_title(title, fontsize=10)
-    add_outcome_legend(fig, [transfer_outcomes(*table[:3]) for table in tables.values()])
+    _add_outcome_legend(fig, [_transfer_outcomes(*table[:3]) for table in tables.values()])
     return fig
 
 
@@ -648,6 +847,21 @@ def plot_universal_perturbation(
         ``(N,)`` predicted classes without and with the perturbation.
     title
         Figure title (say what it fools and how often).
+
+    Returns
+    -------
+    Figure
+        Digits whose prediction changed are titled in green (``before -> after``).
+
+    Examples
+    --------
+    >>> perturbation = torch.full((1, 1, 28, 28), 0.1)
+    >>> before, after = torch.tensor([1, 1, 1]), torch.tensor([1, 8, 8])
+    >>> fig = plot_universal_perturbation(
+    ...     perturbation, -torch.ones(3, 1, 28, 28), before, after, "fools 2 of 3"
+    ... )
+    >>> fig.get_suptitle(), [ax.get_title() for ax in fig.axes if "->" in ax.get_title()]
+    ('fools 2 of 3', ['1 -> 1', '1 -> 8', '1 -> 8'])
     """
     n = len(images)
     cols = min(5, n)

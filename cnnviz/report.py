@@ -4,15 +4,15 @@
 (R4), layer counts (R7), class images from noise (R12), the targeted attack (R13), the
 learned noise and its transfer (R14), a universal perturbation and the accuracy under
 FGSM and PGD. Attacks run on seeded subsets of the test set (sizes in ``settings``) and
-in one thread (:func:`torch_threads`), so the whole report takes about a minute or less
-on a 2-core CPU. The report's own numbers are constants here, so one JSON holds both and
-the docs render from it.
+in one thread, so the whole report takes about a minute or less on a 2-core CPU; any
+subset of the ``SECTIONS`` can be computed alone. The report's own numbers are
+constants here, so one JSON holds both and the docs render from it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -72,7 +72,7 @@ REPORT_SEED = 2019  # picks the digits (the report's year), as cnnviz.figures
 
 
 @contextmanager
-def torch_threads(count: int) -> Iterator[None]:
+def _torch_threads(count: int) -> Iterator[None]:
     """Run the block with ``count`` intra-op threads, then restore the previous number.
 
     The report's batches are small (10-100 digits): a second thread barely helps them
@@ -89,7 +89,19 @@ def torch_threads(count: int) -> Iterator[None]:
 
 
 def report_transfer_rates() -> torch.Tensor:
-    """``(10,)`` fooling rate of each row of the report's table (same rule as ours)."""
+    """``(10,)`` fooling rate of each row of the report's table (same rule as ours).
+
+    Row ``k`` of ``REPORT_TRANSFER_TABLE`` is scored only on the images not already
+    of class ``k + 1`` (mod 10), as :func:`cnnviz.attacks.fooling_rates` does.
+
+    Examples
+    --------
+    The noise towards 2 fooled 8 of 10 images; the one towards 8, 6 of the 9 that were
+    not already 8:
+
+    >>> [round(rate, 2) for rate in report_transfer_rates().tolist()]
+    [0.5, 0.8, 0.12, 0.2, 0.22, 0.0, 0.11, 0.67, 0.12, 0.22]
+    """
     return fooling_rates(
         torch.tensor(REPORT_TRANSFER_TABLE),
         torch.tensor(REPORT_TRANSFER_TARGETS),
@@ -97,7 +109,7 @@ def report_transfer_rates() -> torch.Tensor:
     )
 
 
-def linearity(result: AttackResult) -> float:
+def _linearity(result: AttackResult) -> float:
     """Smallest R^2 of a straight-line fit to a class's logit against its steps.
 
     Measures the report's "the cost rises linearly" (1 = a straight line); classes that
@@ -115,7 +127,7 @@ def linearity(result: AttackResult) -> float:
     return min(scores) if scores else float("nan")
 
 
-def ascent_summary(result: AttackResult) -> dict[str, object]:
+def _ascent_summary(result: AttackResult) -> dict[str, object]:
     """Successes, steps and probabilities of a batch of gradient-ascent runs."""
     return {
         "reached": int(result.success.sum()),
@@ -123,11 +135,11 @@ def ascent_summary(result: AttackResult) -> dict[str, object]:
         "steps": result.steps.tolist(),
         "max_steps_taken": int(result.steps.max()),
         "probabilities": [round(p, 4) for p in result.probabilities.tolist()],
-        "cost_linearity_r2": round(linearity(result), 3),
+        "cost_linearity_r2": round(_linearity(result), 3),
     }
 
 
-def pixel_sizes(result: AttackResult, counted: torch.Tensor | None = None) -> dict[str, float]:
+def _pixel_sizes(result: AttackResult, counted: torch.Tensor | None = None) -> dict[str, float]:
     """Mean L-infinity and L2 size of the perturbations (of the ``counted`` ones), pixel units."""
     linf, l2 = result.perturbation_size()
     if counted is not None:
@@ -135,7 +147,7 @@ def pixel_sizes(result: AttackResult, counted: torch.Tensor | None = None) -> di
     return {"linf": round(float(linf.mean()), 3), "l2": round(float(l2.mean()), 3)}
 
 
-def test_set_section(models: dict[str, CNN], data: Splits) -> dict[str, object]:
+def _test_set_section(models: dict[str, CNN], data: Splits) -> dict[str, object]:
     """R4: test loss and accuracy of each model on the full test set."""
     section = {}
     for name, model in models.items():
@@ -147,7 +159,7 @@ def test_set_section(models: dict[str, CNN], data: Splits) -> dict[str, object]:
     return section
 
 
-def layers_section() -> dict[str, object]:
+def _layers_section() -> dict[str, object]:
     """R7: parameters and neurons per layer and in total (the report's and ours)."""
     rows = layer_summary(CNN(batchnorm=False))
     by_name = {row.name: row for row in rows}
@@ -173,7 +185,7 @@ def layers_section() -> dict[str, object]:
     }
 
 
-def class_section(models: dict[str, CNN]) -> dict[str, object]:
+def _class_section(models: dict[str, CNN]) -> dict[str, object]:
     """R12: class images from noise with the library's defaults and the report's steps."""
     section: dict[str, object] = {
         "report": {"reached": 10, "of": 10, "note": "no step cap; 'the cost rises linearly'"},
@@ -181,8 +193,8 @@ def class_section(models: dict[str, CNN]) -> dict[str, object]:
     }
     for name, model in models.items():
         section[name] = {
-            "ours": ascent_summary(class_visualisation(model)),
-            "report_procedure": ascent_summary(
+            "ours": _ascent_summary(class_visualisation(model)),
+            "report_procedure": _ascent_summary(
                 class_visualisation(
                     model, **REPORT_CLASS_VISUALISATION, steps=CLASS_VISUALISATION_MAX_STEPS
                 )
@@ -191,7 +203,7 @@ def class_section(models: dict[str, CNN]) -> dict[str, object]:
     return section
 
 
-def targeted_section(models: dict[str, CNN], examples: torch.Tensor) -> dict[str, object]:
+def _targeted_section(models: dict[str, CNN], examples: torch.Tensor) -> dict[str, object]:
     """R13: every (source, target) pair of one test digit per class, p >= 0.9."""
     images, targets = all_pairs(examples)
     moved = targets != torch.arange(len(examples)).repeat_interleave(10)  # source = class
@@ -201,12 +213,12 @@ def targeted_section(models: dict[str, CNN], examples: torch.Tensor) -> dict[str
         section[name] = {
             "success_rate": round(float(result.success.float().mean()), 3),
             "max_steps_taken": int(result.steps.max()),
-            "perturbation": pixel_sizes(result, moved),
+            "perturbation": _pixel_sizes(result, moved),
         }
     return section
 
 
-def transfer_section(
+def _transfer_section(
     models: dict[str, CNN], data: Splits, examples: torch.Tensor, unseen: torch.Tensor
 ) -> dict[str, object]:
     """R14: noise learned on one digit per class towards ``digit + 1``, added to unseen digits."""
@@ -230,13 +242,13 @@ def transfer_section(
                 "reached": int(transfer.attack.success.sum()),
                 "mean_fooling_rate": round(float(transfer.fooling_rate.mean()), 3),
                 "fooling_rate": [round(r, 3) for r in transfer.fooling_rate.tolist()],
-                "noise": pixel_sizes(transfer.attack),
+                "noise": _pixel_sizes(transfer.attack),
             }
         section[name] = runs
     return section
 
 
-def universal_section(
+def _universal_section(
     models: dict[str, CNN], data: Splits, learn: torch.Tensor, unseen: torch.Tensor
 ) -> dict[str, object]:
     """A universal perturbation learned on training digits, measured on unseen test digits."""
@@ -254,7 +266,7 @@ def universal_section(
     return section
 
 
-def robustness_section(
+def _robustness_section(
     models: dict[str, CNN], data: Splits, attacked: torch.Tensor, epsilons: tuple[float, ...]
 ) -> dict[str, object]:
     """Accuracy (%) under FGSM and PGD-20 at each epsilon (beyond the report)."""
@@ -273,9 +285,22 @@ def robustness_section(
     return section
 
 
+#: The report's sections, in the order :func:`compute_report` measures and prints them.
+SECTIONS = (
+    "test",
+    "layers",
+    "class_visualisation",
+    "targeted_attack",
+    "noise_transfer",
+    "universal",
+    "robustness",
+)
+
+
 def compute_report(
     data: Splits,
     *,
+    sections: Sequence[str] = SECTIONS,
     unseen_digits: int = 200,
     universal_digits: int = 1000,
     attack_digits: int = 100,
@@ -287,7 +312,11 @@ def compute_report(
     Parameters
     ----------
     data
-        MNIST splits (the full test set gives R4; attacks use seeded subsets).
+        MNIST splits (the full test set gives R4; attacks use seeded subsets). The test
+        set needs a digit of every class.
+    sections
+        Which of ``SECTIONS`` to compute (all by default, about a minute on a 2-core
+        CPU; ``"layers"`` alone takes well under a second).
     unseen_digits
         Test digits (never the ten noise bases) the learned and universal noises are
         added to.
@@ -303,11 +332,33 @@ def compute_report(
     Returns
     -------
     dict
-        Sections ``test``, ``layers``, ``class_visualisation``, ``targeted_attack``,
-        ``noise_transfer``, ``universal``, ``robustness``, each with the report's value
-        (``report``; ``None`` where the report has none) beside ours per model
-        (``nobn``, ``bn``), plus ``settings`` (subset sizes) and ``seconds`` per section.
+        The requested sections among ``test``, ``layers``, ``class_visualisation``,
+        ``targeted_attack``, ``noise_transfer``, ``universal``, ``robustness``, each
+        with the report's value (``report``; ``None`` where the report has none) beside
+        ours per model (``nobn``, ``bn``), plus ``settings`` (subset sizes) and
+        ``seconds`` per section.
+
+    Raises
+    ------
+    ValueError
+        If a name in ``sections`` is not one of ``SECTIONS``.
+
+    Examples
+    --------
+    The layer counts (R7) need no data beyond one test digit per class:
+
+    >>> import torch
+    >>> from cnnviz.data import Splits
+    >>> x, y = torch.zeros(10, 1, 28, 28), torch.arange(10)
+    >>> report = compute_report(Splits(x, y, x, y, x, y), sections=["layers"])
+    >>> report["layers"]["parameters"]["fc1"]
+    {'report': 784500, 'ours': 784500}
+    >>> list(report["seconds"])
+    ['layers']
     """
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown sections {sorted(unknown)}; choose from {list(SECTIONS)}")
     models = {name: pretrained(batchnorm=bn) for name, bn in VARIANTS.items()}
     bases = first_per_class(data.test_y)
     examples = data.test_x[bases]
@@ -316,14 +367,14 @@ def compute_report(
     order = order[~torch.isin(order, bases)]
     unseen, attacked = order[:unseen_digits], order[unseen_digits : unseen_digits + attack_digits]
     learn = torch.randperm(len(data.train_x), generator=generator)[:universal_digits]
-    sections: dict[str, Callable[[], dict[str, object]]] = {
-        "test": lambda: test_set_section(models, data),
-        "layers": layers_section,
-        "class_visualisation": lambda: class_section(models),
-        "targeted_attack": lambda: targeted_section(models, examples),
-        "noise_transfer": lambda: transfer_section(models, data, examples, unseen),
-        "universal": lambda: universal_section(models, data, learn, unseen),
-        "robustness": lambda: robustness_section(models, data, attacked, epsilons),
+    makers: dict[str, Callable[[], dict[str, object]]] = {
+        "test": lambda: _test_set_section(models, data),
+        "layers": _layers_section,
+        "class_visualisation": lambda: _class_section(models),
+        "targeted_attack": lambda: _targeted_section(models, examples),
+        "noise_transfer": lambda: _transfer_section(models, data, examples, unseen),
+        "universal": lambda: _universal_section(models, data, learn, unseen),
+        "robustness": lambda: _robustness_section(models, data, attacked, epsilons),
     }
     report: dict[str, object] = {
         "settings": {
@@ -335,10 +386,12 @@ def compute_report(
         }
     }
     seconds = {}
-    with torch_threads(1):
-        for name, make in sections.items():
+    with _torch_threads(1):
+        for name in SECTIONS:
+            if name not in sections:
+                continue
             started = time.perf_counter()
-            report[name] = make()
+            report[name] = makers[name]()
             seconds[name] = round(time.perf_counter() - started, 1)
             if progress is not None:
                 progress(name)
@@ -346,40 +399,38 @@ def compute_report(
     return report
 
 
-def percent(rate: float | None) -> str:
+Row = tuple[str, str, str, str]
+
+
+def _percent(rate: float) -> str:
     """A fraction as a whole percentage."""
     return f"{100 * rate:.0f} %"
 
 
-def both(report: dict, describe: Callable[[str], str]) -> tuple[str, str]:
+def _both(describe: Callable[[str], str]) -> tuple[str, str]:
     """``describe(model name)`` for the no-batch-norm and the batch-norm model."""
     return describe("nobn"), describe("bn")
 
 
-def report_rows(report: dict) -> list[tuple[str, str, str, str]]:
-    """:func:`~cnnviz.report.compute_report`'s numbers as table rows.
-
-    Returns
-    -------
-    list of tuple
-        ``(quantity, the report's value, ours without batch norm, ours with batch
-        norm)``; "-" where the report has no such number.
-    """
-    test, layers = report["test"], report["layers"]
-    classes, targeted = report["class_visualisation"], report["targeted_attack"]
-    transfer, universal = report["noise_transfer"], report["universal"]
-    rows = [
+def _test_rows(test: dict) -> list[Row]:
+    """R4: test accuracy and loss."""
+    return [
         (
             "test accuracy (R4)",
             "{} % / {} % (no BN / BN)".format(*(test[n]["report"]["accuracy"] for n in VARIANTS)),
-            *both(report, lambda n: f"{test[n]['ours']['accuracy']:.2f} %"),
+            *_both(lambda n: f"{test[n]['ours']['accuracy']:.2f} %"),
         ),
         (
             "test loss (R4)",
             "{} / {}".format(*(test[n]["report"]["loss"] for n in VARIANTS)),
-            *both(report, lambda n: f"{test[n]['ours']['loss']:.4f}"),
+            *_both(lambda n: f"{test[n]['ours']['loss']:.4f}"),
         ),
     ]
+
+
+def _layers_rows(layers: dict) -> list[Row]:
+    """R7: parameters and neurons per layer, then the totals (same for both models)."""
+    rows = []
     for group in ("parameters", "neurons"):
         for key, counts in layers[group].items():
             rows.append(
@@ -389,12 +440,16 @@ def report_rows(report: dict) -> list[tuple[str, str, str, str]]:
         rows.append(
             (key.replace("_", " ") + " (R7)", str(counts["report"]), *[str(counts["ours"])] * 2)
         )
-    rows += [
+    return rows
+
+
+def _class_rows(classes: dict) -> list[Row]:
+    """R12: class images from noise, the report's procedure and the cost's linearity."""
+    return [
         (
             f"class images at p >= 0.99, step cap {classes['max_steps']} (R12)",
             "10 of 10 (no cap)",
-            *both(
-                report,
+            *_both(
                 lambda n: "{reached} of 10, <= {max_steps_taken} steps".format(
                     **classes[n]["ours"]
                 ),
@@ -403,60 +458,134 @@ def report_rows(report: dict) -> list[tuple[str, str, str, str]]:
         (
             "  the report's steps (0.1 x gradient of the logit), same cap",
             "10 of 10",
-            *both(report, lambda n: "{reached} of 10".format(**classes[n]["report_procedure"])),
+            *_both(lambda n: "{reached} of 10".format(**classes[n]["report_procedure"])),
         ),
         (
             "  cost against steps: worst R^2 of a straight line",
             "'rises linearly'",
-            *both(report, lambda n: f"{classes[n]['ours']['cost_linearity_r2']:.2f}"),
+            *_both(lambda n: f"{classes[n]['ours']['cost_linearity_r2']:.2f}"),
         ),
+    ]
+
+
+def _targeted_rows(targeted: dict) -> list[Row]:
+    """R13: the targeted attack's success rate and perturbation size."""
+    return [
         (
             "targeted attack: pairs reaching p >= 0.9 (R13)",
-            percent(targeted["report"]["success_rate"]),
-            *both(report, lambda n: percent(targeted[n]["success_rate"])),
+            _percent(targeted["report"]["success_rate"]),
+            *_both(lambda n: _percent(targeted[n]["success_rate"])),
         ),
         (
             "  mean perturbation, L-inf / L2 (pixels of [0, 1])",
             "-",
-            *both(report, lambda n: "{linf:.2f} / {l2:.2f}".format(**targeted[n]["perturbation"])),
+            *_both(lambda n: "{linf:.2f} / {l2:.2f}".format(**targeted[n]["perturbation"])),
         ),
+    ]
+
+
+def _transfer_rows(transfer: dict) -> list[Row]:
+    """R14: how often the learned noise fools other digits, both procedures."""
+    return [
         (
             "learned noise fools other digits (R14), the report's procedure",
-            f"{percent(transfer['report']['mean_fooling_rate'])} (of 10 images)",
-            *both(report, lambda n: percent(transfer[n]["report_procedure"]["mean_fooling_rate"])),
+            f"{_percent(transfer['report']['mean_fooling_rate'])} (of 10 images)",
+            *_both(lambda n: _percent(transfer[n]["report_procedure"]["mean_fooling_rate"])),
         ),
         (
             "  cnnviz's procedure (x + n clipped, stop at p >= 0.99)",
             "-",
-            *both(report, lambda n: percent(transfer[n]["ours"]["mean_fooling_rate"])),
+            *_both(lambda n: _percent(transfer[n]["ours"]["mean_fooling_rate"])),
         ),
+    ]
+
+
+def _universal_rows(universal: dict) -> list[Row]:
+    """The universal perturbation's fooling rate on unseen digits."""
+    return [
         (
             "universal noise -> {target}, L-inf {eps}: fools unseen digits".format(
                 **universal["settings"]
             ),
             "-",
-            *both(report, lambda n: percent(universal[n]["fooling_rate_unseen"])),
-        ),
-    ]
-    robustness = report["robustness"]
-    for index, eps in enumerate(robustness["epsilons"]):
-        rows.append(
-            (
-                f"accuracy under FGSM / PGD-20 at eps {eps}",
-                "-",
-                *both(
-                    report,
-                    lambda n, i=index: "{:.0f} / {:.0f} %".format(
-                        robustness[n]["fgsm"][i], robustness[n]["pgd20"][i]
-                    ),
-                ),
-            )
+            *_both(lambda n: _percent(universal[n]["fooling_rate_unseen"])),
         )
-    return rows
+    ]
+
+
+def _robustness_rows(robustness: dict) -> list[Row]:
+    """Accuracy under FGSM and PGD-20, one row per epsilon."""
+    return [
+        (
+            f"accuracy under FGSM / PGD-20 at eps {eps}",
+            "-",
+            *_both(
+                lambda n, i=index: "{:.0f} / {:.0f} %".format(
+                    robustness[n]["fgsm"][i], robustness[n]["pgd20"][i]
+                ),
+            ),
+        )
+        for index, eps in enumerate(robustness["epsilons"])
+    ]
+
+
+_ROWS: dict[str, Callable[[dict], list[Row]]] = {
+    "test": _test_rows,
+    "layers": _layers_rows,
+    "class_visualisation": _class_rows,
+    "targeted_attack": _targeted_rows,
+    "noise_transfer": _transfer_rows,
+    "universal": _universal_rows,
+    "robustness": _robustness_rows,
+}
+
+
+def report_rows(report: dict) -> list[Row]:
+    """:func:`~cnnviz.report.compute_report`'s numbers as table rows.
+
+    Parameters
+    ----------
+    report
+        From :func:`~cnnviz.report.compute_report` (or its JSON); rows are made for the
+        sections it has, in the order of ``SECTIONS``.
+
+    Returns
+    -------
+    list of tuple
+        ``(quantity, the report's value, ours without batch norm, ours with batch
+        norm)``; "-" where the report has no such number.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cnnviz.data import Splits
+    >>> x, y = torch.zeros(10, 1, 28, 28), torch.arange(10)
+    >>> rows = report_rows(compute_report(Splits(x, y, x, y, x, y), sections=["layers"]))
+    >>> rows[0]
+    ('parameters of conv1 (R7)', '320', '320', '320')
+    """
+    return [row for name in SECTIONS if name in report for row in _ROWS[name](report[name])]
 
 
 def subsets_sentence(report: dict) -> str:
-    """Which digits each number was measured on, as one sentence."""
+    """Which digits each number was measured on, as one sentence.
+
+    Parameters
+    ----------
+    report
+        From :func:`~cnnviz.report.compute_report`; only its ``settings`` are read.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cnnviz.data import Splits
+    >>> x, y = torch.zeros(30, 1, 28, 28), torch.arange(30) % 10
+    >>> report = compute_report(Splits(x, y, x, y, x, y), sections=["layers"], attack_digits=5)
+    >>> print(subsets_sentence(report))  # doctest: +NORMALIZE_WHITESPACE
+    Test loss and accuracy on all 30 test digits; the learned and the universal noises
+    are added to 20 test digits they were not learned on; the universal noise is learned
+    on 30 training digits; FGSM/PGD on 0 test digits (seed 2019).
+    """
     s = report["settings"]
     return (
         f"Test loss and accuracy on all {s['test_digits']} test digits; the learned and the "
@@ -470,7 +599,19 @@ def subsets_sentence(report: dict) -> str:
 def format_report(report: dict) -> str:
     """:func:`~cnnviz.report.compute_report`'s numbers as a plain-text table.
 
-    One row per :func:`~cnnviz.report.report_rows` row, columns padded to align.
+    One row per :func:`~cnnviz.report.report_rows` row, columns padded to align, then
+    ``subsets_sentence(report)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cnnviz.data import Splits
+    >>> x, y = torch.zeros(10, 1, 28, 28), torch.arange(10)
+    >>> text = format_report(compute_report(Splits(x, y, x, y, x, y), sections=["layers"]))
+    >>> print("\\n".join(text.splitlines()[:3]))
+    quantity                  report  cnnviz, no BN  cnnviz, BN
+    parameters of conv1 (R7)  320     320            320
+    parameters of conv2 (R7)  9248    9248           9248
     """
     rows = [("quantity", "report", "cnnviz, no BN", "cnnviz, BN"), *report_rows(report)]
     widths = [max(len(row[column]) for row in rows) for column in range(4)]

@@ -33,6 +33,20 @@ def retain_freed_memory(megabytes: int = 256) -> bool:
     bool
         ``True`` if the setting was applied; ``False`` where there is no glibc
         (macOS, Windows, musl), which is harmless: those allocators cache on their own.
+
+    Raises
+    ------
+    ValueError
+        ``megabytes`` outside ``0..4096``.
+
+    Examples
+    --------
+    >>> isinstance(retain_freed_memory(), bool)  # True on glibc Linux
+    True
+    >>> retain_freed_memory(8192)
+    Traceback (most recent call last):
+    ...
+    ValueError: megabytes must be between 0 and 4096, not 8192
     """
     if not 0 <= megabytes <= 4096:
         raise ValueError(f"megabytes must be between 0 and 4096, not {megabytes}")

@@ -64,6 +64,12 @@ class Recipe:
         arithmetic (AVX512-BF16/AMX), else fp32.
     channels_last
         Keep convolution tensors in channels-last memory layout (faster on CPUs).
+
+    Examples
+    --------
+    >>> recipe = Recipe("short", epochs=2, batch_size=256, lr=0.05, momentum=0.9)
+    >>> recipe.schedule, recipe.max_shift, RECIPES["report"].batch_size
+    ('constant', 0, 64)
     """
 
     name: str

@@ -56,6 +56,7 @@ nitpick_ignore_regex = [
     ("py:class", r".*(shape|optional|default|or |of ).*"),
     ("py:class", r"argparse\..*"),
     ("py:class", r"nn\..*"),
+    ("py:exc", r"urllib\..*"),
 ]
 
 

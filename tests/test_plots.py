@@ -167,8 +167,8 @@ def test_saliency_rows(model):
 
 
 def test_smooth_is_a_trailing_mean():
-    assert np.allclose(plots.smooth([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
-    assert np.allclose(plots.smooth([5.0], 10), [5.0])
+    assert np.allclose(plots._smooth([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
+    assert np.allclose(plots._smooth([5.0], 10), [5.0])
 
 
 def test_cli_writes_every_report_figure(tmp_path, mnist_dir, capsys):

@@ -7,10 +7,12 @@ import json
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
+import torch
 
 from cnnviz.attacks import CLASS_VISUALISATION_MAX_STEPS
 from cnnviz.cli import main
-from cnnviz.report import format_report, report_transfer_rates
+from cnnviz.data import Splits
+from cnnviz.report import compute_report, format_report, report_rows, report_transfer_rates
 
 SECTIONS = {
     "settings",
@@ -105,3 +107,16 @@ def test_text_report_puts_the_reports_numbers_beside_ours(report):
     universal = next(line for key, line in lines.items() if key.startswith("universal noise"))
     assert universal.count("%") == 2
     assert f"added to {report['settings']['unseen_digits']} test digits they were not" in text
+
+
+def test_a_partial_report_prints_only_its_sections():
+    x, y = torch.zeros(10, 1, 28, 28), torch.arange(10)
+    data = Splits(x, y, x, y, x, y)
+    report = compute_report(data, sections=["test", "layers"])
+    assert set(report) == {"settings", "test", "layers", "seconds"}
+    quantities = [row[0] for row in report_rows(report)]
+    assert quantities[0] == "test accuracy (R4)" and "parameters of fc1 (R7)" in quantities
+    assert not any("FGSM" in quantity or "R12" in quantity for quantity in quantities)
+    assert format_report(report).count("\n") == len(quantities) + 1  # header, rows, sentence
+    with pytest.raises(ValueError, match="unknown sections \\['robustnes'\\]"):
+        compute_report(data, sections=["robustnes"])
