@@ -5,7 +5,9 @@ In one process, with the shipped no-batch-norm model (the report attacked that o
 * the 10-class visualisation (R12) with the report's plain logit steps, all targets in
   one batch vs ten runs of one;
 * the 100-pair targeted grid (R13), one batch vs a hundred runs of one;
-* PGD-40 (eps 0.1) on ``--pgd-samples`` test digits, batches of 128 vs one at a time.
+* PGD-40 (eps 0.1) on ``--pgd-samples`` test digits, batches of 128 vs one at a time;
+* the same PGD-40 against torchattacks' ``PGD`` on the same model and digits
+  (``pip install --no-deps torchattacks==3.5.1``).
 
 "One at a time" is timed twice for the ascent attacks: the library's own function on
 one sample, and the report's loop (per step a second forward pass for the probability,
@@ -34,6 +36,7 @@ from cnnviz.attacks import (
     accuracy_under_attack,
     all_pairs,
     class_visualisation,
+    pgd,
     targeted_attack,
 )
 from cnnviz.checkpoint import pretrained
@@ -136,6 +139,53 @@ def main() -> None:
         f"{f'PGD-40 on {len(x)} digits (eps 0.1)':<32} batched {seconds:6.2f} s | "
         f"one at a time {single_seconds:6.2f} s ({single_seconds / seconds:4.1f}x) | "
         f"accuracy {float(accuracy[0]):.1f} % (one at a time {float(single[0]):.1f} %)"
+    )
+
+    against_torchattacks(model, x, y)
+
+
+class _ZeroOneInput(torch.nn.Module):
+    """The report's CNN seen from [0, 1] images, as torchattacks expects its models."""
+
+    def __init__(self, model: CNN) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model.logits(images * 2 - 1)
+
+
+def against_torchattacks(model: CNN, x: torch.Tensor, y: torch.Tensor) -> None:
+    """PGD-40 (eps 0.1, step 0.01, random start) by cnnviz and by torchattacks, same inputs.
+
+    torchattacks attacks the batch it is given; it is timed on all digits at once (its
+    documented use) and in batches of 128, the batch cnnviz uses by default.
+    """
+    try:
+        import torchattacks
+    except ImportError:
+        print("torchattacks is not installed: pip install --no-deps torchattacks==3.5.1")
+        return
+    wrapped = _ZeroOneInput(model).eval()
+    pixels = (x + 1) / 2
+    attack = torchattacks.PGD(wrapped, eps=0.1, alpha=0.01, steps=40, random_start=True)
+
+    def theirs(batch: int) -> float:
+        adversarial = torch.cat(
+            [attack(pixels[i : i + batch], y[i : i + batch]) for i in range(0, len(x), batch)]
+        )
+        with torch.no_grad():
+            return 100.0 * (wrapped(adversarial).argmax(1) == y).float().mean().item()
+
+    ours, ours_seconds = timed(lambda: pgd(model, x, y, eps=0.1, steps=40, step_size=0.01))
+    ours_accuracy = 100.0 * (ours.predictions == y).float().mean().item()
+    whole, whole_seconds = timed(lambda: theirs(len(x)))
+    batched, batched_seconds = timed(lambda: theirs(128))
+    print(
+        f"{f'PGD-40 on {len(x)} digits vs torchattacks':<32} cnnviz {ours_seconds:6.2f} s "
+        f"({ours_accuracy:.1f} %) | torchattacks, all at once {whole_seconds:6.2f} s "
+        f"({whole:.1f} %, cnnviz {whole_seconds / ours_seconds:4.2f}x faster), in batches "
+        f"of 128 {batched_seconds:6.2f} s ({batched:.1f} %, {batched_seconds / ours_seconds:4.2f}x)"
     )
 
 

@@ -306,6 +306,7 @@ def class_visualisation(
     step_size: float = CLASS_VISUALISATION_STEP,
     threshold: float = 0.99,
     steps: int = CLASS_VISUALISATION_MAX_STEPS,
+    steps_past_threshold: int = 0,
     objective: str = "log_probability",
     normalise: bool = True,
     l2: float = 0.0,
@@ -346,6 +347,9 @@ def class_visualisation(
         Stop a sample once its target probability reaches this, in (0, 1).
     steps
         Step cap, so every run ends.
+    steps_past_threshold
+        Keep climbing this many steps after the threshold (within the cap): a robust
+        network's class images take shape long after it is sure.
     objective
         ``"logit"`` (the report's "cost") or ``"log_probability"`` (also pushes the
         competing classes down).
@@ -410,6 +414,7 @@ def class_visualisation(
         penalty=penalty,
         objective=objective,
         normalise=normalise,
+        steps_past_threshold=steps_past_threshold,
         callback=callback,
     )
 
@@ -925,6 +930,42 @@ def _goal(
     )
 
 
+def _loss_gradient(
+    model: nn.Module, images: torch.Tensor, goal: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Detached scores ``(N, K)`` and d/d``images`` of the summed cross-entropy towards ``goal``.
+
+    Only the input's gradient is asked of autograd, so no weight gradient is formed.
+    """
+    candidate = images.detach().requires_grad_(True)
+    with torch.enable_grad():
+        scores = class_scores(model, candidate)
+        loss = F.cross_entropy(scores, goal, reduction="sum")
+        (gradient,) = torch.autograd.grad(loss, candidate)
+    return scores.detach(), gradient
+
+
+def _concatenate(results: Sequence[AttackResult]) -> AttackResult:
+    """One result from the results of consecutive chunks of a batch (same steps each)."""
+
+    def cat(name: str, dim: int = 0) -> torch.Tensor | None:
+        parts = [getattr(result, name) for result in results]
+        return None if parts[0] is None else torch.cat(parts, dim)
+
+    return AttackResult(
+        images=cat("images"),
+        originals=cat("originals"),
+        labels=cat("labels"),
+        targets=cat("targets"),
+        success=cat("success"),
+        steps=cat("steps"),
+        logit_history=cat("logit_history", 1),
+        probability_history=cat("probability_history", 1),
+        predictions=cat("predictions"),
+        bounds=results[0].bounds,
+    )
+
+
 def fgsm(
     model: nn.Module,
     images: torch.Tensor,
@@ -995,6 +1036,7 @@ def pgd(
     noise: torch.Tensor | None = None,
     bounds: Sequence[float] | None = None,
     callback: Callback | None = None,
+    batch_size: int = 128,
 ) -> AttackResult:
     """Projected gradient descent (Madry et al. 2018), L-infinity, on the cross-entropy.
 
@@ -1013,6 +1055,10 @@ def pgd(
         ``seed`` (the same on every device).
     callback
         See :data:`Callback`; return ``False`` to stop early.
+    batch_size
+        Without a callback, images are attacked this many at a time (the same result
+        as all at once; small batches stay in the CPU's cache and run about twice as
+        fast as a batch of 1,000).
 
     Returns
     -------
@@ -1041,11 +1087,30 @@ def pgd(
     alpha = scale * (step_size if step_size is not None else 2.5 * eps / steps)
     original = check_images(images).detach()
     labels, targets = _goal(labels, targets, original)
+    if random_start and noise is None:
+        noise = _noise(original.shape, seed, original)
+    if callback is None and len(original) > batch_size:
+        return _concatenate(
+            [
+                pgd(
+                    model,
+                    original[idx],
+                    None if labels is None else labels[idx],
+                    eps=eps,
+                    steps=steps,
+                    step_size=step_size,
+                    targets=None if targets is None else targets[idx],
+                    random_start=random_start,
+                    noise=None if noise is None else noise[idx],
+                    bounds=bounds,
+                    batch_size=batch_size,
+                )
+                for idx in batch_indices(len(original), batch_size)
+            ]
+        )
     goal = targets if targets is not None else labels
     adversarial = original.clone()
     if random_start and radius > 0:
-        if noise is None:
-            noise = _noise(original.shape, seed, original)
         adversarial = (original + noise * radius).clamp(low, high)
     direction = -1.0 if targets is not None else 1.0
     logits_seen, probabilities_seen = [], []
@@ -1057,21 +1122,15 @@ def pgd(
         return callback is None or callback(step, adversarial, probabilities_seen[-1]) is not False
 
     taken, scores = steps, None
+    lowest, highest = (original - radius).clamp_min(low), (original + radius).clamp_max(high)
     with eval_mode(model):
-        with torch.enable_grad():
-            for step in range(steps):
-                candidate = adversarial.clone().requires_grad_(True)
-                logits = class_scores(model, candidate)
-                if not record(step, logits.detach()):
-                    taken, scores = step, logits.detach()
-                    break
-                loss = F.cross_entropy(logits, goal, reduction="sum")
-                (gradient,) = torch.autograd.grad(loss, candidate)
-                adversarial = adversarial + direction * alpha * gradient.sign()
-                adversarial = torch.min(
-                    torch.max(adversarial, original - radius), original + radius
-                )
-                adversarial = adversarial.clamp(low, high).detach()
+        for step in range(steps):
+            logits, gradient = _loss_gradient(model, adversarial, goal)
+            if not record(step, logits):
+                taken, scores = step, logits
+                break
+            adversarial = adversarial + direction * alpha * gradient.sign()
+            adversarial = torch.min(torch.max(adversarial, lowest), highest)
         if scores is None:
             with torch.no_grad():
                 scores = class_scores(model, adversarial)
@@ -1127,6 +1186,7 @@ def accuracy_under_attack(
     attack: str = "fgsm",
     batch_size: int = 128,
     seed: int = 0,
+    restarts: int = 1,
     bounds: Sequence[float] | None = None,
     **options: object,
 ) -> torch.Tensor:
@@ -1148,6 +1208,10 @@ def accuracy_under_attack(
     seed
         A random start (PGD's) is drawn once for all of ``images``, so the result does
         not depend on ``batch_size``.
+    restarts
+        Attack this many times from different random starts (seeds ``seed``,
+        ``seed + 1``, ...); an image counts as correct only if it survives every one
+        (the strong evaluation of Madry et al.: PGD-100 with 10 restarts).
     bounds
         The model's input range; default :func:`~cnnviz.classifier.input_bounds`.
 
@@ -1169,18 +1233,21 @@ def accuracy_under_attack(
     parameters = inspect.signature(method).parameters
     if "eps" not in parameters:
         raise ValueError(f"attack {attack!r} takes no budget eps")
+    if restarts < 1:
+        raise ValueError(f"restarts must be at least 1, not {restarts}")
     images = check_images(images)
     labels = as_targets(labels, images)
-    noise = _noise(images.shape, seed, images) if "noise" in parameters else None
-    correct = torch.zeros(len(epsilons))
-    for idx in batch_indices(len(images), batch_size):
-        start = {"noise": noise[idx]} if noise is not None else {}
-        for index, eps in enumerate(epsilons):
-            result = method(
-                model, images[idx], labels[idx], eps=eps, bounds=bounds, **options, **start
-            )
-            correct[index] += int((result.predictions == labels[idx]).sum())
-    return 100.0 * correct / len(images)
+    correct = torch.ones(len(epsilons), len(images), dtype=torch.bool, device=images.device)
+    for restart in range(restarts if "noise" in parameters else 1):
+        noise = _noise(images.shape, seed + restart, images) if "noise" in parameters else None
+        for idx in batch_indices(len(images), batch_size):
+            start = {"noise": noise[idx]} if noise is not None else {}
+            for index, eps in enumerate(epsilons):
+                result = method(
+                    model, images[idx], labels[idx], eps=eps, bounds=bounds, **options, **start
+                )
+                correct[index, idx] &= result.predictions == labels[idx]
+    return 100.0 * correct.float().mean(1).cpu()
 
 
 def robustness_curves(

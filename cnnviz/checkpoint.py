@@ -32,6 +32,14 @@ FORMAT = "cnnviz-cnn/1"
 #: ``format`` of a checkpoint of any other model (loaded into a model you pass).
 STATE_FORMAT = "cnnviz-state/1"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+#: The shipped weights by variant name: the report's CNN without and with batch norm
+#: (``cnnviz train --recipe fast``), and the adversarially trained one without batch norm
+#: (``cnnviz train --recipe robust --variant nobn``).
+PRETRAINED_FILES = {
+    "bn": "cnn_bn.safetensors",
+    "nobn": "cnn_nobn.safetensors",
+    "robust": "cnn_nobn_robust.safetensors",
+}
 
 
 class CheckpointError(ValueError):
@@ -273,33 +281,49 @@ def load_checkpoint(
     return model.eval(), metadata
 
 
-def pretrained_path(batchnorm: bool = True) -> Path:
+def pretrained_path(batchnorm: bool = True, *, variant: str | None = None) -> Path:
     """Path of the shipped weights for one variant.
+
+    Parameters
+    ----------
+    batchnorm
+        The standard network with (``True``) or without batch norm.
+    variant
+        A name of :data:`PRETRAINED_FILES` (``"bn"``, ``"nobn"``, ``"robust"``); it
+        overrides ``batchnorm``.
 
     Examples
     --------
-    >>> pretrained_path(batchnorm=False).name
-    'cnn_nobn.safetensors'
+    >>> pretrained_path(batchnorm=False).name, pretrained_path(variant="robust").name
+    ('cnn_nobn.safetensors', 'cnn_nobn_robust.safetensors')
     """
-    return WEIGHTS_DIR / f"cnn_{'bn' if batchnorm else 'nobn'}.safetensors"
+    if variant is None:
+        variant = "bn" if batchnorm else "nobn"
+    if variant not in PRETRAINED_FILES:
+        raise ValueError(f"variant must be one of {sorted(PRETRAINED_FILES)}, not {variant!r}")
+    return WEIGHTS_DIR / PRETRAINED_FILES[variant]
 
 
-def pretrained(batchnorm: bool = True) -> CNN:
+def pretrained(batchnorm: bool = True, *, variant: str | None = None) -> CNN:
     """The shipped, pretrained CNN (MNIST), in eval mode on the CPU. Offline, no data needed.
 
-    Produced by ``cnnviz train --recipe fast`` (see the README); its test accuracy is in
-    ``pretrained_metadata(batchnorm)["test_accuracy"]``.
+    ``pretrained()`` and ``pretrained(batchnorm=False)`` are the report's network trained
+    with ``cnnviz train --recipe fast``; ``pretrained(variant="robust")`` the one
+    trained against PGD attacks (``--recipe robust``). Their test accuracy (and the
+    robust one's accuracy under attack) is in :func:`pretrained_metadata`.
 
     Examples
     --------
     >>> model = pretrained()
     >>> model.variant, model.training
     ('bn', False)
+    >>> pretrained(variant="robust").variant
+    'nobn'
     """
-    return load_checkpoint(pretrained_path(batchnorm))[0]
+    return load_checkpoint(pretrained_path(batchnorm, variant=variant))[0]
 
 
-def pretrained_history(batchnorm: bool = True) -> History:
+def pretrained_history(batchnorm: bool = True, *, variant: str | None = None) -> History:
     """The training history of the shipped weights (recipe, curves, test results).
 
     Examples
@@ -308,10 +332,10 @@ def pretrained_history(batchnorm: bool = True) -> History:
     >>> history.variant, history.recipe["name"], history.test_acc > 99
     ('nobn', 'fast', True)
     """
-    return History.from_json(history_path(pretrained_path(batchnorm)))
+    return History.from_json(history_path(pretrained_path(batchnorm, variant=variant)))
 
 
-def pretrained_metadata(batchnorm: bool = True) -> dict[str, str]:
+def pretrained_metadata(batchnorm: bool = True, *, variant: str | None = None) -> dict[str, str]:
     """The metadata stored with the shipped weights (recipe, seed, test accuracy, ...).
 
     Examples
@@ -319,4 +343,4 @@ def pretrained_metadata(batchnorm: bool = True) -> dict[str, str]:
     >>> pretrained_metadata()["recipe"]
     'fast'
     """
-    return read_metadata(pretrained_path(batchnorm))
+    return read_metadata(pretrained_path(batchnorm, variant=variant))

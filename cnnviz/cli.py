@@ -152,8 +152,9 @@ def run_train(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             tensorboard_dir=tensorboard,
         )
+        robust = "_robust" if RECIPES[args.recipe].adversarial_eps > 0 else ""
         out = save_checkpoint(
-            model, args.out_dir / f"cnn_{model.variant}.safetensors", history=history
+            model, args.out_dir / f"cnn_{model.variant}{robust}.safetensors", history=history
         )
         print(
             f"{model.variant}: test loss {history.test_loss:.4f}, accuracy "

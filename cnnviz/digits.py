@@ -113,7 +113,7 @@ def make_test_sample(
 
 
 def write_test_sample(raw: RawDataset, path: str | Path = SAMPLE_PATH) -> Path:
-    """Write :func:`~cnnviz.digits.make_test_sample` of ``raw`` as a compressed ``.npz`` (no pickles).
+    """Write :func:`~cnnviz.digits.make_test_sample` of ``raw`` as a compressed ``.npz``.
 
     Returns the path written; :func:`read_test_sample` reads it back.
 

@@ -19,8 +19,10 @@ class History:
     Per step (``step``, 1-based): ``train_loss``, ``train_acc`` of that batch.
     Per validation: ``val_step``, ``val_loss``, ``val_acc``, and ``val_seconds``, the
     training time (validation excluded) spent up to that point.
-    ``epoch_steps``: the step that ended each epoch. ``variant`` names the model: the
-    report CNN's ``bn``/``nobn``, else the model's class name.
+    ``epoch_steps``: the step that ended each epoch. Adversarial training adds, per epoch,
+    ``robust_val_step`` and ``robust_val_acc`` (validation accuracy under its PGD check)
+    and ``kept_step``, the step whose weights were kept (the most robust epoch).
+    ``variant`` names the model: the report CNN's ``bn``/``nobn``, else its class name.
 
     Examples
     --------
@@ -44,6 +46,9 @@ class History:
     val_acc: list[float] = field(default_factory=list)
     val_seconds: list[float] = field(default_factory=list)
     epoch_steps: list[int] = field(default_factory=list)
+    robust_val_step: list[int] = field(default_factory=list)
+    robust_val_acc: list[float] = field(default_factory=list)
+    kept_step: int | None = None
     test_loss: float | None = None
     test_acc: float | None = None
     train_seconds: float = 0.0

@@ -225,6 +225,15 @@ def test_fgsm_and_pgd_on_a_drawing():
     assert top(after) != "7" and linf <= 0.3 + 1e-3
 
 
+def test_the_robust_model_resists_the_attack_that_fools_the_standard_one():
+    for name, fooled in (("no batch norm", True), ("robust", False)):
+        *_, before, after, summary = handlers.gradient_attack_on_drawing(
+            sketch(SEVEN), name, "PGD-40", 0.3
+        )
+        assert top(before) == "7", name
+        assert (top(after) != "7") == fooled, (name, summary)
+
+
 @pytest.mark.parametrize("data", ["with_data", "without_data"])
 def test_test_digits_with_and_without_data(request, data):
     request.getfixturevalue(data)

@@ -479,3 +479,42 @@ def test_attacks_give_the_same_result_on_cuda(model, examples):  # pragma: no co
     assert torch.allclose(here.images, there.images.cpu(), atol=1e-4)
     grown = class_visualisation(gpu, steps=3)
     assert torch.allclose(grown.originals.cpu(), class_visualisation(model, steps=3).originals)
+
+
+def test_pgd_in_chunks_equals_pgd_all_at_once(model, mnist):
+    x, y = mnist.test_x[:50], mnist.test_y[:50]
+    whole = pgd(model, x, y, eps=0.2, steps=6, batch_size=50)
+    chunks = pgd(model, x, y, eps=0.2, steps=6, batch_size=16)
+    assert torch.equal(whole.images, chunks.images)
+    assert torch.allclose(whole.logit_history, chunks.logit_history, atol=1e-4)  # GEMM order
+    assert torch.equal(whole.success, chunks.success) and chunks.steps.tolist() == [6] * 50
+
+
+def test_restarts_only_ever_lower_accuracy_and_each_is_a_seeded_run(model, mnist):
+    x, y = mnist.test_x[:200], mnist.test_y[:200]
+    options = dict(attack="pgd", steps=5, step_size=0.05)
+    runs = [accuracy_under_attack(model, x, y, [0.1], seed=s, **options) for s in (0, 1, 2)]
+    three = accuracy_under_attack(model, x, y, [0.1], restarts=3, **options)
+    assert float(three[0]) <= min(float(run[0]) for run in runs)
+    survivors = torch.ones(len(y), dtype=torch.bool)
+    for seed in (0, 1, 2):  # by hand: an image counts if every restart leaves it right
+        survivors &= pgd(model, x, y, eps=0.1, steps=5, step_size=0.05, seed=seed).predictions == y
+    assert float(three[0]) == pytest.approx(100 * survivors.float().mean().item())
+    with pytest.raises(ValueError, match="restarts"):
+        accuracy_under_attack(model, x, y, [0.1], restarts=0, **options)
+
+
+@pytest.fixture(scope="module")
+def robust() -> CNN:
+    return pretrained(variant="robust")
+
+
+def test_the_robust_network_resists_pgd_and_its_gradient_is_not_masked(robust, model, mnist):
+    x, y = mnist.test_x[:200], mnist.test_y[:200]
+    epsilons = [0.0, 0.1, 0.3, 0.5]
+    fgsm_curve = accuracy_under_attack(robust, x, y, epsilons)
+    pgd_curve = accuracy_under_attack(robust, x, y, epsilons, attack="pgd", steps=20)
+    standard = accuracy_under_attack(model, x, y, [0.3], attack="pgd", steps=20)
+    assert pgd_curve[2] >= 80 and float(standard[0]) < 5  # eps 0.3: robust vs standard
+    assert (pgd_curve <= fgsm_curve).all()  # PGD never weaker than FGSM
+    assert (pgd_curve[1:] <= pgd_curve[:-1]).all() and pgd_curve[-1] < 20  # falls with eps

@@ -149,6 +149,14 @@ def test_inside_tab_layers_and_galleries(page, site):
     expect_no_error(page)
 
 
+def test_the_robust_network_is_a_choice_of_the_model_switch(page):
+    draw(page, SEVEN)
+    expect_read_as(page, "7")
+    page.get_by_label("robust").check()
+    expect(page.locator("#message")).to_contain_text("reads 7", timeout=QUICK)
+    expect_no_error(page)
+
+
 def test_class_images_all_and_one(page, site):
     tab(page, "Classes")
     page.get_by_role("button", name="Grow from noise").click()

@@ -227,3 +227,18 @@ def test_cached_train_trains_once_then_loads(tmp_path, mnist):
     assert _training_key(get_recipe("report", 1), other_data) != stem.rsplit("-", 1)[1]
     cached_train(other_data, batchnorm=True, recipe="report", epochs=1, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.safetensors"))) == 3
+
+
+def test_the_shipped_robust_weights_and_their_measured_robustness(mnist):
+    model = pretrained(variant="robust")
+    _, accuracy = evaluate(model, mnist.test_x, mnist.test_y)
+    meta = pretrained_metadata(variant="robust")
+    assert accuracy >= 98.5 and meta["recipe"] == "robust" and meta["variant"] == "nobn"
+    assert float(meta["test_accuracy"]) == pytest.approx(accuracy, abs=1e-9)
+    assert float(meta["robust_pgd40_eps0.3"]) >= 88  # benchmarks/robust_eval.py --write
+    assert float(meta["robust_pgd100x10_eps0.3"]) >= 85
+    history = pretrained_history(variant="robust")
+    assert history.kept_step in history.robust_val_step and len(history.robust_val_acc) >= 5
+    assert pretrained(batchnorm=False).batchnorm is False  # the old calls still work
+    with pytest.raises(ValueError, match="variant"):
+        pretrained(variant="huge")

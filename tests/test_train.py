@@ -10,9 +10,11 @@ import torch
 from foreign_models import ColourNet, NestedNet
 from tensorboard.backend.event_processing import event_accumulator
 
+from cnnviz.attacks import accuracy_under_attack
 from cnnviz.data import Splits
 from cnnviz.model import CNN
 from cnnviz.training import (
+    RECIPES,
     History,
     Recipe,
     evaluate,
@@ -211,3 +213,30 @@ def test_recipes_and_their_errors():
     assert resolve_precision("auto") in ("fp32", "bf16")
     with pytest.raises(ValueError, match="precision"):
         resolve_precision("fp8")
+
+
+def test_adversarial_training_keeps_its_most_robust_epoch_and_resists_pgd(small):
+    recipe = dataclasses.replace(
+        RECIPES["robust"], epochs=3, eps_warmup_epochs=1, robust_val_size=200, robust_val_steps=5
+    )
+    data = subset(small, 2000, 200)
+    standard, _ = train(CNN, data, dataclasses.replace(TINY, epochs=3), progress=False)
+    robust, history = train(CNN, data, recipe, progress=False)
+    assert len(history.robust_val_acc) == 3 and history.robust_val_step == history.epoch_steps
+    best = history.robust_val_step[history.robust_val_acc.index(max(history.robust_val_acc))]
+    assert history.kept_step == best
+    x, y = data.test_x, data.test_y
+    attacked = [
+        accuracy_under_attack(net, x, y, [0.2], attack="pgd", steps=10)[0].item()
+        for net in (standard, robust)
+    ]
+    assert attacked[1] > attacked[0] + 20, attacked
+
+
+def test_adversarial_training_stops_when_robustness_collapses():
+    from cnnviz.training import _collapsed
+
+    history = History(variant="nobn", recipe={}, seed=0, robust_val_acc=[40.0, 60.0, 29.0])
+    assert _collapsed(history)
+    history.robust_val_acc[-1] = 31.0
+    assert not _collapsed(history)

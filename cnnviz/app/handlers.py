@@ -41,7 +41,8 @@ from cnnviz.model import CNN
 from cnnviz.occlusion_maps import occlusion
 from cnnviz.saliency_maps import saliency
 
-MODELS = {"batch norm": True, "no batch norm": False}
+#: The model switch: shown name -> shipped variant (:data:`cnnviz.checkpoint.PRETRAINED_FILES`).
+MODELS = {"batch norm": "bn", "no batch norm": "nobn", "robust": "robust"}
 MAX_ATTACK_STEPS = 300
 TRANSFER_DIGITS = 10  # other test digits the learned noise is added to
 STALE = "*Cleared: the drawing or the model changed. Press the button to attack the new one.*"
@@ -52,7 +53,7 @@ def model(name: str) -> CNN:
     """The shipped model for a switch value (loaded once, eval mode, read-only)."""
     if name not in MODELS:
         raise InputError(f"Unknown model {name!r}; choose one of {list(MODELS)}.")
-    return pretrained(batchnorm=MODELS[name])
+    return pretrained(variant=MODELS[name])
 
 
 def layer_choices(model_name: str) -> list[str]:
