@@ -40,6 +40,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cnnviz import cnn_gradient
 from cnnviz.classifier import (
     Bounds,
     as_targets,
@@ -935,14 +936,25 @@ def _loss_gradient(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Detached scores ``(N, K)`` and d/d``images`` of the summed cross-entropy towards ``goal``.
 
-    Only the input's gradient is asked of autograd, so no weight gradient is formed.
+    Only the input's gradient is asked of autograd, so no weight gradient is formed; the
+    report's CNN in eval mode skips autograd (:mod:`cnnviz.cnn_gradient`, same numbers).
     """
+    if cnn_gradient.supports(model, images):
+        return cnn_gradient.cnn_loss_gradient(model, images.detach(), goal)
     candidate = images.detach().requires_grad_(True)
     with torch.enable_grad():
         scores = class_scores(model, candidate)
         loss = F.cross_entropy(scores, goal, reduction="sum")
         (gradient,) = torch.autograd.grad(loss, candidate)
     return scores.detach(), gradient
+
+
+@torch.no_grad()
+def _scores(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Class scores without a graph (the report's CNN on :mod:`cnnviz.cnn_gradient`'s path)."""
+    if cnn_gradient.supports(model, images):
+        return cnn_gradient.cnn_scores(model, images)
+    return class_scores(model, images)
 
 
 def _concatenate(results: Sequence[AttackResult]) -> AttackResult:
@@ -1132,8 +1144,7 @@ def pgd(
             adversarial = adversarial + direction * alpha * gradient.sign()
             adversarial = torch.min(torch.max(adversarial, lowest), highest)
         if scores is None:
-            with torch.no_grad():
-                scores = class_scores(model, adversarial)
+            scores = _scores(model, adversarial)
             record(steps, scores)
     predictions = scores.argmax(1)
     success = predictions == targets if targets is not None else predictions != labels

@@ -139,6 +139,7 @@ RECIPES: dict[str, Recipe] = {
         momentum=0.0,
         schedule="onecycle",
         val_every=600,
+        channels_last=True,
         optimizer="adam",
         adversarial_eps=0.3,
         adversarial_steps=5,
@@ -473,6 +474,7 @@ def train(
     adversarial = recipe.adversarial_eps > 0
     warmup_steps = max(1.0, recipe.eps_warmup_epochs * steps_per_epoch)
     kept = None
+    postfix: dict[str, str] = {}  # what the progress bar shows after its count
     try:
         for _ in range(recipe.epochs):
             model.train()
@@ -509,7 +511,8 @@ def train(
                     history.val_acc.append(val_acc)
                     history.val_seconds.append(train_seconds)
                     _log_scalars(writer, step, val_loss=val_loss, val_acc=val_acc)
-                    bar.set_postfix(loss=f"{loss.item():.3f}", val_acc=f"{val_acc:.2f}%")
+                    postfix.update(loss=f"{loss.item():.3f}", val_acc=f"{val_acc:.2f}%")
+                    bar.set_postfix(postfix)
                     if should_stop is not None and should_stop(history):
                         stop = True
                         break
@@ -518,7 +521,8 @@ def train(
                 if _robust_check(model, data, recipe, history, step):
                     kept = {name: value.clone() for name, value in model.state_dict().items()}
                     history.kept_step = step
-                bar.set_postfix(robust_val_acc=f"{history.robust_val_acc[-1]:.1f}%")
+                postfix["robust_val_acc"] = f"{history.robust_val_acc[-1]:.1f}%"
+                bar.set_postfix(postfix)
                 stop = stop or _collapsed(history)
             if stop:
                 break
