@@ -7,7 +7,8 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from cnnviz.neuron import UnitComputation
+from cnnviz.feature_vis import TopPatches
+from cnnviz.neuron import UnitComputation, receptive_field
 from cnnviz.plots import DIVERGING, show_digit
 
 #: Names of the inputs of each layer's units, for labels.
@@ -21,7 +22,8 @@ def _grid(ax, values: np.ndarray, title: str, mask: np.ndarray | None = None) ->
     for (row, col), value in np.ndenumerate(values):
         padded = mask is not None and mask[row, col]
         text = "pad\n0" if padded else f"{value:.2f}"
-        ax.text(col, row, text, ha="center", va="center", fontsize=8, color="black")
+        ink = "white" if abs(value) > 0.6 * limit else "black"  # readable on dark cells
+        ax.text(col, row, text, ha="center", va="center", fontsize=9, color=ink)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title, fontsize=9)
@@ -129,28 +131,152 @@ def plot_unit_computation(terms: UnitComputation, image: torch.Tensor) -> Figure
     6
     """
     single = terms.position is not None and len(terms.inputs) == 1
-    panels = 6 if single else 3
-    widths = [1.2] * (panels - 1) + [2.6] if single else [1.2, 2.2, 2.6]
-    fig = Figure(figsize=(2.0 * sum(widths) / 1.2, 2.9), layout="constrained")
-    axes = fig.subplots(1, panels, gridspec_kw={"width_ratios": widths})
-    _field(axes[0], image, terms)
     if single:
+        layout = [["field", "input", "kernel", "products"], ["pool", "text", "text", "text"]]
+        fig = Figure(figsize=(9.0, 5.0), layout="constrained")
+        axes = fig.subplot_mosaic(layout)
         mask = terms.padding[0]
-        _grid(axes[1], terms.inputs[0], "input window", mask)
-        _grid(axes[2], terms.weights[0], "x kernel")
-        _grid(axes[3], terms.products[0], "= products", mask)
-        if terms.pool is not None:
-            _pool_window(axes[4], terms)
-        else:
-            axes[4].axis("off")
+        _grid(axes["input"], terms.inputs[0], "input window", mask)
+        _grid(axes["kernel"], terms.weights[0], "x kernel")
+        _grid(axes["products"], terms.products[0], "= products", mask)
+        _pool_window(axes["pool"], terms)
     else:
+        fig = Figure(figsize=(9.5, 3.3), layout="constrained")
+        axes = fig.subplot_mosaic([["field", "bars", "text"]], width_ratios=[1.0, 1.6, 1.9])
         by_channel = terms.position is not None
         values = terms.channel_sums() if by_channel else terms.products
-        _bars(axes[1], values, _SOURCE_NAMES[terms.source])
-        axes[1].set_xlabel(
+        _bars(axes["bars"], values, _SOURCE_NAMES[terms.source])
+        axes["bars"].set_xlabel(
             "sum of a channel's 9 products" if by_channel else "input x weight", fontsize=8
         )
-    text = axes[-1]
+    _field(axes["field"], image, terms)
+    text = axes["text"]
     text.axis("off")
-    text.text(0, 0.5, _equation(terms), family="monospace", fontsize=8, va="center")
+    text.text(0, 0.5, _equation(terms), family="monospace", fontsize=9, va="center")
+    return fig
+
+
+def plot_receptive_fields(
+    image: torch.Tensor, position: tuple[int, int], layers: tuple[str, ...] = ()
+) -> Figure:
+    """The receptive fields of the units above one pixel, layer by layer, on a digit.
+
+    Parameters
+    ----------
+    image
+        ``(1, 28, 28)`` digit in [-1, 1].
+    position
+        ``(row, col)`` of a pixel; each layer's unit is the one whose field is centred
+        nearest to it.
+    layers
+        Layers to draw (default conv1, pool1, conv2, pool2).
+
+    Returns
+    -------
+    Figure
+
+    Examples
+    --------
+    >>> fig = plot_receptive_fields(torch.zeros(1, 28, 28), (14, 14))
+    >>> len(fig.axes[0].patches)
+    4
+    """
+    layers = layers or ("conv1", "pool1", "conv2", "pool2")
+    fig = Figure(figsize=(4.6, 4.2), layout="constrained")
+    ax = fig.subplots()
+    show_digit(ax, image, "what one unit of each layer sees")
+    colours = ("#ffb000", "#fe6100", "#dc267f", "#785ef0", "#648fff")
+    for layer, colour in zip(layers, colours, strict=False):
+        top, bottom, left, right = _centred_field(layer, position)
+        ax.add_patch(
+            Rectangle(
+                (left - 0.5, top - 0.5),
+                right - left,
+                bottom - top,
+                fill=False,
+                edgecolor=colour,
+                linewidth=2,
+                label=f"{layer}: {bottom - top}x{right - left} px",
+            )
+        )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9, frameon=False)
+    return fig
+
+
+def _centred_field(layer: str, position: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The field of ``layer``'s unit whose field centre is nearest ``position``."""
+    size = {"conv1": 28, "relu1": 28, "pool1": 14, "pool2": 7}.get(layer, 14)
+    stride = 28 // size
+    row, col = (min(size - 1, max(0, value // stride)) for value in position)
+    return receptive_field(layer, row, col)
+
+
+def plot_top_patches(found: TopPatches, channels: list[int], count: int = 6) -> Figure:
+    """The receptive-field patches that excite each channel most, one row per channel.
+
+    Parameters
+    ----------
+    found
+        From :func:`cnnviz.feature_vis.top_patches`.
+    channels
+        Channels to show, one row each.
+    count
+        Patches per row (at most those found).
+
+    Returns
+    -------
+    Figure
+
+    Examples
+    --------
+    >>> import cnnviz
+    >>> from cnnviz.feature_vis import top_patches
+    >>> found = top_patches(cnnviz.pretrained(), cnnviz.load_test_digits().x[:50], "relu2", count=3)
+    >>> len(plot_top_patches(found, [0, 5], count=3).axes)
+    6
+    """
+    count = min(count, found.patches.shape[1])
+    fig = Figure(figsize=(1.25 * count + 0.6, 1.35 * len(channels)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(channels), count))
+    for row, channel in enumerate(channels):
+        for rank in range(count):
+            ax = axes[row, rank]
+            show_digit(ax, found.patches[channel, rank], f"{found.values[channel, rank]:.2f}")
+            if rank == 0:
+                ax.set_ylabel(f"{found.layer}\nch {channel}", fontsize=9)
+    return fig
+
+
+def plot_image_rows(
+    rows: dict[str, torch.Tensor], captions: dict[str, list[str]] | None = None
+) -> Figure:
+    """Rows of images side by side, each row named (e.g. plain vs regularised ascent).
+
+    Parameters
+    ----------
+    rows
+        Row name -> ``(K, 1, 28, 28)`` images in [-1, 1], every row the same ``K``.
+    captions
+        Row name -> ``K`` captions (e.g. probabilities); default none.
+
+    Returns
+    -------
+    Figure
+
+    Examples
+    --------
+    >>> fig = plot_image_rows({"a": torch.zeros(3, 1, 28, 28), "b": torch.ones(3, 1, 28, 28)})
+    >>> len(fig.axes)
+    6
+    """
+    count = len(next(iter(rows.values())))
+    fig = Figure(figsize=(0.9 * count + 0.9, 1.15 * len(rows)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(rows), count))
+    for row, (name, images) in enumerate(rows.items()):
+        for column in range(count):
+            ax = axes[row, column]
+            caption = (captions or {}).get(name)
+            show_digit(ax, images[column], caption[column] if caption else None)
+            if column == 0:
+                ax.set_ylabel(name, fontsize=9)
     return fig

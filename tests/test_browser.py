@@ -149,6 +149,68 @@ def test_inside_tab_layers_and_galleries(page, site):
     expect_no_error(page)
 
 
+def click_at(page: Page, selector: str, x: float, y: float) -> None:
+    """Click the image under ``selector`` at fractions ``x``, ``y`` of its width and height."""
+    box = page.locator(f"{selector} img").bounding_box()
+    page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+
+
+def test_inside_a_neuron_a_unit_a_pooled_unit_and_a_class(page, site):
+    draw(page, SEVEN)
+    expect_read_as(page, "7")
+    tab(page, "Inside")
+    expect_images_loaded(page, "#feature-maps", at_least=32)
+    page.locator("#feature-maps img").nth(5).click()  # open channel 5
+    note = page.locator("#unit-note")
+    expect(note).to_contain_text("conv1 channel 5: 28x28 values", timeout=QUICK)
+    expect_images_loaded(page, "#unit-map")
+    click_at(page, "#unit-map", 0.52, 0.41)  # pixel (x 116, y 92) of 224: unit (11, 14)
+    expect(note).to_contain_text("conv1[5, 11, 14]", timeout=QUICK)
+    expect(note).to_contain_text("the forward pass")
+    expect(note).to_contain_text("it sees rows 10-12, columns 13-15 of the drawing")
+    expect_images_loaded(page, "#unit-figure")
+    shot(page, site, "tab_inside_unit")
+    page.get_by_label("Layer", exact=True).click()
+    page.get_by_role("option", name="pool2").click()
+    expect(note).to_contain_text("pool2 channel 5: 7x7 values", timeout=QUICK)
+    click_at(page, "#unit-map", 0.5, 0.5)  # pooled unit (3, 3): opens the conv2 unit kept
+    expect(note).to_contain_text(re.compile(r"conv2\[5, [67], [67]\]"), timeout=QUICK)
+    expect(note).to_contain_text("max pooling kept")
+    page.locator("#prediction").get_by_text("7", exact=True).first.click()
+    expect(note).to_contain_text("Logit of class 7", timeout=QUICK)
+    expect(page.get_by_role("tab", name="Inside")).to_have_attribute("aria-selected", "true")
+    expect_no_error(page)
+
+
+def test_what_a_channel_looks_for(page, site):
+    draw(page, SEVEN)
+    expect_read_as(page, "7")
+    tab(page, "Inside")
+    expect_images_loaded(page, "#feature-maps", at_least=32)
+    page.locator("#channel-look").click()
+    source = "the MNIST test set" if site[1] == "data" else "a bundled sample"
+    looked = page.locator("#channel-note")
+    expect(looked).to_contain_text(source, timeout=SLOW)
+    expect(looked).to_contain_text("plain ascent")
+    expect_images_loaded(page, "#channel-examples", at_least=8)
+    expect_images_loaded(page, "#channel-plain")
+    expect_images_loaded(page, "#channel-readable")
+    shot(page, site, "tab_inside_channel")
+    expect_no_error(page)
+
+
+def test_readable_class_images(page, site):
+    tab(page, "Classes")
+    page.locator("#grow-readable").click()
+    status = page.locator("#readable-status")
+    expect(status).to_contain_text("10 of 10 read as their class at p >= 0.9", timeout=SLOW)
+    expect_images_loaded(page, "#readable-images", at_least=10)
+    captions = page.locator("#readable-images").get_by_text(re.compile(r"p = ")).all_inner_texts()
+    assert len(captions) == 10 and min(probabilities_in(captions)) >= 0.9, captions
+    shot(page, site, "tab_classes_readable")
+    expect_no_error(page)
+
+
 def test_the_robust_network_is_a_choice_of_the_model_switch(page):
     draw(page, SEVEN)
     expect_read_as(page, "7")

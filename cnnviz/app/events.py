@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from cnnviz.app import handlers
+from cnnviz.app import handlers, neurons
 from cnnviz.app.components import endpoint
 from cnnviz.app.pictures import inline_img
 from cnnviz.app.tabs import Page
@@ -88,10 +88,36 @@ def is_inside(event: gr.SelectData) -> bool:
     return event.value == "Inside"
 
 
+channel_map = endpoint(neurons.channel_map)
+
+
+def channel_map_if_open(inside_is_open: bool, *args):
+    """The opened channel's map, computed only while the Inside tab is open."""
+    return channel_map(*args) if inside_is_open else (gr.skip(),) * 3
+
+
+def picked_channel(event: gr.SelectData) -> int:
+    """The channel of the feature map clicked in the gallery."""
+    return event.index
+
+
+def unit_clicked(sketch, model_name: str, layer: str, channel, event: gr.SelectData):
+    """The computation of the unit under the click on the opened map."""
+    x, y = event.index
+    return endpoint(neurons.open_unit)(sketch, model_name, layer, channel, x, y)
+
+
+def class_clicked(sketch, model_name: str, event: gr.SelectData):
+    """fc2's terms for the class clicked in the prediction, shown in the Inside tab."""
+    figure, note = endpoint(neurons.class_terms)(sketch, model_name, event.value)
+    return figure, note, gr.Tabs(selected="inside"), True
+
+
 def connect(app: gr.Blocks, page: Page) -> None:
     """Wire every event of ``page`` (inside ``app``'s context)."""
     attacked = gr.State(None)  # (drawing key, model) the attack panels show results for
     connect_drawing(app, page, attacked)
+    connect_neurons(page)
     connect_long_jobs(page, attacked)
 
 
@@ -109,12 +135,17 @@ def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State) -> None:
     ]
     maps_inputs, maps_outputs = [top.sketch, top.chosen, inside.layer], [inside.maps, inside.note]
     open_maps = [page.inside_open, *maps_inputs]
+    neuron = inside.neuron
+    open_channel = [*open_maps, neuron.channel]
+    channel_outputs = [neuron.unit_map, neuron.unit_note, neuron.unit_figure]
     attack_outputs = page.targeted.outputs + page.gradient.outputs
 
     page.tabs.select(is_inside, None, page.inside_open, api_name=False, queue=False)
     top.sketch.change(
         draw, draw_inputs, draw_outputs, api_name="draw", show_progress="hidden", **QUICK
-    ).then(maps_if_open, open_maps, maps_outputs, api_name=False, **QUICK)
+    ).then(maps_if_open, open_maps, maps_outputs, api_name=False, **QUICK).then(
+        channel_map_if_open, open_channel, channel_outputs, api_name=False, **QUICK
+    )
     top.sketch.change(
         stale_if_redrawn,
         [top.sketch, top.chosen, attacked],
@@ -126,7 +157,7 @@ def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State) -> None:
         layer_menu, [top.chosen, inside.layer], inside.layer, api_name=False, queue=False
     ).then(draw, draw_inputs, draw_outputs, api_name=False, **QUICK).then(
         maps_if_open, open_maps, maps_outputs, api_name=False, **QUICK
-    )
+    ).then(channel_map_if_open, open_channel, channel_outputs, api_name=False, **QUICK)
     for changed in (top.chosen.change, top.random_digit.click):
         changed(stale, None, attack_outputs, api_name=False, queue=False)
     filters = [inside.conv1, inside.conv2]
@@ -136,13 +167,58 @@ def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State) -> None:
         for trigger in (setting.release, setting.input):
             trigger(draw, draw_inputs, draw_outputs, api_name=False, **QUICK)
     for trigger in (inside.layer.change, inside.tab.select):
-        trigger(feature_maps, maps_inputs, maps_outputs, api_name=False, **QUICK)
+        trigger(feature_maps, maps_inputs, maps_outputs, api_name=False, **QUICK).then(
+            channel_map, [*maps_inputs, neuron.channel], channel_outputs, api_name=False, **QUICK
+        )
     top.random_digit.click(
         endpoint(handlers.random_test_digit),
         None,
         [top.sketch, top.truth],
         api_name="random_digit",
     ).then(draw, draw_inputs, draw_outputs, api_name=False, **QUICK)
+
+
+def connect_neurons(page: Page) -> None:
+    """Open a channel, click a unit or a class, ask what a channel looks for."""
+    top, inside, classes = page.header, page.inside, page.classes
+    neuron = inside.neuron
+    channel_inputs = [top.sketch, top.chosen, inside.layer, neuron.channel]
+    inside.maps.select(picked_channel, None, neuron.channel, api_name=False, queue=False)
+    neuron.channel.change(
+        channel_map,
+        channel_inputs,
+        [neuron.unit_map, neuron.unit_note, neuron.unit_figure],
+        api_name=False,
+        **QUICK,
+    )
+    neuron.unit_map.select(
+        unit_clicked,
+        channel_inputs,
+        [neuron.unit_figure, neuron.unit_note],
+        api_name=False,
+        **QUICK,
+    )
+    top.label.select(
+        class_clicked,
+        [top.sketch, top.chosen],
+        [neuron.unit_figure, neuron.unit_note, page.tabs, page.inside_open],
+        api_name=False,
+        **QUICK,
+    )
+    neuron.look.click(
+        endpoint(neurons.what_channel_looks_for),
+        [top.chosen, inside.layer, neuron.channel, neuron.toggles],
+        [neuron.examples, neuron.plain, neuron.readable, neuron.look_note],
+        api_name="channel",
+        **SLOW,
+    )
+    classes.grow_readable.click(
+        endpoint(neurons.readable_class_images),
+        [top.chosen, classes.toggles],
+        [classes.readable, classes.readable_status],
+        api_name="readable_class_images",
+        **SLOW,
+    )
 
 
 def connect_long_jobs(page: Page, attacked: gr.State) -> None:

@@ -36,7 +36,12 @@ def digit_image(x: torch.Tensor, height: int = 28 * SCALE, ink: bool = False) ->
 
     White on black as MNIST stores it, or with ``ink`` black on white as drawn.
     """
-    pixels = to_pixel_space(x.detach().reshape(28, 28)).clamp(0, 1).numpy()
+    return grey_image(x.detach().reshape(28, 28), height, ink)
+
+
+def grey_image(x: torch.Tensor, height: int, ink: bool = False) -> np.ndarray:
+    """Model-space values ``(h, w)`` in [-1, 1] (a digit, a patch of one) as grey RGB."""
+    pixels = to_pixel_space(x).clamp(0, 1).numpy()
     return upscale(np.repeat((1.0 - pixels if ink else pixels)[:, :, None], 3, axis=2), height)
 
 

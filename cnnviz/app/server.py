@@ -25,15 +25,24 @@ def build() -> gr.Blocks:
     gradio.Blocks
         The page: the sketchpad, the model switch and six tabs, with their events. Its
         HTTP API (``gradio_client``) offers ``/draw``, ``/random_digit``,
-        ``/class_images``, ``/targeted``, ``/gradient_attack`` and ``/transfer``.
+        ``/class_images``, ``/readable_class_images``, ``/channel``, ``/targeted``,
+        ``/gradient_attack`` and ``/transfer``.
 
     Examples
     --------
     >>> from cnnviz.app import build
     >>> app = build()
     >>> events = app.config["dependencies"]
-    >>> sorted(e["api_name"] for e in events if e["api_visibility"] == "public")
-    ['class_images', 'draw', 'gradient_attack', 'random_digit', 'targeted', 'transfer']
+    >>> for name in sorted(e["api_name"] for e in events if e["api_visibility"] == "public"):
+    ...     print(name)
+    channel
+    class_images
+    draw
+    gradient_attack
+    random_digit
+    readable_class_images
+    targeted
+    transfer
     """
     with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANUP) as app:
         gr.Markdown(INTRO, elem_id="intro")

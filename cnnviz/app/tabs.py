@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from cnnviz.app import handlers
+from cnnviz.app import handlers, neurons
 from cnnviz.app.components import attack_panel, gallery, guarded, inline_picture, picture, slider
 from cnnviz.app.inputs import EMPTY_HINT
 
@@ -80,8 +80,68 @@ class InsideTab:
     layer: gr.Dropdown
     note: gr.Markdown
     maps: gr.Gallery
+    neuron: NeuronPanel
     conv1: gr.Gallery
     conv2: gr.Gallery
+
+
+@dataclass(frozen=True)
+class NeuronPanel:
+    """One channel opened: its map to click, a unit's computation, what it looks for."""
+
+    channel: gr.Slider
+    unit_map: gr.Image
+    unit_figure: gr.Image
+    unit_note: gr.Markdown
+    toggles: gr.CheckboxGroup
+    look: gr.Button
+    examples: gr.Gallery
+    plain: gr.Image
+    readable: gr.Image
+    look_note: gr.Markdown
+
+
+def neuron_panel() -> NeuronPanel:
+    gr.Markdown(
+        "### Inside a neuron\nClick a feature map above (or pick its channel), then click "
+        "a pixel of it: its computation appears. Click a class in the prediction for the "
+        "output layer's terms."
+    )
+    channel = slider(0, 31, value=0, step=1, label="Channel", elem_id="unit-channel")
+    with gr.Row():
+        unit_map = gr.Image(
+            label="Click a unit of this channel",
+            format="png",
+            height=240,
+            interactive=False,
+            elem_id="unit-map",
+        )
+        unit_figure = picture("Its computation", elem_id="unit-figure")
+    unit_note = gr.Markdown(elem_id="unit-note")
+    with gr.Row():
+        toggles = gr.CheckboxGroup(
+            list(neurons.TOGGLES), value=neurons.DEFAULT_TOGGLES, label="Regularisers"
+        )
+        look = gr.Button("What does this channel look for?", elem_id="channel-look")
+    examples = gallery(
+        "Test digits that excite it most (receptive field)", columns=8, elem_id="channel-examples"
+    )
+    with gr.Row():
+        plain = picture("Grown from noise: plain ascent", elem_id="channel-plain")
+        readable = picture("Grown with the regularisers", elem_id="channel-readable")
+    look_note = gr.Markdown(elem_id="channel-note")
+    return NeuronPanel(
+        channel,
+        unit_map,
+        unit_figure,
+        unit_note,
+        toggles,
+        look,
+        examples,
+        plain,
+        readable,
+        look_note,
+    )
 
 
 def inside_tab() -> InsideTab:
@@ -89,9 +149,10 @@ def inside_tab() -> InsideTab:
         layer = gr.Dropdown(handlers.layer_choices("batch norm"), value="conv1", label="Layer")
         note = gr.Markdown(elem_id="maps-note")
         maps = gallery("Feature maps of your drawing", columns=8, elem_id="feature-maps")
+        neuron = neuron_panel()
         conv1 = gallery("conv1 filters (shared colour scale)", columns=8)
         conv2 = gallery("conv2: the 32 input kernels of each output channel", columns=6)
-    return InsideTab(tab, layer, note, maps, conv1, conv2)
+    return InsideTab(tab, layer, note, maps, neuron, conv1, conv2)
 
 
 @dataclass(frozen=True)
@@ -102,6 +163,10 @@ class ClassesTab:
     sure: gr.Gallery
     failed: gr.Gallery
     curves: gr.Image
+    toggles: gr.CheckboxGroup
+    grow_readable: gr.Button
+    readable_status: gr.Markdown
+    readable: gr.Gallery
 
 
 def classes_tab() -> ClassesTab:
@@ -118,7 +183,32 @@ def classes_tab() -> ClassesTab:
             elem_classes="class-images",
         )
         curves = picture("Target logit and probability per step", elem_id="class-curve")
-    return ClassesTab(target, grow, status, sure, failed, curves)
+        gr.Markdown(
+            "### Readable class images\nThe same ascent, but each step sees the image "
+            "shifted, turned and scaled a little, and blurred: only patterns that survive "
+            "that count (Olah et al. 2017). Untick everything for plain ascent."
+        )
+        with gr.Row():
+            toggles = gr.CheckboxGroup(
+                list(neurons.TOGGLES), value=neurons.DEFAULT_TOGGLES, label="Regularisers"
+            )
+            grow_readable = gr.Button("Grow readable images", elem_id="grow-readable")
+        readable_status = gr.Markdown(elem_id="readable-status")
+        readable = gallery(
+            "All ten classes", elem_id="readable-images", elem_classes="class-images"
+        )
+    return ClassesTab(
+        target,
+        grow,
+        status,
+        sure,
+        failed,
+        curves,
+        toggles,
+        grow_readable,
+        readable_status,
+        readable,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,126 @@
+"""From a click on a feature-map pixel to that unit's computation on screen.
+
+Two measurements on this machine:
+
+1. in process: :func:`cnnviz.app.neurons.open_unit` (the unit's terms, the figure drawn
+   and rendered to pixels) for ``--clicks`` random units of conv1, pool1, relu2 and
+   pool2, on a drawn 7;
+2. in a real browser (Debian's Chromium through Playwright, ``--chromium``): the app
+   started as deployed (``demo/app.py`` on 127.0.0.1), a 7 drawn with the mouse, a
+   channel opened, then ``--clicks`` clicks on random pixels of its map, each timed from
+   the mouse click until the unit's sentence for that click is on the page (its figure
+   arrives with it).
+
+The target is 300 ms on the 2-core CPU (issue "Inside a neuron"). Run::
+
+    python benchmarks/neuron_click.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import socket
+import statistics
+import time
+
+import numpy as np
+from app_latency import start_app  # the app started as deployed, bounded wait
+from PIL import Image, ImageDraw
+
+from cnnviz.app import neurons
+
+LAYERS = ("conv1", "pool1", "relu2", "pool2")
+
+
+def seven() -> dict:
+    """A sketchpad value: a 7 drawn in black on white."""
+    canvas = Image.new("RGB", (392, 392), "white")
+    ImageDraw.Draw(canvas).line([(100, 90), (290, 90), (170, 320)], fill="black", width=26)
+    return {"background": None, "layers": [], "composite": np.asarray(canvas)}
+
+
+def percentiles(seconds: list[float]) -> str:
+    ordered = sorted(seconds)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    p50 = statistics.median(ordered)
+    return f"n={len(ordered)}  p50 {p50 * 1000:6.1f} ms  p95 {p95 * 1000:6.1f} ms"
+
+
+def in_process(clicks: int, rng: random.Random) -> None:
+    drawing = seven()
+    neurons.open_unit(drawing, "batch norm", "conv1", 0, 10, 10)  # warm up
+    for layer in LAYERS:
+        times = []
+        for _ in range(clicks):
+            x, y = rng.randrange(224), rng.randrange(224)
+            started = time.perf_counter()
+            neurons.open_unit(drawing, "batch norm", layer, rng.randrange(32), x, y)
+            times.append(time.perf_counter() - started)
+        print(f"in process, {layer:<6} {percentiles(times)}")
+
+
+def in_browser(clicks: int, rng: random.Random, chromium: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = start_app(port)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium, args=["--no-sandbox", "--headless"]
+            )
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+            page.locator('#sketchpad button[aria-label="Brush"].highlight').wait_for()
+            box = page.locator("#sketchpad canvas").first.bounding_box()
+            cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(cx - 80, cy - 100)
+            page.mouse.down()
+            for dx, dy in ((80, -100), (-20, 110)):
+                page.mouse.move(cx + dx, cy + dy, steps=5)
+            page.mouse.up()
+            page.locator("#message").filter(has_text="reads").wait_for()
+            page.get_by_role("tab", name="Inside").click()
+            page.locator("#feature-maps img").nth(31).wait_for()
+            page.locator("#feature-maps img").nth(5).click()
+            note = page.locator("#unit-note")
+            note.filter(has_text="conv1 channel 5").wait_for()
+            image = page.locator("#unit-map img")
+            times = []
+            for _ in range(clicks):
+                frame = image.bounding_box()
+                row, col = rng.randrange(28), rng.randrange(28)
+                expected = f"conv1[5, {row}, {col}]"
+                before = note.inner_text()
+                if expected in before:
+                    continue
+                started = time.perf_counter()
+                page.mouse.click(
+                    frame["x"] + (col + 0.5) / 28 * frame["width"],
+                    frame["y"] + (row + 0.5) / 28 * frame["height"],
+                )
+                note.filter(has_text=expected).wait_for(timeout=10_000)
+                times.append(time.perf_counter() - started)
+            print(f"in the browser, conv1  {percentiles(times)}")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clicks", type=int, default=40)
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    in_process(args.clicks, rng)
+    in_browser(args.clicks, rng, args.chromium)
+
+
+if __name__ == "__main__":
+    main()

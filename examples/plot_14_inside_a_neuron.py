@@ -1,0 +1,164 @@
+"""
+Inside a neuron
+===============
+
+The feature maps of R10 show thousands of numbers at once. This page opens single
+ones: how one value of ``conv1`` and one of ``conv2`` is computed from the layer below
+(the products of inputs and weights, the bias, batch norm, ReLU and max pooling, as
+CNN Explainer draws them), how much of the digit each layer's units can see, and what
+a channel looks for: the test digits that excite it most, and an image grown to excite
+it, with and without the regularisers that make such images readable (Olah et al.,
+"Feature Visualization", Distill 2017).
+"""
+
+# %%
+# One value of conv1
+# ------------------
+# :func:`cnnviz.neuron.unit_computation` returns every term of one unit, and the value
+# the model's own forward pass computed there, so the two can be compared.
+import torch
+
+import cnnviz
+from cnnviz.attacks import REPORT_CLASS_VISUALISATION, class_visualisation
+from cnnviz.feature_vis import PLAIN, READABLE, top_patches, visualise
+from cnnviz.neuron import receptive_field, unit_computation
+from cnnviz.neuron_plots import (
+    plot_image_rows,
+    plot_receptive_fields,
+    plot_top_patches,
+    plot_unit_computation,
+)
+
+model = cnnviz.pretrained()  # the batch-norm network
+digits = cnnviz.load_test_digits()
+image = digits.x[0]
+first = unit_computation(model, image, "conv1", 3, (10, 17))
+fig = plot_unit_computation(first, image)
+print(f"conv1[3, 10, 17]: 9 products sum to {first.products.sum():.4f}, + bias {first.bias:.4f}")
+print(f"= {first.total:.4f}; the forward pass computed {first.forward_value:.4f}")
+print(f"after ReLU {first.output:.4f}; max pooling keeps {first.pool.value:.4f}")
+
+# %%
+# The input window sits on the top bar of the 7. The kernel's weights multiply the
+# pixels one by one, the nine products and the bias add up to exactly the value in the
+# feature map (both printed), and ReLU cuts it to zero when it is negative. Max pooling
+# then keeps the largest of four neighbouring values (outlined in black; the triangle
+# marks this unit), so most units never reach the next layer at all.
+#
+# One value of conv2
+# ------------------
+# A ``conv2`` unit reads a 3x3 window of all 32 ``pool1`` channels: 288 products. The
+# bars sum each channel's nine, so the picture shows which channels pushed the value up
+# and which pushed it down; batch norm then rescales it with the statistics it kept
+# during training.
+second = unit_computation(model, image, "conv2", 5, (7, 6))
+fig = plot_unit_computation(second, image)
+sums = second.channel_sums()
+print(f"conv2[5, 7, 6]: {second.products.size} products, total {second.total:.4f}")
+print(f"the forward pass computed {second.forward_value:.4f}")
+print(f"largest channel sum {sums.max():.4f} (channel {sums.argmax()}), smallest {sums.min():.4f}")
+print(f"after batch norm {second.normalised:.4f}, after ReLU {second.output:.4f}")
+
+# %%
+# How far each layer sees
+# -----------------------
+# Each 3x3 convolution widens the field by two pixels and each 2x2 pooling doubles the
+# step between units, so the receptive field grows with depth.
+for layer in ("conv1", "pool1", "conv2", "pool2"):
+    top, bottom, left, right = receptive_field(layer, 3, 3)
+    print(f"{layer:>5}: {bottom - top} x {right - left} pixels")
+fig = plot_receptive_fields(image, (12, 14))
+
+# %%
+# A ``pool2`` unit sees 10 x 10 pixels, about a third of the digit's width: enough for
+# a stroke end or a crossing, not a whole digit. Only ``fc1``, which reads all of
+# ``pool2``, sees the whole image.
+#
+# What a channel looks for: the digits that excite it
+# ---------------------------------------------------
+# For four channels of ``relu2`` (after batch norm and ReLU), the receptive-field
+# patches of the test digits where the channel fires most, strongest first (the number
+# above each is the activation).
+found = top_patches(model, digits.x, "relu2", count=6)
+channels = [0, 5, 12, 27]
+fig = plot_top_patches(found, channels)
+print(f"searched {digits.description}")
+for channel in channels:
+    print(f"relu2 channel {channel:>2}: top activations {found.values[channel, :3].round(2)}")
+
+# %%
+# Each row repeats one motif in different digits and places: the channel is a detector
+# of that piece of stroke, wherever it occurs (the convolution shares its weights over
+# positions).
+#
+# What a channel looks for: grown from noise
+# ------------------------------------------
+# Gradient ascent on the channel's mean activation, from the report's N(0, 0.1) noise.
+# Plain ascent (the report's method for classes) against the same ascent where every
+# step sees the image shifted by up to two pixels, turned by up to 10 degrees, scaled by
+# up to 10 % and then blurred a little (:data:`cnnviz.feature_vis.READABLE`).
+print(f"start: N(0, 0.1) noise; {READABLE}")
+plain = visualise(model, channels, layer="relu2", regularisers=PLAIN)
+readable = visualise(model, channels, layer="relu2", regularisers=READABLE)
+fig = plot_image_rows({"plain": plain.images, "regularised": readable.images})
+
+
+def roughness(images: torch.Tensor) -> float:
+    """Mean absolute difference between vertically neighbouring pixels."""
+    return float((images[..., 1:, :] - images[..., :-1, :]).abs().mean())
+
+
+print(
+    f"roughness: plain {roughness(plain.images):.3f}, regularised {roughness(readable.images):.3f}"
+)
+print(f"mean activation, plain: {plain.objective.round(decimals=2).tolist()}")
+print(f"mean activation, regularised: {readable.objective.round(decimals=2).tolist()}")
+
+# %%
+# Plain ascent reaches the higher activations (printed), with a tangle of saturated
+# stripes: it exploits every pixel at once. The regularised images give up some of
+# that activation and trade the tangle for smooth strokes that survive being moved,
+# which is what a person can read (the roughness printed above).
+#
+# The same for classes
+# --------------------
+# The report's Fig 13 grows class images by plain ascent; the regularised ascent climbs
+# each class's log-probability under the same transformations. The last row is the
+# robust network's plain ascent (see "A robust network"): robustness does by training
+# what the regularisers do by hand.
+report_way = class_visualisation(
+    model, range(10), **REPORT_CLASS_VISUALISATION, steps=1000, steps_past_threshold=1000
+)
+regularised = visualise(model, range(10), regularisers=READABLE)
+robust = class_visualisation(
+    cnnviz.pretrained(variant="robust"),
+    range(10),
+    **REPORT_CLASS_VISUALISATION,
+    steps=1000,
+    steps_past_threshold=1000,
+)
+probability = torch.softmax(model.logits(regularised.images).detach(), 1).diagonal()
+fig = plot_image_rows(
+    {
+        "plain (Fig 13)": report_way.images,
+        "regularised": regularised.images,
+        "robust, plain": robust.images,
+    },
+    captions={"regularised": [f"p {p:.2f}" for p in probability.tolist()]},
+)
+print(f"regularised class images: lowest p(class) {probability.min():.3f}")
+print(f"read as their class at p >= 0.9: {int((probability >= 0.9).sum())} of 10")
+
+# %%
+# Every regularised image is read as its class at p >= 0.9 (the lowest is printed), and
+# several show the class's shape: the ring of a 0, the bar of a 1, the corner of a 7.
+# The plain images reach even higher probabilities with no visible digit at all.
+#
+# **Takeaway.** Every number in a CNN is a sum of products plus a bias, then a ReLU and
+# a pooling: simple steps, exactly reproducible by hand. What a unit "means" is not in
+# one number but in what excites it, and a picture of that needs both real examples and
+# a regularised optimisation.
+#
+# **Exercise.** Open ``fc1``'s units with ``unit_computation(model, image, "fc1", k)``
+# and find the ``pool2`` values that push the strongest one; or switch off the blur
+# (``dataclasses.replace(READABLE, blur=0.0)``) and see the stripes come back.

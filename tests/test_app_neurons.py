@@ -1,0 +1,93 @@
+"""The Inside tab's neuron handlers, called directly: the unit under a click, its numbers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from test_app import CLEARED, SEVEN, sketch
+
+from cnnviz.app import neurons
+from cnnviz.app.handlers import model
+from cnnviz.app.inputs import InputError, read_sketch
+from cnnviz.digits import load_test_digits
+from cnnviz.feature_vis import PLAIN, Regularisers
+from cnnviz.layers import activations
+
+
+def drawn() -> torch.Tensor:
+    return read_sketch(sketch(SEVEN))[0]
+
+
+def test_the_opened_map_is_224_px_and_says_its_range():
+    picture, note, figure = neurons.channel_map(sketch(SEVEN), "batch norm", "pool2", 5)
+    assert picture.shape[:2] == (224, 224) and figure is None  # the old unit is cleared
+    maps = activations(model("batch norm"), drawn(), "pool2")["pool2"][0, 5]
+    assert f"from {float(maps.min()):.3f} to {float(maps.max()):.3f}" in note
+    assert neurons.channel_map(CLEARED, "batch norm", "conv1", 0) == (
+        None,
+        "Draw a digit in the box, big and centred.",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("layer", "x", "y", "unit"),
+    [("conv1", 100, 60, "conv1[3, 7, 12]"), ("relu2", 100, 60, "conv2[3, 3, 6]")],
+)
+def test_a_click_opens_the_unit_under_it(layer, x, y, unit):
+    figure, note = neurons.open_unit(sketch(SEVEN), "batch norm", layer, 3, x, y)
+    assert figure.ndim == 3 and figure.shape[2] == 3
+    assert unit in note
+    total, forward = map(
+        float, re.search(r"= \*\*(-?[0-9.]+)\*\* \(the forward pass: (-?[0-9.]+)", note).groups()
+    )
+    assert total == pytest.approx(forward, abs=1e-4)
+
+
+def test_a_click_on_a_pooled_map_opens_the_unit_that_pooling_kept():
+    _, note = neurons.open_unit(sketch(SEVEN), "no batch norm", "pool1", 7, 150, 120)
+    row, col = 120 // 16, 150 // 16  # the pooled unit clicked
+    conv_row, conv_col = map(int, re.search(r"conv1\[7, (\d+), (\d+)\]", note).groups())
+    assert (conv_row // 2, conv_col // 2) == (row, col)
+    assert "max pooling kept" in note
+    pooled = activations(model("no batch norm"), drawn(), "pool1")["pool1"][0, 7, row, col]
+    assert f"it keeps {float(pooled):.4f}" in note
+
+
+def test_a_click_on_a_class_opens_its_logit():
+    x = drawn()
+    _, note = neurons.class_terms(sketch(SEVEN), "robust", "7")
+    logit = float(model("robust").logits(x)[0, 7])
+    assert f"**{logit:.3f}**" in note
+    with pytest.raises(InputError, match="Draw a digit"):
+        neurons.class_terms(CLEARED, "robust", "7")
+    with pytest.raises(InputError, match="class"):
+        neurons.class_terms(sketch(SEVEN), "robust", "seven")
+
+
+def test_what_a_channel_looks_for(without_data):
+    neurons._top_patches.cache_clear()  # found with or without data: recompute
+    examples, plain, regular, note = neurons.what_channel_looks_for(
+        "batch norm", "relu2", 4, ["jitter", "blur"]
+    )
+    assert len(examples) == neurons.TOP_PATCHES
+    values = [float(caption.split(": ")[1]) for _, caption in examples]
+    assert values == sorted(values, reverse=True)
+    assert "a bundled sample of 1,000" in note and "with jitter, blur" in note
+    assert plain.shape == regular.shape == (224, 224, 3)
+    assert not (plain == regular).all()
+
+
+def test_readable_class_images_and_the_toggles():
+    items, status = neurons.readable_class_images("no batch norm", neurons.DEFAULT_TOGGLES)
+    assert len(items) == 10
+    shown = [float(re.search(r"p = ([0-9.]+)", caption).group(1)) for _, caption in items]
+    assert f"{sum(p >= 0.9 for p in shown)} of 10 read as their class" in status
+    assert neurons.regularisers([]) == PLAIN
+    both = neurons.regularisers(["rotation and scale", "Fourier basis"])
+    assert both == Regularisers(rotate=10.0, scale=0.1, fourier=True)
+    with pytest.raises(InputError, match="Unknown regulariser"):
+        neurons.regularisers(["sharpen"])
+    load_test_digits.cache_clear()
