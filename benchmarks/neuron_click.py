@@ -53,7 +53,7 @@ def in_process(clicks: int, rng: random.Random) -> None:
     for layer in LAYERS:
         times = []
         for _ in range(clicks):
-            x, y = rng.randrange(224), rng.randrange(224)
+            x, y = rng.randrange(neurons.MAP_HEIGHT), rng.randrange(neurons.MAP_HEIGHT)
             started = time.perf_counter()
             neurons.open_unit(drawing, "batch norm", layer, rng.randrange(32), x, y)
             times.append(time.perf_counter() - started)
@@ -90,6 +90,7 @@ def in_browser(clicks: int, rng: random.Random, chromium: str) -> None:
             note.filter(has_text="conv1 channel 5").wait_for()
             image = page.locator("#unit-map img")
             times = []
+            image.scroll_into_view_if_needed()
             for _ in range(clicks):
                 frame = image.bounding_box()
                 row, col = rng.randrange(28), rng.randrange(28)

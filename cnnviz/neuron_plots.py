@@ -11,6 +11,8 @@ from cnnviz.feature_vis import TopPatches
 from cnnviz.neuron import UnitComputation, receptive_field
 from cnnviz.plots import DIVERGING, show_digit
 
+#: Figure margins of :func:`plot_unit_computation` (a layout engine costs a click 0.1 s).
+_SPACING = {"left": 0.01, "right": 0.99, "top": 0.93, "bottom": 0.04, "wspace": 0.08}
 #: Names of the inputs of each layer's units, for labels.
 _SOURCE_NAMES = {"image": "pixel", "pool1": "pool1 channel", "pool2": "pool2 value", "relu3": "fc1"}
 
@@ -133,16 +135,19 @@ def plot_unit_computation(terms: UnitComputation, image: torch.Tensor) -> Figure
     single = terms.position is not None and len(terms.inputs) == 1
     if single:
         layout = [["field", "input", "kernel", "products"], ["pool", "text", "text", "text"]]
-        fig = Figure(figsize=(9.0, 5.0), layout="constrained")
-        axes = fig.subplot_mosaic(layout)
+        fig = Figure(figsize=(9.0, 5.0))  # fixed margins: drawn fast enough for a click
+        axes = fig.subplot_mosaic(layout, gridspec_kw=_SPACING | {"hspace": 0.3})
         mask = terms.padding[0]
         _grid(axes["input"], terms.inputs[0], "input window", mask)
         _grid(axes["kernel"], terms.weights[0], "x kernel")
         _grid(axes["products"], terms.products[0], "= products", mask)
         _pool_window(axes["pool"], terms)
     else:
-        fig = Figure(figsize=(9.5, 3.3), layout="constrained")
-        axes = fig.subplot_mosaic([["field", "bars", "text"]], width_ratios=[1.0, 1.6, 1.9])
+        fig = Figure(figsize=(9.5, 3.3))
+        spacing = _SPACING | {"left": 0.02, "bottom": 0.16, "wspace": 0.55}
+        axes = fig.subplot_mosaic(
+            [["field", "bars", "text"]], width_ratios=[1.0, 1.6, 1.6], gridspec_kw=spacing
+        )
         by_channel = terms.position is not None
         values = terms.channel_sums() if by_channel else terms.products
         _bars(axes["bars"], values, _SOURCE_NAMES[terms.source])

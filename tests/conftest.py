@@ -24,6 +24,7 @@ from cnnviz.data import (
     load_splits,
     search_roots,
 )
+from cnnviz.digits import load_test_digits
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -153,3 +154,21 @@ def serve_directory(folder: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def without_data(monkeypatch, tmp_path):
+    """No MNIST anywhere the library looks: the bundled sample is used."""
+    for name in ("CNNVIZ_DATA", "HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(tmp_path))
+    load_test_digits.cache_clear()
+    yield
+    load_test_digits.cache_clear()
+
+
+@pytest.fixture
+def with_data(monkeypatch, mnist_dir):
+    monkeypatch.setenv("CNNVIZ_DATA", str(mnist_dir))
+    load_test_digits.cache_clear()
+    yield
+    load_test_digits.cache_clear()

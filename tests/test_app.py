@@ -62,24 +62,6 @@ def probabilities_in(captions: list[str]) -> list[float]:
     return [float(re.search(r"p = ([0-9.]+)", caption).group(1)) for caption in captions]
 
 
-@pytest.fixture
-def without_data(monkeypatch, tmp_path):
-    """No MNIST anywhere the library looks: the bundled sample is used."""
-    for name in ("CNNVIZ_DATA", "HOME", "XDG_CACHE_HOME"):
-        monkeypatch.setenv(name, str(tmp_path))
-    load_test_digits.cache_clear()
-    yield
-    load_test_digits.cache_clear()
-
-
-@pytest.fixture
-def with_data(monkeypatch, mnist_dir):
-    monkeypatch.setenv("CNNVIZ_DATA", str(mnist_dir))
-    load_test_digits.cache_clear()
-    yield
-    load_test_digits.cache_clear()
-
-
 # --- handlers ---------------------------------------------------------------------------
 
 

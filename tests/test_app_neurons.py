@@ -20,9 +20,9 @@ def drawn() -> torch.Tensor:
     return read_sketch(sketch(SEVEN))[0]
 
 
-def test_the_opened_map_is_224_px_and_says_its_range():
+def test_the_opened_map_is_280_px_and_says_its_range():
     picture, note, figure = neurons.channel_map(sketch(SEVEN), "batch norm", "pool2", 5)
-    assert picture.shape[:2] == (224, 224) and figure is None  # the old unit is cleared
+    assert picture.shape[:2] == (280, 280) and figure is None  # the old unit is cleared
     maps = activations(model("batch norm"), drawn(), "pool2")["pool2"][0, 5]
     assert f"from {float(maps.min()):.3f} to {float(maps.max()):.3f}" in note
     assert neurons.channel_map(CLEARED, "batch norm", "conv1", 0) == (
@@ -34,7 +34,7 @@ def test_the_opened_map_is_224_px_and_says_its_range():
 
 @pytest.mark.parametrize(
     ("layer", "x", "y", "unit"),
-    [("conv1", 100, 60, "conv1[3, 7, 12]"), ("relu2", 100, 60, "conv2[3, 3, 6]")],
+    [("conv1", 100, 60, "conv1[3, 6, 10]"), ("relu2", 100, 60, "conv2[3, 3, 5]")],
 )
 def test_a_click_opens_the_unit_under_it(layer, x, y, unit):
     figure, note = neurons.open_unit(sketch(SEVEN), "batch norm", layer, 3, x, y)
@@ -48,7 +48,7 @@ def test_a_click_opens_the_unit_under_it(layer, x, y, unit):
 
 def test_a_click_on_a_pooled_map_opens_the_unit_that_pooling_kept():
     _, note = neurons.open_unit(sketch(SEVEN), "no batch norm", "pool1", 7, 150, 120)
-    row, col = 120 // 16, 150 // 16  # the pooled unit clicked
+    row, col = 120 // 20, 150 // 20  # the pooled unit clicked
     conv_row, conv_col = map(int, re.search(r"conv1\[7, (\d+), (\d+)\]", note).groups())
     assert (conv_row // 2, conv_col // 2) == (row, col)
     assert "max pooling kept" in note
@@ -76,7 +76,7 @@ def test_what_a_channel_looks_for(without_data):
     values = [float(caption.split(": ")[1]) for _, caption in examples]
     assert values == sorted(values, reverse=True)
     assert "a bundled sample of 1,000" in note and "with jitter, blur" in note
-    assert plain.shape == regular.shape == (224, 224, 3)
+    assert plain.shape == regular.shape == (224, 224, 3)  # 28x28 at 8 px a pixel
     assert not (plain == regular).all()
 
 

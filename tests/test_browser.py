@@ -151,7 +151,9 @@ def test_inside_tab_layers_and_galleries(page, site):
 
 def click_at(page: Page, selector: str, x: float, y: float) -> None:
     """Click the image under ``selector`` at fractions ``x``, ``y`` of its width and height."""
-    box = page.locator(f"{selector} img").bounding_box()
+    image = page.locator(f"{selector} img")
+    image.scroll_into_view_if_needed()
+    box = image.bounding_box()
     page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
 
 
@@ -164,7 +166,7 @@ def test_inside_a_neuron_a_unit_a_pooled_unit_and_a_class(page, site):
     note = page.locator("#unit-note")
     expect(note).to_contain_text("conv1 channel 5: 28x28 values", timeout=QUICK)
     expect_images_loaded(page, "#unit-map")
-    click_at(page, "#unit-map", 0.52, 0.41)  # pixel (x 116, y 92) of 224: unit (11, 14)
+    click_at(page, "#unit-map", 0.52, 0.41)  # pixel (x 146, y 115) of 280: unit (11, 14)
     expect(note).to_contain_text("conv1[5, 11, 14]", timeout=QUICK)
     expect(note).to_contain_text("the forward pass")
     expect(note).to_contain_text("it sees rows 10-12, columns 13-15 of the drawing")

@@ -14,14 +14,17 @@ import torch
 
 from cnnviz.app.handlers import layer_choices, model
 from cnnviz.app.inputs import InputError, number, read_sketch
-from cnnviz.app.pictures import digit_image, feature_map_picture, figure_image, grey_image
+from cnnviz.app.pictures import digit_image, feature_map_picture, figure_image, outlined
 from cnnviz.digits import load_test_digits
 from cnnviz.feature_vis import PLAIN, Regularisers, top_patches, visualise
 from cnnviz.layers import activations
-from cnnviz.neuron import UnitComputation, unit_computation
+from cnnviz.neuron import UnitComputation, receptive_field, unit_computation
 from cnnviz.neuron_plots import plot_unit_computation
 
-MAP_HEIGHT = 224  # the opened feature map, px: 8, 16 or 32 screen pixels per unit
+#: The opened feature map's picture, px (10, 20 or 40 per unit). Larger than the 240 px it
+#: is shown at: Gradio maps a click to picture pixels correctly only for pictures shown
+#: at their size or smaller.
+MAP_HEIGHT = 280
 #: Side of each layer's feature maps.
 MAP_SIZE = {
     "conv1": 28,
@@ -83,7 +86,7 @@ def regularisers(toggles: list[str] | None) -> Regularisers:
 
 
 def channel_map(sketch, model_name: str, layer: str, channel):
-    """The chosen channel's feature map, 224 px high, to click on; a sentence; no figure.
+    """The chosen channel's feature map, 280 px high, to click on; a sentence; no figure.
 
     The unit computation shown before belongs to another map, drawing or model, so the
     third output clears it. Without a drawing: no map, and the hint to draw.
@@ -169,7 +172,10 @@ def channel_examples(model_name: str, layer: str, channel):
     items = []
     for rank in range(found.indices.shape[1]):
         index = int(found.indices[channel, rank])
-        picture = grey_image(torch.from_numpy(found.patches[channel, rank]), height=80)
+        row, col = (int(value) for value in found.positions[channel, rank])
+        picture = outlined(
+            digit_image(digits.x[index], height=112), receptive_field(layer, row, col)
+        )
         caption = f"test #{int(digits.indices[index])}: {float(found.values[channel, rank]):.2f}"
         items.append((picture, caption))
     note = f"The {len(items)} most exciting patches in {digits.description}."

@@ -14,6 +14,7 @@ import io
 import matplotlib
 import numpy as np
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
@@ -36,13 +37,18 @@ def digit_image(x: torch.Tensor, height: int = 28 * SCALE, ink: bool = False) ->
 
     White on black as MNIST stores it, or with ``ink`` black on white as drawn.
     """
-    return grey_image(x.detach().reshape(28, 28), height, ink)
-
-
-def grey_image(x: torch.Tensor, height: int, ink: bool = False) -> np.ndarray:
-    """Model-space values ``(h, w)`` in [-1, 1] (a digit, a patch of one) as grey RGB."""
-    pixels = to_pixel_space(x).clamp(0, 1).numpy()
+    pixels = to_pixel_space(x.detach().reshape(28, 28)).clamp(0, 1).numpy()
     return upscale(np.repeat((1.0 - pixels if ink else pixels)[:, :, None], 3, axis=2), height)
+
+
+def outlined(picture: np.ndarray, field: tuple[int, int, int, int]) -> np.ndarray:
+    """A 28x28 digit ``picture`` with the pixels ``(top, bottom, left, right)`` outlined."""
+    top, bottom, left, right = field
+    scale = picture.shape[0] / 28
+    canvas = Image.fromarray(picture)
+    box = [left * scale, top * scale, right * scale - 1, bottom * scale - 1]
+    ImageDraw.Draw(canvas).rectangle(box, outline=(255, 176, 0), width=2)
+    return np.asarray(canvas)
 
 
 def colour(values: np.ndarray, cmap: str, low: float, high: float) -> np.ndarray:
@@ -89,11 +95,12 @@ def kernel_picture(kernels: np.ndarray, limit: float, height: int = 120) -> np.n
     return upscale(rgb, height)
 
 
-def figure_image(fig: Figure) -> np.ndarray:
-    """A matplotlib figure rendered to an RGB array."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    return np.asarray(Image.open(buffer).convert("RGB"))
+def figure_image(fig: Figure, dpi: int = 80) -> np.ndarray:
+    """A matplotlib figure rendered to an RGB array (drawn once, no PNG round trip)."""
+    fig.set_dpi(dpi)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def inline_img(picture: Image.Image | None, alt: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 
@@ -51,12 +52,21 @@ def build() -> gr.Blocks:
 
 
 def prepare() -> gr.Blocks:
-    """Set torch threads and malloc once, load both models, build and queue the app."""
+    """Set torch threads and malloc once, load the models, build and queue the app.
+
+    What is loaded by then (torch, gradio, the models: hundreds of thousands of objects)
+    lives as long as the server, so it is moved out of the garbage collector's sight
+    (``gc.freeze``): a full collection during a request then walks only the request's
+    own objects (a unit's computation drawn on a click: 235 -> 205 ms).
+    """
     torch.set_num_threads(1)
     retain_freed_memory()
     for name in handlers.MODELS:
         handlers.model(name)
-    return build().queue(max_size=MAX_QUEUE)
+    app = build().queue(max_size=MAX_QUEUE)
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def main(host: str | None = None, port: int | None = None) -> None:

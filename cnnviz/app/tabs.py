@@ -114,17 +114,23 @@ def neuron_panel() -> NeuronPanel:
             format="png",
             height=240,
             interactive=False,
+            scale=1,
             elem_id="unit-map",
         )
-        unit_figure = picture("Its computation", elem_id="unit-figure")
-    unit_note = gr.Markdown(elem_id="unit-note")
+        unit_note = gr.Markdown(elem_id="unit-note")
+    unit_figure = gr.Image(
+        label="Its computation", format="png", buttons=["download"], elem_id="unit-figure"
+    )
     with gr.Row():
         toggles = gr.CheckboxGroup(
             list(neurons.TOGGLES), value=neurons.DEFAULT_TOGGLES, label="Regularisers"
         )
         look = gr.Button("What does this channel look for?", elem_id="channel-look")
     examples = gallery(
-        "Test digits that excite it most (receptive field)", columns=8, elem_id="channel-examples"
+        "Test digits that excite it most (the unit's receptive field outlined)",
+        columns=8,
+        height="auto",
+        elem_id="channel-examples",
     )
     with gr.Row():
         plain = picture("Grown from noise: plain ascent", elem_id="channel-plain")
@@ -148,7 +154,12 @@ def inside_tab() -> InsideTab:
     with gr.Tab("Inside", id="inside") as tab:
         layer = gr.Dropdown(handlers.layer_choices("batch norm"), value="conv1", label="Layer")
         note = gr.Markdown(elem_id="maps-note")
-        maps = gallery("Feature maps of your drawing", columns=8, elem_id="feature-maps")
+        maps = gallery(
+            "Feature maps of your drawing (click one to open it below)",
+            columns=8,
+            allow_preview=False,
+            elem_id="feature-maps",
+        )
         neuron = neuron_panel()
         conv1 = gallery("conv1 filters (shared colour scale)", columns=8)
         conv2 = gallery("conv2: the 32 input kernels of each output channel", columns=6)
