@@ -32,7 +32,7 @@ FORMAT = "cnnviz-cnn/1"
 #: ``format`` of a checkpoint of any other model (loaded into a model you pass).
 STATE_FORMAT = "cnnviz-state/1"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-#: The shipped weights by variant name: the report's CNN without and with batch norm
+#: The shipped weights by variant name. The report's CNN without and with batch norm
 #: (``cnnviz train --recipe fast``), and the adversarially trained one without batch norm
 #: (``cnnviz train --recipe robust --variant nobn``).
 PRETRAINED_FILES = {

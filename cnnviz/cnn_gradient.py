@@ -4,8 +4,8 @@ An attack step needs the scores of a batch and the gradient of a loss with respe
 the *input* only. Autograd computes it through general kernels: max pooling with an
 index tensor (a third of the time of a step on a 2-core CPU), ReLU on maps four times
 larger than needed, and layouts that suit the weight gradients it is not asked for.
-:func:`cnn_loss_gradient` computes the same numbers in fp32 with the same convolution
-and matrix kernels, but:
+:func:`~cnnviz.cnn_gradient.cnn_loss_gradient` computes the same numbers in fp32 with the
+same convolution and matrix kernels, but:
 
 * channels-last maps, so 2x2 pooling is four strided slices and an element-wise
   maximum (the winner of each window is the first maximum in scan order, as in torch's
@@ -33,7 +33,7 @@ _CHANNELS_LAST = torch.channels_last
 
 
 def supports(model: nn.Module, images: torch.Tensor) -> bool:
-    """Whether :func:`cnn_loss_gradient` computes ``model``'s gradient on ``images``.
+    """Whether :func:`~cnnviz.cnn_gradient.cnn_loss_gradient` serves ``model`` on ``images``.
 
     Examples
     --------
@@ -129,7 +129,7 @@ def _forward(model: CNN, images: torch.Tensor) -> _Forward:
 
 
 def cnn_scores(model: CNN, images: torch.Tensor) -> torch.Tensor:
-    """``model.logits(images)`` without autograd, on the fast path (see :func:`supports`).
+    """``model.logits(images)`` without autograd, for what :func:`~cnnviz.cnn_gradient.supports` takes.
 
     Examples
     --------
@@ -148,7 +148,7 @@ def cnn_loss_gradient(
     Parameters
     ----------
     model
-        The report's CNN in eval mode (see :func:`supports`).
+        The report's CNN in eval mode (see :func:`~cnnviz.cnn_gradient.supports`).
     images
         ``(N, 1, 28, 28)`` float32 inputs in the model's space.
     goal

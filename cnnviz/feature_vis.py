@@ -68,7 +68,7 @@ class Regularisers:
 
 #: Plain gradient ascent on the pixels, as the report did (Fig 13).
 PLAIN = Regularisers()
-#: Transformation robustness and a small blur: what keeps 28x28 grey digits readable
+#: Transformation robustness and a small blur, which keep 28x28 grey digits readable
 #: (the total-variation penalty and the Fourier basis are further toggles).
 READABLE = Regularisers(jitter=2, rotate=10.0, scale=0.1, blur=0.3)
 

@@ -197,7 +197,7 @@ class UnitComputation:
 
     @property
     def total(self) -> float:
-        """The sum of all products plus the bias: the unit's value before batch norm."""
+        """The sum of all products plus the bias, the unit's value before batch norm."""
         return float(self.products.sum() + self.bias)
 
     @property
@@ -207,7 +207,7 @@ class UnitComputation:
 
     @property
     def output(self) -> float:
-        """The unit's final value: after batch norm and ReLU (fc2: its logit)."""
+        """The unit's final value, after batch norm and ReLU (for fc2 its logit)."""
         return self.normalised if self.relu is None else max(self.normalised, 0.0)
 
     def channel_sums(self) -> np.ndarray:

@@ -115,10 +115,15 @@ print(f"mean activation, plain: {plain.objective.round(decimals=2).tolist()}")
 print(f"mean activation, regularised: {readable.objective.round(decimals=2).tolist()}")
 
 # %%
-# Plain ascent reaches the higher activations (printed), with a tangle of saturated
-# stripes: it exploits every pixel at once. The regularised images give up some of
-# that activation and trade the tangle for smooth strokes that survive being moved,
-# which is what a person can read (the roughness printed above).
+# A channel's objective is its mean over all positions, so both ascents answer with a
+# texture: the channel's motif repeated everywhere. Channel 12, which fires on two
+# parallel vertical strokes in the digits above, grows vertical stripes either way.
+# Plain ascent can also get stuck: where a channel is zero everywhere at the start
+# (channels 0 and 5, printed activation 0.0), ReLU passes no gradient and the image
+# never changes. The jitter moves the image until some unit comes alive, and the
+# regularised ascent finds the motif (horizontal bars for channel 0, short diagonal
+# dashes for channel 5). The roughness printed shows the blur is too mild to smooth
+# these textures; untick jitter in the app's Inside tab to see the stuck channels.
 #
 # The same for classes
 # --------------------
@@ -151,8 +156,10 @@ print(f"read as their class at p >= 0.9: {int((probability >= 0.9).sum())} of 10
 
 # %%
 # Every regularised image is read as its class at p >= 0.9 (the lowest is printed), and
-# several show the class's shape: the ring of a 0, the bar of a 1, the corner of a 7.
-# The plain images reach even higher probabilities with no visible digit at all.
+# they are smooth blobs instead of stripes; but for this network they are no more a
+# digit than the plain ones. The robust network's plain images (last row) come closer:
+# dotted outlines of a 0, a 1, a 6, a 9. Regularisers make an image readable; what the
+# image shows is up to what the network learned.
 #
 # **Takeaway.** Every number in a CNN is a sum of products plus a bias, then a ReLU and
 # a pooling: simple steps, exactly reproducible by hand. What a unit "means" is not in

@@ -10,7 +10,7 @@ import torch
 from foreign_models import ColourNet, colour_images
 
 import cnnviz
-from cnnviz.checkpoint import pretrained_metadata
+from cnnviz.checkpoint import pretrained_history, pretrained_metadata
 
 ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text()
@@ -133,3 +133,17 @@ def test_accuracy_table_matches_shipped_weights():
         meta = pretrained_metadata(batchnorm)
         assert f"{float(meta['test_accuracy']):.2f} %" in row
         assert f"loss {float(meta['test_loss']):.4f}" in row
+
+
+def test_robust_table_and_training_time_match_the_shipped_robust_weights():
+    meta = pretrained_metadata(variant="robust")
+    header = "| clean test set | PGD-40, eps 0.3 | PGD-100 x 10 restarts |"
+    lines = README.splitlines()
+    row = lines[lines.index(next(line for line in lines if line.startswith(header))) + 2]
+    keys = ["clean_test_acc", "pgd40_eps0.3", "pgd100x10_eps0.3", "fgsm_eps0.3", "pgd40_eps0.5"]
+    expected = [
+        f"{float(meta[f'robust_{key}']):.{2 if key.startswith('clean') else 1}f} %" for key in keys
+    ]
+    assert [cell.strip() for cell in row.strip("|").split("|")] == expected
+    minutes = pretrained_history(variant="robust").train_seconds / 60
+    assert f"it trained in {minutes:.1f} minutes" in " ".join(README.split())
