@@ -129,7 +129,7 @@ def _forward(model: CNN, images: torch.Tensor) -> _Forward:
 
 
 def cnn_scores(model: CNN, images: torch.Tensor) -> torch.Tensor:
-    """``model.logits(images)`` without autograd, for what :func:`~cnnviz.cnn_gradient.supports` takes.
+    """``model.logits(images)`` without autograd (models :func:`~cnnviz.cnn_gradient.supports`).
 
     Examples
     --------
