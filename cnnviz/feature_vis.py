@@ -359,6 +359,13 @@ def top_patches(
     Returns
     -------
     TopPatches
+
+    Examples
+    --------
+    >>> import cnnviz
+    >>> found = top_patches(cnnviz.pretrained(), cnnviz.load_test_digits().x[:20], "pool2", count=2)
+    >>> found.patches.shape, bool((found.values[:, 0] >= found.values[:, 1]).all())
+    ((32, 2, 10, 10), True)
     """
     from cnnviz.neuron import receptive_field  # the report CNN's geometry
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 import torch
-from test_app import CLEARED, SEVEN, sketch
+from test_app import SEVEN, sketch
 
 from cnnviz.app import neurons
 from cnnviz.app.handlers import model
@@ -21,11 +21,11 @@ def drawn() -> torch.Tensor:
 
 
 def test_the_opened_map_is_280_px_and_says_its_range():
-    picture, note, figure = neurons.channel_map(sketch(SEVEN), "batch norm", "pool2", 5)
+    picture, note, figure = neurons.channel_map(drawn(), "batch norm", "pool2", 5)
     assert picture.shape[:2] == (280, 280) and figure is None  # the old unit is cleared
     maps = activations(model("batch norm"), drawn(), "pool2")["pool2"][0, 5]
     assert f"from {float(maps.min()):.3f} to {float(maps.max()):.3f}" in note
-    assert neurons.channel_map(CLEARED, "batch norm", "conv1", 0) == (
+    assert neurons.channel_map(None, "batch norm", "conv1", 0) == (
         None,
         "Draw a digit in the box, big and centred.",
         None,
@@ -37,7 +37,7 @@ def test_the_opened_map_is_280_px_and_says_its_range():
     [("conv1", 100, 60, "conv1[3, 6, 10]"), ("relu2", 100, 60, "conv2[3, 3, 5]")],
 )
 def test_a_click_opens_the_unit_under_it(layer, x, y, unit):
-    figure, note = neurons.open_unit(sketch(SEVEN), "batch norm", layer, 3, x, y)
+    figure, note = neurons.open_unit(drawn(), "batch norm", layer, 3, x, y)
     assert figure.ndim == 3 and figure.shape[2] == 3
     assert unit in note
     total, forward = map(
@@ -47,7 +47,7 @@ def test_a_click_opens_the_unit_under_it(layer, x, y, unit):
 
 
 def test_a_click_on_a_pooled_map_opens_the_unit_that_pooling_kept():
-    _, note = neurons.open_unit(sketch(SEVEN), "no batch norm", "pool1", 7, 150, 120)
+    _, note = neurons.open_unit(drawn(), "no batch norm", "pool1", 7, 150, 120)
     row, col = 120 // 20, 150 // 20  # the pooled unit clicked
     conv_row, conv_col = map(int, re.search(r"conv1\[7, (\d+), (\d+)\]", note).groups())
     assert (conv_row // 2, conv_col // 2) == (row, col)
@@ -58,13 +58,13 @@ def test_a_click_on_a_pooled_map_opens_the_unit_that_pooling_kept():
 
 def test_a_click_on_a_class_opens_its_logit():
     x = drawn()
-    _, note = neurons.class_terms(sketch(SEVEN), "robust", "7")
+    _, note = neurons.class_terms(x, "robust", "7")
     logit = float(model("robust").logits(x)[0, 7])
     assert f"**{logit:.3f}**" in note
     with pytest.raises(InputError, match="Draw a digit"):
-        neurons.class_terms(CLEARED, "robust", "7")
+        neurons.class_terms(None, "robust", "7")
     with pytest.raises(InputError, match="class"):
-        neurons.class_terms(sketch(SEVEN), "robust", "seven")
+        neurons.class_terms(x, "robust", "seven")
 
 
 def test_what_a_channel_looks_for(without_data):

@@ -178,7 +178,7 @@ def test_inside_a_neuron_a_unit_a_pooled_unit_and_a_class(page, site):
     click_at(page, "#unit-map", 0.5, 0.5)  # pooled unit (3, 3): opens the conv2 unit kept
     expect(note).to_contain_text(re.compile(r"conv2\[5, [67], [67]\]"), timeout=QUICK)
     expect(note).to_contain_text("max pooling kept")
-    page.locator("#prediction").get_by_text("7", exact=True).first.click()
+    page.locator('#prediction [data-testid="7-confidence-set"]').click()  # the row of 7
     expect(note).to_contain_text("Logit of class 7", timeout=QUICK)
     expect(page.get_by_role("tab", name="Inside")).to_have_attribute("aria-selected", "true")
     expect_no_error(page)

@@ -14,6 +14,7 @@ import gradio as gr
 
 from cnnviz.app import handlers, neurons
 from cnnviz.app.components import endpoint
+from cnnviz.app.inputs import read_sketch
 from cnnviz.app.pictures import inline_img
 from cnnviz.app.tabs import Page
 
@@ -27,7 +28,8 @@ filter_galleries = endpoint(handlers.filter_galleries)
 
 
 def draw(sketch, model_name: str, patch, stride) -> tuple:
-    """The Draw tab's outputs and, for above the sketchpad, the prediction in short."""
+    """The Draw tab's outputs, the prediction in short for above the sketchpad, and the
+    drawing as the model's input, kept for the Inside tab's clicks (a ``gr.State``)."""
     probabilities, seen, occluded, salient, message = endpoint(handlers.draw_update)(
         sketch, model_name, patch, stride
     )
@@ -38,7 +40,7 @@ def draw(sketch, model_name: str, patch, stride) -> tuple:
         inline_img(occluded, "Occlusion map with a colour bar from 0 % to 100 %"),
         inline_img(salient, "Saliency map with a colour bar"),
     )
-    return probabilities, *pictures, message, short
+    return probabilities, *pictures, message, short, read_sketch(sketch)[0]
 
 
 def class_images(model_name: str, target: str):
@@ -88,7 +90,10 @@ def is_inside(event: gr.SelectData) -> bool:
     return event.value == "Inside"
 
 
-channel_map = endpoint(neurons.channel_map)
+def channel_map(*args) -> tuple:
+    """The opened channel's map and sentence, and the unit figure cleared."""
+    picture, note, _ = endpoint(neurons.channel_map)(*args)
+    return picture, note, ""
 
 
 def channel_map_if_open(inside_is_open: bool, *args):
@@ -101,27 +106,34 @@ def picked_channel(event: gr.SelectData) -> int:
     return event.index
 
 
-def unit_clicked(sketch, model_name: str, layer: str, channel, event: gr.SelectData):
+def unit_figure(figure) -> str:
+    """A unit's computation, sent inside the response (no file to write and fetch)."""
+    return inline_img(figure, "The unit's computation: inputs, weights, products, bias")
+
+
+def unit_clicked(drawing, model_name: str, layer: str, channel, event: gr.SelectData):
     """The computation of the unit under the click on the opened map."""
     x, y = event.index
-    return endpoint(neurons.open_unit)(sketch, model_name, layer, channel, x, y)
+    figure, note = endpoint(neurons.open_unit)(drawing, model_name, layer, channel, x, y)
+    return unit_figure(figure), note
 
 
-def class_clicked(sketch, model_name: str, event: gr.SelectData):
+def class_clicked(drawing, model_name: str, event: gr.SelectData):
     """fc2's terms for the class clicked in the prediction, shown in the Inside tab."""
-    figure, note = endpoint(neurons.class_terms)(sketch, model_name, event.value)
-    return figure, note, gr.Tabs(selected="inside"), True
+    figure, note = endpoint(neurons.class_terms)(drawing, model_name, event.value)
+    return unit_figure(figure), note, gr.Tabs(selected="inside"), True
 
 
 def connect(app: gr.Blocks, page: Page) -> None:
     """Wire every event of ``page`` (inside ``app``'s context)."""
     attacked = gr.State(None)  # (drawing key, model) the attack panels show results for
-    connect_drawing(app, page, attacked)
-    connect_neurons(page)
+    drawn = gr.State(None)  # the drawing as the model's input, for the Inside tab's clicks
+    connect_drawing(app, page, attacked, drawn)
+    connect_neurons(page, drawn)
     connect_long_jobs(page, attacked)
 
 
-def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State) -> None:
+def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State, drawn: gr.State) -> None:
     """Drawing, the model switch, the sliders, the random digit and the Inside tab."""
     top, inside = page.header, page.inside
     draw_inputs = [top.sketch, top.chosen, page.draw.patch, page.draw.stride]
@@ -132,11 +144,12 @@ def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State) -> None:
         page.draw.salient,
         top.message,
         top.verdict,
+        drawn,
     ]
     maps_inputs, maps_outputs = [top.sketch, top.chosen, inside.layer], [inside.maps, inside.note]
     open_maps = [page.inside_open, *maps_inputs]
     neuron = inside.neuron
-    open_channel = [*open_maps, neuron.channel]
+    open_channel = [page.inside_open, drawn, top.chosen, inside.layer, neuron.channel]
     channel_outputs = [neuron.unit_map, neuron.unit_note, neuron.unit_figure]
     attack_outputs = page.targeted.outputs + page.gradient.outputs
 
@@ -168,7 +181,7 @@ def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State) -> None:
             trigger(draw, draw_inputs, draw_outputs, api_name=False, **QUICK)
     for trigger in (inside.layer.change, inside.tab.select):
         trigger(feature_maps, maps_inputs, maps_outputs, api_name=False, **QUICK).then(
-            channel_map, [*maps_inputs, neuron.channel], channel_outputs, api_name=False, **QUICK
+            channel_map, open_channel[1:], channel_outputs, api_name=False, **QUICK
         )
     top.random_digit.click(
         endpoint(handlers.random_test_digit),
@@ -178,11 +191,11 @@ def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State) -> None:
     ).then(draw, draw_inputs, draw_outputs, api_name=False, **QUICK)
 
 
-def connect_neurons(page: Page) -> None:
+def connect_neurons(page: Page, drawn: gr.State) -> None:
     """Open a channel, click a unit or a class, ask what a channel looks for."""
     top, inside, classes = page.header, page.inside, page.classes
     neuron = inside.neuron
-    channel_inputs = [top.sketch, top.chosen, inside.layer, neuron.channel]
+    channel_inputs = [drawn, top.chosen, inside.layer, neuron.channel]
     inside.maps.select(picked_channel, None, neuron.channel, api_name=False, queue=False)
     neuron.channel.change(
         channel_map,
@@ -200,7 +213,7 @@ def connect_neurons(page: Page) -> None:
     )
     top.label.select(
         class_clicked,
-        [top.sketch, top.chosen],
+        [drawn, top.chosen],
         [neuron.unit_figure, neuron.unit_note, page.tabs, page.inside_open],
         api_name=False,
         **QUICK,

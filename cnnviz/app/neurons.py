@@ -3,7 +3,9 @@
 A click on a feature map opens that unit's computation; a click on a pooled map opens
 the unit that max pooling kept; a click on a class of the prediction opens fc2's terms
 for that class. Pictures are ``uint8 (H, W, 3)`` arrays, as in
-:mod:`cnnviz.app.handlers`.
+:mod:`cnnviz.app.handlers`. These handlers take the drawing as the model input the Draw
+tab already prepared (``(1, 1, 28, 28)``, or ``None`` before anything is drawn): a
+click then sends no picture to the server.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from functools import lru_cache
 import torch
 
 from cnnviz.app.handlers import layer_choices, model
-from cnnviz.app.inputs import InputError, number, read_sketch
+from cnnviz.app.inputs import EMPTY_HINT, InputError, number
 from cnnviz.app.pictures import digit_image, feature_map_picture, figure_image, outlined
 from cnnviz.digits import load_test_digits
 from cnnviz.feature_vis import PLAIN, Regularisers, top_patches, visualise
@@ -58,11 +60,11 @@ TOP_PATCHES = 8
 VISUALISATION_STEPS = 128
 
 
-def _drawing(sketch) -> torch.Tensor:
-    x, problem = read_sketch(sketch)
-    if x is None:
-        raise InputError(problem)
-    return x
+def _drawing(drawing: torch.Tensor | None) -> torch.Tensor:
+    """The drawing's model input, or the hint to draw one."""
+    if drawing is None:
+        raise InputError(EMPTY_HINT)
+    return drawing
 
 
 def _channel(channel) -> int:
@@ -85,17 +87,16 @@ def regularisers(toggles: list[str] | None) -> Regularisers:
     return Regularisers(**settings)
 
 
-def channel_map(sketch, model_name: str, layer: str, channel):
+def channel_map(drawing: torch.Tensor | None, model_name: str, layer: str, channel):
     """The chosen channel's feature map, 280 px high, to click on; a sentence; no figure.
 
     The unit computation shown before belongs to another map, drawing or model, so the
     third output clears it. Without a drawing: no map, and the hint to draw.
     """
     channel, layer = _channel(channel), _layer(model_name, layer)
-    x, problem = read_sketch(sketch)
-    if x is None:
-        return None, problem, None
-    maps = activations(model(model_name), x, layer)[layer][0, channel]
+    if drawing is None:
+        return None, EMPTY_HINT, None
+    maps = activations(model(model_name), drawing, layer)[layer][0, channel]
     note = (
         f"{layer} channel {channel}: {maps.shape[0]}x{maps.shape[1]} values, from "
         f"{float(maps.min()):.3f} to {float(maps.max()):.3f}. Click a pixel to open that unit."
@@ -133,9 +134,9 @@ def _sentence(terms: UnitComputation) -> str:
     return "; ".join(parts) + "."
 
 
-def open_unit(sketch, model_name: str, layer: str, channel, x_click, y_click):
+def open_unit(drawing: torch.Tensor | None, model_name: str, layer: str, channel, x_click, y_click):
     """The computation of the unit clicked at pixel ``(x_click, y_click)`` of the opened map."""
-    x, channel = _drawing(sketch), _channel(channel)
+    x, channel = _drawing(drawing), _channel(channel)
     layer = _layer(model_name, layer)
     net = model(model_name)
     scale = MAP_HEIGHT / MAP_SIZE[layer]
@@ -145,9 +146,9 @@ def open_unit(sketch, model_name: str, layer: str, channel, x_click, y_click):
     return figure_image(plot_unit_computation(terms, x[0])), _sentence(terms)
 
 
-def class_terms(sketch, model_name: str, label: str):
+def class_terms(drawing: torch.Tensor | None, model_name: str, label: str):
     """fc2's computation for the class ``label`` clicked in the prediction."""
-    x = _drawing(sketch)
+    x = _drawing(drawing)
     target = int(number(label, "The class", 0, 9))
     terms = unit_computation(model(model_name), x[0], "fc2", target)
     up, down = terms.strongest(3)

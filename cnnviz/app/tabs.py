@@ -91,7 +91,7 @@ class NeuronPanel:
 
     channel: gr.Slider
     unit_map: gr.Image
-    unit_figure: gr.Image
+    unit_figure: gr.HTML
     unit_note: gr.Markdown
     toggles: gr.CheckboxGroup
     look: gr.Button
@@ -118,9 +118,7 @@ def neuron_panel() -> NeuronPanel:
             elem_id="unit-map",
         )
         unit_note = gr.Markdown(elem_id="unit-note")
-    unit_figure = gr.Image(
-        label="Its computation", format="png", buttons=["download"], elem_id="unit-figure"
-    )
+    unit_figure = inline_picture("Its computation", "unit-figure")
     with gr.Row():
         toggles = gr.CheckboxGroup(
             list(neurons.TOGGLES), value=neurons.DEFAULT_TOGGLES, label="Regularisers"
