@@ -92,7 +92,7 @@ def in_browser(clicks: int, rng: random.Random, chromium: str) -> None:
             note = page.locator("#unit-note")
             note.filter(has_text="conv1 channel 5").wait_for()
             image = page.locator("#unit-map img")
-            times = []
+            times, missed = [], 0
             image.scroll_into_view_if_needed()
             for _ in range(clicks):
                 frame = image.bounding_box()
