@@ -247,10 +247,12 @@ def test_failure_box_shows_only_for_failures():
     assert status.startswith("1 of 1") and len(sure) == 1 and failed.visible is False
 
 
-def test_draw_shows_the_prediction_in_short():
-    *_, short = events.draw(sketch(SEVEN), "batch norm", 5, 1)
+def test_draw_shows_the_prediction_in_short_and_keeps_the_model_input():
+    *_, short, drawn = events.draw(sketch(SEVEN), "batch norm", 5, 1)
     assert short.startswith("Prediction: **7**")
-    assert events.draw(CLEARED, "batch norm", 5, 1)[-1] == ""
+    assert torch.equal(drawn, inputs.read_sketch(sketch(SEVEN))[0])  # for the unit clicks
+    *_, short, drawn = events.draw(CLEARED, "batch norm", 5, 1)
+    assert short == "" and drawn is None
 
 
 def test_the_library_never_imports_gradio_or_sphinx():
