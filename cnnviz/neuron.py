@@ -222,11 +222,57 @@ class UnitComputation:
         Fully connected units: input neurons; convolutions: input channels (by their
         channel sums).
         """
-        values = self.products if self.position is None else self.channel_sums()
+        values = self._contributions()
         order = np.argsort(values)
         up = order[::-1][:count]
         down = order[:count]
         return up[values[up] > 0], down[values[down] < 0]
+
+    def _contributions(self) -> np.ndarray:
+        return self.products if self.position is None else self.channel_sums()
+
+    def pushes(self, count: int = 8) -> tuple[np.ndarray, np.ndarray]:
+        """The ``count`` strongest pushes up, then down: indices and their contributions.
+
+        Ordered from the largest push up to the largest push down (as bars are read top
+        to bottom); a contribution is a product (fully connected) or a channel sum.
+        """
+        up, down = self.strongest(count)
+        chosen = np.concatenate([up, down[::-1]])
+        return chosen, self._contributions()[chosen]
+
+    def push_meaning(self) -> str:
+        """What one contribution of :meth:`pushes` is, for an axis label."""
+        return "input x weight" if self.position is None else "sum of a channel's 9 products"
+
+    def arithmetic(self) -> str:
+        """The unit's value term by term, as lines of monospaced text.
+
+        The sum of the products, the bias, the total beside the forward pass's value,
+        batch norm with its running statistics, ReLU and what max pooling kept.
+        """
+        count = self.products.size - int(self.padding.sum())
+        lines = [
+            f"sum of {count} products {float(self.products.sum()):+.4f}",
+            f"+ bias                 {self.bias:+.4f}",
+            f"= {self.layer:<20} {self.total:+.4f}",
+            f"  (forward pass:       {self.forward_value:+.4f})",
+        ]
+        norm = self.batch_norm
+        if norm is not None:
+            lines += [
+                "batch norm, running statistics:",
+                f"  ({self.total:.3f} - {norm.mean:.3f})"
+                f" / sqrt({norm.variance:.3f} + {norm.eps:g})",
+                f"  x {norm.weight:.3f} + {norm.bias:.3f} = {self.normalised:+.4f}",
+            ]
+        if self.relu is not None:
+            lines.append(f"ReLU: max(0, {self.normalised:.4f}) = {self.output:.4f}")
+        if self.pool is not None:
+            offset = (self.position[0] % 2, self.position[1] % 2)
+            kept = "this unit" if self.pool.unit_was_kept(offset) else "another unit"
+            lines.append(f"max pool keeps {self.pool.value:.4f} ({kept})")
+        return "\n".join(lines)
 
 
 def _batch_norm_terms(layer: nn.Module, unit: int) -> BatchNormTerms | None:

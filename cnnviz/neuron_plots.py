@@ -14,7 +14,7 @@ from cnnviz.plots import DIVERGING, show_digit
 #: Figure margins of :func:`plot_unit_computation` (a layout engine costs a click 0.1 s).
 _SPACING = {"left": 0.01, "right": 0.99, "top": 0.93, "bottom": 0.04, "wspace": 0.08}
 #: Names of the inputs of each layer's units, for labels.
-_SOURCE_NAMES = {"image": "pixel", "pool1": "pool1 channel", "pool2": "pool2 value", "relu3": "fc1"}
+SOURCE_NAMES = {"image": "pixel", "pool1": "pool1 channel", "pool2": "pool2 value", "relu3": "fc1"}
 
 
 def _grid(ax, values: np.ndarray, title: str, mask: np.ndarray | None = None) -> None:
@@ -54,44 +54,15 @@ def _field(ax, image: torch.Tensor, terms: UnitComputation) -> None:
     ax.set_xlabel(f"rows {top}-{bottom - 1}, columns {left}-{right - 1}", fontsize=8)
 
 
-def _bars(ax, values: np.ndarray, label: str, count: int = 8) -> None:
+def _bars(ax, terms: UnitComputation, label: str, count: int = 8) -> None:
     """The largest positive and negative contributions as horizontal bars."""
-    order = np.argsort(values)
-    chosen = np.concatenate([order[::-1][:count], order[:count][::-1]])
-    chosen = chosen[np.abs(values[chosen]) > 0]
-    chosen = list(dict.fromkeys(chosen.tolist()))  # once each, largest first
-    shown = values[chosen]
+    chosen, shown = terms.pushes(count)
     ax.barh(range(len(chosen)), shown, color=np.where(shown > 0, "#b2182b", "#2166ac"))
     ax.set_yticks(range(len(chosen)), [f"{label} {index}" for index in chosen], fontsize=7)
     ax.invert_yaxis()
     ax.axvline(0, color="black", linewidth=0.8)
     ax.tick_params(axis="x", labelsize=7)
     ax.set_title("largest pushes up (red) and down (blue)", fontsize=9)
-
-
-def _equation(terms: UnitComputation) -> str:
-    """The unit's value, term by term, as lines of text."""
-    count = terms.products.size - int(terms.padding.sum())
-    lines = [
-        f"sum of {count} products {float(terms.products.sum()):+.4f}",
-        f"+ bias                 {terms.bias:+.4f}",
-        f"= {terms.layer:<20} {terms.total:+.4f}",
-        f"  (forward pass:       {terms.forward_value:+.4f})",
-    ]
-    norm = terms.batch_norm
-    if norm is not None:
-        lines += [
-            "batch norm, running statistics:",
-            f"  ({terms.total:.3f} - {norm.mean:.3f}) / sqrt({norm.variance:.3f} + {norm.eps:g})",
-            f"  x {norm.weight:.3f} + {norm.bias:.3f} = {terms.normalised:+.4f}",
-        ]
-    if terms.relu is not None:
-        lines.append(f"ReLU: max(0, {terms.normalised:.4f}) = {terms.output:.4f}")
-    if terms.pool is not None:
-        offset = (terms.position[0] % 2, terms.position[1] % 2)
-        kept = "this unit" if terms.pool.unit_was_kept(offset) else "another unit"
-        lines.append(f"max pool keeps {terms.pool.value:.4f} ({kept})")
-    return "\n".join(lines)
 
 
 def _pool_window(ax, terms: UnitComputation) -> None:
@@ -148,16 +119,12 @@ def plot_unit_computation(terms: UnitComputation, image: torch.Tensor) -> Figure
         axes = fig.subplot_mosaic(
             [["field", "bars", "text"]], width_ratios=[1.0, 1.6, 1.6], gridspec_kw=spacing
         )
-        by_channel = terms.position is not None
-        values = terms.channel_sums() if by_channel else terms.products
-        _bars(axes["bars"], values, _SOURCE_NAMES[terms.source])
-        axes["bars"].set_xlabel(
-            "sum of a channel's 9 products" if by_channel else "input x weight", fontsize=8
-        )
+        _bars(axes["bars"], terms, SOURCE_NAMES[terms.source])
+        axes["bars"].set_xlabel(terms.push_meaning(), fontsize=8)
     _field(axes["field"], image, terms)
     text = axes["text"]
     text.axis("off")
-    text.text(0, 0.5, _equation(terms), family="monospace", fontsize=9, va="center")
+    text.text(0, 0.5, terms.arithmetic(), family="monospace", fontsize=9, va="center")
     return fig
 
 

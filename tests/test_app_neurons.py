@@ -37,11 +37,11 @@ def test_the_opened_map_is_280_px_and_says_its_range():
     [("conv1", 100, 60, "conv1[3, 6, 10]"), ("relu2", 100, 60, "conv2[3, 3, 5]")],
 )
 def test_a_click_opens_the_unit_under_it(layer, x, y, unit):
-    figure, note = neurons.open_unit(drawn(), "batch norm", layer, 3, x, y)
-    assert figure.ndim == 3 and figure.shape[2] == 3
+    view, note = neurons.open_unit(drawn(), "batch norm", layer, 3, x, y)
+    assert f"{unit} sees" in view and "(forward pass:" in view
     assert unit in note
     total, forward = map(
-        float, re.search(r"= \*\*(-?[0-9.]+)\*\* \(the forward pass: (-?[0-9.]+)", note).groups()
+        float, re.search(r"= <b>(-?[0-9.]+)</b> \(the forward pass: (-?[0-9.]+)", note).groups()
     )
     assert total == pytest.approx(forward, abs=1e-4)
 
@@ -60,7 +60,7 @@ def test_a_click_on_a_class_opens_its_logit():
     x = drawn()
     _, note = neurons.class_terms(x, "robust", "7")
     logit = float(model("robust").logits(x)[0, 7])
-    assert f"**{logit:.3f}**" in note
+    assert f"<b>{logit:.3f}</b>" in note
     with pytest.raises(InputError, match="Draw a digit"):
         neurons.class_terms(None, "robust", "7")
     with pytest.raises(InputError, match="class"):

@@ -170,7 +170,12 @@ def test_inside_a_neuron_a_unit_a_pooled_unit_and_a_class(page, site):
     expect(note).to_contain_text("conv1[5, 11, 14]", timeout=QUICK)
     expect(note).to_contain_text("the forward pass")
     expect(note).to_contain_text("it sees rows 10-12, columns 13-15 of the drawing")
-    expect_images_loaded(page, "#unit-figure")
+    view = page.locator("#unit-figure")
+    expect(view).to_contain_text("conv1[5, 11, 14] sees")
+    expect(view.locator("table")).to_have_count(4)  # window, kernel, products, pooling
+    expect(view.locator("td")).to_have_count(3 * 9 + 4)
+    expect(view).to_contain_text("rows 10-12, columns 13-15")
+    expect_images_loaded(page, "#unit-figure")  # the drawing, the field outlined on it
     shot(page, site, "tab_inside_unit")
     page.get_by_label("Layer", exact=True).click()
     page.get_by_role("option", name="pool2").click()
@@ -178,8 +183,12 @@ def test_inside_a_neuron_a_unit_a_pooled_unit_and_a_class(page, site):
     click_at(page, "#unit-map", 0.5, 0.5)  # pooled unit (3, 3): opens the conv2 unit kept
     expect(note).to_contain_text(re.compile(r"conv2\[5, [67], [67]\]"), timeout=QUICK)
     expect(note).to_contain_text("max pooling kept")
+    expect(view.locator(".pushes > div").first).to_contain_text("pool1 channel")
+    expect(view.locator("td.kept")).to_have_count(1)
     page.locator('#prediction [data-testid="7-confidence-set"]').click()  # the row of 7
     expect(note).to_contain_text("Logit of class 7", timeout=QUICK)
+    expect(view).to_contain_text("class 7 (fc2) sees")
+    expect(view.locator(".pushes > div").first).to_contain_text("fc1 ")
     expect(page.get_by_role("tab", name="Inside")).to_have_attribute("aria-selected", "true")
     expect_no_error(page)
 

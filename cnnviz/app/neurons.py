@@ -16,12 +16,12 @@ import torch
 
 from cnnviz.app.handlers import layer_choices, model
 from cnnviz.app.inputs import EMPTY_HINT, InputError, number
-from cnnviz.app.pictures import digit_image, feature_map_picture, figure_image, outlined
+from cnnviz.app.pictures import digit_image, feature_map_picture, outlined
+from cnnviz.app.unit_view import unit_html
 from cnnviz.digits import load_test_digits
 from cnnviz.feature_vis import PLAIN, Regularisers, top_patches, visualise
 from cnnviz.layers import activations
 from cnnviz.neuron import UnitComputation, receptive_field, unit_computation
-from cnnviz.neuron_plots import plot_unit_computation
 
 #: The opened feature map's picture, px (10, 20 or 40 per unit). Larger than the 240 px it
 #: is shown at: Gradio maps a click to picture pixels correctly only for pictures shown
@@ -117,11 +117,11 @@ def _unit_at(net, x: torch.Tensor, layer: str, channel: int, row: int, col: int)
 
 
 def _sentence(terms: UnitComputation) -> str:
-    """The unit's value in one line of Markdown."""
+    """The unit's value in one line of HTML."""
     where = f"[{terms.unit}, {terms.position[0]}, {terms.position[1]}]"
     parts = [
-        f"**{terms.layer}{where}** = {terms.products.size - int(terms.padding.sum())} "
-        f"products + bias = **{terms.total:.4f}** (the forward pass: {terms.forward_value:.4f})"
+        f"<b>{terms.layer}{where}</b> = {terms.products.size - int(terms.padding.sum())} "
+        f"products + bias = <b>{terms.total:.4f}</b> (the forward pass: {terms.forward_value:.4f})"
     ]
     if terms.batch_norm is not None:
         parts.append(f"batch norm -> {terms.normalised:.4f}")
@@ -135,7 +135,11 @@ def _sentence(terms: UnitComputation) -> str:
 
 
 def open_unit(drawing: torch.Tensor | None, model_name: str, layer: str, channel, x_click, y_click):
-    """The computation of the unit clicked at pixel ``(x_click, y_click)`` of the opened map."""
+    """The unit clicked at pixel ``(x_click, y_click)`` of the opened map: HTML, sentence.
+
+    The view is :func:`~cnnviz.app.unit_view.unit_html`; the sentence gives the unit's
+    value term by term in one line of HTML (rendered sooner than Markdown after a click).
+    """
     x, channel = _drawing(drawing), _channel(channel)
     layer = _layer(model_name, layer)
     net = model(model_name)
@@ -143,21 +147,21 @@ def open_unit(drawing: torch.Tensor | None, model_name: str, layer: str, channel
     col = int(number(x_click, "The clicked x", 0, MAP_HEIGHT - 1) // scale)
     row = int(number(y_click, "The clicked y", 0, MAP_HEIGHT - 1) // scale)
     terms = _unit_at(net, x, layer, channel, row, col)
-    return figure_image(plot_unit_computation(terms, x[0])), _sentence(terms)
+    return unit_html(terms, x[0]), _sentence(terms)
 
 
 def class_terms(drawing: torch.Tensor | None, model_name: str, label: str):
-    """fc2's computation for the class ``label`` clicked in the prediction."""
+    """fc2's computation for the class ``label`` clicked in the prediction: HTML, sentence."""
     x = _drawing(drawing)
     target = int(number(label, "The class", 0, 9))
     terms = unit_computation(model(model_name), x[0], "fc2", target)
     up, down = terms.strongest(3)
     sentence = (
-        f"**Logit of class {target}** = 500 products of fc1 units (after ReLU) x weights + "
-        f"bias = **{terms.total:.3f}**. Pushed up most by fc1 units {up.tolist()}, down by "
+        f"<b>Logit of class {target}</b> = 500 products of fc1 units (after ReLU) x weights + "
+        f"bias = <b>{terms.total:.3f}</b>. Pushed up most by fc1 units {up.tolist()}, down by "
         f"{down.tolist()}."
     )
-    return figure_image(plot_unit_computation(terms, x[0])), sentence
+    return unit_html(terms, x[0]), sentence
 
 
 @lru_cache(maxsize=8)

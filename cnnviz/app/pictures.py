@@ -110,8 +110,12 @@ def inline_img(picture: Image.Image | None, alt: str) -> str:
     """
     if picture is None:
         return ""
+    kind = "pixels" if max(picture.size) < 100 else "chart"
+    return f'<img class="{kind}" alt="{html.escape(alt)}" src="{png_data_uri(picture)}">'
+
+
+def png_data_uri(picture: Image.Image) -> str:
+    """``picture`` as a ``data:image/png;base64,...`` URI (fast compression)."""
     buffer = io.BytesIO()
     picture.save(buffer, "png", compress_level=1)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    kind = "pixels" if max(picture.size) < 100 else "chart"
-    return f'<img class="{kind}" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -92,7 +92,7 @@ class NeuronPanel:
     channel: gr.Slider
     unit_map: gr.Image
     unit_figure: gr.HTML
-    unit_note: gr.Markdown
+    unit_note: gr.HTML
     toggles: gr.CheckboxGroup
     look: gr.Button
     examples: gr.Gallery
@@ -117,7 +117,7 @@ def neuron_panel() -> NeuronPanel:
             scale=1,
             elem_id="unit-map",
         )
-        unit_note = gr.Markdown(elem_id="unit-note")
+        unit_note = gr.HTML(elem_id="unit-note")
     unit_figure = inline_picture("Its computation", "unit-figure")
     with gr.Row():
         toggles = gr.CheckboxGroup(
