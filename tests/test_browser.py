@@ -305,3 +305,38 @@ def test_phone_sees_the_prediction_while_drawing_and_every_tab(site, browser):
         slug = name.split("/")[0].lower()
         page.screenshot(path=str(ARTIFACTS / f"phone_tab_{slug}.png"), full_page=True)
     page.close()
+
+
+def test_train_your_own_model_use_it_and_race_it(page, site, browser):
+    tab(page, "Train")
+    page.locator("#train").click()
+    status = page.locator("#train-status")
+    expect(status).to_contain_text("images/s", timeout=QUICK)  # live, while training
+    expect_images_loaded(page, "#train-curves")
+    expect_images_loaded(page, "#train-filters")
+    expect(status).to_contain_text("Done: test accuracy", timeout=120_000)
+    expect(status).to_contain_text("the report: 98.97 %")
+    source = "the full MNIST" if site[1] == "data" else "800 to train on"
+    expect(status).to_contain_text(source)
+    expect(page.locator("#train-summary")).to_contain_text("test_acc")
+    shot(page, site, "tab_train")
+    other = open_page(browser, site[0])  # another student's session
+    try:
+        expect(other.get_by_label("robust")).to_be_visible(timeout=QUICK)
+        assert other.get_by_label("your model").count() == 0
+    finally:
+        other.close()
+    page.get_by_label("your model").check()
+    tab(page, "Draw")
+    draw(page, SEVEN)
+    expect(page.locator("#message")).to_contain_text("The network reads", timeout=QUICK)
+    expect_no_error(page)
+    tab(page, "Train")
+    page.locator("#race").click()
+    # 800 sample digits train in seconds: the race may be over before Stop is pressed
+    expect(status).to_contain_text(re.compile("no batch norm: (step|test)"), timeout=QUICK)
+    page.locator("#stop-training").click()  # training ends after its step; the test set
+    expect(status).to_contain_text("no batch norm: test", timeout=SLOW)  # is then measured
+    summary = page.locator("#train-summary")
+    expect(summary).to_contain_text("no batch norm")
+    expect_no_error(page)

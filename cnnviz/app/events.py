@@ -11,14 +11,16 @@ import functools
 from collections.abc import Callable
 
 import gradio as gr
+from PIL import Image
 
-from cnnviz.app import handlers, neurons
+from cnnviz.app import handlers, live_training, neurons, session_models
 from cnnviz.app.components import endpoint
 from cnnviz.app.inputs import read_sketch
 from cnnviz.app.pictures import inline_img
 from cnnviz.app.tabs import Page
 
 DRAW_WORKERS = 2  # one handler per core; torch uses one thread per handler
+TRAIN_SLOTS = 2  # trainings (or races) at once; others wait in a queue they can see
 LONG_WORKERS = 1  # attacks and class images queue on their own, so drawing stays quick
 QUICK = {"concurrency_id": "draw", "concurrency_limit": DRAW_WORKERS}
 SLOW = {"concurrency_id": "long", "concurrency_limit": LONG_WORKERS}
@@ -130,6 +132,7 @@ def connect(app: gr.Blocks, page: Page) -> None:
     connect_drawing(app, page, attacked, drawn)
     connect_neurons(page, drawn)
     connect_long_jobs(page, attacked)
+    connect_training(app, page)
 
 
 def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State, drawn: gr.State) -> None:
@@ -265,3 +268,58 @@ def connect_long_jobs(page: Page, attacked: gr.State) -> None:
         api_name="transfer",
         **SLOW,
     )
+
+
+def _pictures(curves, filters=None) -> tuple[str, ...]:
+    shown = [inline_img(Image.fromarray(curves), "Loss and accuracy curves")]
+    if filters is not None:
+        shown.append(inline_img(Image.fromarray(filters), "The 32 conv1 filters, now"))
+    return tuple(shown)
+
+
+def train_stream(recipe, batchnorm, epochs, lr, batch_size, request: gr.Request):
+    """The Train button: curves, filters and status as they come; at the end the
+    summary, and "your model" added to the model switch (this session only)."""
+    updates = endpoint(live_training.train_live)
+    for curves, filters, status, summary, token in updates(
+        recipe, batchnorm, epochs, lr, batch_size, request.session_hash
+    ):
+        switch = gr.skip()
+        if token is not None:
+            switch = gr.Radio(choices=[*handlers.MODELS, ("your model", token)])
+        yield *_pictures(curves, filters), status, summary or gr.skip(), switch
+
+
+def race_stream(recipe, epochs, lr, batch_size, request: gr.Request):
+    """The race: both variants' curves overlaid as they come, then their summary."""
+    updates = endpoint(live_training.race_live)
+    for curves, status, summary in updates(recipe, epochs, lr, batch_size, request.session_hash):
+        yield *_pictures(curves), status, summary or gr.skip()
+
+
+def stop_training(request: gr.Request) -> str:
+    """The Stop button: the session's runs end after their current step."""
+    return live_training.stop(request.session_hash)
+
+
+def forget_session(request: gr.Request) -> None:
+    """The page was closed: stop its training and free its model."""
+    live_training.stop(request.session_hash)
+    session_models.forget_session(request.session_hash)
+
+
+def connect_training(app: gr.Blocks, page: Page) -> None:
+    """Train, Race and Stop; a closed page frees its model."""
+    t = page.train
+    settings = [t.recipe, t.epochs, t.lr, t.batch_size]
+    slot = {"concurrency_id": "train", "concurrency_limit": TRAIN_SLOTS}
+    t.train.click(
+        train_stream,
+        [t.recipe, t.batchnorm, *settings[1:]],
+        [t.curves, t.filters, t.status, t.summary, page.header.chosen],
+        api_name="train",
+        **slot,
+    )
+    t.race.click(race_stream, settings, [t.curves, t.status, t.summary], api_name="race", **slot)
+    t.stop.click(stop_training, None, t.status, api_name=False, queue=False)
+    app.unload(forget_session)

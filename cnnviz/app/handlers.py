@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from cnnviz import plots
+from cnnviz.app import session_models
 from cnnviz.app.inputs import InputError, number, read_sketch
 from cnnviz.app.pictures import (
     digit_image,
@@ -48,9 +49,25 @@ TRANSFER_DIGITS = 10  # other test digits the learned noise is added to
 STALE = "*Cleared: the drawing or the model changed. Press the button to attack the new one.*"
 
 
-@cache
 def model(name: str) -> CNN:
-    """The shipped model for a switch value (loaded once, eval mode, read-only)."""
+    """The model for a switch value: a shipped one, or the session's own (read-only).
+
+    A session's model (trained in the Train tab) is named by a token only its page
+    knows; once freed, asking for it says so.
+    """
+    if session_models.is_session_model(name):
+        found = session_models.find(name)
+        if found is None:
+            raise InputError(
+                "Your model was freed (its session ended or it was unused for 30 minutes). "
+                "Train it again in the Train tab, or pick another model."
+            )
+        return found
+    return _shipped(name)
+
+
+@cache
+def _shipped(name: str) -> CNN:
     if name not in MODELS:
         raise InputError(f"Unknown model {name!r}; choose one of {list(MODELS)}.")
     return pretrained(variant=MODELS[name])

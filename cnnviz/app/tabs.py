@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from cnnviz.app import handlers, neurons
+from cnnviz.app import handlers, live_training, neurons
 from cnnviz.app.components import attack_panel, gallery, guarded, inline_picture, picture, slider
 from cnnviz.app.inputs import EMPTY_HINT
 
@@ -277,6 +277,54 @@ def transfer_tab() -> TransferTab:
 
 
 @dataclass(frozen=True)
+class TrainTab:
+    """Train the report's CNN live, or race batch norm against none."""
+
+    recipe: gr.Radio
+    batchnorm: gr.Checkbox
+    epochs: gr.Slider
+    lr: gr.Number
+    batch_size: gr.Slider
+    train: gr.Button
+    race: gr.Button
+    stop: gr.Button
+    status: gr.Markdown
+    curves: gr.HTML
+    filters: gr.HTML
+    summary: gr.JSON
+
+
+def train_tab() -> TrainTab:
+    with gr.Tab("Train", id="train"):
+        gr.Markdown(
+            "Train the network yourself and watch it learn: loss and accuracy after every "
+            "step, validation every few seconds, the 32 conv1 filters as they change. "
+            "**Race** trains it with and without batch normalisation at once, on the same "
+            "batches (the report's Fig. 6 and 7, live). Your model then appears in the "
+            "model switch, for this browser tab only."
+        )
+        with gr.Row():
+            recipe = gr.Radio(list(live_training.RECIPES), value="fast", label="Recipe")
+            batchnorm = gr.Checkbox(value=True, label="Batch norm (Train)")
+            epochs = slider(1, live_training.MAX_EPOCHS, value=1, step=1, label="Epochs")
+            lr = gr.Number(0.1, label="Learning rate", minimum=0.001, maximum=0.5, step=0.01)
+            batch_size = slider(16, 512, value=128, step=16, label="Batch size")
+        with gr.Row():
+            train = gr.Button("Train", variant="primary", elem_id="train")
+            race = gr.Button("Race: batch norm vs none", elem_id="race")
+            stop = gr.Button("Stop", variant="stop", elem_id="stop-training")
+        status = gr.Markdown(elem_id="train-status")
+        curves = inline_picture("Loss and accuracy", "train-curves")
+        with gr.Row():
+            filters = inline_picture("conv1 filters, now", "train-filters")
+            summary = gr.JSON(label="Summary", elem_id="train-summary")
+    return TrainTab(
+        recipe, batchnorm, epochs, lr, batch_size, train, race, stop, status, curves, filters,
+        summary,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Page:
     """Every part of the page, for :func:`cnnviz.app.events.connect`."""
 
@@ -289,10 +337,11 @@ class Page:
     targeted: TargetedTab
     gradient: GradientTab
     transfer: TransferTab
+    train: TrainTab
 
 
 def page() -> Page:
-    """The header and the six tabs, in page order."""
+    """The header and the seven tabs, in page order."""
     top = header()
     inside_open = gr.State(False)
     with gr.Tabs(elem_id="tabs") as tabs:
@@ -306,4 +355,5 @@ def page() -> Page:
             targeted_tab(),
             gradient_tab(),
             transfer_tab(),
+            train_tab(),
         )
