@@ -24,10 +24,10 @@ def build() -> gr.Blocks:
     Returns
     -------
     gradio.Blocks
-        The page: the sketchpad, the model switch and six tabs, with their events. Its
+        The page: the sketchpad, the model switch and seven tabs, with their events. Its
         HTTP API (``gradio_client``) offers ``/draw``, ``/random_digit``,
         ``/class_images``, ``/readable_class_images``, ``/channel``, ``/targeted``,
-        ``/gradient_attack`` and ``/transfer``.
+        ``/gradient_attack``, ``/transfer``, and the streaming ``/train`` and ``/race``.
 
     Examples
     --------
@@ -40,9 +40,11 @@ def build() -> gr.Blocks:
     class_images
     draw
     gradient_attack
+    race
     random_digit
     readable_class_images
     targeted
+    train
     transfer
     """
     with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANUP) as app:
