@@ -93,7 +93,7 @@ def test_train_live_on_the_bundled_sample_streams_then_keeps_the_model(without_d
         live_training.live_data.cache_clear()
     *streamed, last = updates
     curves, filters, status, summary, token = last
-    assert curves.ndim == 3 and filters.ndim == 3
+    assert curves.startswith("<svg") and filters.ndim == 3
     assert all(update[3] is None and update[4] is None for update in streamed)
     assert status.startswith("Done: test accuracy") and "800 to train on" in status
     assert summary["steps"] == 13 and not summary["stopped"]  # 800 digits / 64 per batch
@@ -126,3 +126,4 @@ def test_live_settings_are_bounded():
         live_training.live_recipe("robust", 1, 0.1, 128)
     recipe = live_training.live_recipe("report", 2, 0.02, 64)
     assert (recipe.epochs, recipe.lr, recipe.batch_size, recipe.val_size) == (2, 0.02, 64, 2000)
+    assert recipe.val_every == live_training.VALIDATE_EVERY // 64

@@ -270,11 +270,8 @@ def connect_long_jobs(page: Page, attacked: gr.State) -> None:
     )
 
 
-def _pictures(curves, filters=None) -> tuple[str, ...]:
-    shown = [inline_img(Image.fromarray(curves), "Loss and accuracy curves")]
-    if filters is not None:
-        shown.append(inline_img(Image.fromarray(filters), "The 32 conv1 filters, now"))
-    return tuple(shown)
+def _filters(filters) -> str:
+    return inline_img(Image.fromarray(filters), "The 32 conv1 filters, now")
 
 
 def train_stream(recipe, batchnorm, epochs, lr, batch_size, request: gr.Request):
@@ -287,14 +284,14 @@ def train_stream(recipe, batchnorm, epochs, lr, batch_size, request: gr.Request)
         switch = gr.skip()
         if token is not None:
             switch = gr.Radio(choices=[*handlers.MODELS, ("your model", token)])
-        yield *_pictures(curves, filters), status, summary or gr.skip(), switch
+        yield curves, _filters(filters), status, summary or gr.skip(), switch
 
 
 def race_stream(recipe, epochs, lr, batch_size, request: gr.Request):
     """The race: both variants' curves overlaid as they come, then their summary."""
     updates = endpoint(live_training.race_live)
     for curves, status, summary in updates(recipe, epochs, lr, batch_size, request.session_hash):
-        yield *_pictures(curves), status, summary or gr.skip()
+        yield curves, status, summary or gr.skip()
 
 
 def stop_training(request: gr.Request) -> str:

@@ -1,7 +1,7 @@
 """Train tab: train the report's CNN live, or race batch norm against none (no gradio).
 
-The handlers are generators: every :data:`UPDATE_SECONDS` they yield the curves so far,
-the conv1 filters as they are now and a status line; the last yield adds a summary
+The handlers are generators: every :data:`UPDATE_SECONDS` they yield the curves so far
+(SVG), the conv1 filters as they are now and a status line; the last yield adds a summary
 (validation and test accuracy, steps, seconds). Training runs in a background thread
 (:class:`cnnviz.live.LiveRun`), bounded in epochs and wall time; "Stop" ends it after
 the current step and keeps what it learned. A finished (or stopped) model is kept for
@@ -19,16 +19,16 @@ from functools import cache
 import torch
 
 from cnnviz.app import session_models
+from cnnviz.app.curves_svg import progress_svg
 from cnnviz.app.inputs import InputError, number
-from cnnviz.app.pictures import figure_image, kernel_picture
+from cnnviz.app.pictures import kernel_picture
 from cnnviz.data import DatasetNotFoundError, Splits, load_splits
 from cnnviz.digits import read_test_sample
 from cnnviz.idx import IDXError
 from cnnviz.live import LiveRun, race
-from cnnviz.live_plots import plot_progress
 from cnnviz.model import CNN
 from cnnviz.report import REPORT_TEST
-from cnnviz.training import Recipe, get_recipe
+from cnnviz.training import Recipe, get_recipe, train
 
 RECIPES = ("fast", "report")
 MAX_EPOCHS = 3
@@ -36,6 +36,7 @@ MAX_WALL_SECONDS = 150  # a run still going by then is stopped (and kept)
 UPDATE_SECONDS = 0.4
 TRAIN_THREADS = 2  # one run uses both cores; a race runs each model on one
 LIVE_VAL_SIZE = 2000  # validation images measured during the run (all at the end)
+VALIDATE_EVERY = 9600  # training images between validations (about every 3 s)
 THRESHOLD = 98.0  # validation accuracy (%) whose time each run reports
 
 
@@ -60,10 +61,25 @@ def live_data() -> tuple[Splits, str]:
         return splits, note
 
 
+def warm_up() -> None:
+    """Train both variants for one step on 256 random images, then measure them.
+
+    The first training step of a process builds the CPU kernels it uses (bf16,
+    channels-last), which takes seconds: done at start-up, a student's first press of
+    Train starts drawing curves at once.
+    """
+    x, y = torch.rand(384, 1, 28, 28) * 2 - 1, torch.arange(384) % 10
+    tiny = Splits(x[:256], y[:256], x[256:320], y[256:320], x[320:], y[320:])
+    recipe = replace(get_recipe("fast"), epochs=1, batch_size=128)
+    for batchnorm in (True, False):
+        train(CNN(batchnorm=batchnorm), tiny, recipe, device="cpu", progress=False)
+
+
 def live_recipe(recipe: str, epochs, lr, batch_size) -> Recipe:
     """The chosen recipe with the student's epochs, learning rate and batch size, bounded.
 
-    Validation runs about every 6,400 training images on :data:`LIVE_VAL_SIZE` images.
+    Validation runs about every :data:`VALIDATE_EVERY` training images, on
+    :data:`LIVE_VAL_SIZE` images.
     """
     if recipe not in RECIPES:
         raise InputError(f"Unknown recipe {recipe!r}; choose from {list(RECIPES)}.")
@@ -73,7 +89,7 @@ def live_recipe(recipe: str, epochs, lr, batch_size) -> Recipe:
         epochs=int(number(epochs, "The number of epochs", 1, MAX_EPOCHS)),
         lr=float(number(lr, "The learning rate", 0.001, 0.5)),
         batch_size=batch,
-        val_every=max(10, 6400 // batch),
+        val_every=max(10, VALIDATE_EVERY // batch),
         val_size=LIVE_VAL_SIZE,
     )
 
@@ -100,9 +116,10 @@ def _watch(session: str, runs: dict[str, LiveRun]) -> Iterator[None]:
         _running[session] = list(runs.values())
     try:
         deadline = time.monotonic() + MAX_WALL_SECONDS
-        while not all(run.wait(UPDATE_SECONDS / len(runs)) for run in runs.values()):
+        while pending := [run for run in runs.values() if not run.done]:
+            pending[0].wait(UPDATE_SECONDS)
             if time.monotonic() > deadline:
-                for run in runs.values():
+                for run in pending:
                     run.stop()
             yield
         for run in runs.values():
@@ -116,8 +133,8 @@ def _watch(session: str, runs: dict[str, LiveRun]) -> Iterator[None]:
             _running.pop(session, None)
 
 
-def _curves(runs: dict[str, LiveRun]):
-    return figure_image(plot_progress({n: list(r.reports) for n, r in runs.items()}, THRESHOLD))
+def _curves(runs: dict[str, LiveRun]) -> str:
+    return progress_svg({name: list(run.reports) for name, run in runs.items()}, THRESHOLD)
 
 
 def _filters(model: CNN):
@@ -160,7 +177,7 @@ def _summary(name: str, run: LiveRun, source: str) -> dict:
 
 
 def train_live(recipe: str, batchnorm: bool, epochs, lr, batch_size, session: str):
-    """Train one CNN live. Yields ``(curves, filters, status, summary, token)``.
+    """Train one CNN live. Yields ``(curves SVG, filters, status, summary, token)``.
 
     ``summary`` and ``token`` (the session's new model, see
     :mod:`cnnviz.app.session_models`) are ``None`` until the last yield.
@@ -187,7 +204,7 @@ def train_live(recipe: str, batchnorm: bool, epochs, lr, batch_size, session: st
 
 def race_live(recipe: str, epochs, lr, batch_size, session: str):
     """Batch norm against none, trained at once on the same batches. Yields
-    ``(curves, status, summary)``; ``summary`` is ``None`` until the last yield."""
+    ``(curves SVG, status, summary)``; ``summary`` is ``None`` until the last yield."""
     chosen = live_recipe(recipe, epochs, lr, batch_size)
     data, source = live_data()
     runs = race(data, chosen, threads=1)

@@ -31,6 +31,7 @@ CSS = """
 .inline-picture img { display: block; margin: 0 auto; max-width: 100%; }
 .inline-picture img.pixels { width: 224px; margin: 8px auto; image-rendering: pixelated; }
 #verdict p { font-size: 1.25rem; margin: 0; }
+svg.curves { display: block; width: 100%; max-width: 900px; height: auto; margin: 0 auto; }
 .unit { display: flex; flex-wrap: wrap; gap: 12px 18px; align-items: flex-start; padding: 6px; }
 .unit figure { margin: 0; }
 .unit figcaption { font-size: 13px; text-align: center; margin: 2px 0; }

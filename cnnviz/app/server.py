@@ -9,7 +9,7 @@ import os
 import gradio as gr
 import torch
 
-from cnnviz.app import events, handlers, tabs
+from cnnviz.app import events, handlers, live_training, tabs
 from cnnviz.app.page import CSS, INTRO, PICK_BRUSH, TITLE
 from cnnviz.runtime import retain_freed_memory
 
@@ -54,7 +54,8 @@ def build() -> gr.Blocks:
 
 
 def prepare() -> gr.Blocks:
-    """Set torch threads and malloc once, load the models, build and queue the app.
+    """Set torch threads and malloc once, load the models, warm up training, build and
+    queue the app.
 
     What is loaded by then (torch, gradio, the models: hundreds of thousands of objects)
     lives as long as the server, so it is moved out of the garbage collector's sight
@@ -65,6 +66,7 @@ def prepare() -> gr.Blocks:
     retain_freed_memory()
     for name in handlers.MODELS:
         handlers.model(name)
+    live_training.warm_up()
     app = build().queue(max_size=MAX_QUEUE)
     gc.collect()
     gc.freeze()
