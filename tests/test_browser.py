@@ -340,3 +340,38 @@ def test_train_your_own_model_use_it_and_race_it(page, site, browser):
     summary = page.locator("#train-summary")
     expect(summary).to_contain_text("no batch norm")
     expect_no_error(page)
+
+
+def test_two_sessions_train_at_once_a_third_waits_in_a_visible_queue(site, browser):
+    pages = [open_page(browser, site[0]) for _ in range(3)]
+    try:
+        for student in pages:
+            tab(student, "Train")
+            if site[1] == "no-data":  # 800 digits: make each run last long enough to queue
+                student.locator("#train-recipe").get_by_label("report").check()
+                epochs = student.locator("#train-epochs input[type=number]")
+                epochs.fill("3")
+                epochs.press("Enter")
+        for student in pages:
+            student.locator("#train").click()
+        first, second, third = pages
+        for student in (first, second):
+            expect(student.locator("#train-status")).to_contain_text("images/s", timeout=QUICK)
+        expect(third.locator("#train-curves")).to_contain_text(re.compile(r"queue: \d+/\d+"))
+        shot(third, site, "tab_train_queued")
+        for student in (first, second):
+            student.locator("#stop-training").click()
+        for student in (first, second):
+            expect(student.locator("#train-status")).to_contain_text(
+                re.compile("(Stopped|Done): test accuracy"), timeout=SLOW
+            )
+        expect(third.locator("#train-status")).to_contain_text("images/s", timeout=SLOW)
+        third.locator("#stop-training").click()
+        expect(third.locator("#train-status")).to_contain_text("Stopped", timeout=SLOW)
+        tokens = [s.get_by_label("your model").get_attribute("value") for s in pages]
+        assert len(set(tokens)) == 3 and all(t.startswith("yours-") for t in tokens), tokens
+        for student in pages:
+            expect_no_error(student)
+    finally:
+        for student in pages:
+            student.close()

@@ -304,9 +304,13 @@ def train_tab() -> TrainTab:
             "model switch, for this browser tab only."
         )
         with gr.Row():
-            recipe = gr.Radio(list(live_training.RECIPES), value="fast", label="Recipe")
+            recipe = gr.Radio(
+                list(live_training.RECIPES), value="fast", label="Recipe", elem_id="train-recipe"
+            )
             batchnorm = gr.Checkbox(value=True, label="Batch norm (Train)")
-            epochs = slider(1, live_training.MAX_EPOCHS, value=1, step=1, label="Epochs")
+            epochs = slider(
+                1, live_training.MAX_EPOCHS, value=1, step=1, label="Epochs", elem_id="train-epochs"
+            )
             lr = gr.Number(0.1, label="Learning rate", minimum=0.001, maximum=0.5, step=0.01)
             batch_size = slider(16, 512, value=128, step=16, label="Batch size")
         with gr.Row():
