@@ -6,7 +6,10 @@ Starts ``demo/app.py`` on 127.0.0.1 (as deployed), then:
    from the request to the first update whose validation accuracy reached 98 %, the
    interval between updates (p50, p95), and the final summary;
 2. ``/race``: batch norm against none, the same settings: seconds until both finished,
-   and each one's time to 98 % validation accuracy.
+   and each one's time to 98 % validation accuracy;
+3. Stop, in this process (the Stop button calls the same ``LiveRun.stop``): a ``fast``
+   run stopped after 5 s, five times: how long until training stopped (the step under
+   way finishes), and until the test accuracy of what it learned was ready.
 
 Targets (issue "Train it yourself"): 98 % within 20 s, updates at least once a second,
 the race within 45 s, with the full MNIST present. Run::
@@ -22,8 +25,13 @@ import socket
 import statistics
 import time
 
+import torch
 from app_latency import start_app  # the app started as deployed, bounded wait
 from gradio_client import Client
+
+from cnnviz.app import live_training
+from cnnviz.live import LiveRun
+from cnnviz.model import CNN
 
 VALIDATION = re.compile(r"validation (\d+\.\d+) %")
 
@@ -43,6 +51,27 @@ def intervals(times: list[float]) -> str:
     gaps = sorted(b - a for a, b in itertools.pairwise(times))
     p95 = gaps[min(len(gaps) - 1, round(0.95 * (len(gaps) - 1)))]
     return f"{len(times)} updates, interval p50 {statistics.median(gaps):.2f} s, p95 {p95:.2f} s"
+
+
+def stop_latency(repeats: int = 5) -> None:
+    """Seconds from ``stop()`` to the training thread's last step and to its end."""
+    live_training.warm_up()
+    data, _ = live_training.live_data()
+    recipe = live_training.live_recipe("fast", 1, 0.1, 128)
+    stopped, finished = [], []
+    for _ in range(repeats):
+        run = LiveRun.start(CNN(), data, recipe, threads=live_training.TRAIN_THREADS)
+        time.sleep(5)
+        asked = time.monotonic()
+        run.stop()
+        run.wait()
+        stopped.append(run.started + run.wall[-1] - asked)
+        finished.append(time.monotonic() - asked)
+    print(
+        f"Stop: training stopped {max(stopped) * 1000:.0f} ms after the request at most "
+        f"(of {repeats}); the test accuracy was ready after {statistics.median(finished):.2f} s "
+        f"(median; max {max(finished):.2f} s)"
+    )
 
 
 def main() -> None:
@@ -75,6 +104,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    torch.set_num_threads(1)  # as the app does
+    stop_latency()
 
 
 if __name__ == "__main__":

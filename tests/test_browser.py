@@ -312,13 +312,14 @@ def test_train_your_own_model_use_it_and_race_it(page, site, browser):
     page.locator("#train").click()
     status = page.locator("#train-status")
     expect(status).to_contain_text("images/s", timeout=QUICK)  # live, while training
-    expect_images_loaded(page, "#train-curves")
+    expect(page.locator("#train-curves svg.curves polyline").first).to_be_visible()
     expect_images_loaded(page, "#train-filters")
     expect(status).to_contain_text("Done: test accuracy", timeout=120_000)
     expect(status).to_contain_text("the report: 98.97 %")
     source = "the full MNIST" if site[1] == "data" else "800 to train on"
     expect(status).to_contain_text(source)
     expect(page.locator("#train-summary")).to_contain_text("test_acc")
+    expect(page.locator("#train-curves")).to_contain_text("batch norm: validation")
     shot(page, site, "tab_train")
     other = open_page(browser, site[0])  # another student's session
     try:

@@ -127,3 +127,20 @@ def test_live_settings_are_bounded():
     recipe = live_training.live_recipe("report", 2, 0.02, 64)
     assert (recipe.epochs, recipe.lr, recipe.batch_size, recipe.val_size) == (2, 0.02, 64, 2000)
     assert recipe.val_every == live_training.VALIDATE_EVERY // 64
+
+
+def test_what_the_sample_note_promises_holds(without_data):
+    live_training.live_data.cache_clear()
+    try:
+        data, note = live_training.live_data()
+        results = {}
+        for epochs, batch in ((3, 32), (1, 128)):
+            recipe = live_training.live_recipe("fast", epochs, 0.1, batch)
+            torch.manual_seed(0)
+            _, history = train(CNN(), data, recipe, progress=False, device="cpu")
+            results[epochs, batch] = history.test_acc
+    finally:
+        live_training.live_data.cache_clear()
+    assert "about 90 %" in note and "3 epochs with batches of 32" in note
+    assert 85.0 <= results[3, 32] <= 95.0, results  # "about 90 %"
+    assert results[1, 128] < 85.0, results  # "one epoch of 128 stops far below"

@@ -276,15 +276,19 @@ def _filters(filters) -> str:
 
 def train_stream(recipe, batchnorm, epochs, lr, batch_size, request: gr.Request):
     """The Train button: curves, filters and status as they come; at the end the
-    summary, and "your model" added to the model switch (this session only)."""
+    summary and the token of the session's new model."""
     updates = endpoint(live_training.train_live)
     for curves, filters, status, summary, token in updates(
         recipe, batchnorm, epochs, lr, batch_size, request.session_hash
     ):
-        switch = gr.skip()
-        if token is not None:
-            switch = gr.Radio(choices=[*handlers.MODELS, ("your model", token)])
-        yield curves, _filters(filters), status, summary or gr.skip(), switch
+        yield curves, _filters(filters), status, summary or gr.skip(), token or gr.skip()
+
+
+def your_model_choice(token: str | None):
+    """The model switch with "your model" (this session's) among the choices."""
+    if token is None:
+        return gr.skip()
+    return gr.Radio(choices=[*handlers.MODELS, ("your model", token)])
 
 
 def race_stream(recipe, epochs, lr, batch_size, request: gr.Request):
@@ -294,9 +298,11 @@ def race_stream(recipe, epochs, lr, batch_size, request: gr.Request):
         yield curves, status, summary or gr.skip()
 
 
-def stop_training(request: gr.Request) -> str:
-    """The Stop button: the session's runs end after their current step."""
-    return live_training.stop(request.session_hash)
+def stop_training(request: gr.Request):
+    """The Stop button: the session's runs end after their current step (and say so);
+    with nothing running, the last result stays on screen."""
+    message = live_training.stop(request.session_hash)
+    return message if message != live_training.NOTHING_TO_STOP else gr.skip()
 
 
 def forget_session(request: gr.Request) -> None:
@@ -313,10 +319,10 @@ def connect_training(app: gr.Blocks, page: Page) -> None:
     t.train.click(
         train_stream,
         [t.recipe, t.batchnorm, *settings[1:]],
-        [t.curves, t.filters, t.status, t.summary, page.header.chosen],
+        [t.curves, t.filters, t.status, t.summary, t.yours],
         api_name="train",
         **slot,
-    )
+    ).then(your_model_choice, t.yours, page.header.chosen, api_name=False, **INSTANT)
     t.race.click(race_stream, settings, [t.curves, t.status, t.summary], api_name="race", **slot)
     t.stop.click(stop_training, None, t.status, api_name=False, queue=False)
     app.unload(forget_session)

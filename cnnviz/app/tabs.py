@@ -292,6 +292,7 @@ class TrainTab:
     curves: gr.HTML
     filters: gr.HTML
     summary: gr.JSON
+    yours: gr.State  # the token of this session's model, once trained
 
 
 def train_tab() -> TrainTab:
@@ -307,7 +308,7 @@ def train_tab() -> TrainTab:
             recipe = gr.Radio(
                 list(live_training.RECIPES), value="fast", label="Recipe", elem_id="train-recipe"
             )
-            batchnorm = gr.Checkbox(value=True, label="Batch norm (Train)")
+            batchnorm = gr.Checkbox(value=True, label="Batch norm")
             epochs = slider(
                 1, live_training.MAX_EPOCHS, value=1, step=1, label="Epochs", elem_id="train-epochs"
             )
@@ -324,7 +325,7 @@ def train_tab() -> TrainTab:
             summary = gr.JSON(label="Summary", elem_id="train-summary")
     return TrainTab(
         recipe, batchnorm, epochs, lr, batch_size, train, race, stop, status, curves, filters,
-        summary,
+        summary, gr.State(None),
     )  # fmt: skip
 
 
