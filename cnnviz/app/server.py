@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import threading
 
 import gradio as gr
 import torch
@@ -54,8 +55,8 @@ def build() -> gr.Blocks:
 
 
 def prepare() -> gr.Blocks:
-    """Set torch threads and malloc once, load the models, warm up training, build and
-    queue the app.
+    """Set torch threads and malloc once, load the models, warm up training (in the
+    background: the app serves meanwhile), build and queue the app.
 
     What is loaded by then (torch, gradio, the models: hundreds of thousands of objects)
     lives as long as the server, so it is moved out of the garbage collector's sight
@@ -66,7 +67,7 @@ def prepare() -> gr.Blocks:
     retain_freed_memory()
     for name in handlers.MODELS:
         handlers.model(name)
-    live_training.warm_up()
+    threading.Thread(target=live_training.warm_up, name="cnnviz-warm-up", daemon=True).start()
     app = build().queue(max_size=MAX_QUEUE)
     gc.collect()
     gc.freeze()

@@ -349,7 +349,7 @@ def page() -> Page:
     """The header and the seven tabs, in page order."""
     top = header()
     inside_open = gr.State(False)
-    with gr.Tabs(elem_id="tabs") as tabs:
+    with gr.Tabs(elem_id="tabs", overflow_behavior="wrap") as tabs:  # phones: no hidden tab
         return Page(
             top,
             tabs,
