@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -82,7 +81,6 @@ class LiveRun:
         *,
         seed: int = 0,
         threads: int = 1,
-        on_step: Callable[[Progress], None] | None = None,
     ) -> LiveRun:
         """Start training ``model`` (in place) on ``data`` with ``recipe``; return at once.
 
@@ -94,16 +92,12 @@ class LiveRun:
             As for :func:`cnnviz.training.train` (no progress bar).
         threads
             torch threads of the training thread (set for that thread only).
-        on_step
-            Also called with each report, in the training thread.
         """
         run = cls(model, recipe)
 
         def listen(progress: Progress) -> bool:
             run.wall.append(time.monotonic() - run.started)
             run.reports.append(progress)
-            if on_step is not None:
-                on_step(progress)
             return run._stop.is_set()
 
         def work() -> None:

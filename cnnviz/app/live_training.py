@@ -25,6 +25,7 @@ from cnnviz.app.pictures import kernel_picture
 from cnnviz.data import DatasetNotFoundError, Splits, load_splits
 from cnnviz.digits import read_test_sample
 from cnnviz.idx import IDXError
+from cnnviz.layers import conv_filters
 from cnnviz.live import LiveRun, race
 from cnnviz.model import CNN
 from cnnviz.report import REPORT_TEST
@@ -37,8 +38,9 @@ UPDATE_SECONDS = 0.4
 TRAIN_THREADS = 2  # one run uses both cores; a race runs each model on one
 LIVE_VAL_SIZE = 2000  # validation digits measured (the summary's val_acc too)
 VALIDATE_EVERY = 9600  # training images between validations (about every 3 s)
-THRESHOLD = 98.0
-NOTHING_TO_STOP = "Nothing is training."  # validation accuracy (%) whose time each run reports
+THRESHOLD = 98.0  # validation accuracy (%) whose time each run reports
+TIME_TO_THRESHOLD = f"seconds_to_{THRESHOLD:g}"  # its key in a summary
+NOTHING_TO_STOP = "Nothing is training."
 
 
 @cache
@@ -141,9 +143,8 @@ def _curves(runs: dict[str, LiveRun]) -> str:
 
 
 def _filters(model: CNN):
-    weights = model.conv1.weight.detach().clone()[:, 0].numpy()
-    limit = float(abs(weights).max())
-    return kernel_picture(weights.reshape(4, 8, 3, 3), limit, height=120)
+    conv1 = conv_filters(model, "conv1")
+    return kernel_picture(conv1.weights.reshape(4, 8, 3, 3), conv1.limit, height=120)
 
 
 def _line(name: str, run: LiveRun) -> str:
@@ -175,7 +176,7 @@ def _summary(name: str, run: LiveRun, source: str) -> dict:
         "val_acc": history.val_acc[-1] if history.val_acc else None,
         "test_acc": history.test_acc,
         "report_test_acc": REPORT_TEST["bn" if run.model.batchnorm else "nobn"]["accuracy"],
-        f"seconds_to_{THRESHOLD:g}": round(reached[1], 2) if reached else None,
+        TIME_TO_THRESHOLD: round(reached[1], 2) if reached else None,
     }
 
 
@@ -214,13 +215,16 @@ def race_live(recipe: str, epochs, lr, batch_size, session: str):
     for _ in _watch(session, runs):
         yield _curves(runs), "\n".join(_line(n, r) for n, r in runs.items()), None
     summary = {name: _summary(name, run, source) for name, run in runs.items()}
-    lines = [
-        f"{name}: test {run.history.test_acc:.2f} % (report {summary[name]['report_test_acc']} %)"
-        + (
-            f", {THRESHOLD:g} % validation after {summary[name][f'seconds_to_{THRESHOLD:g}']} s"
-            if summary[name][f"seconds_to_{THRESHOLD:g}"] is not None
-            else f", never reached {THRESHOLD:g} % validation"
+    lines = []
+    for name, result in summary.items():
+        seconds = result[TIME_TO_THRESHOLD]
+        reached = (
+            f"{THRESHOLD:g} % validation after {seconds} s"
+            if seconds is not None
+            else f"never reached {THRESHOLD:g} % validation"
         )
-        for name, run in runs.items()
-    ]
+        lines.append(
+            f"{name}: test {result['test_acc']:.2f} % (report {result['report_test_acc']} %), "
+            + reached
+        )
     yield _curves(runs), "\n".join(lines) + f"\n(Trained on {source}.)", summary

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cnnviz.app.pictures import digit_image, png_data_uri
+from cnnviz.app.pictures import colour, digit_image, png_data_uri
 from cnnviz.neuron import UnitComputation
 from cnnviz.neuron_plots import SOURCE_NAMES
 from cnnviz.plots import DIVERGING
@@ -29,8 +29,8 @@ FIELD_PX = 168  # the drawing, 6 px a pixel
 def _cells(values: np.ndarray) -> list[tuple[str, str]]:
     """Each value's background and ink on a diverging scale symmetric around 0."""
     limit = max(float(np.abs(values).max()), 1e-12)
-    rgba = matplotlib.colormaps[DIVERGING](0.5 + 0.5 * values.ravel() / limit)
-    backgrounds = [matplotlib.colors.to_hex(colour) for colour in rgba]
+    rgb = colour(values.ravel(), DIVERGING, -limit, limit)
+    backgrounds = [matplotlib.colors.to_hex(shade) for shade in rgb]
     inks = ["#fff" if abs(v) > 0.6 * limit else "#000" for v in values.ravel()]
     return list(zip(backgrounds, inks, strict=True))
 
