@@ -313,7 +313,9 @@ def train_tab() -> TrainTab:
                 1, live_training.MAX_EPOCHS, value=1, step=1, label="Epochs", elem_id="train-epochs"
             )
             lr = gr.Number(0.1, label="Learning rate", minimum=0.001, maximum=0.5, step=0.01)
-            batch_size = slider(16, 512, value=128, step=16, label="Batch size")
+            batch_size = slider(
+                16, 512, value=128, step=16, label="Batch size", elem_id="train-batch"
+            )
         with gr.Row():
             train = gr.Button("Train", variant="primary", elem_id="train")
             race = gr.Button("Race: batch norm vs none", elem_id="race")
