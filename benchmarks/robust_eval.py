@@ -6,7 +6,10 @@ test set without attack, then on the first ``--samples`` test digits:
 * PGD-40 at eps 0.3 (pixel units, step 0.01, random start), Madry et al.'s attack;
 * PGD-100 with 10 random restarts (an image counts only if it survives all ten);
 * FGSM at eps 0.3, which must never beat PGD (else the gradient is masked);
-* PGD-40 at eps 0.5 and 0.6, where accuracy must fall towards 0 (else it is masked).
+* PGD-40 at eps 0.5 and 0.6, where accuracy must fall towards 0 (else it is masked);
+* how many of its ten class images (plain ascent from N(0, 0.1) noise,
+  :data:`cnnviz.attacks.LONG_CLASS_VISUALISATION`) a nearest-class-mean template matcher
+  reads as their class (:mod:`cnnviz.templates`).
 
 ``--write`` stores the numbers in the checkpoint's metadata (``robust_*`` keys), which
 is how the shipped file got them. Run::
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from cnnviz.attacks import accuracy_under_attack
+from cnnviz.attacks import LONG_CLASS_VISUALISATION, accuracy_under_attack, class_visualisation
 from cnnviz.checkpoint import (
     history_path,
     load_checkpoint,
@@ -34,6 +37,7 @@ from cnnviz.checkpoint import (
 )
 from cnnviz.data import load_splits
 from cnnviz.history import History
+from cnnviz.templates import class_means, template_predictions
 from cnnviz.training import evaluate
 
 
@@ -55,6 +59,10 @@ def measure(model: torch.nn.Module, data, samples: int) -> dict[str, float]:
         epsilons = options.pop("epsilons")
         numbers[name] = accuracy_under_attack(model, x, y, epsilons, **options)[0].item()
         print(f"{name}: {numbers[name]:.1f} % ({time.perf_counter() - started:.0f} s)", flush=True)
+    grown = class_visualisation(model, range(10), **LONG_CLASS_VISUALISATION)
+    read = template_predictions(class_means(data.train_x, data.train_y), grown.images)
+    numbers["robust_class_images_read"] = float((read == torch.arange(10)).sum())
+    print(f"class images read as their class by the template matcher: {read.tolist()}")
     return numbers
 
 
@@ -82,6 +90,7 @@ def main() -> None:
         history = History.from_json(history_path(args.weights))
         extra = {key: f"{value:.2f}" for key, value in numbers.items()}
         extra["robust_samples"] = str(args.samples)
+        extra["robust_class_images_read"] = f"{numbers['robust_class_images_read']:.0f}"
         save_checkpoint(model, args.weights, metadata=metadata | extra, history=history)
         print(f"wrote the numbers into {args.weights}: {sorted(read_metadata(args.weights))}")
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from foreign_models import ColourNet, NestedNet, colour_images, grey_images
 
+from cnnviz.attacks import LONG_CLASS_VISUALISATION, accuracy_under_attack, class_visualisation
 from cnnviz.checkpoint import (
     FORMAT,
     CheckpointError,
@@ -21,6 +22,7 @@ from cnnviz.checkpoint import (
     save_checkpoint,
 )
 from cnnviz.model import CNN
+from cnnviz.templates import class_means, template_predictions
 from cnnviz.training import (
     History,
     _training_key,
@@ -239,6 +241,25 @@ def test_the_shipped_robust_weights_and_their_measured_robustness(mnist):
     assert float(meta["robust_pgd100x10_eps0.3"]) >= 85
     history = pretrained_history(variant="robust")
     assert history.kept_step in history.robust_val_step and len(history.robust_val_acc) >= 5
+    attacked = accuracy_under_attack(
+        model, mnist.test_x[:200], mnist.test_y[:200], [0.3], attack="pgd", steps=40, step_size=0.01
+    )
+    assert attacked[0].item() >= 85  # measured here, not only read from the metadata
     assert pretrained(batchnorm=False).batchnorm is False  # the old calls still work
     with pytest.raises(ValueError, match="variant"):
         pretrained(variant="huge")
+
+
+def test_the_robust_networks_class_images_look_more_like_digits_to_a_template_matcher(mnist):
+    means = class_means(mnist.train_x, mnist.train_y)
+    judged = template_predictions(means, mnist.test_x) == mnist.test_y
+    assert 0.8 < judged.float().mean().item() < 0.85  # a judge no gradient can fool
+    read = {}
+    for name, model in (
+        ("standard", pretrained(batchnorm=False)),
+        ("robust", pretrained(variant="robust")),
+    ):
+        grown = class_visualisation(model, range(10), **LONG_CLASS_VISUALISATION)
+        read[name] = int((template_predictions(means, grown.images) == torch.arange(10)).sum())
+    assert read["robust"] >= read["standard"] + 3, read
+    assert read["robust"] == int(pretrained_metadata(variant="robust")["robust_class_images_read"])

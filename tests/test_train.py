@@ -9,6 +9,7 @@ import pytest
 import torch
 from foreign_models import ColourNet, NestedNet
 from tensorboard.backend.event_processing import event_accumulator
+from torch import nn
 
 from cnnviz.attacks import accuracy_under_attack
 from cnnviz.data import Splits
@@ -231,6 +232,37 @@ def test_adversarial_training_keeps_its_most_robust_epoch_and_resists_pgd(small)
         for net in (standard, robust)
     ]
     assert attacked[1] > attacked[0] + 20, attacked
+
+
+def test_noise_augmentation_is_seeded_of_the_asked_size_and_stays_in_range():
+    x = torch.cat([torch.full((24, 1, 6, 6), 0.5), torch.ones(24, 1, 6, 6)])
+    y = torch.arange(48) % 2
+    data = Splits(x, y, x[:8], y[:8], x[:8], y[:8], num_classes=2)
+    recipe = dataclasses.replace(TINY, batch_size=48, max_shift=0, noise_std=0.1)
+
+    def first_batch_seen(seed: int, mean: float = 0.0) -> torch.Tensor:
+        seen = []
+
+        def build() -> nn.Module:
+            net = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))  # inputs in [0, 1]
+            net.register_forward_pre_hook(
+                lambda module, args: seen.append(args[0].clone()) if module.training else None
+            )
+            return net
+
+        noisy = dataclasses.replace(recipe, noise_mean=mean)
+        train(build, data, noisy, seed=seed, progress=False, device="cpu")
+        return seen[0].view(48, -1)
+
+    batch, again, other = first_batch_seen(0), first_batch_seen(0), first_batch_seen(1)
+    assert torch.equal(batch, again) and not torch.equal(batch, other)
+    grey = batch[batch.mean(1) < 0.75]  # the shuffled batch: which images were grey
+    assert len(grey) == 24 and abs(grey.std().item() - 0.1) < 0.01
+    assert abs(grey.mean().item() - 0.5) < 0.01
+    white = batch[batch.mean(1) >= 0.75]
+    assert white.max().item() == 1.0 and (white < 1.0).float().mean().item() > 0.4
+    darker = first_batch_seen(0, mean=-0.1)
+    assert abs(darker[darker.mean(1) < 0.7].mean().item() - 0.4) < 0.01
 
 
 def test_adversarial_training_stops_when_robustness_collapses():
