@@ -164,10 +164,10 @@ for name, maps in salient.items():
     print(f"{name:>13}: share of the saliency on the ink {share.mean():.2f}")
 
 # %%
-# The robust network's saliency sits mostly on a few pixels of the strokes; the
-# standard network's spreads over the strokes and the space around them (the printed
-# share of each map that lies on the ink), which is why scattered pixels off the digit
-# can fool it.
+# The robust network's saliency lies along the strokes, with hardly any off the digit;
+# the standard network's spreads over the strokes and the space around them (the
+# printed share of each map that lies on the ink), which is why scattered pixels off the
+# digit can fool it.
 #
 # **Takeaway.** Training against the attack buys robustness at a small price in clean
 # accuracy, and changes what the gradient means: what it grows from noise is drawn in
