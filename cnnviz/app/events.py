@@ -299,10 +299,11 @@ def race_stream(recipe, epochs, lr, batch_size, request: gr.Request):
 
 
 def stop_training(request: gr.Request):
-    """The Stop button: the session's runs end after their current step (and say so);
-    with nothing running, the last result stays on screen."""
-    message = live_training.stop(request.session_hash)
-    return message if message != live_training.NOTHING_TO_STOP else gr.skip()
+    """The Stop button: the session's runs end after their current step. The status
+    belongs to the run's stream, whose next update says so (an answer from here could
+    arrive after the stream's last one and hide the result)."""
+    live_training.stop(request.session_hash)
+    return gr.skip()
 
 
 def forget_session(request: gr.Request) -> None:

@@ -152,6 +152,8 @@ def _line(name: str, run: LiveRun) -> str:
     if not run.reports:
         return f"{name}: starting..."
     last = run.reports[-1]
+    if run.stopped:
+        return f"{name}: stopping after step {last.step}, then measuring the test set..."
     measured = [p for p in run.reports if p.measured]
     val = f", validation {measured[-1].val_acc:.2f} %" if measured else ""
     reached = run.first_reaching(THRESHOLD)
