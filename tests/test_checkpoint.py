@@ -262,4 +262,7 @@ def test_the_robust_networks_class_images_look_more_like_digits_to_a_template_ma
         grown = class_visualisation(model, range(10), **LONG_CLASS_VISUALISATION)
         read[name] = int((template_predictions(means, grown.images) == torch.arange(10)).sum())
     assert read["robust"] >= read["standard"] + 3, read
-    assert read["robust"] == int(pretrained_metadata(variant="robust")["robust_class_images_read"])
+    # 3,000 ascent steps amplify the last bits in which CPU kernels differ (AVX2, AVX-512):
+    # the count measured on another CPU (benchmarks/robust_eval.py) may differ by one
+    stored = int(pretrained_metadata(variant="robust")["robust_class_images_read"])
+    assert abs(read["robust"] - stored) <= 1, (read, stored)

@@ -141,6 +141,6 @@ def test_what_the_sample_note_promises_holds(without_data):
             results[epochs, batch] = history.test_acc
     finally:
         live_training.live_data.cache_clear()
-    assert "about 90 %" in note and "3 epochs with batches of 32" in note
-    assert 85.0 <= results[3, 32] <= 95.0, results  # "about 90 %"
+    assert "expect 85 to 97 % instead of 99 %" in note and "3 epochs with batches of 32" in note
+    assert 85.0 <= results[3, 32] <= 97.0, results  # 100 test digits: 97 on AVX512-BF16
     assert results[1, 128] < 85.0, results  # "one epoch of 128 stops far below"
