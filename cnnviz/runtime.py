@@ -5,7 +5,12 @@ megabytes of temporaries per call. With glibc's default malloc, memory freed at 
 of the heap goes back to the kernel, so the next call page-faults it in again: on this
 project's reference machine that is about 1,500 faults and a quarter of an occlusion
 map's time. PyTorch's CPU tuning guide suggests another allocator for this; the same
-effect is one ``mallopt`` call away: a larger ``M_TOP_PAD`` keeps that memory mapped.
+effect is two ``mallopt`` calls away: a larger ``M_TOP_PAD`` keeps that memory mapped,
+and ``M_MMAP_THRESHOLD`` at 32 MiB keeps blocks up to that size in the heap. The second
+matters: setting any of these switches off glibc's own tuning of the mmap threshold, which
+would otherwise stay at 128 KiB, so every larger tensor would be mapped and unmapped on
+each use (10 million page faults and 1.7 times the time for 200 steps of adversarial
+training, ``benchmarks/malloc_settings.py``).
 
 The library never does this on import (it changes the whole process); the app, the
 ``cnnviz`` command and the benchmarks call :func:`retain_freed_memory` at startup.
@@ -16,11 +21,17 @@ from __future__ import annotations
 import ctypes
 import sys
 
-M_TOP_PAD = -2  # glibc's mallopt parameter number
+M_TOP_PAD = -2  # glibc's mallopt parameter numbers
+M_MMAP_THRESHOLD = -3
+#: glibc's largest automatic mmap threshold on 64-bit systems (``DEFAULT_MMAP_THRESHOLD_MAX``)
+HEAP_BLOCKS_UP_TO = 32 << 20
 
 
 def retain_freed_memory(megabytes: int = 256) -> bool:
     """Let glibc keep up to ``megabytes`` of freed heap memory mapped for reuse.
+
+    Blocks of up to 32 MiB are served from the heap (as glibc's own tuning would), so
+    that they are reused rather than mapped anew.
 
     Parameters
     ----------
@@ -59,4 +70,5 @@ def retain_freed_memory(megabytes: int = 256) -> bool:
     if not hasattr(libc, "gnu_get_libc_version"):  # only glibc has M_TOP_PAD
         return False
     libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    return bool(libc.mallopt(M_TOP_PAD, megabytes << 20))
+    padded = libc.mallopt(M_TOP_PAD, megabytes << 20)
+    return bool(padded and libc.mallopt(M_MMAP_THRESHOLD, HEAP_BLOCKS_UP_TO))

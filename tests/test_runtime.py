@@ -59,6 +59,35 @@ print(applied, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3
 """
 
 
+# 64 blocks of 1 MiB, above the 128 KiB mmap threshold glibc starts with: a tensor of a
+# training batch. Setting M_TOP_PAD alone freezes that threshold, so each block would be
+# mapped, faulted in page by page and unmapped again, every time.
+FAULTS_PER_LARGE_ROUND = """
+import ctypes, resource, sys
+from cnnviz.runtime import M_TOP_PAD, retain_freed_memory
+libc = ctypes.CDLL(None)
+libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+if sys.argv[1] == "retain":
+    applied = retain_freed_memory()
+else:
+    applied = bool(libc.mallopt(M_TOP_PAD, 256 << 20))
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = (ctypes.c_size_t,)
+libc.free.argtypes = (ctypes.c_void_p,)
+libc.memset.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
+def fill_and_free():
+    for _ in range(64):
+        block = libc.malloc(1 << 20)
+        libc.memset(block, 1, 1 << 20)
+        libc.free(block)
+fill_and_free()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(3):
+    fill_and_free()
+print(applied, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3)
+"""
+
+
 def faults(script: str, mode: str) -> tuple[str, float]:
     """Run ``script`` in a fresh interpreter without MALLOC_* settings; its two outputs."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
@@ -78,6 +107,15 @@ def test_retained_memory_keeps_freed_heap_mapped():
     _, default = faults(FAULTS_PER_HEAP_ROUND, "default")
     assert applied == "True"
     assert default > 4_000  # 128 MiB of 4 KiB pages given back: about 32,000 faults
+    assert retained < 100
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_retained_memory_reuses_large_blocks_instead_of_mapping_each_anew():
+    applied, retained = faults(FAULTS_PER_LARGE_ROUND, "retain")
+    _, top_pad_only = faults(FAULTS_PER_LARGE_ROUND, "top-pad-only")
+    assert applied == "True"
+    assert top_pad_only > 8_000  # 64 MiB mapped anew per round: about 16,000 faults
     assert retained < 100
 
 
