@@ -76,6 +76,11 @@ class Recipe:
         0: none). Noise-trained networks have gradients that look like the data (Kaur et
         al. 2019); a negative mean makes strokes fainter while the clipped background
         stays dark, so that mid-grey counts as faint ink, not as background.
+    clean_weight
+        Adversarial training: the weight, in [0, 1), of the cross-entropy on the batch as
+        it was (shifted, without noise or attack) in the loss; the attacked batch's weight
+        is ``1 - clean_weight`` (Goodfellow et al. 2015 used 0.5). A price in robustness
+        for clean accuracy.
     robust_val_size, robust_val_steps
         After every epoch of adversarial training, PGD with this many steps at
         ``adversarial_eps`` on the first ``robust_val_size`` validation images; the epoch
@@ -108,6 +113,7 @@ class Recipe:
     eps_warmup_epochs: float = 0.0
     noise_std: float = 0.0
     noise_mean: float = 0.0
+    clean_weight: float = 0.0
     robust_val_size: int = 1000
     robust_val_steps: int = 20
 
@@ -345,6 +351,22 @@ def _adversarial_batch(
     return pgd(model, x, y, eps=eps, steps=steps, step_size=step_size, seed=seed).images
 
 
+def _training_loss(
+    scores: torch.Tensor, labels: torch.Tensor, clean_weight: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The scores of the trained-on batch and the loss.
+
+    ``scores`` is ``(N, K)``, or with ``clean_weight > 0`` ``(2N, K)``: the attacked batch,
+    then the same batch clean; the loss weighs their cross-entropies ``1 - clean_weight``
+    and ``clean_weight``, and the attacked half's scores are returned.
+    """
+    if clean_weight <= 0:
+        return scores, F.cross_entropy(scores, labels)
+    attacked, clean = scores.chunk(2)
+    loss = (1 - clean_weight) * F.cross_entropy(attacked, labels)
+    return attacked, loss + clean_weight * F.cross_entropy(clean, labels)
+
+
 def _add_noise(
     x: torch.Tensor, mean: float, std: float, generator: torch.Generator, bounds: Bounds
 ) -> torch.Tensor:
@@ -475,6 +497,7 @@ def train(
     listeners = [*owned, *callbacks]
     step, samples, train_seconds, stop = 0, 0, 0.0, False
     adversarial = recipe.adversarial_eps > 0
+    mixed = adversarial and recipe.clean_weight > 0
     warmup_steps = max(1.0, recipe.eps_warmup_epochs * steps_per_epoch)
     val_x, val_y = data.val_x[: recipe.val_size or None], data.val_y[: recipe.val_size or None]
     kept = None
@@ -484,6 +507,7 @@ def train(
             for idx in batch_indices(len(data.train_x), recipe.batch_size, generator=shuffle):
                 started = time.perf_counter()
                 x = random_shift(data.train_x[idx], recipe.max_shift, augment, background)
+                clean = x
                 if recipe.noise_std > 0:
                     x = _add_noise(x, recipe.noise_mean, recipe.noise_std, augment, bounds)
                 x = x.to(device).contiguous(memory_format=layout)
@@ -491,9 +515,12 @@ def train(
                 if adversarial:
                     eps = recipe.adversarial_eps * min(1.0, (step + 1) / warmup_steps)
                     x = _adversarial_batch(model, x, y, eps, recipe.adversarial_steps, step)
+                    if mixed:
+                        x = torch.cat([x, clean.to(device)]).contiguous(memory_format=layout)
                 with torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16"):
                     scores = class_scores(model, x)
-                loss = F.cross_entropy(scores.float(), y)
+                weight = recipe.clean_weight if mixed else 0.0
+                scores, loss = _training_loss(scores.float(), y, weight)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

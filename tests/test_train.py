@@ -272,3 +272,56 @@ def test_adversarial_training_stops_when_robustness_collapses():
     assert _collapsed(history)
     history.robust_val_acc[-1] = 31.0
     assert not _collapsed(history)
+
+
+def test_mixed_adversarial_training_weighs_the_attacked_and_the_clean_batch():
+    from torch.nn import functional as F
+
+    from cnnviz.training import _training_loss
+
+    scores, labels = (
+        torch.randn(8, 3, generator=torch.Generator().manual_seed(0)),
+        torch.arange(4) % 3,
+    )
+    attacked, loss = _training_loss(scores, labels, 0.25)
+    assert torch.equal(attacked, scores[:4])
+    expected = 0.75 * F.cross_entropy(scores[:4], labels) + 0.25 * F.cross_entropy(
+        scores[4:], labels
+    )
+    assert torch.allclose(loss, expected)
+    assert torch.allclose(
+        _training_loss(scores[:4], labels, 0.0)[1], F.cross_entropy(scores[:4], labels)
+    )
+
+
+def test_mixed_adversarial_training_trains_on_the_attacked_batch_then_the_clean_one():
+    x = torch.rand(48, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(48) % 2
+    data = Splits(x, y, x[:8], y[:8], x[:8], y[:8], num_classes=2)
+    recipe = dataclasses.replace(
+        TINY,
+        batch_size=48,
+        max_shift=0,
+        noise_std=0.1,
+        adversarial_eps=0.1,
+        clean_weight=0.5,
+        robust_val_size=8,
+        robust_val_steps=2,
+    )
+    seen = []
+
+    def build() -> nn.Module:
+        net = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))  # inputs in [0, 1]
+        net.register_forward_pre_hook(
+            lambda module, args: seen.append(args[0].clone()) if module.training else None
+        )
+        return net
+
+    train(build, data, recipe, progress=False, device="cpu")
+    first = seen[0].flatten(1)
+    assert first.shape == (96, 36)  # the attacked batch, then the same batch clean
+    clean, attacked = first[48:], first[:48]
+    same = (clean[:, None] == x.flatten(1)[None]).all(2)  # (batch row, training image)
+    assert torch.equal(same.sum(1), torch.ones(48, dtype=torch.int64))  # each row an image
+    assert torch.equal(same.sum(0), torch.ones(48, dtype=torch.int64))  # each image once
+    assert not (attacked[:, None] == x.flatten(1)[None]).all(2).any()  # noised and attacked
