@@ -497,7 +497,7 @@ def train(
     listeners = [*owned, *callbacks]
     step, samples, train_seconds, stop = 0, 0, 0.0, False
     adversarial = recipe.adversarial_eps > 0
-    mixed = adversarial and recipe.clean_weight > 0
+    clean_weight = recipe.clean_weight if adversarial else 0.0
     warmup_steps = max(1.0, recipe.eps_warmup_epochs * steps_per_epoch)
     val_x, val_y = data.val_x[: recipe.val_size or None], data.val_y[: recipe.val_size or None]
     kept = None
@@ -515,12 +515,11 @@ def train(
                 if adversarial:
                     eps = recipe.adversarial_eps * min(1.0, (step + 1) / warmup_steps)
                     x = _adversarial_batch(model, x, y, eps, recipe.adversarial_steps, step)
-                    if mixed:
+                    if clean_weight > 0:
                         x = torch.cat([x, clean.to(device)]).contiguous(memory_format=layout)
                 with torch.autocast(device.type, torch.bfloat16, enabled=precision == "bf16"):
                     scores = class_scores(model, x)
-                weight = recipe.clean_weight if mixed else 0.0
-                scores, loss = _training_loss(scores.float(), y, weight)
+                scores, loss = _training_loss(scores.float(), y, clean_weight)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -33,59 +33,56 @@ print(applied, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 2
 """
 
 
-# 8,192 blocks of 16 KiB (below glibc's mmap threshold) freed from the top of the heap:
-# 128 MiB, more than the largest trim threshold glibc ever picks on its own (64 MiB), so
-# by default every round gives the memory back and faults it in again.
-FAULTS_PER_HEAP_ROUND = """
+def heap_rounds(fill_and_free: str) -> str:
+    """A script that applies its mode (``retain``, ``top-pad-only`` or glibc's default),
+    runs ``fill_and_free()`` once, then prints whether the mode was applied and the
+    minor page faults per round of three more."""
+    return f"""
 import ctypes, resource, sys
-from cnnviz.runtime import retain_freed_memory
-applied = retain_freed_memory() if sys.argv[1] == "retain" else False
+from cnnviz.runtime import M_TOP_PAD, retain_freed_memory
 libc = ctypes.CDLL(None)
+libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = (ctypes.c_size_t,)
 libc.free.argtypes = (ctypes.c_void_p,)
 libc.memset.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
+if sys.argv[1] == "retain":
+    applied = retain_freed_memory()
+elif sys.argv[1] == "top-pad-only":
+    applied = bool(libc.mallopt(M_TOP_PAD, 256 << 20))
+else:
+    applied = False
+{fill_and_free}
+fill_and_free()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(3):
+    fill_and_free()
+print(applied, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3)
+"""
+
+
+# 8,192 blocks of 16 KiB (below glibc's mmap threshold) freed from the top of the heap:
+# 128 MiB, more than the largest trim threshold glibc ever picks on its own (64 MiB), so
+# by default every round gives the memory back and faults it in again.
+FAULTS_PER_HEAP_ROUND = heap_rounds("""
 def fill_and_free():
     blocks = [libc.malloc(16384) for _ in range(8192)]
     for block in blocks:
         libc.memset(block, 1, 16384)
     for block in reversed(blocks):
         libc.free(block)
-fill_and_free()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(3):
-    fill_and_free()
-print(applied, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3)
-"""
-
+""")
 
 # 64 blocks of 1 MiB, above the 128 KiB mmap threshold glibc starts with: a tensor of a
 # training batch. Setting M_TOP_PAD alone freezes that threshold, so each block would be
 # mapped, faulted in page by page and unmapped again, every time.
-FAULTS_PER_LARGE_ROUND = """
-import ctypes, resource, sys
-from cnnviz.runtime import M_TOP_PAD, retain_freed_memory
-libc = ctypes.CDLL(None)
-libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-if sys.argv[1] == "retain":
-    applied = retain_freed_memory()
-else:
-    applied = bool(libc.mallopt(M_TOP_PAD, 256 << 20))
-libc.malloc.restype = ctypes.c_void_p
-libc.malloc.argtypes = (ctypes.c_size_t,)
-libc.free.argtypes = (ctypes.c_void_p,)
-libc.memset.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
+FAULTS_PER_LARGE_ROUND = heap_rounds("""
 def fill_and_free():
     for _ in range(64):
         block = libc.malloc(1 << 20)
         libc.memset(block, 1, 1 << 20)
         libc.free(block)
-fill_and_free()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(3):
-    fill_and_free()
-print(applied, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3)
-"""
+""")
 
 
 def faults(script: str, mode: str) -> tuple[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -234,6 +235,20 @@ def test_adversarial_training_keeps_its_most_robust_epoch_and_resists_pgd(small)
     assert attacked[1] > attacked[0] + 20, attacked
 
 
+def recording_net(seen: list[torch.Tensor]) -> Callable[[], nn.Module]:
+    """A builder of a linear net on 6x6 inputs in [0, 1] that appends every input it
+    gets in training mode (not the attacks' or validation's) to ``seen``."""
+
+    def build() -> nn.Module:
+        net = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))
+        net.register_forward_pre_hook(
+            lambda module, args: seen.append(args[0].clone()) if module.training else None
+        )
+        return net
+
+    return build
+
+
 def test_noise_augmentation_is_seeded_of_the_asked_size_and_stays_in_range():
     x = torch.cat([torch.full((24, 1, 6, 6), 0.5), torch.ones(24, 1, 6, 6)])
     y = torch.arange(48) % 2
@@ -243,15 +258,8 @@ def test_noise_augmentation_is_seeded_of_the_asked_size_and_stays_in_range():
     def first_batch_seen(seed: int, mean: float = 0.0) -> torch.Tensor:
         seen = []
 
-        def build() -> nn.Module:
-            net = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))  # inputs in [0, 1]
-            net.register_forward_pre_hook(
-                lambda module, args: seen.append(args[0].clone()) if module.training else None
-            )
-            return net
-
         noisy = dataclasses.replace(recipe, noise_mean=mean)
-        train(build, data, noisy, seed=seed, progress=False, device="cpu")
+        train(recording_net(seen), data, noisy, seed=seed, progress=False, device="cpu")
         return seen[0].view(48, -1)
 
     batch, again, other = first_batch_seen(0), first_batch_seen(0), first_batch_seen(1)
@@ -309,15 +317,7 @@ def test_mixed_adversarial_training_trains_on_the_attacked_batch_then_the_clean_
         robust_val_steps=2,
     )
     seen = []
-
-    def build() -> nn.Module:
-        net = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))  # inputs in [0, 1]
-        net.register_forward_pre_hook(
-            lambda module, args: seen.append(args[0].clone()) if module.training else None
-        )
-        return net
-
-    train(build, data, recipe, progress=False, device="cpu")
+    train(recording_net(seen), data, recipe, progress=False, device="cpu")
     first = seen[0].flatten(1)
     assert first.shape == (96, 36)  # the attacked batch, then the same batch clean
     clean, attacked = first[48:], first[:48]
