@@ -1,6 +1,6 @@
 """Why :func:`cnnviz.runtime.retain_freed_memory` sets two glibc knobs, not one.
 
-Runs 200 steps of the ``robust`` recipe (batch norm, PGD-5 per batch) on 20,000 MNIST
+Runs 200 steps of the ``robust`` recipe (batch norm, PGD-7 per batch) on 20,000 MNIST
 digits in a fresh interpreter per setting, and prints steps per second, minor page
 faults and system time:
 

@@ -17,7 +17,7 @@ test set without attack, then on the first ``--samples`` test digits:
 is how the shipped file got them. Run::
 
     python benchmarks/robust_eval.py                               # the shipped robust file
-    python benchmarks/robust_eval.py --weights runs/cnn_nobn_robust.safetensors --write
+    python benchmarks/robust_eval.py --weights runs/cnn_bn_robust.safetensors --write
 """
 
 from __future__ import annotations

@@ -33,12 +33,12 @@ FORMAT = "cnnviz-cnn/1"
 STATE_FORMAT = "cnnviz-state/1"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 #: The shipped weights by variant name. The report's CNN without and with batch norm
-#: (``cnnviz train --recipe fast``), and the adversarially trained one without batch norm
-#: (``cnnviz train --recipe robust --variant nobn``).
+#: (``cnnviz train --recipe fast``), and the adversarially trained one with batch norm
+#: (``cnnviz train --recipe robust --variant bn``).
 PRETRAINED_FILES = {
     "bn": "cnn_bn.safetensors",
     "nobn": "cnn_nobn.safetensors",
-    "robust": "cnn_nobn_robust.safetensors",
+    "robust": "cnn_bn_robust.safetensors",
 }
 
 
@@ -295,7 +295,7 @@ def pretrained_path(batchnorm: bool = True, *, variant: str | None = None) -> Pa
     Examples
     --------
     >>> pretrained_path(batchnorm=False).name, pretrained_path(variant="robust").name
-    ('cnn_nobn.safetensors', 'cnn_nobn_robust.safetensors')
+    ('cnn_nobn.safetensors', 'cnn_bn_robust.safetensors')
     """
     if variant is None:
         variant = "bn" if batchnorm else "nobn"

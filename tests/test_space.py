@@ -107,7 +107,7 @@ def test_staging_copies_exactly_what_the_space_needs(tmp_path):
     for needed in ("demo/app.py", "cnnviz/app/__init__.py", "cnnviz/samples/mnist_test_sample.npz"):
         assert Path(needed) in staged
     weights = {path.name for path in staged if path.suffix == ".safetensors"}
-    assert weights == {f"cnn_{variant}.safetensors" for variant in ("bn", "nobn", "nobn_robust")}
+    assert weights == {f"cnn_{variant}.safetensors" for variant in ("bn", "nobn", "bn_robust")}
     assert not any("__pycache__" in path.parts for path in staged)
     for path in staged:
         assert (tmp_path / "space" / path).read_bytes() == (ROOT / path).read_bytes()
