@@ -318,7 +318,7 @@ def pretrained(batchnorm: bool = True, *, variant: str | None = None) -> CNN:
     >>> model.variant, model.training
     ('bn', False)
     >>> pretrained(variant="robust").variant
-    'nobn'
+    'bn'
     """
     return load_checkpoint(pretrained_path(batchnorm, variant=variant))[0]
 

@@ -35,7 +35,7 @@ from cnnviz.attacks import (
     robustness_curves,
     targeted_attack,
 )
-from cnnviz.checkpoint import pretrained_metadata
+from cnnviz.checkpoint import pretrained_history, pretrained_metadata
 from cnnviz.data import first_per_class
 from cnnviz.neuron_plots import plot_image_rows
 from cnnviz.templates import class_means, template_predictions
@@ -55,6 +55,12 @@ print(
     f"PGD-40 {float(measured['robust_pgd40_eps0.3']):.1f} %, "
     f"PGD-100 with 10 restarts {float(measured['robust_pgd100x10_eps0.3']):.1f} %, "
     f"FGSM {float(measured['robust_fgsm_eps0.3']):.1f} %"
+)
+recipe = pretrained_history(variant="robust").recipe
+print(
+    f"its recipe: PGD-{recipe['adversarial_steps']} at eps {recipe['adversarial_eps']}, "
+    f"noise N({recipe['noise_mean']}, {recipe['noise_std']}), "
+    f"clean loss weight {recipe['clean_weight']}, {recipe['epochs']} epochs"
 )
 
 # %%
