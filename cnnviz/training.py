@@ -129,7 +129,7 @@ class Recipe:
 #: momentum, weight decay, +-2 px random shifts, bf16 autocast where the CPU has it and
 #: channels-last layout.
 #: ``robust``: adversarial training against PGD-7 at eps 0.3 (pixel units) with a
-#: one-epoch warm-up of the budget, Adam with a one-cycle schedule, batches of 100, 15
+#: one-epoch warm-up of the budget, Adam with a one-cycle schedule, batches of 100, 20
 #: epochs (after Madry et al. 2018 and Wong et al. 2020), keeping the epoch most robust
 #: on validation; every image first gets N(-0.3, 0.25) noise, which turns the dotted
 #: outlines grown from noise into strokes on a dark background, and 25 % of the loss is
@@ -151,7 +151,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "robust": Recipe(
         "robust",
-        epochs=15,
+        epochs=20,
         batch_size=100,
         lr=0.005,
         momentum=0.0,

@@ -111,8 +111,9 @@ fig_grown = plot_image_rows(
 
 # %%
 # The standard network is "sure" of saturated scribbles. The robust network draws
-# digits: strokes of a 0, a 3, a 4, a 5, a 6, a 7, an 8 and a 9 stand out on a background
-# darker than the start noise, though speckled, and only the 1 and the 2 stay tangled.
+# digits: strokes of a 0, a 1, a 3, a 5, a 6, a 7 and a 9 stand out on a background
+# darker than the start noise, though speckled; the 4 is fainter, and the 2 and the 8
+# stay tangled.
 # The noise in its training did this: the same adversarial training without it grows
 # dotted outlines on the grey of the start. The template matcher (printed above) reads
 # more of the robust network's images as their class than of the standard network's,
@@ -126,7 +127,8 @@ fig_grown = plot_image_rows(
 # (``beta``) and p >= 0.9 as the goal, within the step cap.
 examples = data.test_x[first_per_class(data.test_y)]
 images, targets = all_pairs(examples)
-moved = targets != torch.arange(10).repeat_interleave(10)
+sources = torch.arange(10).repeat_interleave(10)
+moved = targets != sources
 attacked = {name: targeted_attack(models[name], images, targets) for name in grown}
 print("goal: p(target) >= 0.9")
 for name, result in attacked.items():
@@ -135,6 +137,9 @@ for name, result in attacked.items():
         f"{name:>13}: {int(result.success[moved].sum())} of 90 pairs reached, mean change "
         f"L2 {float(l2[moved].mean()):.2f}, L-inf {float(linf[moved].mean()):.2f} pixels"
     )
+    reached = (result.success & moved).nonzero().flatten().tolist()
+    if len(reached) < 10:
+        print(" " * 15 + "reached: " + ", ".join(f"{sources[k]} as {targets[k]}" for k in reached))
 fig_standard = plots.plot_targeted_grid(
     attacked["no batch norm"], title="Targeted attack on the standard network"
 )
@@ -147,10 +152,12 @@ fig_robust = plots.plot_targeted_grid(
 
 # %%
 # The attack that turns every digit into every other on the standard network (all 90
-# pairs, printed) reaches none on the robust one: its digits hardly change,
-# because small steps that stay close to the digit no longer move the robust network's
-# scores. To make the robust network read a 3 as a 5, an attack needs a budget beyond
-# what it was trained against, and then it has to draw a 5.
+# pairs, printed) reaches only the pairs printed last on the robust one: this 3, whose
+# open left side a few grey pixels close into an 8, and this 8, whose crossing it
+# thins towards a 2. Those digits were already half-way to their targets; the others
+# hardly change, because small steps that stay close to the digit no longer move the
+# robust network's scores. To make the robust network read a 3 as a 5, an attack needs
+# a budget beyond what it was trained against, and then it has to draw a 5.
 #
 # Saliency
 # --------
