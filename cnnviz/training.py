@@ -123,6 +123,11 @@ class Recipe:
     robust_val_size: int = 1000
     robust_val_steps: int = 20
 
+    def __post_init__(self) -> None:
+        for name in ("clean_weight", "weight_average"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+
 
 #: ``report``: as the assignment (SGD lr 0.01, momentum 0.5, batch 64, 10 epochs).
 #: ``fast``: our best on a 2-core CPU: larger batches, one-cycle schedule, Nesterov

@@ -213,6 +213,9 @@ def test_recipes_and_their_errors():
     with pytest.raises(ValueError, match="epochs must be positive"):
         get_recipe("fast", epochs=0)
     assert resolve_precision("auto") in ("fp32", "bf16")
+    for field, value in (("clean_weight", 1.0), ("clean_weight", -0.1), ("weight_average", 1.0)):
+        with pytest.raises(ValueError, match=f"{field} must be in"):
+            dataclasses.replace(TINY, **{field: value})
     with pytest.raises(ValueError, match="precision"):
         resolve_precision("fp8")
 
