@@ -7,12 +7,13 @@ larger than needed, and layouts that suit the weight gradients it is not asked f
 :func:`~cnnviz.cnn_gradient.cnn_loss_gradient` computes the same numbers in fp32 with the
 same convolution and matrix kernels, but:
 
-* channels-last maps, so 2x2 pooling is four strided slices and an element-wise
-  maximum (the winner of each window is the first maximum in scan order, as in torch's
-  own kernel, so ties route the gradient to the same pixel);
+* channels-last maps throughout, pooled by torch's own 2x2 max-pooling kernel and
+  unpooled by its backward (so ties route the gradient to the same pixel as autograd);
+* conv1 (one input channel) as one matrix product over the 3x3 patches, and its input
+  gradient as one matrix product and nine shifted sums;
 * ReLU after pooling (max and ReLU commute), on a quarter of the values;
-* the backward pass of each layer as one kernel call (matrix product, transposed
-  convolution, masked copy), with no graph and no weight gradient.
+* the backward pass of every other layer as one kernel call (matrix product,
+  convolution backward, masked product), with no graph and no weight gradient.
 
 It applies to :class:`~cnnviz.model.CNN` itself (not subclasses, which may change
 ``logits``) in eval mode; :func:`cnnviz.attacks.pgd` and :func:`cnnviz.attacks.fgsm`
