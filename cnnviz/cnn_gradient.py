@@ -74,26 +74,27 @@ def _conv1(model: CNN, images: torch.Tensor) -> torch.Tensor:
     """conv1 of ``(N, 1, 28, 28)`` images as one matrix product, channels-last out."""
     n, _, height, width = images.shape
     padded = F.pad(images[:, 0], (1, 1, 1, 1))
-    columns = torch.stack(
-        [padded[:, row : row + height, col : col + width] for row in range(3) for col in range(3)],
-        -1,
+    # the nine shifted images, each contiguous: (9, N * 28 * 28)
+    taps = torch.stack(
+        [padded[:, r : r + height, c : c + width] for r in range(3) for c in range(3)]
     )
     weight = model.conv1.weight.view(-1, 9)
-    out = torch.addmm(model.conv1.bias, columns.view(-1, 9), weight.t())
+    out = torch.addmm(model.conv1.bias, taps.view(9, -1).t(), weight.t())
     return out.view(n, height, width, -1).permute(0, 3, 1, 2)
 
 
 def _conv1_input_gradient(model: CNN, gradient: torch.Tensor) -> torch.Tensor:
     """d/d input of conv1 from the channels-last gradient of its output."""
     n, channels, height, width = gradient.shape
-    weight = model.conv1.weight.view(channels, 9)
-    columns = (gradient.permute(0, 2, 3, 1).reshape(-1, channels) @ weight).view(
-        n, height, width, 3, 3
+    weight = model.conv1.weight.view(channels, 9).t().contiguous()
+    # per tap, the gradient of its shifted image: (9, N, 28, 28), each contiguous
+    taps = (weight @ gradient.permute(0, 2, 3, 1).reshape(-1, channels).t()).view(
+        3, 3, n, height, width
     )
     padded = gradient.new_zeros(n, height + 2, width + 2)
-    for row in range(3):
-        for col in range(3):
-            padded[:, row : row + height, col : col + width] += columns[..., row, col]
+    for r in range(3):
+        for c in range(3):
+            padded[:, r : r + height, c : c + width] += taps[r, c]
     return padded[:, 1:-1, 1:-1].unsqueeze(1)
 
 
@@ -176,8 +177,8 @@ def cnn_loss_gradient(
     with torch.no_grad():
         grad = F.softmax(maps.scores, 1)
         grad[torch.arange(len(goal), device=goal.device), goal] -= 1.0
-        grad = _batch_norm_gradient(model.fc1_bn, (grad @ model.fc2.weight) * (maps.fc1 > 0))
-        grad = (grad @ model.fc1.weight).view(maps.hidden2.shape) * (maps.pooled2 > 0)
+        grad = _batch_norm_gradient(model.fc1_bn, _relu_gradient(grad @ model.fc2.weight, maps.fc1))
+        grad = _relu_gradient((grad @ model.fc1.weight).view(maps.hidden2.shape), maps.hidden2)
         grad = _unpool(grad, maps.conv2, maps.winners2)
         grad = torch.ops.aten.convolution_backward(
             _batch_norm_gradient(model.conv2_bn, grad),
@@ -192,9 +193,14 @@ def cnn_loss_gradient(
             1,  # groups
             [True, False, False],  # the input's gradient only
         )[0]
-        grad = _unpool(grad * (maps.pooled1 > 0), maps.conv1, maps.winners1)
+        grad = _unpool(_relu_gradient(grad, maps.hidden1), maps.conv1, maps.winners1)
         grad = _conv1_input_gradient(model, grad)
     return maps.scores, grad
+
+
+def _relu_gradient(gradient: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``gradient`` where ``values`` (before or after a ReLU) is positive, else 0: one pass."""
+    return torch.ops.aten.threshold_backward(gradient, values, 0.0)
 
 
 def _batch_norm(layer: nn.Module, values: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,13 @@ def test_gradient_and_scores_equal_autograd_on_real_digits(mnist, batchnorm):
     scores, gradient = cnn_gradient.cnn_loss_gradient(model, images, goal)
     expected_scores, expected = autograd_loss_gradient(model, images, goal)
     assert torch.allclose(scores, expected_scores, atol=1e-4)
-    assert torch.allclose(gradient, expected, atol=1e-6, rtol=1e-4)
+    # Both sum in fp32 in different orders, so a pre-activation within rounding of zero
+    # can pass a ReLU in one and not the other, and the pixels under it differ (on an
+    # AVX2 CPU: 9 and 24 of these 200,704 pixels, in 1 and 2 of the 256 digits; none
+    # on an AVX-512 one). Everywhere else the gradients are equal to float rounding.
+    close = torch.isclose(gradient, expected, atol=1e-6, rtol=1e-4)
+    assert (~close).sum() <= 50
+    assert (~close.flatten(1).all(1)).sum() <= 4
     # the sign (all PGD uses) agrees wherever the gradient is not vanishingly small
     clear = expected.abs() > 1e-6
     assert torch.equal(gradient.sign()[clear], expected.sign()[clear])
@@ -71,10 +77,11 @@ def test_pgd_on_the_fast_path_matches_pgd_through_autograd(mnist, batchnorm):
     fast = pgd(model, images, labels, eps=0.1, steps=20, step_size=0.01)
     slow = pgd(autograd_twin(model), images, labels, eps=0.1, steps=20, step_size=0.01)
     # Both compute in fp32 but sum in different orders: a gradient of ~1e-7 may change
-    # sign, and that pixel's path then differs (0.3 % of pixels with batch norm, none
-    # without, on one machine); predictions agree and probabilities stay close.
+    # sign, and that pixel's path then differs (with batch norm 0.3 % of the pixels on
+    # an AVX-512 CPU, 4.5 % on an AVX2 one; without, 0 and 0.3 %); predictions agree
+    # and probabilities stay close.
     same = (fast.images - slow.images).abs() < 1e-5
-    assert same.float().mean() > 0.99
+    assert same.float().mean() > 0.9
     assert (fast.predictions != slow.predictions).sum() <= 1
     apart = (fast.probability_history - slow.probability_history).abs()
     assert apart.mean() < 1e-3 and (apart < 1e-2).float().mean() > 0.99
