@@ -1,23 +1,24 @@
 """The attack step's gradient for the report's CNN, written out by hand: fast and exact.
 
 An attack step needs the scores of a batch and the gradient of a loss with respect to
-the *input* only. Autograd computes it through general kernels: max pooling with an
-index tensor (a third of the time of a step on a 2-core CPU), ReLU on maps four times
-larger than needed, and layouts that suit the weight gradients it is not asked for.
-:func:`~cnnviz.cnn_gradient.cnn_loss_gradient` computes the same numbers in fp32 with the
-same convolution and matrix kernels, but:
+the *input* only. Autograd computes it through general kernels: a 32-channel 28x28 map
+after conv1 that max pooling reads, its backward writes (mostly zeros) and conv1's
+backward reads again, ReLU on maps four times larger than needed, and layouts that suit
+the weight gradients it is not asked for. :func:`~cnnviz.cnn_gradient.cnn_loss_gradient`
+computes the same numbers in fp32, but:
 
-* channels-last maps throughout, pooled by torch's own 2x2 max-pooling kernel and
+* the first layer (conv1, ReLU, pooling) and its input gradient fused into two kernels
+  (:mod:`cnnviz.conv1_pool`) that never make the 28x28 map;
+* channels-last maps after it, pooled by torch's own 2x2 max-pooling kernel and
   unpooled by its backward (so ties route the gradient to the same pixel as autograd);
-* conv1 (one input channel) as one matrix product over the 3x3 patches, and its input
-  gradient as one matrix product and nine shifted sums;
 * ReLU after pooling (max and ReLU commute), on a quarter of the values;
 * the backward pass of every other layer as one kernel call (matrix product,
   convolution backward, masked product), with no graph and no weight gradient.
 
 It applies to :class:`~cnnviz.model.CNN` itself (not subclasses, which may change
-``logits``) in eval mode; :func:`cnnviz.attacks.pgd` and :func:`cnnviz.attacks.fgsm`
-use it automatically and every other model goes through autograd.
+``logits``) in eval mode, on the CPU; :func:`cnnviz.attacks.pgd` and
+:func:`cnnviz.attacks.fgsm` use it automatically and every other model (or device) goes
+through autograd.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cnnviz.conv1_pool import conv1_relu_pool, conv1_relu_pool_input_gradient
 from cnnviz.model import CNN
 
 _CHANNELS_LAST = torch.channels_last
@@ -44,6 +46,7 @@ def supports(model: nn.Module, images: torch.Tensor) -> bool:
     """
     return (
         type(model) is CNN
+        and images.device.type == model.conv1.weight.device.type == "cpu"
         and not any(module.training for module in model.modules())
         and images.dtype == torch.float32
         and tuple(images.shape[1:]) == (1, 28, 28)
@@ -70,41 +73,11 @@ def _unpool(gradient: torch.Tensor, maps: torch.Tensor, winners: torch.Tensor) -
     )
 
 
-def _conv1(model: CNN, images: torch.Tensor) -> torch.Tensor:
-    """conv1 of ``(N, 1, 28, 28)`` images as one matrix product, channels-last out."""
-    n, _, height, width = images.shape
-    padded = F.pad(images[:, 0], (1, 1, 1, 1))
-    # the nine shifted images, each contiguous: (9, N * 28 * 28)
-    taps = torch.stack(
-        [padded[:, r : r + height, c : c + width] for r in range(3) for c in range(3)]
-    )
-    weight = model.conv1.weight.view(-1, 9)
-    out = torch.addmm(model.conv1.bias, taps.view(9, -1).t(), weight.t())
-    return out.view(n, height, width, -1).permute(0, 3, 1, 2)
-
-
-def _conv1_input_gradient(model: CNN, gradient: torch.Tensor) -> torch.Tensor:
-    """d/d input of conv1 from the channels-last gradient of its output."""
-    n, channels, height, width = gradient.shape
-    weight = model.conv1.weight.view(channels, 9).t().contiguous()
-    # per tap, the gradient of its shifted image: (9, N, 28, 28), each contiguous
-    taps = (weight @ gradient.permute(0, 2, 3, 1).reshape(-1, channels).t()).view(
-        3, 3, n, height, width
-    )
-    padded = gradient.new_zeros(n, height + 2, width + 2)
-    for r in range(3):
-        for c in range(3):
-            padded[:, r : r + height, c : c + width] += taps[r, c]
-    return padded[:, 1:-1, 1:-1].unsqueeze(1)
-
-
 class _Forward(NamedTuple):
     """The maps of one forward pass that the backward pass reads (channels-last)."""
 
-    conv1: torch.Tensor  # (N, 32, 28, 28)
-    pooled1: torch.Tensor  # (N, 32, 14, 14), before ReLU
-    winners1: torch.Tensor
-    hidden1: torch.Tensor  # ReLU of pooled1
+    hidden1: torch.Tensor  # (N, 32, 14, 14), conv1 -> ReLU -> pool
+    winners1: torch.Tensor  # (N, 14, 14, 32) uint8, see conv1_relu_pool
     conv2: torch.Tensor  # (N, 32, 14, 14), after conv2_bn
     pooled2: torch.Tensor  # (N, 32, 7, 7), before ReLU
     winners2: torch.Tensor
@@ -116,18 +89,14 @@ class _Forward(NamedTuple):
 @torch.no_grad()
 def _forward(model: CNN, images: torch.Tensor) -> _Forward:
     """The eval-mode forward pass of ``model`` on ``(N, 1, 28, 28)`` float32 images."""
-    conv1 = _conv1(model, images)
-    pooled1, winners1 = _pool(conv1)
-    hidden1 = pooled1.clamp_min(0)
+    hidden1, winners1 = conv1_relu_pool(model.conv1.weight, model.conv1.bias, images)
     conv2 = F.conv2d(hidden1, model.conv2.weight, model.conv2.bias, padding=1)
     conv2 = _batch_norm(model.conv2_bn, conv2)
     pooled2, winners2 = _pool(conv2)
     hidden2 = pooled2.clamp_min(0).contiguous()
     fc1 = _batch_norm(model.fc1_bn, model.fc1(hidden2.flatten(1)))
     scores = model.fc2(fc1.clamp_min(0))
-    return _Forward(
-        conv1, pooled1, winners1, hidden1, conv2, pooled2, winners2, hidden2, fc1, scores
-    )
+    return _Forward(hidden1, winners1, conv2, pooled2, winners2, hidden2, fc1, scores)
 
 
 def cnn_scores(model: CNN, images: torch.Tensor) -> torch.Tensor:
@@ -193,8 +162,7 @@ def cnn_loss_gradient(
             1,  # groups
             [True, False, False],  # the input's gradient only
         )[0]
-        grad = _unpool(_relu_gradient(grad, maps.hidden1), maps.conv1, maps.winners1)
-        grad = _conv1_input_gradient(model, grad)
+        grad = conv1_relu_pool_input_gradient(model.conv1.weight, grad, maps.hidden1, maps.winners1)
     return maps.scores, grad
 
 
