@@ -179,6 +179,9 @@ def against_torchattacks(model: CNN, x: torch.Tensor, y: torch.Tensor) -> None:
         with torch.no_grad():
             return 100.0 * (wrapped(adversarial).argmax(1) == y).float().mean().item()
 
+    # warm-up: numba loads (or, the first time on a machine, compiles) cnnviz's kernels
+    pgd(model, x[:8], y[:8], eps=0.1, steps=2, step_size=0.01)
+    attack(pixels[:8], y[:8])
     ours, ours_seconds = timed(lambda: pgd(model, x, y, eps=0.1, steps=40, step_size=0.01))
     ours_accuracy = 100.0 * (ours.predictions == y).float().mean().item()
     # the wrapper is not the CNN class, so this runs cnnviz's pgd through autograd

@@ -224,3 +224,19 @@ def conv1_relu_pool_input_gradient(
             padded.numpy(),
         )
     return padded[:, 1:-1, 1:-1].unsqueeze(1)
+
+
+def compile_kernels() -> None:
+    """Compile both kernels now (or load them from numba's on-disk cache).
+
+    Otherwise the first call pays for it: several seconds on a machine that has not run
+    them before, a fraction of a second after. The app calls this in the background as
+    it starts.
+
+    Examples
+    --------
+    >>> compile_kernels()
+    """
+    conv = torch.nn.Conv2d(1, 1, 3, padding=1)
+    hidden, winner = conv1_relu_pool(conv.weight, conv.bias, torch.zeros(1, 1, 2, 2))
+    conv1_relu_pool_input_gradient(conv.weight, torch.zeros(hidden.shape), hidden, winner)

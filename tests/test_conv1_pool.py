@@ -10,8 +10,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from cnnviz import conv1_pool
 from cnnviz.checkpoint import pretrained
-from cnnviz.conv1_pool import conv1_relu_pool, conv1_relu_pool_input_gradient
+from cnnviz.cnn_gradient import cnn_loss_gradient
+from cnnviz.conv1_pool import compile_kernels, conv1_relu_pool, conv1_relu_pool_input_gradient
 
 
 def autograd_layer(conv: torch.nn.Module, images: torch.Tensor, upstream: torch.Tensor):
@@ -108,3 +110,13 @@ def test_threads_may_call_it_at_once():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["20", "True"]
+
+
+def test_compile_kernels_compiles_what_the_attack_step_calls(mnist):
+    compile_kernels()
+    kernels = (conv1_pool._forward_kernel, conv1_pool._backward_kernel)
+    compiled = [list(kernel.signatures) for kernel in kernels]
+    assert all(len(signatures) == 1 for signatures in compiled)
+    model = pretrained(batchnorm=True).eval()
+    cnn_loss_gradient(model, mnist.test_x[:8], mnist.test_y[:8])
+    assert [list(kernel.signatures) for kernel in kernels] == compiled

@@ -77,6 +77,19 @@ def test_space_requirements_get_cpu_torch_and_leave_gradio_to_the_sdk():
     assert not any(line.startswith("gradio") for line in lines)  # sdk_version decides
 
 
+def test_space_requirements_hold_every_dependency_of_the_library():
+    """The Space imports cnnviz from beside the app, not as a package: pip never reads
+    pyproject.toml there, so a dependency missing from requirements.txt breaks it."""
+    listed = re.search(
+        r"^dependencies = \[(.*?)\]", (ROOT / "pyproject.toml").read_text(), re.M | re.S
+    )
+    dependencies = re.findall(r'"([^"]+)"', listed.group(1))
+    assert "numba>=0.59" in dependencies
+    names = {re.split(r"[<>=!~ ]", line, maxsplit=1)[0] for line in requirement_lines()}
+    needed = {re.split(r"[<>=!~ ]", line, maxsplit=1)[0] for line in dependencies}
+    assert needed <= names, needed - names
+
+
 def test_no_file_is_marked_for_git_lfs():
     assert "filter=lfs" not in (ROOT / ".gitattributes").read_text()
 

@@ -12,6 +12,7 @@ import torch
 
 from cnnviz.app import events, handlers, live_training, tabs
 from cnnviz.app.page import CSS, INTRO, PICK_BRUSH, TITLE
+from cnnviz.conv1_pool import compile_kernels
 from cnnviz.runtime import retain_freed_memory
 
 MAX_QUEUE = 64
@@ -55,8 +56,8 @@ def build() -> gr.Blocks:
 
 
 def prepare() -> gr.Blocks:
-    """Set torch threads and malloc once, load the models, warm up training (in the
-    background: the app serves meanwhile), build and queue the app.
+    """Set torch threads and malloc once, load the models, warm up training and the
+    attack kernels (in the background: the app serves meanwhile), build and queue the app.
 
     What is loaded by then (torch, gradio, the models: hundreds of thousands of objects)
     lives as long as the server, so it is moved out of the garbage collector's sight
@@ -68,6 +69,7 @@ def prepare() -> gr.Blocks:
     for name in handlers.MODELS:
         handlers.model(name)
     threading.Thread(target=live_training.warm_up, name="cnnviz-warm-up", daemon=True).start()
+    threading.Thread(target=compile_kernels, name="cnnviz-kernels", daemon=True).start()
     app = build().queue(max_size=MAX_QUEUE)
     gc.collect()
     gc.freeze()
