@@ -111,9 +111,11 @@ fig_grown = plot_image_rows(
 
 # %%
 # The standard network is "sure" of saturated scribbles. The robust network draws
-# digits: strokes of a 0, a 1, a 3, a 5, a 6, a 7 and a 9 stand out on a background
-# darker than the start noise, though speckled; the 4 is fainter, and the 2 and the 8
-# stay tangled.
+# digits: strokes of a 0, a 3, a 6, a 7 and a 9 stand out on a background darker than
+# the start noise, though speckled, and the 2 and the 8 stay tangled. The 1, the 4 and
+# the 5 come out clear or faint depending on float rounding: a thousand steps of
+# ascent amplify the last bits of each sum, so a CPU with other vector units grows
+# slightly different images (and the matcher's count moves by one).
 # The noise in its training did this: the same adversarial training without it grows
 # dotted outlines on the grey of the start. The template matcher (printed above) reads
 # more of the robust network's images as their class than of the standard network's,
