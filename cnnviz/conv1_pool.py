@@ -28,7 +28,24 @@ from torch.nn import functional as F
 _LAUNCH = threading.Lock()
 
 
-@njit(parallel=True, cache=True, boundscheck=False)
+def _compiled(**options):
+    """numba's ``njit(parallel=True, **options)``, cached on disk where a folder allows.
+
+    Without a writable cache folder (a read-only install and no writable home), numba
+    refuses ``cache=True`` as it decorates; the kernels are then compiled in memory on
+    first use in every process instead of making ``import cnnviz`` fail.
+    """
+
+    def decorate(function):
+        try:
+            return njit(parallel=True, cache=True, **options)(function)
+        except RuntimeError:
+            return njit(parallel=True, **options)(function)
+
+    return decorate
+
+
+@_compiled(boundscheck=False)
 def _forward_kernel(padded, taps, bias, hidden, winner):  # pragma: no cover - compiled
     """``hidden[n, i, j, c] = max(0, max of conv at the window's 4 positions)``; ``winner`` 0-3."""
     for m in prange(padded.shape[0]):
@@ -61,18 +78,19 @@ def _forward_kernel(padded, taps, bias, hidden, winner):  # pragma: no cover - c
                         b + p11 * w0 + p12 * w1 + p13 * w2 + p21 * w3 + p22 * w4
                         + p23 * w5 + p31 * w6 + p32 * w7 + p33 * w8
                     )  # fmt: skip
+                    # torch's rule: a larger value or a NaN takes the window
                     best, won = top_left, 0
-                    if top_right > best:
+                    if top_right > best or top_right != top_right:
                         best, won = top_right, 1
-                    if bottom_left > best:
+                    if bottom_left > best or bottom_left != bottom_left:
                         best, won = bottom_left, 2
-                    if bottom_right > best:
+                    if bottom_right > best or bottom_right != bottom_right:
                         best, won = bottom_right, 3
-                    hidden[m, i, j, c] = best if best > 0 else np.float32(0)
+                    hidden[m, i, j, c] = np.float32(0) if best <= 0 else best  # NaN stays
                     winner[m, i, j, c] = won
 
 
-@njit(parallel=True, cache=True, boundscheck=False, fastmath={"reassoc", "contract", "nsz"})
+@_compiled(boundscheck=False, fastmath={"reassoc", "contract", "nsz"})
 def _backward_kernel(gradient, hidden, winner, taps, padded_gradient):  # pragma: no cover
     """Each live pooled gradient times conv1's weights, added around its winning pixel.
 
@@ -133,6 +151,17 @@ def _backward_kernel(gradient, hidden, winner, taps, padded_gradient):  # pragma
                 patch[3, 3] += q33
 
 
+def _require(
+    tensor: torch.Tensor, shape: tuple[int, ...], name: str, dtype: torch.dtype = torch.float32
+) -> None:
+    """Raise a ValueError unless ``tensor`` is a CPU tensor of ``shape`` and ``dtype``."""
+    if tuple(tensor.shape) != shape or tensor.dtype != dtype or tensor.device.type != "cpu":
+        raise ValueError(
+            f"{name} must be a {dtype} CPU tensor of shape {shape}, "
+            f"not {tensor.dtype} {tuple(tensor.shape)} on {tensor.device}"
+        )
+
+
 def _taps(weight: torch.Tensor) -> np.ndarray:
     """conv1's ``(C, 1, 3, 3)`` weight as a contiguous ``(9, C)`` float32 array."""
     return weight.detach().reshape(len(weight), 9).t().contiguous().numpy()
@@ -166,9 +195,21 @@ def conv1_relu_pool(
     >>> expected = F.max_pool2d(F.relu(conv(images)), 2)
     >>> hidden.shape, torch.allclose(hidden, expected, atol=1e-6), winner.shape
     (torch.Size([2, 4, 3, 3]), True, torch.Size([2, 3, 3, 4]))
+
+    Raises
+    ------
+    ValueError
+        Shapes, dtypes or devices other than the above (the kernels do not check).
     """
-    n, _, height, width = images.shape
     channels = len(weight)
+    _require(weight, (channels, 1, 3, 3), "weight")
+    _require(bias, (channels,), "bias")
+    if images.ndim != 4:
+        raise ValueError(f"images must be (N, 1, H, W), not {tuple(images.shape)}")
+    n, _, height, width = images.shape
+    _require(images, (n, 1, height, width), "images")
+    if height % 2 or width % 2:
+        raise ValueError(f"images need an even height and width, not {height} x {width}")
     padded = F.pad(images[:, 0].detach(), (1, 1, 1, 1)).contiguous()
     hidden = images.new_empty(n, height // 2, width // 2, channels)
     winner = torch.empty(hidden.shape, dtype=torch.uint8)
@@ -212,8 +253,17 @@ def conv1_relu_pool_input_gradient(
     >>> ours = conv1_relu_pool_input_gradient(conv.weight, upstream, hidden, winner)
     >>> torch.allclose(ours, images.grad, atol=1e-6)
     True
+
+    Raises
+    ------
+    ValueError
+        ``gradient``, ``hidden``, ``winner`` and ``weight`` that do not match.
     """
-    n, _, pooled_height, pooled_width = hidden.shape
+    n, channels, pooled_height, pooled_width = hidden.shape
+    _require(weight, (channels, 1, 3, 3), "weight")
+    _require(gradient, tuple(hidden.shape), "gradient")
+    _require(hidden, tuple(hidden.shape), "hidden")
+    _require(winner, (n, pooled_height, pooled_width, channels), "winner", torch.uint8)
     padded = gradient.new_empty(n, 2 * pooled_height + 2, 2 * pooled_width + 2)
     with _LAUNCH:
         _backward_kernel(
@@ -237,6 +287,6 @@ def compile_kernels() -> None:
     --------
     >>> compile_kernels()
     """
-    conv = torch.nn.Conv2d(1, 1, 3, padding=1)
-    hidden, winner = conv1_relu_pool(conv.weight, conv.bias, torch.zeros(1, 1, 2, 2))
-    conv1_relu_pool_input_gradient(conv.weight, torch.zeros(hidden.shape), hidden, winner)
+    weight = torch.zeros(1, 1, 3, 3)  # zeros: the global random generator stays untouched
+    hidden, winner = conv1_relu_pool(weight, torch.zeros(1), torch.zeros(1, 1, 2, 2))
+    conv1_relu_pool_input_gradient(weight, torch.zeros(hidden.shape), hidden, winner)

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import numba
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
@@ -120,3 +122,61 @@ def test_compile_kernels_compiles_what_the_attack_step_calls(mnist):
     model = pretrained(batchnorm=True).eval()
     cnn_loss_gradient(model, mnist.test_x[:8], mnist.test_y[:8])
     assert [list(kernel.signatures) for kernel in kernels] == compiled
+
+
+def test_a_nan_pixel_gives_nan_where_autograd_does():
+    torch.manual_seed(2)
+    conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+    images = torch.rand(2, 1, 8, 8)
+    images[1, 0, 3, 4] = float("nan")
+    hidden, _ = conv1_relu_pool(conv.weight, conv.bias, images)
+    expected = F.max_pool2d(F.relu(conv(images)), 2).detach()
+    assert hidden.isnan().any()
+    assert torch.equal(hidden.isnan(), expected.isnan())
+    assert torch.allclose(hidden, expected, atol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        (torch.zeros(2, 1, 7, 8), "even height and width"),
+        (torch.zeros(2, 3, 8, 8), "images must be"),
+        (torch.zeros(2, 1, 8, 8, dtype=torch.float64), "images must be"),
+        (torch.zeros(1, 8, 8), "images must be"),
+    ],
+)
+def test_bad_images_are_refused_before_the_kernel_runs(images, message):
+    conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+    with pytest.raises(ValueError, match=message):
+        conv1_relu_pool(conv.weight, conv.bias, images)
+
+
+def test_a_gradient_that_does_not_match_is_refused():
+    conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+    hidden, winner = conv1_relu_pool(conv.weight, conv.bias, torch.rand(2, 1, 8, 8))
+    with pytest.raises(ValueError, match="gradient must be"):
+        conv1_relu_pool_input_gradient(conv.weight, torch.zeros(2, 4, 3, 3), hidden, winner)
+    with pytest.raises(ValueError, match="weight must be"):
+        conv1_relu_pool_input_gradient(conv.weight[:3], torch.zeros(hidden.shape), hidden, winner)
+    with pytest.raises(ValueError, match="winner must be"):
+        conv1_relu_pool_input_gradient(
+            conv.weight, torch.zeros(hidden.shape), hidden, winner.long()
+        )
+
+
+def test_without_a_cache_folder_a_kernel_compiles_in_memory():
+    namespace: dict = {}
+    exec("def double(values):\n    return values * 2", namespace)  # no file to cache beside
+    with pytest.raises(RuntimeError, match="no locator available"):
+        numba.njit(cache=True)(namespace["double"])
+    double = conv1_pool._compiled()(namespace["double"])
+    assert type(double._cache).__name__ == "NullCache"
+    assert double(np.arange(3.0)).tolist() == [0.0, 2.0, 4.0]
+    # the library's own kernels are cached on disk here
+    assert type(conv1_pool._forward_kernel._cache).__name__ != "NullCache"
+
+
+def test_compile_kernels_leaves_the_random_generator_alone():
+    state = torch.get_rng_state()
+    compile_kernels()
+    assert torch.equal(torch.get_rng_state(), state)
