@@ -132,10 +132,17 @@ fig_grown = plot_image_rows(
 # again (the median pixel of the images as grown, the network's lowest p(class) after
 # the change, and the matcher's reading, are printed):
 budget = float(recipe["adversarial_eps"])
+
+
+def black_below_budget(images: torch.Tensor) -> torch.Tensor:
+    """``images`` in [-1, 1] with every pixel darker than ``budget`` (pixel units) black."""
+    return images.masked_fill(to_pixel_space(images) < budget, -1.0)
+
+
 levelled = {}
 for name, result in grown.items():
     pixels = to_pixel_space(result.images)
-    levelled[name] = result.images.masked_fill(pixels < budget, -1.0)
+    levelled[name] = black_below_budget(result.images)
     with torch.no_grad():
         sure = torch.softmax(cnnviz.class_scores(models[name], levelled[name]), 1).diagonal()
     read = template_predictions(means, levelled[name])
@@ -144,8 +151,7 @@ for name, result in grown.items():
         f"below {budget} set to black: p(class) >= {sure.min():.3f}, the template matcher "
         f"reads {int((read == torch.arange(10)).sum())} of 10: {read.tolist()}"
     )
-test_levelled = data.test_x.masked_fill(to_pixel_space(data.test_x) < budget, -1.0)
-still_read = template_predictions(means, test_levelled) == data.test_y
+still_read = template_predictions(means, black_below_budget(data.test_x)) == data.test_y
 print(f"the same change on the test set: the matcher reads {100 * still_read.float().mean():.1f} %")
 fig_levelled = plot_image_rows(
     {"robust": grown["robust"].images, f"< {budget} to black": levelled["robust"]}
