@@ -36,7 +36,7 @@ elif setting == "retain_freed_memory":
 d = load_splits()
 part = Splits(d.train_x[:20000], d.train_y[:20000], d.val_x[:500], d.val_y[:500],
               d.test_x[:500], d.test_y[:500])
-recipe = dataclasses.replace(RECIPES["robust"], epochs=1, robust_val_size=100)
+recipe = dataclasses.replace(RECIPES["robust"], epochs=1, robust_val_size=100, finish=None)
 before = resource.getrusage(resource.RUSAGE_SELF)
 _, history = train(CNN(batchnorm=True), part, recipe, progress=False, device="cpu")
 after = resource.getrusage(resource.RUSAGE_SELF)

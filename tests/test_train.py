@@ -213,7 +213,13 @@ def test_recipes_and_their_errors():
     with pytest.raises(ValueError, match="epochs must be positive"):
         get_recipe("fast", epochs=0)
     assert resolve_precision("auto") in ("fp32", "bf16")
-    for field, value in (("clean_weight", 1.0), ("clean_weight", -0.1), ("weight_average", 1.0)):
+    wrong = (
+        ("clean_weight", 1.0),
+        ("clean_weight", -0.1),
+        ("clean_salt", 1.0),
+        ("weight_average", 1.0),
+    )
+    for field, value in wrong:
         with pytest.raises(ValueError, match=f"{field} must be in"):
             dataclasses.replace(TINY, **{field: value})
     with pytest.raises(ValueError, match="precision"):
@@ -222,14 +228,21 @@ def test_recipes_and_their_errors():
 
 def test_adversarial_training_keeps_its_most_robust_epoch_and_resists_pgd(small):
     recipe = dataclasses.replace(
-        RECIPES["robust"], epochs=3, eps_warmup_epochs=1, robust_val_size=200, robust_val_steps=5
+        RECIPES["robust"],
+        epochs=3,
+        eps_warmup_epochs=1,
+        robust_val_size=200,
+        robust_val_steps=5,
+        finish=None,
     )
     data = subset(small, 2000, 200)
     standard, _ = train(CNN, data, dataclasses.replace(TINY, epochs=3), progress=False)
     robust, history = train(CNN, data, recipe, progress=False)
     assert len(history.robust_val_acc) == 3 and history.robust_val_step == history.epoch_steps
-    best = history.robust_val_step[history.robust_val_acc.index(max(history.robust_val_acc))]
-    assert history.kept_step == best
+    best = max(history.robust_val_acc)
+    tied = zip(history.robust_val_step, history.robust_val_acc, strict=True)
+    kept = [step for step, accuracy in tied if accuracy == best][-1]
+    assert history.kept_step == kept  # the most robust epoch, the last one on a tie
     x, y = data.test_x, data.test_y
     attacked = [
         accuracy_under_attack(net, x, y, [0.2], attack="pgd", steps=10)[0].item()
@@ -305,26 +318,86 @@ def test_mixed_adversarial_training_weighs_the_attacked_and_the_clean_batch():
     )
 
 
-def test_mixed_adversarial_training_trains_on_the_attacked_batch_then_the_clean_one():
-    x = torch.rand(48, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+def first_mixed_batch(x: torch.Tensor, **changes: float) -> torch.Tensor:
+    """The first batch a linear net trains on in mixed adversarial training on the 48
+    images ``x`` (two classes, eps 0.1, clean weight 0.5), with ``changes`` to TINY."""
     y = torch.arange(48) % 2
     data = Splits(x, y, x[:8], y[:8], x[:8], y[:8], num_classes=2)
     recipe = dataclasses.replace(
         TINY,
         batch_size=48,
         max_shift=0,
-        noise_std=0.1,
         adversarial_eps=0.1,
         clean_weight=0.5,
         robust_val_size=8,
         robust_val_steps=2,
+        **changes,
     )
     seen = []
     train(recording_net(seen), data, recipe, progress=False, device="cpu")
-    first = seen[0].flatten(1)
+    return seen[0]
+
+
+def test_mixed_adversarial_training_trains_on_the_attacked_batch_then_the_clean_one():
+    x = torch.rand(48, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+    first = first_mixed_batch(x, noise_std=0.1).flatten(1)
     assert first.shape == (96, 36)  # the attacked batch, then the same batch clean
     clean, attacked = first[48:], first[:48]
     same = (clean[:, None] == x.flatten(1)[None]).all(2)  # (batch row, training image)
     assert torch.equal(same.sum(1), torch.ones(48, dtype=torch.int64))  # each row an image
     assert torch.equal(same.sum(0), torch.ones(48, dtype=torch.int64))  # each image once
     assert not (attacked[:, None] == x.flatten(1)[None]).all(2).any()  # noised and attacked
+
+
+def test_clean_salt_whitens_a_share_of_the_clean_copy_only():
+    attacked, clean = first_mixed_batch(torch.full((48, 1, 6, 6), 0.25), clean_salt=0.2).chunk(2)
+    assert set(clean.unique().tolist()) == {0.25, 1.0}  # untouched, or white
+    assert abs((clean == 1.0).float().mean().item() - 0.2) < 0.03
+    assert attacked.max().item() <= 0.35 + 1e-6  # the attacked copy gets no salt
+
+
+def test_a_finishing_recipe_goes_on_training_the_same_model_unless_stopped():
+    x = torch.rand(48, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(48) % 2
+    data = Splits(x, y, x[:8], y[:8], x[:8], y[:8], num_classes=2)
+    still = dataclasses.replace(TINY, name="tiny-finish", batch_size=16, max_shift=0, lr=0.0)
+    recipe = dataclasses.replace(TINY, batch_size=16, max_shift=0, finish=still)
+    seen = []
+    model, history = train(recording_net(seen), data, recipe, progress=False, device="cpu")
+    assert len(seen) == 6  # three steps, then three more
+    assert history.step == [1, 2, 3, 4, 5, 6] and history.epoch_steps == [3, 6]
+    assert history.val_step == [3, 6] and history.recipe["finish"]["name"] == "tiny-finish"
+    alone, first = train(
+        recording_net([]),
+        data,
+        dataclasses.replace(recipe, finish=None),
+        progress=False,
+        device="cpu",
+    )
+    # the finish ran at rate 0: the weights are those the first run ended with
+    for finished, unfinished in zip(model.parameters(), alone.parameters(), strict=True):
+        assert torch.equal(finished, unfinished)
+    assert history.test_acc == first.test_acc and history.step[:3] == first.step
+    seen.clear()
+    _, stopped = train(
+        recording_net(seen), data, recipe, should_stop=lambda h: True, progress=False, device="cpu"
+    )
+    assert len(seen) == 3 and stopped.step == [1, 2, 3]
+
+
+def test_a_tie_in_robust_validation_keeps_the_later_epoch():
+    from cnnviz.training import _robust_check
+
+    x, y = torch.rand(10, 1, 6, 6), torch.arange(10) % 2
+    data = Splits(x, y, x, y, x, y, num_classes=2)
+    always_zero = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))  # right on half the digits
+    with torch.no_grad():
+        always_zero[1].weight.zero_()
+        always_zero[1].bias.copy_(torch.tensor([1.0, 0.0]))
+    recipe = dataclasses.replace(TINY, adversarial_eps=0.1, robust_val_size=10, robust_val_steps=2)
+    history = History(variant="x", recipe={}, seed=0)
+    assert _robust_check(always_zero, data, recipe, history, 5)
+    assert _robust_check(always_zero, data, recipe, history, 10)  # a tie: the later epoch
+    assert history.robust_val_acc == [50.0, 50.0] and history.robust_val_step == [5, 10]
+    history.robust_val_acc[-1] = 60.0
+    assert not _robust_check(always_zero, data, recipe, history, 15)  # worse: not kept
