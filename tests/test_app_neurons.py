@@ -59,7 +59,7 @@ def test_a_click_on_a_pooled_map_opens_the_unit_that_pooling_kept():
 def test_a_click_on_a_class_opens_its_logit():
     x = drawn()
     _, note = neurons.class_terms(x, "robust", "7")
-    logit = float(model("robust").logits(x)[0, 7])
+    logit = float(model("robust").logits(x)[0, 7].detach())
     assert f"<b>{logit:.3f}</b>" in note
     with pytest.raises(InputError, match="Draw a digit"):
         neurons.class_terms(None, "robust", "7")
