@@ -94,8 +94,8 @@ class Recipe:
         After every epoch of adversarial training, PGD with this many steps at
         ``adversarial_eps`` on the first ``robust_val_size`` validation images; the epoch
         with the best accuracy under it is kept (the last of those that tie), and
-        training stops early when that
-        accuracy collapses below half its best (catastrophic overfitting).
+        training stops early when that accuracy collapses below half its best
+        (catastrophic overfitting).
     finish
         Another recipe that goes on training the result (a short fine-tune at a low
         rate, say), with the same seed, unless training was stopped; its history
@@ -628,24 +628,24 @@ def train(
         model.load_state_dict(kept)
     elif averaged is not None:
         model.load_state_dict(averaged.model.state_dict())
+    if recipe.finish is not None and not stop:  # the finish measures the test set
+        model, finished = train(
+            model,
+            data,
+            recipe.finish,
+            seed=seed,
+            device=device,
+            progress=progress,
+            tensorboard_dir=Path(tensorboard_dir) / recipe.finish.name if tensorboard_dir else None,
+            should_stop=should_stop,
+            callbacks=callbacks,
+        )
+        return model, history.followed_by(finished)
     # measured in the training layout (channels-last: about twice as fast on a CPU)
     history.test_loss, history.test_acc = evaluate(model, data.test_x, data.test_y, 250)
     model.to(memory_format=torch.contiguous_format)
     model.eval()
-    if recipe.finish is None or stop:
-        return model, history
-    model, finished = train(
-        model,
-        data,
-        recipe.finish,
-        seed=seed,
-        device=device,
-        progress=progress,
-        tensorboard_dir=Path(tensorboard_dir) / recipe.finish.name if tensorboard_dir else None,
-        should_stop=should_stop,
-        callbacks=callbacks,
-    )
-    return model, history.followed_by(finished)
+    return model, history
 
 
 def _training_key(recipe: Recipe, data: Splits) -> str:
