@@ -186,6 +186,8 @@ def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State, drawn: gr.St
             channel_map, open_channel[1:], channel_outputs, api_name=False, **QUICK
         )
     top.random_digit.click(
+        lambda: None, None, top.sketch, api_name=False, queue=False, show_progress="hidden"
+    ).then(
         endpoint(handlers.random_test_digit),
         None,
         [top.sketch, top.truth],

@@ -20,7 +20,8 @@ import torch
 
 from cnnviz import plots
 from cnnviz.app import session_models
-from cnnviz.app.inputs import InputError, number, read_sketch
+from cnnviz.app.words import not_a_digit_hint
+from cnnviz.app.inputs import InputError, number, read_sketch, sketch_image
 from cnnviz.app.pictures import (
     digit_image,
     feature_map_picture,
@@ -107,6 +108,8 @@ def draw_update(sketch, model_name: str, patch, stride):
         f"patch anywhere leaves p({guess}) at {float(heat.min()):.1%} or more (map: colour "
         f"scale 0-100 %). Saliency: |d logit({guess}) / d pixel|, largest {top:.3g}."
     )
+    hint = not_a_digit_hint(sketch_image(sketch))
+    message = f"{message}\n\n{hint}" if hint else message
     return (
         probs,
         digit_image(x, height=28),  # the page shows it 8x larger with sharp pixels
@@ -123,7 +126,24 @@ def random_test_digit(seed: int | None = None):
     """
     digits = load_test_digits()
     seed = random.randrange(2**32) if seed is None else seed
-    pick = int(sample_indices(len(digits.y), 1, seed=seed)[0])
+    return _loaded(digits, int(sample_indices(len(digits.y), 1, seed=seed)[0]))
+
+
+def test_digit(index) -> tuple[np.ndarray | None, str]:
+    """The MNIST test digit number ``index`` (0-9999, as a link names it) as a canvas and
+    its sentence, or ``(None, why not)`` when the digits here do not include it."""
+    wanted = int(number(index, "The test digit", 0, 9999))
+    digits = load_test_digits()
+    found = torch.nonzero(digits.indices == wanted).flatten()
+    if not len(found):
+        return None, (
+            f"Test digit #{wanted} is not among {digits.description} on this server; "
+            "press Random for one that is."
+        )
+    return _loaded(digits, int(found[0]))
+
+
+def _loaded(digits, pick: int) -> tuple[np.ndarray, str]:
     canvas = digit_image(digits.x[pick, 0], height=28 * 14, ink=True)
     truth = (
         f"Loaded test digit #{int(digits.indices[pick])} from {digits.description}. "
@@ -176,6 +196,8 @@ def grow_class_images(model_name: str, target: str):
         result.images, targets, result.probabilities, result.steps, result.success, strict=True
     ):
         caption = f"class {k}: p = {float(p):.3f} after {int(steps)} steps"
+        if int(steps) == 0:
+            caption += " (the noise already read as it)"
         (sure if ok else failed).append((digit_image(image), caption))
     slowest = torch.argsort(result.steps, descending=True, stable=True)[:2]
     shown = tuple(sorted(targets[i] for i in slowest.tolist()))
@@ -185,6 +207,13 @@ def grow_class_images(model_name: str, target: str):
         if not failed
         else f"**{len(failed)} of {len(targets)} did not reach p >= 0.99** within the step cap."
     )
+    at_once = [targets[i] for i, n in enumerate(result.steps.tolist()) if n == 0]
+    if at_once:
+        status += (
+            f" Class {', '.join(map(str, at_once))} needed 0 steps: the random noise it "
+            "starts from already read as it with p >= 0.99. A network must answer one "
+            "of ten digits for any input, and can be very sure about noise."
+        )
     return sure, failed, curves, status
 
 

@@ -30,13 +30,19 @@ def number(value, name: str, low: float, high: float) -> float:
     return result
 
 
+def sketch_image(sketch: dict | np.ndarray | None) -> np.ndarray | None:
+    """The drawn image of a sketchpad value (its ``composite``), or ``None``."""
+    image = sketch.get("composite") if isinstance(sketch, dict) else sketch
+    return None if image is None else np.asarray(image)
+
+
 def sketch_input(sketch: dict | np.ndarray | None) -> torch.Tensor | None:
     """The model input ``(1, 1, 28, 28)`` of a sketchpad value, or ``None`` when empty.
 
     Accepts Gradio's sketchpad dict (``composite``; all ``None`` after "Clear") or an
     image array. Raises :class:`cnnviz.drawing.DrawingError` for unreadable images.
     """
-    image = sketch.get("composite") if isinstance(sketch, dict) else sketch
+    image = sketch_image(sketch)
     if image is None:
         return None
     return prepare_drawing(np.asarray(image)).x
