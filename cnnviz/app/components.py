@@ -15,7 +15,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from cnnviz.app.inputs import InputError, number
+from cnnviz.app import words
+from cnnviz.app.inputs import InputError
 
 log = logging.getLogger("cnnviz.app")
 
@@ -49,13 +50,26 @@ def guarded(component: gr.components.Component, read: Callable | None = None):
     return component
 
 
-def setting(component: gr.Slider, payload) -> float:
-    """A typed slider value as a number in the slider's range."""
-    return number(payload, "The value", component.minimum, component.maximum)
+def lenient(component: gr.components.Component) -> gr.components.Component:
+    """``component`` whose typed value reaches the handler as sent, unchecked by Gradio.
+
+    Gradio's own check raises for a value out of range (a red "Error" badge on every
+    output) and a traceback for text; the handlers check values themselves
+    (:func:`~cnnviz.app.inputs.number`: one clear message), and the page corrects a
+    typed value before sending it (``page.js``).
+    """
+    component.preprocess = lambda payload: payload
+    return component
 
 
 def slider(*args, **options) -> gr.Slider:
-    return guarded(gr.Slider(*args, **options), setting)
+    return lenient(gr.Slider(*args, **options))
+
+
+def explained(*controls: str) -> gr.Markdown:
+    """One line for a beginner per control, with its gallery page (:mod:`cnnviz.app.words`)."""
+    lines = "\n\n".join(words.explanation(control) for control in controls)
+    return gr.Markdown(lines, elem_classes="explained")
 
 
 def served(value):
@@ -106,6 +120,7 @@ def inline_picture(label: str, elem_id: str) -> gr.HTML:
         show_label=True,
         container=True,
         min_height=240,
+        min_width=240,
         elem_id=elem_id,
         elem_classes="inline-picture",
     )

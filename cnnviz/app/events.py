@@ -15,9 +15,10 @@ from PIL import Image
 
 from cnnviz.app import handlers, live_training, neurons, session_models
 from cnnviz.app.components import endpoint
-from cnnviz.app.inputs import read_sketch
+from cnnviz.app.inputs import InputError, read_sketch
+from cnnviz.training import get_recipe
 from cnnviz.app.pictures import inline_img
-from cnnviz.app.tabs import Page
+from cnnviz.app.tabs import TABS, Page
 
 DRAW_WORKERS = 2  # one handler per core; torch uses one thread per handler
 TRAIN_SLOTS = 2  # trainings (or races) at once; others wait in a queue they can see
@@ -48,6 +49,58 @@ def draw(sketch, model_name: str, patch, stride) -> tuple:
         inline_img(salient, "Saliency map with a colour bar"),
     )
     return probabilities, *pictures, message, short, read_sketch(sketch)[0]
+
+
+def empty_canvas() -> None:
+    """The sketchpad emptied (its own reset), before a digit is put on it."""
+    return None
+
+
+def forget_truth(sketch):
+    """The loaded digit's true label goes when the canvas is emptied ("Clear")."""
+    return "" if read_sketch(sketch)[0] is None else gr.skip()
+
+
+#: The address's ``?model=`` values: the shipped variants' keys <-> the switch's names.
+MODEL_KEYS = {variant: name for name, variant in handlers.MODELS.items()}
+MODEL_KEYS_BY_NAME = dict(handlers.MODELS)
+
+
+def opened(request: gr.Request):
+    """The page's state from its address: ``?tab=inside&model=robust&digit=17``.
+
+    Returns the tab, the model switch, the sketchpad (the MNIST test digit of that index,
+    if these digits include it), the true-label sentence, whether the Inside tab is open
+    and the Train tab's epochs and batch size for the data used now.
+    """
+    query = request.query_params if request is not None else {}
+    tab = query.get("tab", "draw")
+    model_name = MODEL_KEYS.get(query.get("model", ""), gr.skip())
+    canvas, truth = gr.skip(), gr.skip()
+    if "digit" in query:
+        try:
+            canvas, truth = handlers.test_digit(query["digit"])
+        except InputError as error:
+            truth = str(error)
+        canvas = gr.skip() if canvas is None else canvas
+    epochs, batch = live_training.defaults()
+    return (
+        gr.Tabs(selected=tab if tab in TABS else "draw"),
+        model_name,
+        canvas,
+        truth,
+        tab == "inside",
+        gr.Slider(maximum=live_training.max_epochs(), value=epochs),
+        batch,
+    )
+
+
+def recipe_rate(recipe: str):
+    """The learning rate of the chosen recipe (the report's: 0.01)."""
+    try:
+        return get_recipe(recipe).lr
+    except ValueError:
+        return gr.skip()
 
 
 def class_images(model_name: str, target: str):
@@ -130,6 +183,7 @@ def connect(app: gr.Blocks, page: Page) -> None:
     attacked = gr.State(None)  # (drawing key, model) the attack panels show results for
     drawn = gr.State(None)  # the drawing as the model's input, for the Inside tab's clicks
     connect_drawing(app, page, attacked, drawn)
+    connect_address(app, page, drawn)
     connect_neurons(page, drawn)
     connect_long_jobs(page, attacked)
     connect_training(app, page)
@@ -185,14 +239,41 @@ def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State, drawn: gr.St
         trigger(feature_maps, maps_inputs, maps_outputs, api_name=False, **QUICK).then(
             channel_map, open_channel[1:], channel_outputs, api_name=False, **QUICK
         )
+    top.sketch.change(forget_truth, top.sketch, top.truth, api_name=False, queue=False)
+    # Gradio's sketchpad sends every change of its canvas to each listening event; a new
+    # value from the server while strokes are on it often left it blank under a spinner
+    # (issue 28: 3 of 6 pages here). Emptied first, it always loads the digit.
     top.random_digit.click(
-        lambda: None, None, top.sketch, api_name=False, queue=False, show_progress="hidden"
+        empty_canvas, None, top.sketch, api_name=False, queue=False, show_progress="hidden"
     ).then(
         endpoint(handlers.random_test_digit),
         None,
         [top.sketch, top.truth],
         api_name="random_digit",
     ).then(draw, draw_inputs, draw_outputs, api_name=False, **QUICK)
+
+
+def connect_address(app: gr.Blocks, page: Page, drawn: gr.State) -> None:
+    """Open the state a link names (tab, model, test digit); ``page.js`` keeps the
+    address up to date as the student changes them."""
+    top, t = page.header, page.train
+    draw_inputs = [top.sketch, top.chosen, page.draw.patch, page.draw.stride]
+    draw_outputs = [top.label, page.draw.seen, page.draw.occluded, page.draw.salient]
+    app.load(
+        opened,
+        None,
+        [page.tabs, top.chosen, top.sketch, top.truth, page.inside_open, t.epochs, t.batch_size],
+        api_name=False,
+        show_progress="hidden",
+    ).then(
+        draw,
+        draw_inputs,
+        [*draw_outputs, top.message, top.verdict, drawn],
+        api_name=False,
+        show_progress="hidden",
+        **QUICK,
+    )
+    t.recipe.change(recipe_rate, t.recipe, t.lr, api_name=False, queue=False)
 
 
 def connect_neurons(page: Page, drawn: gr.State) -> None:

@@ -4,7 +4,7 @@ At start, :func:`start` downloads the four MNIST files with the library's checks
 atomic download (:func:`cnnviz.data.download_mnist`) into the first folder the library
 searches, in a background thread; the app serves the bundled sample meanwhile. When the
 files are there and read, the test digits and the training data switch to them
-(:func:`generation` changes). Offline, the sample stays and :func:`data_sentence` says so.
+(``on_done`` of :func:`start` clears the app's caches). Offline, the sample stays; the Train tab says so.
 
 ``$CNNVIZ_MNIST_MIRRORS`` (comma-separated base URLs) replaces the public mirrors; set
 to an empty string, nothing is downloaded (the tests' "no data" app).
@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 
 from cnnviz.data import MNIST_MIRRORS, DatasetNotFoundError, load_raw, search_roots
 from cnnviz.digits import load_test_digits
@@ -24,7 +25,7 @@ MIRRORS_ENV = "CNNVIZ_MNIST_MIRRORS"
 FETCHING, READY, OFFLINE = "fetching", "ready", "offline"
 
 log = logging.getLogger("cnnviz.app")
-_state = {"status": OFFLINE, "generation": 0}
+_state = {"status": OFFLINE}
 _lock = threading.Lock()
 
 
@@ -50,17 +51,9 @@ def status() -> str:
         return _state["status"]
 
 
-def generation() -> int:
-    """A number that changes when the full MNIST becomes available (for caches)."""
-    with _lock:
-        return _state["generation"]
-
-
 def _set(value: str) -> None:
     with _lock:
         _state["status"] = value
-        if value == READY:
-            _state["generation"] += 1
 
 
 def fetch() -> str:
@@ -93,31 +86,15 @@ def fetch() -> str:
     return READY
 
 
-def start() -> threading.Thread:
-    """Run :func:`fetch` in a background thread (the app serves meanwhile)."""
+def start(on_done: Callable[[], None] = lambda: None) -> threading.Thread:
+    """Run :func:`fetch` in a background thread (the app serves meanwhile), then
+    ``on_done`` (the app clears its caches of data)."""
     _set(FETCHING)
-    thread = threading.Thread(target=fetch, name="cnnviz-mnist", daemon=True)
+
+    def run() -> None:
+        fetch()
+        on_done()
+
+    thread = threading.Thread(target=run, name="cnnviz-mnist", daemon=True)
     thread.start()
     return thread
-
-
-def data_sentence() -> str:
-    """What the app trains and tests on now, in a sentence for a visitor.
-
-    Examples
-    --------
-    >>> "digits" in data_sentence()
-    True
-    """
-    if load_test_digits().full:
-        return "the full MNIST (54,000 training digits)"
-    if status() == FETCHING:
-        return (
-            "the 800 training digits that come with the app, for now: the full MNIST "
-            "(54,000) is downloading in the background and the next run will use it"
-        )
-    return (
-        "the 800 training digits that come with the app (this server could not "
-        "download the full MNIST of 54,000), so expect a less accurate network than "
-        "the report's 99 %"
-    )

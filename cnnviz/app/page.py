@@ -1,4 +1,7 @@
-"""The page around the tabs: title, introduction, style and the brush-picking script."""
+"""The page around the tabs: title, introduction, style and its script (``page.js``)."""
+
+import json
+from pathlib import Path
 
 TITLE = "cnnviz: see what a CNN sees"
 INTRO = """# cnnviz: see what a convolutional network sees
@@ -6,26 +9,20 @@ Draw a digit. The network of the classic MNIST assignment (two convolutions, two
 connected layers, 99.4 % test accuracy) reads it, shows which strokes matter and what its
 filters fire on, and how a small, targeted change of the pixels makes it read another digit."""
 
-# Gradio 6 opens the sketchpad with no tool and resets it on "Clear": pick the brush
-# on load and after every clear, so the first stroke draws.
-PICK_BRUSH = """
-<script>
-function cnnvizPickBrush(tries) {
-  const brush = document.querySelector('#sketchpad button[aria-label="Brush"]');
-  if (brush && brush.classList.contains('highlight')) return;
-  if (brush) brush.click();
-  if (tries > 0) setTimeout(() => cnnvizPickBrush(tries - 1), 150);
-}
-document.addEventListener('click', (event) => {
-  if (event.target.closest('#sketchpad button[aria-label="Clear canvas"]')) {
-    setTimeout(() => cnnvizPickBrush(20), 150);
-  }
-}, true);
-cnnvizPickBrush(200);
-</script>
-"""
+
+
+def head(tabs: dict[str, str], models: dict[str, str]) -> str:
+    """The page's script (``page.js``) with the tab labels -> ids and model names -> keys
+    it writes into the address."""
+    script = (Path(__file__).parent / "page.js").read_text()
+    config = json.dumps({"tabs": tabs, "models": models})
+    return f"<script>window.cnnviz = {config};</script>\n<script>\n{script}</script>\n"
+
+
 CSS = """
-#verdict { min-height: 1.6em; }
+#verdict { min-height: 1.9rem; }  /* the prediction line's height: no jump when it appears */
+.cnnviz-corrected { color: #7a4100; font-size: 14px; margin: 4px 0 0; }
+.explained p { font-size: 14px; margin: 2px 0; }
 .grid-wrap.fixed-height { max-height: none !important; height: auto !important; }
 .class-images .grid-container { --grid-cols: 5 !important; }  /* one image: not full width */
 .inline-picture img { display: block; margin: 0 auto; max-width: 100%; }
@@ -50,9 +47,16 @@ svg.curves { display: block; width: 100%; max-width: 900px; height: auto; margin
 .unit .pushes span span { display: block; height: 11px; }
 .unit .pushes div > span:last-child { text-align: right; font-variant-numeric: tabular-nums; }
 .unit pre { margin: 0; font-size: 12px; line-height: 1.45; align-self: center; }
+@media (max-height: 820px) { #intro p { display: none; } }  /* laptops: the pictures in view */
 @media (max-width: 640px) {
   #intro p { display: none; }
+  #intro h1 { font-size: 1.3rem; }
+  #draw-pictures { flex-direction: column; }
+  #draw-pictures > * { width: 100%; }
   #tabs .tab-container button { padding: 4px 5px; font-size: 13px; }
   .class-images .grid-container { --grid-cols: 2 !important; }
+  #feature-maps .grid-container, #channel-examples .grid-container,
+  #conv1-filters .grid-container { --grid-cols: 4 !important; }
+  #conv2-filters .grid-container { --grid-cols: 2 !important; }
 }
 """

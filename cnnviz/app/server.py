@@ -10,14 +10,19 @@ import threading
 import gradio as gr
 import torch
 
-from cnnviz.app import events, handlers, live_training, tabs
-from cnnviz.app.page import CSS, INTRO, PICK_BRUSH, TITLE
+from cnnviz.app import events, handlers, live_training, mnist_fetch, tabs
+from cnnviz.app.page import CSS, INTRO, TITLE, head
 from cnnviz.conv1_pool import compile_kernels
 from cnnviz.runtime import retain_freed_memory
 
 MAX_QUEUE = 64
 CACHE_CLEANUP = (600, 1800)  # every 10 min, delete served files older than 30 min
-LAUNCH_OPTIONS = {"head": PICK_BRUSH, "css": CSS, "max_file_size": "5mb", "footer_links": ["api"]}
+LAUNCH_OPTIONS = {
+    "head": head({label: tab for tab, label in tabs.TABS.items()}, events.MODEL_KEYS_BY_NAME),
+    "css": CSS,
+    "max_file_size": "5mb",
+    "footer_links": ["api"],
+}
 
 
 def build() -> gr.Blocks:
@@ -57,7 +62,8 @@ def build() -> gr.Blocks:
 
 def prepare() -> gr.Blocks:
     """Set torch threads and malloc once, load the models, warm up training and the
-    attack kernels (in the background: the app serves meanwhile), build and queue the app.
+    attack kernels and fetch MNIST if it is missing (:mod:`cnnviz.app.mnist_fetch`; all in
+    the background: the app serves meanwhile), build and queue the app.
 
     What is loaded by then (torch, gradio, the models: hundreds of thousands of objects)
     lives as long as the server, so it is moved out of the garbage collector's sight
@@ -70,6 +76,7 @@ def prepare() -> gr.Blocks:
         handlers.model(name)
     threading.Thread(target=live_training.warm_up, name="cnnviz-warm-up", daemon=True).start()
     threading.Thread(target=compile_kernels, name="cnnviz-kernels", daemon=True).start()
+    mnist_fetch.start(on_done=live_training.live_data.cache_clear)
     app = build().queue(max_size=MAX_QUEUE)
     gc.collect()
     gc.freeze()

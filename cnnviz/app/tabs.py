@@ -11,9 +11,28 @@ from dataclasses import dataclass
 import gradio as gr
 
 from cnnviz.app import handlers, live_training, neurons
-from cnnviz.app.components import attack_panel, gallery, guarded, inline_picture, picture, slider
+from cnnviz.app.components import (
+    attack_panel,
+    explained,
+    gallery,
+    guarded,
+    inline_picture,
+    lenient,
+    picture,
+    slider,
+)
 from cnnviz.app.inputs import EMPTY_HINT
 
+#: The tabs: id (the address's ``?tab=``) -> label, in page order.
+TABS = {
+    "draw": "Draw",
+    "inside": "Inside",
+    "classvis": "Classes",
+    "targeted": "Targeted",
+    "gradient": "FGSM/PGD",
+    "transfer": "Transfer",
+    "train": "Train",
+}
 PATCH, STRIDE = 5, 2  # occlusion defaults: 12x12 windows (stride 1: 24x24, ~3x the time)
 
 
@@ -39,13 +58,16 @@ def header() -> Header:
                 type="numpy",
                 image_mode="RGB",
                 canvas_size=(392, 392),
+                height=330,  # laptops: the Draw pictures start above the fold
                 brush=gr.Brush(default_size=26, colors=["#000000"], color_mode="fixed"),
                 layers=False,
                 elem_id="sketchpad",
             )
             guarded(sketch)
         with gr.Column(scale=1, min_width=300):
-            chosen = gr.Radio(list(handlers.MODELS), value="batch norm", label="Model")
+            chosen = gr.Radio(
+                list(handlers.MODELS), value="batch norm", label="Model", elem_id="model"
+            )
             label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")
             message = gr.Markdown(EMPTY_HINT, elem_id="message")
             random_digit = gr.Button("Random MNIST test digit", elem_id="random-digit")
@@ -63,14 +85,15 @@ class DrawTab:
 
 
 def draw_tab() -> DrawTab:
-    with gr.Tab("Draw", id="draw"):
-        with gr.Row():
-            patch = slider(2, 14, value=PATCH, step=1, label="Occlusion patch (px)")
-            stride = slider(1, 7, value=STRIDE, step=1, label="Occlusion stride (px)")
-        with gr.Row():
+    with gr.Tab(TABS["draw"], id="draw"):
+        with gr.Row(elem_id="draw-pictures"):  # each 240 px wide at least: stacked on phones
             seen = inline_picture("What the model sees (28x28)", "seen")
             occluded = inline_picture("p(read digit) with the patch there", "occluded")
             salient = inline_picture("Saliency |d logit / d pixel|", "salient")
+        with gr.Row():
+            patch = slider(2, 14, value=PATCH, step=1, label="Occlusion patch (px)")
+            stride = slider(1, 7, value=STRIDE, step=1, label="Occlusion stride (px)")
+        explained("occlusion", "saliency")
     return DrawTab(patch, stride, seen, occluded, salient)
 
 
@@ -149,7 +172,7 @@ def neuron_panel() -> NeuronPanel:
 
 
 def inside_tab() -> InsideTab:
-    with gr.Tab("Inside", id="inside") as tab:
+    with gr.Tab(TABS["inside"], id="inside") as tab:
         layer = gr.Dropdown(handlers.layer_choices("batch norm"), value="conv1", label="Layer")
         note = gr.Markdown(elem_id="maps-note")
         maps = gallery(
@@ -159,8 +182,12 @@ def inside_tab() -> InsideTab:
             elem_id="feature-maps",
         )
         neuron = neuron_panel()
-        conv1 = gallery("conv1 filters (shared colour scale)", columns=8)
-        conv2 = gallery("conv2: the 32 input kernels of each output channel", columns=6)
+        conv1 = gallery("conv1 filters (shared colour scale)", columns=8, elem_id="conv1-filters")
+        conv2 = gallery(
+            "conv2: the 32 input kernels of each output channel",
+            columns=6,
+            elem_id="conv2-filters",
+        )
     return InsideTab(tab, layer, note, maps, neuron, conv1, conv2)
 
 
@@ -179,10 +206,11 @@ class ClassesTab:
 
 
 def classes_tab() -> ClassesTab:
-    with gr.Tab("Classes", id="classvis"):
+    with gr.Tab(TABS["classvis"], id="classvis"):
         with gr.Row():
             target = gr.Dropdown(["all", *map(str, range(10))], value="all", label="Class")
             grow = gr.Button("Grow from noise", variant="primary")
+        explained("classes")
         status = gr.Markdown(elem_id="class-status")
         sure = gallery("Reached p >= 0.99", elem_id="class-sure", elem_classes="class-images")
         failed = gallery(
@@ -230,12 +258,13 @@ class TargetedTab:
 
 
 def targeted_tab() -> TargetedTab:
-    with gr.Tab("Targeted", id="targeted"):
+    with gr.Tab(TABS["targeted"], id="targeted"):
         with gr.Row():
             target = gr.Dropdown(list(range(10)), value=8, label="Make it read as")
             beta = slider(0, 200, value=20, step=2, label="beta (stay close)")
             steps = slider(10, handlers.MAX_ATTACK_STEPS, value=200, step=10, label="Step cap")
             attack = gr.Button("Attack my drawing", variant="primary", elem_id="targeted")
+        explained("targeted")
         outputs = attack_panel("targeted")
     return TargetedTab(target, beta, steps, attack, outputs)
 
@@ -249,11 +278,12 @@ class GradientTab:
 
 
 def gradient_tab() -> GradientTab:
-    with gr.Tab("FGSM/PGD", id="gradient"):
+    with gr.Tab(TABS["gradient"], id="gradient"):
         with gr.Row():
             method = gr.Radio(["FGSM", "PGD-40"], value="FGSM", label="Method")
             eps = slider(0, 0.4, value=0.15, step=0.01, label="epsilon (pixels)")
             attack = gr.Button("Attack my drawing", variant="primary", elem_id="gradient")
+        explained("gradient")
         outputs = attack_panel("gradient")
     return GradientTab(method, eps, attack, outputs)
 
@@ -267,10 +297,11 @@ class TransferTab:
 
 
 def transfer_tab() -> TransferTab:
-    with gr.Tab("Transfer", id="transfer"):
+    with gr.Tab(TABS["transfer"], id="transfer"):
         with gr.Row():
             target = gr.Dropdown(list(range(10)), value=2, label="Noise target")
             learn = gr.Button("Learn noise and transfer it", variant="primary")
+        explained("transfer")
         note = gr.Markdown(elem_id="transfer-note")
         table = picture("Predictions after adding the noise", elem_id="transfer")
     return TransferTab(target, learn, note, table)
@@ -296,14 +327,15 @@ class TrainTab:
 
 
 def train_tab() -> TrainTab:
-    with gr.Tab("Train", id="train"):
+    with gr.Tab(TABS["train"], id="train"):
         gr.Markdown(
             "Train the network yourself and watch it learn: loss and accuracy after every "
             "step, validation every few seconds, the 32 conv1 filters as they change. "
             "**Race** trains it with and without batch normalisation at once, on the same "
             "batches (the report's Fig. 6 and 7, live). Your model then appears in the "
-            "model switch, for this browser tab only."
+            "model switch, for this page only: it is not saved, and a reload frees it."
         )
+        explained("train")
         with gr.Row():
             recipe = gr.Radio(
                 list(live_training.RECIPES), value="fast", label="Recipe", elem_id="train-recipe"
@@ -312,7 +344,16 @@ def train_tab() -> TrainTab:
             epochs = slider(
                 1, live_training.MAX_EPOCHS, value=1, step=1, label="Epochs", elem_id="train-epochs"
             )
-            lr = gr.Number(0.1, label="Learning rate", minimum=0.001, maximum=0.5, step=0.01)
+            lr = lenient(
+                gr.Number(
+                    0.1,
+                    label="Learning rate",
+                    minimum=0.001,
+                    maximum=0.5,
+                    step=0.001,
+                    elem_id="train-lr",
+                )
+            )
             batch_size = slider(
                 16, 512, value=128, step=16, label="Batch size", elem_id="train-batch"
             )
@@ -324,7 +365,7 @@ def train_tab() -> TrainTab:
         curves = inline_picture("Loss and accuracy", "train-curves")
         with gr.Row():
             filters = inline_picture("conv1 filters, now", "train-filters")
-            summary = gr.JSON(label="Summary", elem_id="train-summary")
+            summary = gr.JSON(label="Summary", visible=False, elem_id="train-summary")
     return TrainTab(
         recipe, batchnorm, epochs, lr, batch_size, train, race, stop, status, curves, filters,
         summary, gr.State(None),

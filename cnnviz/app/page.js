@@ -1,0 +1,128 @@
+// The page's own behaviour around Gradio's widgets: the brush picked, typed numbers
+// applied when committed, and the address kept up to date with the tab, model and digit.
+// window.cnnviz (set by page.py): {tabs: {label: id}, models: {name: key}}.
+
+const settings = window.cnnviz;
+
+// Gradio 6 opens the sketchpad with no tool and resets it on "Clear": pick the brush
+// on load and after every clear, so the first stroke draws.
+function pickBrush(tries) {
+  const brush = document.querySelector("#sketchpad button[aria-label=\"Brush\"]");
+  if (brush && brush.classList.contains("highlight")) return;
+  if (brush) brush.click();
+  if (tries > 0) setTimeout(() => pickBrush(tries - 1), 150);
+}
+document.addEventListener("click", (event) => {
+  if (event.target.closest("#sketchpad button[aria-label=\"Clear canvas\"]")) {
+    setTimeout(() => pickBrush(20), 150);
+  }
+}, true);
+pickBrush(200);
+
+// Number boxes: Gradio sends every keystroke (typing 12 sent 1, out of range). Here a
+// typed value is sent once, on Enter or when the box is left, corrected into the box's
+// range (whole numbers where the step is whole) with one sentence saying so.
+const committed = new WeakMap();
+
+function numberBox(target) {
+  return target instanceof HTMLInputElement && target.type === "number" ? target : null;
+}
+
+function boxName(box) {
+  const aria = box.getAttribute("aria-label") || "";
+  if (aria.startsWith("number input for ")) return aria.slice("number input for ".length);
+  const block = box.closest(".block");
+  const title = block ? block.querySelector("[data-testid=\"block-info\"], label span") : null;
+  return title ? title.textContent.trim() : "This box";
+}
+
+function corrected(box) {
+  const low = parseFloat(box.min);
+  const high = parseFloat(box.max);
+  const whole = parseFloat(box.step) >= 1;
+  const before = committed.get(box) ?? box.defaultValue;
+  const typed = box.value.trim();
+  const value = parseFloat(typed);
+  const range = `from ${low} to ${high}`;
+  if (!Number.isFinite(value)) {
+    return [before, `${boxName(box)}: type a number ${range}; kept ${before}.`];
+  }
+  let fixed = Math.min(Math.max(value, low), high);
+  if (whole) fixed = Math.round(fixed);
+  if (fixed === value) return [typed, ""];
+  const why = value < low || value > high ? `must be ${range}` : "must be a whole number";
+  return [String(fixed), `${boxName(box)} ${why}: ${typed} became ${fixed}.`];
+}
+
+function say(box, sentence) {
+  const block = box.closest(".block") || box.parentElement;
+  let note = block.querySelector(".cnnviz-corrected");
+  if (!note) {
+    note = document.createElement("p");
+    note.className = "cnnviz-corrected";
+    note.setAttribute("role", "status");
+    block.append(note);
+  }
+  note.textContent = sentence;
+  note.hidden = !sentence;
+}
+
+function commit(box) {
+  const [value, sentence] = corrected(box);
+  if (value === committed.get(box) && !sentence) return;
+  box.value = value;
+  committed.set(box, value);
+  say(box, sentence);
+  const event = new Event("input", { bubbles: true });
+  event.cnnvizCommit = true;
+  box.dispatchEvent(event);
+}
+
+document.addEventListener("focusin", (event) => {
+  const box = numberBox(event.target);
+  if (box && !committed.has(box)) committed.set(box, box.value);
+});
+document.addEventListener("input", (event) => {
+  if (numberBox(event.target) && !event.cnnvizCommit) event.stopPropagation();
+}, true);
+document.addEventListener("change", (event) => {
+  const box = numberBox(event.target);
+  if (box) commit(box);
+}, true);
+document.addEventListener("keydown", (event) => {
+  const box = numberBox(event.target);
+  if (box && event.key === "Enter") commit(box);
+}, true);
+
+// The address: ?tab=inside&model=robust&digit=17 opens that state (the server reads it
+// on load); once the student acts, it follows the tab, the model and the loaded digit.
+function stateNow() {
+  const params = new URLSearchParams(location.search);
+  const tab = document.querySelector("#tabs [role=\"tab\"][aria-selected=\"true\"]");
+  const tabId = tab ? settings.tabs[tab.textContent.trim()] : undefined;
+  const model = document.querySelector("#model input[type=\"radio\"]:checked");
+  const modelKey = model ? settings.models[model.value] : undefined;
+  const truth = document.querySelector("#truth");
+  const digit = truth ? /Loaded test digit #(\d+)/.exec(truth.textContent) : null;
+  const wanted = { tab: tabId, model: modelKey, digit: digit ? digit[1] : undefined };
+  for (const [key, value] of Object.entries(wanted)) {
+    if (value === undefined) params.delete(key);
+    else params.set(key, value);
+  }
+  return params.toString();
+}
+
+function followState() {
+  const query = stateNow();
+  if (query !== location.search.replace(/^\?/, "")) {
+    history.replaceState(null, "", query ? `?${query}` : location.pathname);
+  }
+}
+
+function startFollowing() {
+  document.removeEventListener("pointerdown", startFollowing, true);
+  document.removeEventListener("keydown", startFollowing, true);
+  setInterval(followState, 300);
+}
+document.addEventListener("pointerdown", startFollowing, true);
+document.addEventListener("keydown", startFollowing, true);
