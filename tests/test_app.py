@@ -271,18 +271,24 @@ def test_the_library_never_imports_gradio_or_sphinx():
 
 
 @contextmanager
-def served_app(log: Path, data: Path | None) -> Iterator[str]:
+def served_app(log: Path, data: Path | None, mirrors: str = "") -> Iterator[str]:
     """``python demo/app.py`` on a free port, with MNIST in ``data`` or none at all.
 
     Without data, ``CNNVIZ_DATA``, ``HOME`` and ``XDG_CACHE_HOME`` point to an empty
-    folder next to ``log``. Yields the URL; the server's output goes to ``log``.
+    folder next to ``log``; the app downloads MNIST there from ``mirrors`` (comma-separated
+    URLs; by default none: it keeps the bundled sample). Yields the URL; the server's
+    output goes to ``log``.
     """
     from conftest import free_port
 
     port = free_port()
     empty = log.parent / "no-data"
     empty.mkdir(exist_ok=True)
-    environment = os.environ | {"GRADIO_SERVER_PORT": str(port), "CNNVIZ_DATA": str(data or empty)}
+    environment = os.environ | {
+        "GRADIO_SERVER_PORT": str(port),
+        "CNNVIZ_DATA": str(data or empty),
+        "CNNVIZ_MNIST_MIRRORS": mirrors,
+    }
     if data is None:
         environment |= {"HOME": str(empty), "XDG_CACHE_HOME": str(empty)}
     with log.open("w") as output:

@@ -16,9 +16,9 @@ from PIL import Image
 from cnnviz.app import handlers, live_training, neurons, session_models
 from cnnviz.app.components import endpoint
 from cnnviz.app.inputs import InputError, read_sketch
-from cnnviz.training import get_recipe
 from cnnviz.app.pictures import inline_img
 from cnnviz.app.tabs import TABS, Page
+from cnnviz.training import get_recipe
 
 DRAW_WORKERS = 2  # one handler per core; torch uses one thread per handler
 TRAIN_SLOTS = 2  # trainings (or races) at once; others wait in a queue they can see

@@ -20,7 +20,6 @@ import torch
 
 from cnnviz import plots
 from cnnviz.app import session_models
-from cnnviz.app.words import not_a_digit_hint
 from cnnviz.app.inputs import InputError, number, read_sketch, sketch_image
 from cnnviz.app.pictures import (
     digit_image,
@@ -29,6 +28,7 @@ from cnnviz.app.pictures import (
     kernel_picture,
     with_colour_bar,
 )
+from cnnviz.app.words import not_a_digit_hint
 from cnnviz.attacks import (
     AttackResult,
     class_visualisation,

@@ -4,7 +4,8 @@ At start, :func:`start` downloads the four MNIST files with the library's checks
 atomic download (:func:`cnnviz.data.download_mnist`) into the first folder the library
 searches, in a background thread; the app serves the bundled sample meanwhile. When the
 files are there and read, the test digits and the training data switch to them
-(``on_done`` of :func:`start` clears the app's caches). Offline, the sample stays; the Train tab says so.
+(``on_done`` of :func:`start` clears the app's caches). Offline, the sample stays; the
+Train tab says so.
 
 ``$CNNVIZ_MNIST_MIRRORS`` (comma-separated base URLs) replaces the public mirrors; set
 to an empty string, nothing is downloaded (the tests' "no data" app).

@@ -10,7 +10,6 @@ connected layers, 99.4 % test accuracy) reads it, shows which strokes matter and
 filters fire on, and how a small, targeted change of the pixels makes it read another digit."""
 
 
-
 def head(tabs: dict[str, str], models: dict[str, str]) -> str:
     """The page's script (``page.js``) with the tab labels -> ids and model names -> keys
     it writes into the address."""
@@ -20,14 +19,15 @@ def head(tabs: dict[str, str], models: dict[str, str]) -> str:
 
 
 CSS = """
-#verdict { min-height: 1.9rem; }  /* the prediction line's height: no jump when it appears */
+#verdict { height: 2.2rem; }  /* one line, empty or not: no jump when the prediction appears */
 .cnnviz-corrected { color: #7a4100; font-size: 14px; margin: 4px 0 0; }
 .explained p { font-size: 14px; margin: 2px 0; }
+#message p, #truth p { font-size: 14px; line-height: 1.4; }
 .grid-wrap.fixed-height { max-height: none !important; height: auto !important; }
 .class-images .grid-container { --grid-cols: 5 !important; }  /* one image: not full width */
 .inline-picture img { display: block; margin: 0 auto; max-width: 100%; }
 .inline-picture img.pixels { width: 224px; margin: 8px auto; image-rendering: pixelated; }
-#verdict p { font-size: 1.25rem; margin: 0; }
+#verdict p { font-size: 1.25rem; line-height: 2.2rem; margin: 0; }
 svg.curves { display: block; width: 100%; max-width: 900px; height: auto; margin: 0 auto; }
 .unit { display: flex; flex-wrap: wrap; gap: 12px 18px; align-items: flex-start; padding: 6px; }
 .unit figure { margin: 0; }
@@ -56,7 +56,8 @@ svg.curves { display: block; width: 100%; max-width: 900px; height: auto; margin
   #tabs .tab-container button { padding: 4px 5px; font-size: 13px; }
   .class-images .grid-container { --grid-cols: 2 !important; }
   #feature-maps .grid-container, #channel-examples .grid-container,
-  #conv1-filters .grid-container { --grid-cols: 4 !important; }
-  #conv2-filters .grid-container { --grid-cols: 2 !important; }
+  #conv1-filters .grid-container {  /* 4 columns in the box, none hidden off its edge */
+    grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }
+  #conv2-filters .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
 }
 """

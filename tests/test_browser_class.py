@@ -1,0 +1,198 @@
+"""The app in a class's hands (issue 28): the sequences a student's tour broke, replayed.
+
+Draw then Random then Clear, several times; type into number boxes character by
+character; a phone and a laptop; a link that opens a state; Train as a Space visitor,
+once where the app can download MNIST (a local mirror on 127.0.0.1 serving the real
+files) and once offline. One server per case for the whole module.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+from conftest import free_port, serve_directory
+from PIL import Image
+from playwright.sync_api import Page, expect
+from test_app import served_app
+from test_browser import (
+    ARTIFACTS,
+    ONE,
+    QUICK,
+    SEVEN,
+    clear,
+    draw,
+    expect_images_loaded,
+    expect_no_error,
+    expect_read_as,
+    open_page,
+    record_texts,
+    tab,
+)
+
+from cnnviz.digits import read_test_sample
+
+LAPTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+DOT = [[(0, 0), (4, 4)]]
+
+
+@pytest.fixture(scope="module", params=["fetch", "offline"])
+def site(request, tmp_path_factory, mnist_dir) -> Iterator[tuple[str, str]]:
+    """``(url, case)``: the app started with no MNIST, where it can download it (from a
+    local mirror of the real files) or where it cannot (a closed port)."""
+    log = tmp_path_factory.mktemp(request.param) / "server.log"
+    if request.param == "fetch":
+        with serve_directory(mnist_dir) as mirror, served_app(log, None, f"{mirror}/") as url:
+            yield url, request.param
+    else:
+        with served_app(log, None, f"http://127.0.0.1:{free_port()}/") as url:
+            yield url, request.param
+
+
+def ink_on_canvas(page: Page) -> int:
+    """Dark pixels on the sketchpad's canvas as a person sees it (a screenshot)."""
+    png = page.locator("#sketchpad canvas").first.screenshot()
+    grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    return int((grey[:, 60:] < 80).sum())  # the tool bar on the left is not ink
+
+
+def expect_canvas_settled(page: Page) -> None:
+    """No spinner over the sketchpad: its status tracker is hidden."""
+    tracker = page.locator("#sketchpad [data-testid=status-tracker]")
+    expect(tracker).to_have_class(re.compile(r"\bhide\b"), timeout=QUICK)
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_random_after_a_drawing_shows_the_digit_and_clear_forgets_its_label(
+    site, browser, viewport
+):
+    page = open_page(browser, site[0], **viewport)
+    truth = page.locator("#truth")
+    for round_ in range(3):
+        draw(page, ONE)
+        expect_read_as(page, "1")
+        page.locator("#random-digit").click()
+        expect(truth).to_contain_text("true label", timeout=QUICK)
+        label = re.search(r"true label: (\d)", truth.inner_text()).group(1)
+        expect_canvas_settled(page)
+        assert ink_on_canvas(page) > 2000, round_  # the digit is drawn, not a blank canvas
+        expect(page.locator("#message")).to_contain_text("reads", timeout=QUICK)
+        clear(page)  # Clear works: no spinner in the way
+        expect(truth).to_have_text("")  # the loaded digit's label goes with it
+        assert ink_on_canvas(page) < 200
+        draw(page, SEVEN)
+        expect_read_as(page, "7")
+        expect(truth).not_to_contain_text(f"true label: {label}")
+        clear(page)
+    expect_no_error(page)
+    page.close()
+
+
+def test_typed_numbers_apply_once_or_are_visibly_corrected(site, browser):
+    page = open_page(browser, site[0], **LAPTOP)
+    draw(page, SEVEN)
+    expect_read_as(page, "7")
+    message = page.locator("#message")
+    patch = page.get_by_label("number input for Occlusion patch (px)")
+    patch.select_text()
+    record_texts(page, "#message")
+    patch.press_sequentially("12", delay=150)  # 1 is out of range: nothing sent yet
+    page.wait_for_timeout(800)
+    assert page.evaluate("window.seenTexts['#message'].every(t => !t.includes('must be'))")
+    expect(message).to_contain_text("A 5x5 grey patch")
+    patch.press("Enter")
+    expect(message).to_contain_text("A 12x12 grey patch", timeout=QUICK)
+    note = page.locator("#draw-pictures ~ * .cnnviz-corrected, .cnnviz-corrected").first
+    for typed, shown, sentence in (("99", "14", "99 became 14"), ("", "14", "kept 14")):
+        patch.fill("")
+        patch.press_sequentially(typed, delay=100)
+        patch.press("Tab")  # leaving the box commits it
+        expect(patch).to_have_value(shown)
+        expect(note).to_contain_text(sentence)
+        expect(note).to_have_count(1)  # one sentence, not one per keystroke
+    expect(message).to_contain_text("A 14x14 grey patch", timeout=QUICK)
+    expect(page.locator("#prediction")).to_contain_text("7")  # the last result stays
+    assert page.locator(".error, [data-testid=error]").count() == 0  # no red Error badge
+    tab(page, "Train")
+    epochs = page.locator("#train-epochs input[type=number]")
+    lr = page.locator("#train-lr input[type=number]")
+    for box, typed, shown in ((epochs, "1.5", "2"), (epochs, "-5", "1"), (lr, "0.7", "0.5")):
+        box.fill("")
+        box.press_sequentially(typed, delay=80)
+        box.press("Enter")
+        expect(box).to_have_value(shown)
+    lr.fill("")
+    lr.press("Tab")
+    expect(lr).to_have_value("0.5")  # empty: the last good value is kept, and said
+    expect(page.locator("#train-lr .cnnviz-corrected")).to_contain_text("kept 0.5")
+    page.locator("#train-recipe").get_by_label("report").check()
+    expect(lr).to_have_value("0.01")  # the report's learning rate
+    expect_no_error(page)
+    page.close()
+
+
+def test_a_link_opens_a_state_and_the_address_follows_the_student(site, browser):
+    index = int(read_test_sample().indices[17])  # a digit every server has
+    page = open_page(browser, f"{site[0]}?tab=inside&model=robust&digit={index}", **LAPTOP)
+    expect(page.get_by_role("tab", name="Inside")).to_have_attribute(
+        "aria-selected", "true", timeout=QUICK
+    )
+    expect(page.get_by_label("robust")).to_be_checked()
+    expect(page.locator("#truth")).to_contain_text(f"Loaded test digit #{index}")
+    expect(page.locator("#message")).to_contain_text("reads", timeout=QUICK)
+    expect_images_loaded(page, "#feature-maps", at_least=32)
+
+    def address() -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+    tab(page, "Classes")
+    page.get_by_label("no batch norm").check()
+    page.wait_for_function("() => location.search.includes('model=nobn')", timeout=QUICK)
+    assert address() == {"tab": "classvis", "model": "nobn", "digit": str(index)}
+    tab(page, "Draw")
+    page.locator("#random-digit").click()
+    expect(page.locator("#truth")).not_to_contain_text(f"#{index} ", timeout=QUICK)
+    shown = re.search(r"#(\d+)", page.locator("#truth").inner_text()).group(1)
+    page.wait_for_function(f"() => location.search.includes('digit={shown}')", timeout=QUICK)
+    clear(page)
+    page.wait_for_function("() => !location.search.includes('digit=')", timeout=QUICK)
+    assert address() == {"tab": "draw", "model": "nobn"}
+    page.close()
+
+
+@pytest.mark.parametrize("site", ["offline"], indirect=True)  # layout is data-independent
+def test_phone_and_laptop_layout(site, browser):
+    phone = open_page(browser, site[0], **PHONE)
+    draw(phone, ONE)
+    expect_read_as(phone, "1")
+    names = ("seen", "occluded", "salient")
+    boxes = [phone.locator(f"#{name} img").bounding_box() for name in names]
+    assert all(box["width"] >= 224 for box in boxes), boxes  # readable, not 72 px
+    assert boxes[0]["y"] < boxes[1]["y"] < boxes[2]["y"], boxes  # stacked
+    phone.screenshot(path=str(ARTIFACTS / "class_phone_draw.png"), full_page=True)
+    tab(phone, "Inside")
+    expect_images_loaded(phone, "#feature-maps", at_least=32)
+    gallery = phone.locator("#feature-maps").bounding_box()
+    maps = [phone.locator("#feature-maps img").nth(k).bounding_box() for k in range(32)]
+    right = gallery["x"] + gallery["width"] + 1
+    assert all(gallery["x"] - 1 <= m["x"] and m["x"] + m["width"] <= right for m in maps)
+    assert len({round(m["x"]) for m in maps}) == 4  # four columns, none hidden
+    phone.screenshot(path=str(ARTIFACTS / "class_phone_inside.png"), full_page=True)
+    phone.close()
+    laptop = open_page(browser, site[0], **LAPTOP)
+    canvas = laptop.locator("#sketchpad canvas").first
+    expect(canvas).to_be_visible(timeout=QUICK)
+    before = canvas.bounding_box()["y"]
+    draw(laptop, ONE)
+    expect_read_as(laptop, "1")
+    assert abs(canvas.bounding_box()["y"] - before) < 1  # no jump when the prediction shows
+    for name in ("seen", "occluded", "salient"):  # most of each picture above the fold
+        box = laptop.locator(f"#{name} img").bounding_box()
+        assert box["y"] + 0.6 * box["height"] <= LAPTOP["height"], (name, box)
+    laptop.screenshot(path=str(ARTIFACTS / "class_laptop_draw.png"))
+    laptop.close()
