@@ -239,7 +239,9 @@ def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State, drawn: gr.St
         trigger(feature_maps, maps_inputs, maps_outputs, api_name=False, **QUICK).then(
             channel_map, open_channel[1:], channel_outputs, api_name=False, **QUICK
         )
-    top.sketch.change(forget_truth, top.sketch, top.truth, api_name=False, queue=False)
+    top.sketch.change(
+        forget_truth, top.sketch, top.truth, api_name=False, queue=False, show_progress="hidden"
+    )
     # Gradio's sketchpad sends every change of its canvas to each listening event; a new
     # value from the server while strokes are on it often left it blank under a spinner
     # (issue 28: 3 of 6 pages here). Emptied first, it always loads the digit.
