@@ -1,0 +1,86 @@
+"""Words for a beginner (issue 28): explanations with links, the not-a-digit hint, the
+comment on class images that needed no step, a test digit by its index, the race's lesson."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from cnnviz.app import handlers, live_training, words
+from cnnviz.app.pictures import digit_image
+from cnnviz.digits import read_test_sample
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+
+
+def canvas(draw) -> np.ndarray:
+    picture = Image.new("RGB", (392, 392), "white")
+    draw(ImageDraw.Draw(picture))
+    return np.asarray(picture)
+
+
+def test_every_explanation_links_a_gallery_page_that_exists():
+    for control, (line, page) in words.EXPLANATIONS.items():
+        assert (EXAMPLES / f"{page}.py").is_file(), control
+        text = words.explanation(control)
+        assert line in text and f'href="{words.DOCS_URL}auto_examples/{page}.html"' in text
+
+
+def test_the_hint_stays_quiet_on_every_real_mnist_digit_of_the_sample():
+    sample = read_test_sample()
+    loud = [
+        int(sample.indices[k])
+        for k in range(len(sample.y))
+        if words.not_a_digit_hint(digit_image(sample.x[k, 0], height=392, ink=True))
+    ]
+    assert loud == []
+
+
+def test_the_hint_speaks_for_a_dot_and_a_scribble():
+    rng = np.random.default_rng(0)
+    points = [tuple(p) for p in rng.integers(80, 310, (30, 2)).tolist()]
+    dot = canvas(lambda pen: pen.ellipse([190, 190, 215, 215], fill="black"))
+    scribble = canvas(lambda pen: pen.line(points, fill="black", width=26))
+    assert "a dot" in words.not_a_digit_hint(dot)
+    assert "a scribble" in words.not_a_digit_hint(scribble)
+    message = handlers.draw_update({"composite": dot}, "batch norm", 5, 2)[-1]
+    assert "The network reads" in message and "does not look like a digit" in message
+    assert words.not_a_digit_hint(None) == ""
+
+
+def test_a_class_image_reached_in_no_step_is_explained(monkeypatch):
+    real = handlers.class_visualisation
+
+    def instantly(net, targets):
+        result = real(net, targets)
+        return dataclasses.replace(result, steps=torch.zeros_like(result.steps))
+
+    monkeypatch.setattr(handlers, "class_visualisation", instantly)
+    sure, _, _, status = handlers.grow_class_images("batch norm", "8")
+    assert sure[0][1].endswith("after 0 steps (the noise already read as it)")
+    assert "Class 8 needed 0 steps: the random noise it starts from already read" in status
+
+
+def test_a_test_digit_by_its_index(without_data):
+    sample = read_test_sample()
+    index = int(sample.indices[17])
+    picture, truth = handlers.test_digit(index)
+    assert f"#{index} from a bundled sample" in truth
+    assert f"true label: **{int(sample.y[17])}**" in truth and picture.shape == (392, 392, 3)
+    missing = next(k for k in range(10_000) if k not in set(sample.indices.tolist()))
+    assert handlers.test_digit(missing)[0] is None
+    with pytest.raises(handlers.InputError, match="between 0 and 9999"):
+        handlers.test_digit(10_000)
+
+
+def test_the_race_lesson_is_computed_from_the_accuracies():
+    small = live_training.race_lesson(93.0, 95.0, 100)
+    assert small.startswith("No batch norm ahead by 2.0 points on 100 test digits")
+    assert "+/-6.6 points" in small and "cannot tell them apart" in small
+    large = live_training.race_lesson(98.97, 98.45, 10_000)
+    assert "+/-0.3 points" in large and "more than chance" in large
