@@ -658,7 +658,7 @@ def plot_noise_attack(transfer: NoiseTransfer, columns: int = 5) -> Figure:
 def plot_transfer_table(transfer: NoiseTransfer, image_labels: torch.Tensor) -> Figure:
     """The report's table as an annotated heatmap: rows = noise targets, columns = images.
 
-    Each cell is coloured by its outcome (:data:`TRANSFER_OUTCOMES`): green, the
+    Each cell is coloured by its outcome (:data:`TRANSFER_OUTCOMES`): blue, the
     prediction became the noise's target (fooled); grey, still the true label; orange,
     something else; white, the image already is of the target class (not counted in the
     fooling rate). The legend under the table says which colours no cell has.
@@ -729,11 +729,12 @@ def plot_robustness(epsilons: list[float], curves: dict[str, torch.Tensor]) -> F
     return fig
 
 
-#: Outcome code -> (legend text, cell colour) of a transfer table cell.
+#: Outcome code -> (legend text, cell colour) of a transfer table cell. Okabe-Ito orange
+#: and sky blue: told apart with protanopia and deuteranopia too (tested).
 TRANSFER_OUTCOMES: dict[int, tuple[str, str]] = {
-    0: ("still the true label", "#d9d9d9"),
-    1: ("another wrong label", "#f4a259"),
-    2: ("fooled: read as the noise's target", "#4caf50"),
+    0: ("still the true label", "#bdbdbd"),
+    1: ("another wrong label", "#e69f00"),
+    2: ("fooled: read as the noise's target", "#56b4e9"),
     3: ("already the target (not counted)", "#ffffff"),
 }
 

@@ -455,5 +455,8 @@ def test_train_api_streams_then_ends_with_a_summary(client):
     race = list(client.submit("fast", 1, 0.1, 128, api_name="/race"))[-1]
     assert set(race[2]) == {"batch norm", "no batch norm"}
     assert race[2]["batch norm"]["steps"] == race[2]["no batch norm"]["steps"] == 7
-    with pytest.raises(Exception, match="Epochs: The value must be between 1 and 3, not 9"):
-        client.predict("fast", True, 9, 0.1, 32, api_name="/train")
+    # 800 sample digits: up to 30 short epochs (3 on the full MNIST)
+    with pytest.raises(Exception, match="number of epochs must be between 1 and 30, not 99"):
+        client.predict("fast", True, 99, 0.1, 32, api_name="/train")
+    with pytest.raises(Exception, match="learning rate must be a number, not 'abc'"):
+        client.predict("fast", True, 1, "abc", 32, api_name="/train")

@@ -84,3 +84,55 @@ def test_the_race_lesson_is_computed_from_the_accuracies():
     assert "+/-6.6 points" in small and "cannot tell them apart" in small
     large = live_training.race_lesson(98.97, 98.45, 10_000)
     assert "+/-0.3 points" in large and "more than chance" in large
+
+
+# Machado, Oliveira and Fernandes (2009), severity 1, on linear RGB.
+COLOUR_BLIND = {
+    "normal": np.eye(3),
+    "protanopia": np.array(
+        [
+            [0.152286, 1.052583, -0.204868],
+            [0.114503, 0.786281, 0.099216],
+            [-0.003882, -0.048116, 1.051998],
+        ]
+    ),
+    "deuteranopia": np.array(
+        [
+            [0.367322, 0.860646, -0.227968],
+            [0.280085, 0.672501, 0.047413],
+            [-0.011820, 0.042940, 0.968881],
+        ]
+    ),
+}
+
+
+def seen_lab(colour: str, vision: str) -> np.ndarray:
+    """CIE L*a*b* (D65) of an sRGB colour as seen with ``vision``."""
+    from matplotlib.colors import to_rgb
+
+    srgb = np.array(to_rgb(colour))
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    linear = np.clip(COLOUR_BLIND[vision] @ linear, 0, 1)
+    xyz = (
+        np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+        @ linear
+        / np.array([0.9505, 1.0, 1.089])
+    )
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def colour_distance(first: str, second: str, vision: str) -> float:
+    return float(np.linalg.norm(seen_lab(first, vision) - seen_lab(second, vision)))
+
+
+def test_transfer_table_colours_stay_apart_for_colour_blind_students():
+    from cnnviz.plots import TRANSFER_OUTCOMES
+
+    colours = [colour for _, colour in TRANSFER_OUTCOMES.values()]
+    for vision in COLOUR_BLIND:
+        for i, first in enumerate(colours):
+            for second in colours[i + 1 :]:
+                assert colour_distance(first, second, vision) > 20, (vision, first, second)
+    # the old pair, "fooled" green and "another wrong label" orange, failed for protanopes
+    assert colour_distance("#4caf50", "#f4a259", "protanopia") < 20

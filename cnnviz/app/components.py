@@ -7,9 +7,10 @@ line in the server log, never a traceback.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import gradio as gr
 import numpy as np
@@ -98,9 +99,20 @@ def endpoint(handler: Callable) -> Callable:
             result = handler(*args)
         except InputError as error:
             raise InputFailed(str(error)) from None
+        if inspect.isgenerator(result):
+            return _streamed(result)
         return tuple(map(served, result)) if isinstance(result, tuple) else served(result)
 
     return run
+
+
+def _streamed(updates: Iterator):
+    """A handler's stream of updates, with its :class:`~cnnviz.app.inputs.InputError` (raised
+    once iterated: the settings are read then) as a message."""
+    try:
+        yield from updates
+    except InputError as error:
+        raise InputFailed(str(error)) from None
 
 
 def picture(label: str, **options) -> gr.Image:
