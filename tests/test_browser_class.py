@@ -9,8 +9,12 @@ files) and once offline. One server per case for the whole module.
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -244,3 +248,56 @@ def test_train_as_a_space_visitor(site, browser):
     expect(page.locator("#train-curves svg.curves polyline").first).to_be_visible()
     expect_no_error(page)
     page.close()
+
+
+AXE_VERSION = "4.14.1"
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's ``axe.min.js`` from the npm registry (``npm pack``), kept in a cache folder."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cnnviz-tests"
+    archive = cache / f"axe-core-{AXE_VERSION}.tgz"
+    if not archive.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "pack", f"axe-core@{AXE_VERSION}", "--pack-destination", str(cache)],
+            check=True,
+            capture_output=True,
+        )
+    with tarfile.open(archive) as packed:
+        return packed.extractfile("package/axe.min.js").read().decode()
+
+
+def serious_violations(page: Page, axe: str) -> list[dict]:
+    """axe-core's critical and serious violations on the page as it is now."""
+    if not page.evaluate("() => 'axe' in window"):
+        page.add_script_tag(content=axe)
+    page.wait_for_timeout(300)  # the page's accessibility patches run on the next frame
+    return page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+            .filter(v => ["critical", "serious"].includes(v.impact))
+            .map(v => ({rule: v.id, where: v.nodes.map(n => n.target.join(" "))}))"""
+    )
+
+
+@pytest.mark.parametrize("site", ["offline"], indirect=True)  # markup is data-independent
+def test_axe_core_finds_no_serious_violation_in_several_states(site, browser, axe_source):
+    found = {}
+    phone = open_page(browser, site[0], **PHONE)
+    expect(phone.locator("#sketchpad canvas").first).to_be_visible(timeout=QUICK)
+    found["phone, opened"] = serious_violations(phone, axe_source)
+    phone.close()
+    page = open_page(browser, site[0], **LAPTOP)
+    draw(page, SEVEN)
+    expect_read_as(page, "7")
+    found["laptop, drawn"] = serious_violations(page, axe_source)
+    tab(page, "Inside")
+    expect_images_loaded(page, "#feature-maps", at_least=32)
+    found["inside"] = serious_violations(page, axe_source)
+    tab(page, "Transfer")
+    found["transfer"] = serious_violations(page, axe_source)
+    tab(page, "Train")
+    found["train"] = serious_violations(page, axe_source)
+    page.close()
+    assert all(violations == [] for violations in found.values()), found

@@ -126,3 +126,37 @@ function startFollowing() {
 }
 document.addEventListener("pointerdown", startFollowing, true);
 document.addEventListener("keydown", startFollowing, true);
+
+// Accessibility of Gradio's own widgets, patched where the page can (each names the
+// axe-core rule it answers; docs/app.rst lists them).
+function patchAccessibility() {
+  // aria-prohibited-attr: an empty image or gallery is a <div aria-label> with no role
+  for (const empty of document.querySelectorAll("div.empty[aria-label]:not([role])")) {
+    empty.setAttribute("role", "img");
+  }
+  // image-alt, button-name: pictures shown without alt text get their block's label
+  for (const image of document.querySelectorAll("img:not([alt]), img[alt=\"\"]")) {
+    const block = image.closest(".block");
+    const label = block ? block.querySelector("[data-testid=\"block-label\"]") : null;
+    const item = image.closest(".gallery-item");
+    const parts = [label ? label.textContent.trim() : "", item ? item.textContent.trim() : ""];
+    image.alt = parts.filter(Boolean).join(": ") || "picture";
+  }
+  // label-content-name-mismatch: a thumbnail showing "ch 2" is named "Thumbnail 3 of 32"
+  for (const thumb of document.querySelectorAll(".thumbnail-item[aria-label^=\"Thumbnail\"]")) {
+    const item = thumb.closest(".gallery-item");
+    const caption = item ? item.textContent.trim() : "";
+    const name = thumb.getAttribute("aria-label");
+    if (caption) thumb.setAttribute("aria-label", `${caption}, ${name.toLowerCase()}`);
+  }
+}
+
+let patchPending = false;
+new MutationObserver(() => {
+  if (patchPending) return;
+  patchPending = true;
+  requestAnimationFrame(() => {
+    patchPending = false;
+    patchAccessibility();
+  });
+}).observe(document.documentElement, { childList: true, subtree: true });

@@ -23,6 +23,11 @@ CSS = """
 .cnnviz-corrected { color: #7a4100; font-size: 14px; margin: 4px 0 0; }
 .explained p { font-size: 14px; margin: 2px 0; }
 #message p, #truth p { font-size: 14px; line-height: 1.4; }
+/* colour contrast (axe-core "color-contrast", 4.5:1): slider ends, the footer, buttons */
+.min_value, .max_value, .show-api { color: #4b5563 !important; }
+button.primary { background: #b45309 !important; color: #fff !important; }
+button.primary:hover { background: #92400e !important; }
+button.stop { background: #b91c1c !important; color: #fff !important; }
 .grid-wrap.fixed-height { max-height: none !important; height: auto !important; }
 .class-images .grid-container { --grid-cols: 5 !important; }  /* one image: not full width */
 .inline-picture img { display: block; margin: 0 auto; max-width: 100%; }
