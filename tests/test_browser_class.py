@@ -301,3 +301,29 @@ def test_axe_core_finds_no_serious_violation_in_several_states(site, browser, ax
     found["train"] = serious_violations(page, axe_source)
     page.close()
     assert all(violations == [] for violations in found.values()), found
+
+
+@pytest.mark.parametrize("site", ["offline"], indirect=True)  # keys are data-independent
+def test_a_keyboard_reaches_an_input_a_channel_and_a_unit(site, browser):
+    page = open_page(browser, site[0], **LAPTOP)
+    expect(page.locator("#random-digit")).to_be_visible(timeout=QUICK)
+    page.locator("#random-digit").focus()
+    page.keyboard.press("Enter")  # an input without a mouse
+    expect(page.locator("#message")).to_contain_text("reads", timeout=QUICK)
+    page.get_by_role("tab", name="Inside").focus()
+    page.keyboard.press("Enter")
+    expect_images_loaded(page, "#feature-maps", at_least=32)
+    page.locator("#feature-maps .thumbnail-item").nth(5).focus()
+    page.keyboard.press("Enter")  # opens channel 5
+    note = page.locator("#unit-note")
+    expect(note).to_contain_text("conv1 channel 5: 28x28 values", timeout=QUICK)
+    expect_images_loaded(page, "#unit-map")
+    page.locator("#unit-map button:has(img)").focus()
+    for key in ("ArrowRight", "ArrowRight", "ArrowUp"):  # from the centre unit (14, 14)
+        page.keyboard.press(key)
+    expect(page.locator("#unit-map .cnnviz-unit-mark")).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(note).to_contain_text("conv1[5, 13, 16]", timeout=QUICK)
+    expect(page.locator("#unit-figure")).to_contain_text("conv1[5, 13, 16] sees")
+    expect_no_error(page)
+    page.close()

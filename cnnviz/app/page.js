@@ -160,3 +160,68 @@ new MutationObserver(() => {
     patchAccessibility();
   });
 }).observe(document.documentElement, { childList: true, subtree: true });
+
+// Keyboard: on the Inside tab's unit map, the arrow keys move a marked unit (from the
+// centre) and Enter or Space opens it, as a click on it would.
+const unitAt = { row: -1, col: -1, grid: "" };
+
+function unitGrid() {
+  const note = document.querySelector("#unit-note");
+  const size = note ? /(\d+)x(\d+) values/.exec(note.textContent) : null;
+  return size ? [parseInt(size[1], 10), parseInt(size[2], 10)] : null;
+}
+
+function unitPoint(image, rows, cols) {
+  const rect = image.getBoundingClientRect();
+  const scale = Math.min(rect.width / image.naturalWidth, rect.height / image.naturalHeight, 1);
+  const left = rect.left + (rect.width - image.naturalWidth * scale) / 2;
+  const top = rect.top + (rect.height - image.naturalHeight * scale) / 2;
+  const width = (image.naturalWidth * scale) / cols;
+  const height = (image.naturalHeight * scale) / rows;
+  return { left: left + unitAt.col * width, top: top + unitAt.row * height, width, height };
+}
+
+function markUnit(button, image, rows, cols) {
+  let mark = button.querySelector(".cnnviz-unit-mark");
+  if (!mark) {
+    mark = document.createElement("div");
+    mark.className = "cnnviz-unit-mark";
+    button.style.position = "relative";
+    button.append(mark);
+  }
+  const box = unitPoint(image, rows, cols);
+  const frame = button.getBoundingClientRect();
+  Object.assign(mark.style, {
+    left: `${box.left - frame.left}px`,
+    top: `${box.top - frame.top}px`,
+    width: `${box.width}px`,
+    height: `${box.height}px`,
+  });
+  button.setAttribute("aria-label", `Unit row ${unitAt.row}, column ${unitAt.col}: Enter opens it`);
+}
+
+const MOVES = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+
+document.addEventListener("keydown", (event) => {
+  const button = event.target instanceof Element ? event.target.closest("#unit-map button") : null;
+  const image = button ? button.querySelector("img") : null;
+  const grid = unitGrid();
+  if (!image || !grid) return;
+  const [rows, cols] = grid;
+  if (unitAt.grid !== `${rows}x${cols}`) {
+    Object.assign(unitAt, { row: Math.floor(rows / 2), col: Math.floor(cols / 2), grid: `${rows}x${cols}` });
+  }
+  if (event.key in MOVES) {
+    const [down, right] = MOVES[event.key];
+    unitAt.row = Math.min(Math.max(unitAt.row + down, 0), rows - 1);
+    unitAt.col = Math.min(Math.max(unitAt.col + right, 0), cols - 1);
+    markUnit(button, image, rows, cols);
+    event.preventDefault();
+  } else if (event.key === "Enter" || event.key === " ") {
+    const box = unitPoint(image, rows, cols);
+    const centre = { clientX: box.left + box.width / 2, clientY: box.top + box.height / 2 };
+    button.dispatchEvent(new MouseEvent("click", { bubbles: true, ...centre }));
+    markUnit(button, image, rows, cols);
+    event.preventDefault();
+  }
+}, true);

@@ -28,6 +28,7 @@ CSS = """
 button.primary { background: #b45309 !important; color: #fff !important; }
 button.primary:hover { background: #92400e !important; }
 button.stop { background: #b91c1c !important; color: #fff !important; }
+.cnnviz-unit-mark { position: absolute; outline: 3px solid #0072b2; pointer-events: none; }
 .grid-wrap.fixed-height { max-height: none !important; height: auto !important; }
 .class-images .grid-container { --grid-cols: 5 !important; }  /* one image: not full width */
 .inline-picture img { display: block; margin: 0 auto; max-width: 100%; }

@@ -128,7 +128,8 @@ def neuron_panel() -> NeuronPanel:
     gr.Markdown(
         "### Inside a neuron\nClick a feature map above (or pick its channel), then click "
         "a pixel of it: its computation appears. Click a class in the prediction for the "
-        "output layer's terms."
+        "output layer's terms. Keyboard: Tab to the map, move with the arrow keys, Enter "
+        "opens the unit."
     )
     channel = slider(0, 31, value=0, step=1, label="Channel", elem_id="unit-channel")
     with gr.Row():
