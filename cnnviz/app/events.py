@@ -74,7 +74,7 @@ def opened(request: gr.Request):
     and the Train tab's epochs and batch size for the data used now.
     """
     query = request.query_params if request is not None else {}
-    tab = query.get("tab", "draw")
+    tab = query.get("tab")
     model_name = MODEL_KEYS.get(query.get("model", ""), gr.skip())
     canvas, truth = gr.skip(), gr.skip()
     if "digit" in query:
@@ -85,11 +85,11 @@ def opened(request: gr.Request):
         canvas = gr.skip() if canvas is None else canvas
     epochs, batch = live_training.defaults()
     return (
-        gr.Tabs(selected=tab if tab in TABS else "draw"),
+        gr.Tabs(selected=tab) if tab in TABS else gr.skip(),  # a click meanwhile stays
         model_name,
         canvas,
         truth,
-        tab == "inside",
+        tab == "inside" if tab in TABS else gr.skip(),
         gr.Slider(maximum=live_training.max_epochs(), value=epochs),
         batch,
     )

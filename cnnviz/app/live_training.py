@@ -24,7 +24,7 @@ from cnnviz.app.curves_svg import progress_svg
 from cnnviz.app.inputs import InputError, number
 from cnnviz.app.pictures import kernel_picture
 from cnnviz.data import DatasetNotFoundError, Splits, load_splits
-from cnnviz.digits import read_test_sample
+from cnnviz.digits import load_test_digits, read_test_sample
 from cnnviz.idx import IDXError
 from cnnviz.layers import conv_filters
 from cnnviz.live import LiveRun, race
@@ -80,7 +80,7 @@ def live_data() -> tuple[Splits, str]:
 def max_epochs() -> int:
     """The most epochs a run may have on the data used now (a pass over 800 sample
     digits is short, one over 54,000 is not)."""
-    return MAX_EPOCHS if live_data()[0].train_x.shape[0] > 800 else MAX_SAMPLE_EPOCHS
+    return MAX_EPOCHS if load_test_digits().full else MAX_SAMPLE_EPOCHS
 
 
 def defaults() -> tuple[int, int]:
