@@ -157,6 +157,8 @@ def summary(name: str, latencies: list[float | None]) -> str:
 def start_app(port: int) -> subprocess.Popen:
     """``demo/app.py`` on 127.0.0.1:``port``, once it answers (bounded wait)."""
     environment = os.environ | {"GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
+    # the app, not a background download of MNIST, is measured (set it to measure both)
+    environment.setdefault("CNNVIZ_MNIST_MIRRORS", "")
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "demo" / "app.py")],
         env=environment,

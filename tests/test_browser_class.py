@@ -221,15 +221,15 @@ def test_train_as_a_space_visitor(site, browser):
     tab(page, "Train")
     epochs = page.locator("#train-epochs input[type=number]")
     batch = page.locator("#train-batch input[type=number]")
-    expected = ("1", "128") if site[1] == "fetch" else ("10", "32")  # a run worth watching
+    expected = ("1", "128") if site[1] == "fetch" else ("30", "32")  # a run worth watching
     expect(epochs).to_have_value(expected[0], timeout=QUICK)
     expect(batch).to_have_value(expected[1])
     status = page.locator("#train-status")
     record_texts(page, "#train-status")
     page.locator("#train").click()
-    expect_seen(page, "#train-status", "images/s")
-    page.wait_for_timeout(2500)  # seconds of curves: still training, Stop still useful
-    expect(status).to_contain_text("images/s")
+    expect_seen(page, "#train-status", r"images/s, \d+ s left")
+    running = page.evaluate("window.seenTexts['#train-status'].find(t => / s left/.test(t))")
+    assert int(re.search(r"(\d+) s left", running).group(1)) >= 3, running  # seconds to watch
     page.locator("#stop-training").click()
     expect(status).to_contain_text("Stopped: test accuracy", timeout=SLOW)
     if site[1] == "fetch":
@@ -239,7 +239,7 @@ def test_train_as_a_space_visitor(site, browser):
         expect(status).not_to_contain_text("$CNNVIZ_DATA")
         words = re.compile(r"it (did not reach|reached) 98 % validation")  # words, no null
         expect(status).to_contain_text(words)
-        epochs.fill("3")
+        epochs.fill("6")
         epochs.press("Enter")
         page.locator("#race").click()
         lesson = re.compile(r"ahead by \d+\.\d points on 100 test digits; chance alone .* \+/-")
