@@ -119,7 +119,7 @@ def ink_shape(canvas: np.ndarray) -> InkShape | None:
         return None
     side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
     pixels = prepare_drawing(canvas).pixels
-    return InkShape(extent=side / max(ink.shape), fill=float((pixels > 0.5).mean()))
+    return InkShape(extent=float(side / max(ink.shape)), fill=float((pixels > 0.5).mean()))
 
 
 def not_a_digit_hint(canvas: np.ndarray | None) -> str:
