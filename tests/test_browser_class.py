@@ -73,13 +73,14 @@ def expect_canvas_settled(page: Page) -> None:
     expect(tracker).to_have_class(re.compile(r"\bhide\b"), timeout=QUICK)
 
 
-@pytest.mark.parametrize(("viewport", "rounds"), [(LAPTOP, 3), (PHONE, 2)], ids=["laptop", "phone"])
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
 def test_random_after_a_drawing_shows_the_digit_and_clear_forgets_its_label(
-    site, browser, viewport, rounds
+    site, browser, viewport
 ):
+    """Jammed on half the pages before: 8 tries (2 per page, 2 viewports, 2 servers)."""
     page = open_page(browser, site[0], **viewport)
     truth = page.locator("#truth")
-    for round_ in range(rounds):
+    for round_ in range(2):
         draw(page, ONE)
         expect_read_as(page, "1")
         page.locator("#random-digit").click()
@@ -97,6 +98,7 @@ def test_random_after_a_drawing_shows_the_digit_and_clear_forgets_its_label(
     page.close()
 
 
+@pytest.mark.parametrize("site", ["offline"], indirect=True)  # typing is data-independent
 def test_typed_numbers_apply_once_or_are_visibly_corrected(site, browser):
     page = open_page(browser, site[0], **LAPTOP)
     draw(page, SEVEN)
