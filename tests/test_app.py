@@ -460,3 +460,18 @@ def test_train_api_streams_then_ends_with_a_summary(client):
         client.predict("fast", True, 99, 0.1, 32, api_name="/train")
     with pytest.raises(Exception, match="learning rate must be a number, not 'abc'"):
         client.predict("fast", True, 1, "abc", 32, api_name="/train")
+
+
+def test_served_app_links_its_gallery_pages_where_the_docs_are_built(no_data_app):
+    """In a checkout with built docs (``make test`` builds them first) the app serves them
+    at /docs/, so every explanation's link opens its gallery page; without, no links."""
+    from cnnviz.app import words
+
+    if words.DOCS_URL is None:
+        if os.environ.get("CI"):
+            pytest.fail("make test builds the docs before the tests")
+        pytest.skip("docs not built here: the explanations carry no link")
+    for _, page in words.EXPLANATIONS.values():
+        link = no_data_app[0].rstrip("/") + words.gallery_link(page)
+        with urllib.request.urlopen(link, timeout=10) as response:
+            assert response.status == 200 and b"sphx-glr" in response.read()

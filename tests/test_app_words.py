@@ -24,11 +24,28 @@ def canvas(draw) -> np.ndarray:
     return np.asarray(picture)
 
 
-def test_every_explanation_links_a_gallery_page_that_exists():
+def test_every_explanation_links_a_gallery_page_that_exists(monkeypatch):
+    monkeypatch.setattr(words, "DOCS_URL", "https://example.org/docs/")
     for control, (line, page) in words.EXPLANATIONS.items():
         assert (EXAMPLES / f"{page}.py").is_file(), control
         text = words.explanation(control)
-        assert line in text and f'href="{words.DOCS_URL}auto_examples/{page}.html"' in text
+        assert line in text and f'href="https://example.org/docs/auto_examples/{page}.html"' in text
+
+
+def test_without_docs_the_explanations_have_no_dead_link(monkeypatch):
+    monkeypatch.setattr(words, "DOCS_URL", None)
+    for control, (line, _) in words.EXPLANATIONS.items():
+        assert words.explanation(control) == line
+
+
+def test_the_docs_url_is_the_built_docs_or_the_setting(monkeypatch, tmp_path):
+    monkeypatch.delenv("CNNVIZ_DOCS_URL", raising=False)
+    monkeypatch.setattr(words, "BUILT_DOCS", tmp_path)
+    assert words.docs_url() is None
+    (tmp_path / "index.html").write_text("<p>docs</p>")
+    assert words.docs_url() == "/docs/"
+    monkeypatch.setenv("CNNVIZ_DOCS_URL", "https://example.org/cnnviz/")
+    assert words.docs_url() == "https://example.org/cnnviz/"
 
 
 def test_the_hint_stays_quiet_on_every_real_mnist_digit_of_the_sample():

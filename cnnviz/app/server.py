@@ -9,8 +9,9 @@ import threading
 
 import gradio as gr
 import torch
+from starlette.staticfiles import StaticFiles
 
-from cnnviz.app import events, handlers, live_training, mnist_fetch, tabs
+from cnnviz.app import events, handlers, live_training, mnist_fetch, tabs, words
 from cnnviz.app.page import CSS, INTRO, TITLE, head
 from cnnviz.conv1_pool import compile_kernels
 from cnnviz.runtime import retain_freed_memory
@@ -96,8 +97,13 @@ def main(host: str | None = None, port: int | None = None) -> None:
         free port from 7860 (Gradio's choice).
     """
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    prepare().launch(
+    app = prepare()
+    app.launch(
         server_name=host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=port,
+        prevent_thread_lock=True,
         **LAUNCH_OPTIONS,
     )
+    if words.DOCS_URL == "/docs/":  # this checkout's built docs, for the explanations' links
+        app.server_app.mount("/docs", StaticFiles(directory=words.BUILT_DOCS, html=True))
+    app.block_thread()

@@ -8,14 +8,37 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from cnnviz.drawing import INK_THRESHOLD, ink_map, prepare_drawing
 
-#: Where the documentation site (its gallery of examples) is published; every link of
-#: the app starts here. ``$CNNVIZ_DOCS_URL`` overrides it (a Space, a course site).
-DOCS_URL = os.environ.get("CNNVIZ_DOCS_URL", "/docs/").rstrip("/") + "/"
+#: The documentation built in a checkout (``make docs``); the app serves it at ``/docs/``.
+BUILT_DOCS = Path(__file__).resolve().parents[2] / "docs" / "_build" / "html"
+
+
+def docs_url() -> str | None:
+    """Where the documentation site (its gallery of examples) is, for the app's links.
+
+    ``$CNNVIZ_DOCS_URL`` where set (a Space, a course site), else ``/docs/`` when this
+    checkout's docs are built (the app serves them there), else ``None``: no links.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["CNNVIZ_DOCS_URL"] = "https://example.org/cnnviz"
+    >>> docs_url()
+    'https://example.org/cnnviz/'
+    >>> del os.environ["CNNVIZ_DOCS_URL"]
+    """
+    if os.environ.get("CNNVIZ_DOCS_URL"):
+        return os.environ["CNNVIZ_DOCS_URL"].rstrip("/") + "/"
+    return "/docs/" if (BUILT_DOCS / "index.html").is_file() else None
+
+
+#: Every link of the app starts here (``None``: no documentation to link to).
+DOCS_URL = docs_url()
 
 #: control -> (one line for a beginner, gallery page that explains it)
 EXPLANATIONS: dict[str, tuple[str, str]] = {
@@ -60,28 +83,30 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
 }
 
 
-def gallery_link(page: str) -> str:
-    """The address of a gallery page on the docs site.
+def gallery_link(page: str) -> str | None:
+    """The address of a gallery page on the docs site (``None`` without docs).
 
     Examples
     --------
-    >>> gallery_link("plot_06_occlusion_saliency").endswith(
-    ...     "auto_examples/plot_06_occlusion_saliency.html")
+    >>> link = gallery_link("plot_06_occlusion_saliency")
+    >>> link is None or link.endswith("auto_examples/plot_06_occlusion_saliency.html")
     True
     """
-    return f"{DOCS_URL}auto_examples/{page}.html"
+    return None if DOCS_URL is None else f"{DOCS_URL}auto_examples/{page}.html"
 
 
 def explanation(control: str) -> str:
-    """One line of Markdown for ``control`` (a key of :data:`EXPLANATIONS`) with its link.
+    """One line of Markdown for ``control`` (a key of :data:`EXPLANATIONS`), with a link
+    to its gallery page where the docs are (:func:`docs_url`).
 
     Examples
     --------
-    >>> "gallery page" in explanation("saliency")
+    >>> explanation("saliency").startswith("**Saliency**")
     True
     """
     line, page = EXPLANATIONS[control]
-    return f'{line} <a href="{gallery_link(page)}" target="_blank">The gallery page</a>'
+    link = gallery_link(page)
+    return line if link is None else f'{line} <a href="{link}" target="_blank">The gallery page</a>'
 
 
 TOO_SMALL = 0.2  # ink extent / canvas side; MNIST digits on the canvas: 0.71
