@@ -467,10 +467,10 @@ def test_served_app_links_its_gallery_pages_where_the_docs_are_built(no_data_app
     at /docs/, so every explanation's link opens its gallery page; without, no links."""
     from cnnviz.app import words
 
-    if words.DOCS_URL is None:
+    if words.DOCS_URL != "/docs/":
         if os.environ.get("CI"):
             pytest.fail("make test builds the docs before the tests")
-        pytest.skip("docs not built here: the explanations carry no link")
+        pytest.skip("docs not built here (or $CNNVIZ_DOCS_URL set): nothing served")
     for _, page in words.EXPLANATIONS.values():
         link = no_data_app[0].rstrip("/") + words.gallery_link(page)
         with urllib.request.urlopen(link, timeout=10) as response:
