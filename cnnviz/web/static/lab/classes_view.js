@@ -1,0 +1,175 @@
+// The Classes view: what the network thinks each class looks like (R12), grown from
+// noise in the browser (lab/classes.js), with the logit of each class step by step.
+
+import { CLASS_DEFAULTS, classImages } from "./classes.js";
+import { el, paintInput, renderWhenShown } from "./panel_util.js";
+import { addHooks, plain, withModel } from "./testing.js";
+
+// matplotlib's tab10, one colour per class in the plot.
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+/** A line plot of `history` ([T][n] logits) on `canvas`, one line per class, with axes. */
+function plotLogits(canvas, history, labels) {
+  const width = canvas.clientWidth || 360;
+  const height = 220;
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = width * ratio;
+  canvas.height = height * ratio;
+  canvas.style.height = `${height}px`;
+  const context = canvas.getContext("2d");
+  context.scale(ratio, ratio);
+  context.clearRect(0, 0, width, height);
+  const margin = { left: 44, right: 10, top: 10, bottom: 32 };
+  const values = history.flat();
+  const low = Math.min(0, ...values);
+  const high = Math.max(1, ...values);
+  const steps = Math.max(history.length - 1, 1);
+  const px = (t) => margin.left + ((width - margin.left - margin.right) * t) / steps;
+  const py = (v) => height - margin.bottom - ((height - margin.top - margin.bottom) * (v - low)) / (high - low);
+  context.strokeStyle = "#888";
+  context.fillStyle = getComputedStyle(canvas).color || "#222";
+  context.font = "11px sans-serif";
+  context.beginPath();
+  context.moveTo(margin.left, margin.top);
+  context.lineTo(margin.left, height - margin.bottom);
+  context.lineTo(width - margin.right, height - margin.bottom);
+  context.stroke();
+  context.textAlign = "right";
+  for (const v of [low, (low + high) / 2, high]) context.fillText(v.toFixed(0), margin.left - 4, py(v) + 4);
+  context.textAlign = "center";
+  context.fillText("0", px(0), height - margin.bottom + 14);
+  context.fillText(String(history.length - 1), px(history.length - 1), height - margin.bottom + 14);
+  context.fillText("step", (margin.left + width) / 2, height - 4);
+  labels.forEach((_, i) => {
+    context.strokeStyle = PALETTE[i % PALETTE.length];
+    context.lineWidth = 1.5;
+    context.beginPath();
+    history.forEach((row, t) => (t === 0 ? context.moveTo(px(t), py(row[i])) : context.lineTo(px(t), py(row[i]))));
+    context.stroke();
+  });
+}
+
+export async function mount(root, lab, state) {
+  const seed = el("input", { id: "classes-seed", type: "number", min: "0", max: "999999", step: "1", value: "0", inputmode: "numeric" });
+  const run = el("button", { id: "classes-run", type: "button", class: "primary", text: "Grow the class images" });
+  const note = el("p", { class: "panel-note", id: "classes-note", role: "status" });
+  const grid = el("div", { class: "class-grid", id: "classes-images" });
+  const plot = el("canvas", { id: "classes-plot", role: "img", "aria-label": "the logit of each class at each step" });
+  const legend = el("ol", { class: "plot-legend", id: "classes-legend", "aria-label": "colour of each class in the plot" });
+  const figure = el("figure", { class: "classes-plot-box", hidden: true }, [
+    plot,
+    el("figcaption", { text: "The score (logit) of each class at each step: it rises roughly in a straight line, as in the report." }),
+    legend,
+  ]);
+  root.replaceChildren(
+    el("p", {
+      class: "panel-intro",
+      text:
+        "What does the network think a 3 looks like? Start from grey noise and change the pixels, step by step, " +
+        `so that the network becomes more sure it sees each class, until it is ${Math.round(100 * CLASS_DEFAULTS.threshold)} % sure ` +
+        `(at most ${CLASS_DEFAULTS.steps} steps). All ten images grow at once, here in your browser.`,
+    }),
+    el("div", { class: "control-row" }, [
+      el("label", { class: "control" }, [el("span", { text: "Start noise seed " }), seed]),
+      run,
+    ]),
+    note,
+    grid,
+    figure,
+  );
+
+  function clear(message) {
+    grid.replaceChildren();
+    figure.hidden = true;
+    note.textContent = message;
+  }
+
+  function show(result) {
+    const classes = lab.model.classes;
+    const [, h, w] = lab.model.input.shape;
+    const size = lab.model.input.shape.reduce((a, b) => a * b, 1);
+    grid.replaceChildren();
+    result.targets.forEach((target, i) => {
+      const canvas = el("canvas", { class: "zoomed", role: "img", "aria-label": `class image of ${classes[target]}` });
+      paintInput(canvas, lab, result.images.subarray(i * size, (i + 1) * size));
+      const reached = result.success[i]
+        ? `reached p = ${result.probabilities[i].toFixed(3)} in ${result.steps[i]} steps`
+        : `not reached: p = ${result.probabilities[i].toFixed(3)} after ${result.steps[i]} steps`;
+      grid.append(
+        el("figure", { class: result.success[i] ? "class-cell reached" : "class-cell missed", "data-class": String(target) }, [
+          canvas,
+          el("figcaption", {}, [el("strong", { text: classes[target] }), el("span", { text: ` ${reached}` })]),
+        ]),
+      );
+    });
+    legend.replaceChildren(
+      ...result.targets.map((target, i) => {
+        const swatch = el("span", { class: "swatch" });
+        swatch.style.background = PALETTE[i % PALETTE.length];
+        return el("li", {}, [swatch, el("span", { text: classes[target] })]);
+      }),
+    );
+    figure.hidden = false;
+    plotLogits(plot, result.logitHistory, result.targets);
+    const reached = result.success.filter(Boolean).length;
+    note.textContent =
+      `${reached} of ${result.targets.length} classes reached p >= ${CLASS_DEFAULTS.threshold} ` +
+      `in ${result.logitHistory.length - 1} steps at most; computed in your browser in ${(result.ms / 1000).toFixed(2)} s.`;
+  }
+
+  let generation = 0;
+  async function grow() {
+    if (!lab.model.gradient) {
+      clear(`The ${lab.model.label} network has no gradient graph on this site, so its class images cannot be grown here.`);
+      return;
+    }
+    generation += 1;
+    const mine = generation;
+    const model = lab.model.id;
+    run.disabled = true;
+    clear("Growing\u2026 step 0");
+    try {
+      const result = await classImages(lab, {
+        seed: Number(seed.value) || 0,
+        onStep: (step, progress) => {
+          note.textContent = `Growing\u2026 step ${step}, ${progress.active.length} classes still below p = ${CLASS_DEFAULTS.threshold}`;
+        },
+      });
+      if (mine === generation && model === lab.model.id) show(result);
+    } catch (error) {
+      console.error(error);
+      note.textContent = `The class images could not be grown: ${error.message}`;
+    } finally {
+      run.disabled = false;
+    }
+  }
+
+  renderWhenShown(root, state, () => {
+    if (state.modelId === root.dataset.model) return;
+    root.dataset.model = state.modelId ?? "";
+    generation += 1;
+    clear(`Press the button to grow one image per class for the ${lab.model.label} network (your drawing is not used).`);
+  });
+  run.addEventListener("click", grow);
+  root.dataset.model = lab.model.id;
+  clear(`Press the button to grow one image per class for the ${lab.model.label} network (your drawing is not used).`);
+
+  addHooks({
+    classImages(model, options = {}) {
+      return withModel(lab, model, async () => {
+        const result = await classImages(lab, options);
+        return {
+          images: plain(result.images),
+          targets: result.targets,
+          success: result.success,
+          steps: result.steps,
+          probabilities: result.probabilities,
+          predictions: result.predictions,
+          logitHistory: result.logitHistory,
+          probabilityHistory: result.probabilityHistory,
+          ms: result.ms,
+        };
+      });
+    },
+  });
+}
