@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -56,6 +57,16 @@ class GraphExportError(ValueError):
     """
 
 
+def _transposed_padding(inputs, grad, kernel, stride, padding, dilation) -> list[int]:
+    """The output padding that makes a transposed convolution of ``grad`` as big as ``inputs``."""
+    return [
+        inputs.shape[-len(kernel) + axis]
+        - ((grad.shape[-len(kernel) + axis] - 1) * stride[axis] - 2 * padding[axis]
+           + dilation[axis] * (kernel[axis] - 1) + 1)
+        for axis in range(len(kernel))
+    ]  # fmt: skip
+
+
 def _convolution_input_gradient(
     grad, inputs, weight, bias_sizes, stride, padding, dilation, transposed, output_padding,
     groups, output_mask,
@@ -64,15 +75,10 @@ def _convolution_input_gradient(
     if transposed or output_mask[1] or output_mask[2]:
         raise NotImplementedError("only the input gradient of a plain convolution is exported")
     kernel = weight.shape[2:]
-    extra = [
-        inputs.shape[2 + axis]
-        - ((grad.shape[2 + axis] - 1) * stride[axis] - 2 * padding[axis]
-           + dilation[axis] * (kernel[axis] - 1) + 1)
-        for axis in range(len(kernel))
-    ]  # fmt: skip
-    transposed = True
+    extra = _transposed_padding(inputs, grad, kernel, stride, padding, dilation)
+    transpose = True
     unconvolved = _aten.convolution(
-        grad, weight, None, stride, padding, dilation, transposed, extra, groups
+        grad, weight, None, stride, padding, dilation, transpose, extra, groups
     )
     return unconvolved, None, None
 
@@ -86,10 +92,45 @@ def _max_pool_input_gradient(
     return routed.view_as(inputs)
 
 
+def _window_mean_gradient(grad, inputs, kernel, stride, padding, divisor):
+    """Input gradient of a mean over 2-D windows that all hold ``divisor`` counted values."""
+    channels = inputs.shape[-3]
+    weight = torch.full((channels, 1, *kernel), 1.0 / divisor, dtype=grad.dtype)
+    extra = _transposed_padding(inputs, grad, kernel, stride, padding, (1, 1))
+    transpose = True
+    return _aten.convolution(
+        grad, weight, None, list(stride), list(padding), [1, 1], transpose, extra, channels
+    )
+
+
+def _avg_pool_input_gradient(
+    grad, inputs, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
+    """``aten.avg_pool2d_backward`` when every window counts ``kh * kw`` values."""
+    kernel = list(kernel_size) * (3 - len(kernel_size))
+    stride = list(stride or kernel) * (3 - len(stride or kernel))
+    padding = list(padding) * (3 - len(padding))
+    if ceil_mode or (any(padding) and not count_include_pad):
+        raise NotImplementedError("average pooling with partial windows")
+    divisor = divisor_override or kernel[0] * kernel[1]
+    return _window_mean_gradient(grad, inputs, kernel, stride, padding, divisor)
+
+
+def _adaptive_avg_pool_input_gradient(grad, inputs):
+    """``aten._adaptive_avg_pool2d_backward`` when the windows tile the input evenly."""
+    size, pooled = inputs.shape[-2:], grad.shape[-2:]
+    if size[0] % pooled[0] or size[1] % pooled[1]:
+        raise NotImplementedError("adaptive average pooling with uneven windows")
+    kernel = (size[0] // pooled[0], size[1] // pooled[1])
+    return _window_mean_gradient(grad, inputs, kernel, kernel, (0, 0), kernel[0] * kernel[1])
+
+
 #: Backward kernels rewritten as forward operations that ONNX has.
 BACKWARD_DECOMPOSITIONS = {
     _aten.convolution_backward.default: _convolution_input_gradient,
     _aten.max_pool2d_with_indices_backward.default: _max_pool_input_gradient,
+    _aten.avg_pool2d_backward.default: _avg_pool_input_gradient,
+    _aten._adaptive_avg_pool2d_backward.default: _adaptive_avg_pool_input_gradient,
 }
 
 
@@ -232,9 +273,18 @@ class GradientGraph(nn.Module):
 
 
 def _first_line(error: BaseException) -> str:
-    """The first line of an error's message (exporter errors run to pages)."""
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0][:300]
+    """The telling line of an error's message (the exporter's run to pages).
+
+    Examples
+    --------
+    >>> _first_line(RuntimeError("Failed.\\n## Exception summary\\n\\n<class 'X'>: No function"))
+    'No function'
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip() or type(error).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if "## Exception summary" in lines:
+        lines = lines[lines.index("## Exception summary") + 1 :]
+    return re.sub(r"^<class '[^']*'>: ", "", lines[0])[:300]
 
 
 def to_onnx(module: nn.Module, example: Sequence[torch.Tensor], *, inputs: Sequence[str],
@@ -268,7 +318,7 @@ def to_onnx(module: nn.Module, example: Sequence[torch.Tensor], *, inputs: Seque
         ):
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
-                module,
+                module.eval(),
                 tuple(example),
                 dynamo=True,
                 input_names=list(inputs),

@@ -172,7 +172,9 @@ def export_site(
     runtime: bool = True,
     cache: Path | None = None,
     progress: Callable[[str], None] = lambda message: None,
-    **runtime_options,
+    registry: str | None = None,
+    runtime_cache: Path | None = None,
+    progress_bar: bool = True,
 ) -> SiteResult:
     """Write the browser edition's static site into ``out``.
 
@@ -189,13 +191,15 @@ def export_site(
         Link to the full Gradio app, or ``None``.
     runtime
         Vendor ONNX Runtime Web into ``out/ort`` (needs the cached tarball or the npm
-        registry; see :func:`cnnviz.web.runtime.runtime_tarball`, whose keyword options
-        ``runtime_options`` are passed on).
+        registry; see :func:`cnnviz.web.runtime.runtime_tarball`).
     cache
         Graph cache folder (see :func:`cnnviz.web.export.default_graph_cache`), or
         ``None`` to export every graph afresh.
     progress
         Called with a short message before each long step.
+    registry, runtime_cache, progress_bar
+        Where the runtime's tarball is downloaded from and cached, and whether the
+        download shows a progress bar (:func:`cnnviz.web.runtime.runtime_tarball`).
 
     Returns
     -------
@@ -229,7 +233,9 @@ def export_site(
     vendored = None
     if runtime:
         progress(f"ONNX Runtime Web {ORT_VERSION}")
-        vendored = vendor_runtime(out / "ort", **runtime_options)
+        vendored = vendor_runtime(
+            out / "ort", registry=registry, cache_dir=runtime_cache, progress=progress_bar
+        )
     exported = tuple(export_model(spec, out, cache=cache, progress=progress) for spec in specs)
     manifest = {
         "format": MANIFEST_FORMAT,
