@@ -128,9 +128,9 @@ def teacher_model(
         with torch.no_grad():
             scores = class_scores(model, torch.full((2, *shape), bounds[0]))
     except Exception as error:
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelLoadError(
-            f"{spec} fails on images of shape {list(shape)} (set --input-shape): "
-            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            f"{spec} fails on images of shape {list(shape)} (--input-shape C,H,W sets it): {detail}"
         ) from None
     count = scores.shape[1]
     classes = list(class_names) if class_names else [str(k) for k in range(count)]
