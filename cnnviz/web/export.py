@@ -44,8 +44,10 @@ WEIGHTS_FILE = "weights.bin"
 FORWARD_FILE = "forward.onnx"
 GRADIENT_FILE = "gradient.onnx"
 HISTORY_FILE = "history.json"
-#: Bumped when the graphs this module writes change, so cached graphs are remade.
+#: Names the graphs' format in the cache key; the exporter's code is in it too.
 GRAPH_FORMAT = "cnnviz-web-graphs/2"
+#: The modules whose code makes the graphs (a change to them remakes cached graphs).
+EXPORTER_SOURCES = ("graphs.py", "export.py")
 #: How far ONNX Runtime may be from torch on the check inputs before a graph is refused.
 CHECK_TOLERANCE = 1e-3
 
@@ -215,7 +217,7 @@ def manifest_params(model: nn.Module, slots: dict[str, Slot]) -> dict[str, objec
     return params
 
 
-def externalize(proto, slots: dict[str, Slot], state: dict[str, torch.Tensor]) -> int:
+def _externalize(proto, slots: dict[str, Slot], state: dict[str, torch.Tensor]) -> int:
     """Point the initializers that are model tensors at ``weights.bin``; returns how many.
 
     Each such initializer must equal the state tensor it names (a transposed or folded
@@ -245,7 +247,7 @@ def externalize(proto, slots: dict[str, Slot], state: dict[str, torch.Tensor]) -
     return count
 
 
-def strip_metadata(proto) -> None:
+def _strip_metadata(proto) -> None:
     """Drop the exporter's per-node stack traces and doc strings (most of a graph's bytes)."""
     for node in proto.graph.node:
         del node.metadata_props[:]
@@ -293,8 +295,8 @@ def _build_graphs(spec: WebModel, slots, state, progress: Callable[[str], None])
         forward = to_onnx(
             ForwardGraph(spec.model, ()), [example], inputs=FORWARD_INPUTS, outputs=("logits",)
         )
-    externalize(forward, slots, state)
-    strip_metadata(forward)
+    _externalize(forward, slots, state)
+    _strip_metadata(forward)
     progress(f"{spec.id}: gradient graph")
     try:
         module = GradientGraph.trace(spec.model, spec.input_shape, classes=len(spec.classes))
@@ -304,8 +306,8 @@ def _build_graphs(spec: WebModel, slots, state, progress: Callable[[str], None])
             inputs=GRADIENT_INPUTS,
             outputs=GRADIENT_OUTPUTS,
         )
-        externalize(gradient, slots, state)
-        strip_metadata(gradient)
+        _externalize(gradient, slots, state)
+        _strip_metadata(gradient)
     except GraphExportError as error:
         notes["gradient"] = str(error)
         gradient = None
@@ -327,9 +329,10 @@ def _cache_key(spec: WebModel, weights: bytes) -> str:
         source = inspect.getsource(model_type)
     except (OSError, TypeError):
         source = ""
+    exporter = "".join(Path(__file__).with_name(name).read_text() for name in EXPORTER_SOURCES)
     digest = hashlib.sha256()
     for part in (
-        GRAPH_FORMAT, torch.__version__, onnx.__version__, onnxscript.__version__,
+        GRAPH_FORMAT, exporter, torch.__version__, onnx.__version__, onnxscript.__version__,
         f"{model_type.__module__}.{model_type.__qualname__}", source, repr(spec.model),
         json.dumps([spec.input_shape, spec.classes, spec.outputs, spec.kind]),
     ):  # fmt: skip
@@ -382,6 +385,7 @@ def check_graphs(folder: Path, spec: WebModel, *, tolerance: float = CHECK_TOLER
 
     Raises :class:`GraphExportError` if logits or gradients differ by more than
     ``tolerance``. Models that need more than the onnxruntime CPU kernels fail here.
+    :func:`export_model` calls it on every model it writes (example there).
     """
     import onnxruntime
 
@@ -473,12 +477,16 @@ def export_model(
     --------
     >>> import tempfile
     >>> site = Path(tempfile.mkdtemp())
-    >>> spec = report_cnn_model("tiny", CNN().eval(), label="tiny", description="untrained")
+    >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+    ...                     nn.Linear(36, 3))
+    >>> spec = classifier_model("tiny", net.eval(), input_shape=(1, 8, 8), bounds=(0, 1),
+    ...                         classes="abc", label="tiny", description="untrained")
     >>> exported = export_model(spec, site)
     >>> sorted(exported.files)
     ['models/tiny/forward.onnx', 'models/tiny/gradient.onnx', 'models/tiny/weights.bin']
-    >>> exported.entry["params"]["conv1.bias"], exported.entry["outputs"]["pool2"]
-    ({'offset': 1152, 'shape': [32]}, [32, 7, 7])
+    >>> exported.entry["params"]["0.bias"], exported.entry["outputs"]
+    ({'offset': 144, 'shape': [4]}, {'logits': [3], '0': [4, 6, 6]})
+    >>> check_graphs(site / "models" / "tiny", spec)  # ONNX Runtime agrees with torch
     """
     model = spec.model.float().cpu().eval()
     state = model.state_dict()

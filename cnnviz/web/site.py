@@ -207,9 +207,14 @@ def export_site(
 
     Examples
     --------
+    The shipped networks: ``export_site("site")``. Any classifier:
+
     >>> import tempfile
-    >>> from cnnviz.model import CNN
-    >>> spec = report_cnn_model("mine", CNN().eval(), label="mine", description="untrained")
+    >>> from torch import nn
+    >>> from cnnviz.web import classifier_model
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10)).eval()
+    >>> spec = classifier_model("mine", net, input_shape=(1, 28, 28), bounds=(0, 1),
+    ...                         classes="0123456789", label="mine", description="linear")
     >>> result = export_site(tempfile.mkdtemp(), models=[spec], runtime=False)
     >>> result.manifest["default_model"], result.manifest["digits"]["count"]
     ('mine', 1000)
