@@ -160,7 +160,7 @@ class DrawView {
             this.inputDirty = false;
             await this.predict();
             this.mapsDirty = true;
-          } else if (this.mapsDirty) {
+          } else if (this.mapsDirty && !this.pad.active) {
             this.mapsDirty = false;
             await this.maps();
           } else {
@@ -350,13 +350,15 @@ async function mountPanels(lab, state) {
   }
 }
 
+function toBase64(bytes) {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+
 function addDrawHooks(lab, view) {
   addHooks({
     view,
-    prepare(rgba, width, height) {
-      const result = prepareDrawing(Uint8ClampedArray.from(rgba), width, height);
-      return { empty: result.empty, pixels: plain(result.pixels) };
-    },
     async probabilities(modelId, start, count) {
       return withModel(lab, modelId, async () => {
         const size = lab.digits.size;
@@ -389,9 +391,17 @@ function addDrawHooks(lab, view) {
       view.drawn();
       return view.idle();
     },
+    // The sketchpad's RGBA bytes (base64) and their preparation by the page.
     canvasPixels() {
       const image = view.pad.imageData();
-      return { width: image.width, height: image.height, rgba: plain(image.data) };
+      const prepared = prepareDrawing(image.data, image.width, image.height);
+      return {
+        width: image.width,
+        height: image.height,
+        rgba: toBase64(image.data),
+        empty: prepared.empty,
+        pixels: plain(prepared.pixels),
+      };
     },
     idle: () => view.idle(),
   });
