@@ -248,7 +248,9 @@ def check_classes(page: Page, width: int, name: str) -> None:
     page.wait_for_selector("#classes-images figure", timeout=30_000)
     assert page.locator("#classes-images figure").count() == 10
     note = page.text_content("#classes-note")
-    assert re.match(r"\d+ of 10 classes reached p >= 0.99", note), note
+    assert note.startswith("10 of 10 classes reached p >= 0.99"), (
+        note
+    )  # as Python's, from its noise
     captions = page.eval_on_selector_all(
         "#classes-images figcaption", "cs => cs.map(c => c.textContent)"
     )
@@ -467,5 +469,3 @@ def test_class_images_reach_the_threshold_as_in_python(lab_page, model_id):
         browser["steps"],
         python.steps,
     )
-    own = lab_page.evaluate("(m) => window.cnnvizLab.classImages(m, {seed: 0})", model_id)
-    assert all(own["success"]) and len(own["logitHistory"]) - 1 <= 200

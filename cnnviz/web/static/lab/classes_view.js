@@ -40,6 +40,11 @@ function plotLogits(canvas, history, labels) {
   context.fillText("0", px(0), height - margin.bottom + 14);
   context.fillText(String(history.length - 1), px(history.length - 1), height - margin.bottom + 14);
   context.fillText("step", (margin.left + width) / 2, height - 4);
+  context.save();
+  context.translate(11, (margin.top + height - margin.bottom) / 2);
+  context.rotate(-Math.PI / 2);
+  context.fillText("logit", 0, 0);
+  context.restore();
   labels.forEach((_, i) => {
     context.strokeStyle = PALETTE[i % PALETTE.length];
     context.lineWidth = 1.5;
@@ -58,7 +63,7 @@ export async function mount(root, lab, state) {
   const legend = el("ol", { class: "plot-legend", id: "classes-legend", "aria-label": "colour of each class in the plot" });
   const figure = el("figure", { class: "classes-plot-box", hidden: true }, [
     plot,
-    el("figcaption", { text: "The score (logit) of each class at each step: it rises roughly in a straight line, as in the report." }),
+    el("figcaption", { text: "The score (logit) of each class at each step; a line stays flat once its class reached p >= 0.99." }),
     legend,
   ]);
   root.replaceChildren(
@@ -92,9 +97,12 @@ export async function mount(root, lab, state) {
     result.targets.forEach((target, i) => {
       const canvas = el("canvas", { class: "zoomed", role: "img", "aria-label": `class image of ${classes[target]}` });
       paintInput(canvas, lab, result.images.subarray(i * size, (i + 1) * size));
-      const reached = result.success[i]
-        ? `reached p = ${result.probabilities[i].toFixed(3)} in ${result.steps[i]} steps`
-        : `not reached: p = ${result.probabilities[i].toFixed(3)} after ${result.steps[i]} steps`;
+      const probability = result.probabilities[i].toFixed(3);
+      const reached = result.success[i] && result.steps[i] === 0
+        ? `p = ${probability} already on the grey noise (0 steps)`
+        : result.success[i]
+          ? `reached p = ${probability} in ${result.steps[i]} steps`
+        : `not reached: p = ${probability} after ${result.steps[i]} steps`;
       grid.append(
         el("figure", { class: result.success[i] ? "class-cell reached" : "class-cell missed", "data-class": String(target) }, [
           canvas,

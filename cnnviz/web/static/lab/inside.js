@@ -43,6 +43,15 @@ function keptPosition(afterRelu, channel, size, row, col) {
   return best;
 }
 
+/** What input `k` of a fully connected unit is: a pool2 pixel or an fc1 neuron. */
+function inputName(source, k) {
+  if (source === "pool2") {
+    const map = Math.floor(k / 49);
+    return `pool2 map ${map} (${Math.floor((k % 49) / 7)}, ${k % 7})`;
+  }
+  return `fc1 neuron ${k}`;
+}
+
 function numberTable(values, padding, caption, highlight = -1) {
   const side = Math.round(Math.sqrt(values.length));
   const rows = [];
@@ -204,7 +213,8 @@ export async function mount(root, lab, state) {
     context.lineWidth = 2;
     context.strokeRect(col * zoom + 1, row * zoom + 1, zoom - 2, zoom - 2);
     const value = maps[(view.channel * h + row) * w + col];
-    mapCaption.textContent = `${view.layer} map ${view.channel}, ${h}x${w}; unit at row ${row}, column ${col} = ${value.toFixed(4)}`;
+    mapCaption.textContent = `${view.layer} map ${view.channel}, ${h}x${w}; unit at row ${row}, column ${col} = ${value.toFixed(4)}. ` +
+      "Click a unit, or use the arrow keys and Enter.";
   }
 
   function chooseMap(channel) {
@@ -266,15 +276,17 @@ export async function mount(root, lab, state) {
       parts.push(grids);
       const kept = terms.pool.kept[0] * 2 + terms.pool.kept[1];
       parts.push(
-        el("div", { class: "number-grids" }, [
-          numberTable(terms.pool.window, null, `2x2 max pooling (after ReLU): keeps ${terms.pool.value.toFixed(4)}, ${terms.pool.unitWasKept ? "this unit" : "another unit"}`, kept),
-        ]),
+        el("p", {
+          class: "panel-note",
+          text: `2x2 max pooling (after ReLU) keeps the largest of 4 neighbours: ${terms.pool.value.toFixed(4)}, ` +
+            `${terms.pool.unitWasKept ? "this unit" : "another unit"} (outlined).`,
+        }),
+        el("div", { class: "number-grids" }, [numberTable(terms.pool.window, null, "the pooling window", kept)]),
       );
     } else {
-      const source = terms.source;
       parts.push(
         bars(
-          terms.pushes.indices.map((k, i) => ({ label: `${source} ${k}`, value: terms.pushes.values[i] })),
+          terms.pushes.indices.map((k, i) => ({ label: inputName(terms.source, k), value: terms.pushes.values[i] })),
           { caption: `The strongest pushes up and down (${terms.pushMeaning}) of ${terms.inputs.length} inputs` },
         ),
       );
