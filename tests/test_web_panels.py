@@ -263,6 +263,27 @@ def check_classes(page: Page, width: int, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"panels-classes-{name}.png"), full_page=True)
 
 
+def check_model_switch(page: Page) -> None:
+    """The standard network (no batch norm): its layers, its units' arithmetic, its attack."""
+    page.select_option("#model-select", "standard")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('Ready')")
+    settle(page)
+    page.click("#tab-inside")
+    page.wait_for_selector("#inside-arithmetic")
+    layers = page.eval_on_selector_all("#inside-layer option", "os => os.map(o => o.value)")
+    assert layers == ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2"]
+    page.select_option("#inside-layer", "conv2")
+    arithmetic_adds_up(page)
+    assert "batch norm" not in page.text_content("#inside-arithmetic")
+    page.click("#tab-attack")
+    page.select_option("#attack-method", "fgsm")
+    page.click("#attack-run")
+    page.wait_for_selector("#attack-result:not(:empty)", timeout=20_000)
+    page.click("#tab-classes")
+    assert "standard network" in page.text_content("#classes-note")
+    assert page.locator("#classes-images figure").count() == 0  # the old network's are gone
+
+
 @pytest.mark.parametrize("name", sorted(VIEWPORTS))
 def test_every_control_of_the_panels(browser, web_server, name):
     """Inside, Attack and Classes: a test digit, a drawing and nothing; laptop and phone."""
@@ -295,6 +316,7 @@ def test_every_control_of_the_panels(browser, web_server, name):
         check_inside(page, viewport["width"], f"drawing-{name}")
         assert page.text_content("#inside-note") == "Your drawing."
         check_attack(page, f"drawing-{name}")
+        check_model_switch(page)
         overflow = page.evaluate("document.documentElement.scrollWidth")
         assert overflow <= viewport["width"] + 1, overflow
         watched.clean()

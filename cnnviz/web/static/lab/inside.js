@@ -122,28 +122,25 @@ export async function mount(root, lab, state) {
   const filterWords = el("p", { class: "panel-note", id: "inside-filter-words" });
   const filterGallery = el("div", { class: "filter-gallery", id: "inside-filters", role: "group", "aria-label": "filters" });
 
-  root.replaceChildren(
-    el("p", {
-      class: "panel-intro",
-      text:
-        "Each layer turns the digit into 32 feature maps: bright where a filter matches. " +
-        "Pick a layer, then a map, then a unit (a pixel of the map) to see exactly how its number is computed.",
-    }),
+  const mapsPart = el("div", { class: "inside-part", id: "inside-maps-part" }, [
     el("label", { class: "control" }, [el("span", { text: "Layer " }), layerSelect]),
-    note,
     mapWords,
     el("div", { class: "maps-with-scale" }, [gallery, scale]),
     el("div", { class: "map-pair" }, [
       el("figure", {}, [mapCanvas, mapCaption]),
       el("figure", {}, [inputCanvas, fieldCaption]),
     ]),
+  ]);
+  const unitPart = el("div", { class: "inside-part" }, [
     el("h3", { text: "Inside one unit" }),
-    unitBox,
     el("div", { class: "control-row" }, [
       el("label", { class: "control" }, [el("span", { text: "Fully connected layer " }), fcLayer]),
       el("label", { class: "control" }, [el("span", { text: "Neuron " }), fcUnit]),
       fcShow,
     ]),
+    unitBox,
+  ]);
+  const filterPart = el("div", { class: "inside-part" }, [
     el("h3", { text: "Filters (the weights the network learned)" }),
     el("div", { class: "control-row" }, [
       el("label", { class: "control" }, [el("span", { text: "Filters of " }), filterLayer]),
@@ -151,6 +148,18 @@ export async function mount(root, lab, state) {
     ]),
     filterWords,
     el("div", { class: "maps-with-scale" }, [filterGallery, filterScale]),
+  ]);
+  root.replaceChildren(
+    el("p", {
+      class: "panel-intro",
+      text:
+        "Each layer turns the digit into 32 feature maps: bright where a filter matches. " +
+        "Pick a layer, then a map, then a unit (a pixel of the map) to see exactly how its number is computed.",
+    }),
+    note,
+    mapsPart,
+    unitPart,
+    filterPart,
   );
 
   function mapShape() {
@@ -340,19 +349,20 @@ export async function mount(root, lab, state) {
   const reportCnn = () => lab.model.kind === "report-cnn";
 
   async function render(isCurrent) {
-    if (!reportCnn()) {
-      note.textContent = "This network is not the report's CNN: the inside view opens only its layers.";
-      root.classList.add("no-input");
+    view.forward = null;
+    unitBox.replaceChildren();
+    const report = reportCnn();
+    unitPart.hidden = !report;
+    filterPart.hidden = !report;
+    mapsPart.hidden = !report || !state.x;
+    if (!report) {
+      note.textContent = `The ${lab.model.label} network is not the report's CNN: this view opens only the report's layers.`;
       return;
     }
     fillLayers();
     drawFilters();
     if (!state.x) {
-      view.forward = null;
       note.textContent = "Draw a digit (or pick a random test digit) to see its feature maps.";
-      root.classList.add("no-input");
-      gallery.replaceChildren();
-      unitBox.replaceChildren();
       return;
     }
     const forward = state.outputs && state.prediction
@@ -360,7 +370,6 @@ export async function mount(root, lab, state) {
       : await lab.forward(state.x, 1);
     if (!isCurrent()) return;
     view.forward = forward;
-    root.classList.remove("no-input");
     note.textContent = state.source === "digit"
       ? `Test digit #${state.digitIndex ?? ""} (label ${state.label ?? "?"}).`
       : "Your drawing.";
