@@ -19,7 +19,7 @@ import inspect
 import json
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -217,15 +217,14 @@ def manifest_params(model: nn.Module, slots: dict[str, Slot]) -> dict[str, objec
     return params
 
 
-def _externalize(proto, slots: dict[str, Slot], state: dict[str, torch.Tensor]) -> int:
-    """Point the initializers that are model tensors at ``weights.bin``; returns how many.
+def _externalize(proto, slots: dict[str, Slot], state: dict[str, torch.Tensor]) -> None:
+    """Point the initializers that are model tensors at ``weights.bin``.
 
     Each such initializer must equal the state tensor it names (a transposed or folded
     copy would not be the bytes in ``weights.bin``): else :class:`GraphExportError`.
     """
     from onnx import TensorProto, numpy_helper
 
-    count = 0
     for tensor in proto.graph.initializer:
         name = tensor.name.removeprefix(PREFIX)
         slot = slots.get(name) if tensor.name.startswith(PREFIX) else None
@@ -243,8 +242,6 @@ def _externalize(proto, slots: dict[str, Slot], state: dict[str, torch.Tensor]) 
                            ("length", slot.length)):  # fmt: skip
             entry = tensor.external_data.add()
             entry.key, entry.value = key, str(value)
-        count += 1
-    return count
 
 
 def _strip_metadata(proto) -> None:
@@ -262,7 +259,7 @@ class _Graphs:
     forward: bytes
     gradient: bytes | None
     outputs: dict[str, list[int]]
-    notes: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str]
 
 
 def _output_shapes(spec: WebModel, outputs: Sequence[str]) -> dict[str, list[int]]:

@@ -17,6 +17,12 @@ buffers (initializers named ``model.<state-dict name>``):
   them). The traced graph is then exported like any module. This works for any model
   built of convolutions, linear layers, pooling, batch norm and pointwise activations.
 
+A window whose two largest values differ by a rounding error (real digits have some,
+1 to 2 ulp apart) is a near-tie: which value wins depends on how the runtime rounds the
+convolution before it, so ONNX Runtime Web (wasm) may send that window's gradient to
+its neighbour where torch does not. Everywhere else the graphs agree with autograd to
+float rounding.
+
 ``onnx`` and ``onnxscript`` (the ``web`` extra) are imported when a graph is exported.
 """
 

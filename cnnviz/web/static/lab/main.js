@@ -368,6 +368,14 @@ function addDrawHooks(lab, view) {
         return plain(probs);
       });
     },
+    async forward(modelId, x, n) {
+      return withModel(lab, modelId, async () => {
+        const result = await lab.forward(Float32Array.from(x), n);
+        const outputs = {};
+        for (const [name, values] of Object.entries(result.outputs)) outputs[name] = plain(values);
+        return { logits: plain(result.logits), probs: plain(result.probs), outputs };
+      });
+    },
     async occlusion(modelId, x, target, patch, stride) {
       return withModel(lab, modelId, async () => {
         const result = await occlusionMap(lab, Float32Array.from(x), target, { patch, stride });
