@@ -224,9 +224,10 @@ def check_attack(page: Page, name: str) -> None:
     set_slider(page, "#attack-eps", "0.25")
     assert page.text_content("#attack-eps-value") == "0.25"
     for method in ("fgsm", "pgd"):
-        page.select_option("#attack-method", method)
+        page.select_option("#attack-method", method)  # attacks again once a result is shown
         if method == "pgd":
             page.fill("#attack-seed", "3")
+        page.wait_for_selector("#attack-run:not([disabled])", timeout=20_000)
         page.click("#attack-run")
         page.wait_for_selector("#attack-result:not(:empty)", timeout=20_000)
         verdict = page.text_content("#attack-result")
@@ -239,6 +240,12 @@ def check_attack(page: Page, name: str) -> None:
             r"After (FGSM|PGD-40): read as \d", page.text_content("#attack-after-caption")
         )
         page.screenshot(path=str(ARTIFACTS / f"panels-attack-{method}-{name}.png"), full_page=True)
+    page.eval_on_selector(
+        "#attack-eps", "e => { e.value = '0.02'; e.dispatchEvent(new Event('change')); }"
+    )  # the slider released at a new eps attacks again
+    page.wait_for_selector("#attack-size:not(:empty)", timeout=20_000)
+    linf = float(re.search(rf"\(L-inf\) ({NUMBER})", page.text_content("#attack-size")).group(1))
+    assert 0 < linf <= 0.02 + 1e-3, linf
 
 
 def check_classes(page: Page, width: int, name: str) -> None:

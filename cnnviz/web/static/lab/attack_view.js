@@ -121,6 +121,8 @@ export async function mount(root, lab, state) {
     }
     lastRun += 1;
     const mine = lastRun;
+    verdict.textContent = "";
+    size.textContent = "";
     const name = method.value === "pgd" ? "PGD-40" : "FGSM";
     const budget = Number(eps.value);
     const label = state.prediction.top;
@@ -156,10 +158,17 @@ export async function mount(root, lab, state) {
   }
 
   renderWhenShown(root, state, render);
+  // Once an attack is shown, a new method, eps or seed attacks again (on release of the slider).
+  const again = () => {
+    if (!figures.classList.contains("empty")) attack();
+  };
   method.addEventListener("change", () => {
     explain.textContent = METHODS[method.value];
     seedBox.hidden = method.value !== "pgd";
+    again();
   });
+  eps.addEventListener("change", again);
+  seed.addEventListener("change", again);
   seedBox.hidden = true;
   eps.addEventListener("input", () => {
     epsText.textContent = Number(eps.value).toFixed(2);

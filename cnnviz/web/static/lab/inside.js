@@ -228,6 +228,10 @@ export async function mount(root, lab, state) {
 
   function chooseMap(channel) {
     view.channel = channel;
+    if (UNIT_OF_MAP[view.layer] === "conv2" && filterLayer.value === "conv2") {
+      filterChannel.value = String(channel); // the filters that made this map
+      drawFilters();
+    }
     for (const button of gallery.children) {
       const chosen = Number(button.dataset.channel) === channel;
       button.classList.toggle("chosen", chosen);
