@@ -241,8 +241,9 @@ export async function mount(root, lab, state) {
     openConvUnit();
   }
 
-  function showTerms(terms) {
+  function showTerms(terms, context = "") {
     view.terms = terms;
+    view.context = context;
     const where = terms.position
       ? `${terms.layer} channel ${terms.unit} at row ${terms.position[0]}, column ${terms.position[1]}`
       : `${terms.layer} neuron ${terms.unit}${terms.layer === "fc2" ? ` (the score of class ${lab.model.classes[terms.unit]})` : ""}`;
@@ -253,7 +254,7 @@ export async function mount(root, lab, state) {
       relu3: "all 500 neurons of fc1 after ReLU",
     }[terms.source];
     const parts = [
-      el("p", { class: "unit-heading", text: `${where} reads ${reads}, multiplies each by a weight, adds them up and adds a bias.` }),
+      el("p", { class: "unit-heading", text: `${context}${where} reads ${reads}, multiplies each by a weight, adds them up and adds a bias.` }),
       el("pre", { class: "unit-arithmetic", id: "inside-arithmetic", text: arithmetic(terms).join("\n") }),
     ];
     if (terms.position) {
@@ -276,7 +277,7 @@ export async function mount(root, lab, state) {
         pick.value = String(c);
         pick.addEventListener("change", () => {
           view.unitChannel = Number(pick.value);
-          showTerms(view.terms);
+          showTerms(view.terms, view.context);
         });
         parts.push(
           bars(
@@ -311,13 +312,19 @@ export async function mount(root, lab, state) {
   function openConvUnit() {
     const unitLayer = UNIT_OF_MAP[view.layer];
     let position = view.cursor;
+    let context = "";
     if (view.layer.startsWith("pool")) {
       const relu = view.layer === "pool1" ? "relu1" : "relu2";
       const size = lab.model.outputs[relu][1];
       position = keptPosition(view.forward.outputs[relu], view.channel, size, ...view.cursor);
+      context = `${view.layer} at row ${view.cursor[0]}, column ${view.cursor[1]} is the largest of 4 ${unitLayer} units ` +
+        "after ReLU; here is the one it kept. ";
+    } else if (view.layer !== unitLayer) {
+      const steps = { relu1: "ReLU", conv2_bn: "batch norm", relu2: lab.model.batchnorm ? "batch norm and ReLU" : "ReLU" };
+      context = `${view.layer} is ${unitLayer} after ${steps[view.layer]}. `;
     }
     view.unitChannel = null;
-    showTerms(unitComputation(unitNet(lab, view.forward), state.x, unitLayer, view.channel, position));
+    showTerms(unitComputation(unitNet(lab, view.forward), state.x, unitLayer, view.channel, position), context);
   }
 
   function moveCursor(row, col) {
