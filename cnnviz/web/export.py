@@ -105,7 +105,7 @@ REPORT_OUTPUTS = (
 def report_cnn_model(
     id: str, model: CNN, *, label: str, description: str, history: Path | None = None
 ) -> WebModel:
-    """A :class:`WebModel` of the report's CNN (batch-norm outputs only where it has them).
+    """The :class:`~cnnviz.web.export.WebModel` of a report CNN (``*_bn`` outputs if it has BN).
 
     Examples
     --------
@@ -136,7 +136,7 @@ def classifier_model(
     label: str,
     description: str,
 ) -> WebModel:
-    """A :class:`WebModel` of any classifier: logits plus the outputs of its conv layers.
+    """A :class:`~cnnviz.web.export.WebModel` of any classifier: logits and its convs' outputs.
 
     Examples
     --------
@@ -221,7 +221,8 @@ def _externalize(proto, slots: dict[str, Slot], state: dict[str, torch.Tensor]) 
     """Point the initializers that are model tensors at ``weights.bin``.
 
     Each such initializer must equal the state tensor it names (a transposed or folded
-    copy would not be the bytes in ``weights.bin``): else :class:`GraphExportError`.
+    copy would not be the bytes in ``weights.bin``), else
+    :class:`~cnnviz.web.graphs.GraphExportError`.
     """
     from onnx import TensorProto, numpy_helper
 
@@ -380,7 +381,7 @@ def default_graph_cache() -> Path:
 def check_graphs(folder: Path, spec: WebModel, *, tolerance: float = CHECK_TOLERANCE) -> None:
     """Run the written graphs with ONNX Runtime on seeded images; compare with torch.
 
-    Raises :class:`GraphExportError` if logits or gradients differ by more than
+    Raises :class:`~cnnviz.web.graphs.GraphExportError` if logits or gradients differ by more than
     ``tolerance``. Models that need more than the onnxruntime CPU kernels fail here.
     :func:`export_model` calls it on every model it writes (example there).
     """
@@ -428,7 +429,7 @@ class ExportedModel:
 
     Examples
     --------
-    >>> ExportedModel({"id": "a"}, {"models/a/weights.bin": 12}).bytes
+    >>> ExportedModel({"id": "a"}, {"models/a/weights.bin": 12}).total_bytes
     12
     """
 
@@ -436,7 +437,7 @@ class ExportedModel:
     files: dict[str, int]
 
     @property
-    def bytes(self) -> int:
+    def total_bytes(self) -> int:
         """Total size of the model's files."""
         return sum(self.files.values())
 

@@ -176,6 +176,7 @@ class ForwardGraph(nn.Module):
         self.outputs = tuple(outputs)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(logits, *outputs)`` of ``images`` ``(N, C, H, W)``."""
         modules = dict(self.model.named_modules())
         seen: dict[str, torch.Tensor] = {}
 
@@ -273,6 +274,7 @@ class GradientGraph(nn.Module):
         return cls(model, traced)
 
     def forward(self, images, logit_weights, lse_weight):
+        """``(logits (N, K), grad (N, C, H, W))`` for the traced objective."""
         state = self.model.state_dict(keep_vars=True)
         state = {PREFIX + name: value for name, value in state.items()}
         return tuple(self.traced(state, images, logit_weights, lse_weight))

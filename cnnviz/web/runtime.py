@@ -31,7 +31,7 @@ ORT_INTEGRITY = (
 NPM_REGISTRY = "https://registry.npmjs.org"
 #: Environment variable naming another npm registry (a mirror) to download from.
 REGISTRY_ENV_VAR = "CNNVIZ_NPM_REGISTRY"
-#: What the wasm backend loads: the ES module, the Emscripten glue it imports, the binary.
+#: The files the wasm backend loads (the ES module, the Emscripten glue it imports, the binary).
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 
 
@@ -187,7 +187,7 @@ class VendoredRuntime:
 
     Examples
     --------
-    >>> VendoredRuntime(Path("ort"), {"ort.wasm.min.mjs": 10}, "1.30.0").bytes
+    >>> VendoredRuntime(Path("ort"), {"ort.wasm.min.mjs": 10}, "1.30.0").total_bytes
     10
     """
 
@@ -196,13 +196,15 @@ class VendoredRuntime:
     version: str
 
     @property
-    def bytes(self) -> int:
+    def total_bytes(self) -> int:
         """Total size of the files."""
         return sum(self.files.values())
 
 
 def vendor_runtime(folder: Path, *, tarball: Path | None = None, **fetch) -> VendoredRuntime:
-    """Copy the wasm backend's files (:data:`ORT_FILES`) out of the tarball into ``folder``.
+    """Copy the wasm backend's files out of the tarball into ``folder``.
+
+    The files are :data:`~cnnviz.web.runtime.ORT_FILES`.
 
     Parameters
     ----------

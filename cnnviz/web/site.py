@@ -110,7 +110,7 @@ def gzip_size(path: Path) -> int:
 
 @dataclass(frozen=True)
 class SiteResult:
-    """What :func:`export_site` wrote.
+    """What :func:`~cnnviz.web.site.export_site` wrote.
 
     Attributes
     ----------
@@ -137,7 +137,7 @@ class SiteResult:
 
     @property
     def index(self) -> Path:
-        """The page to open: ``OUT/index.html``."""
+        """``OUT/index.html``, the page to open."""
         return self.out / "index.html"
 
     def sizes(self) -> dict[str, tuple[int, int]]:

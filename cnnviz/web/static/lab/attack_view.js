@@ -3,7 +3,7 @@
 
 import { fgsm, pgd } from "./attacks.js";
 import { colourBar, paint } from "./colormap.js";
-import { el, largest, paintInput, percent, renderWhenShown } from "./panel_util.js";
+import { el, largest, linePlot, paintInput, percent, renderWhenShown } from "./panel_util.js";
 import { addHooks, plain, withModel } from "./testing.js";
 
 const METHODS = {
@@ -44,6 +44,9 @@ export async function mount(root, lab, state) {
   const beforeCaption = el("figcaption", { id: "attack-before-caption", text: "Your digit" });
   const afterCaption = el("figcaption", { id: "attack-after-caption", text: "After the attack" });
   const verdict = el("p", { id: "attack-result", class: "attack-verdict", "aria-live": "polite" });
+  const curve = el("canvas", { id: "attack-curve", role: "img", "aria-label": "the probability of your digit's class after each step" });
+  const curveCaption = el("figcaption", { id: "attack-curve-caption" });
+  const curveBox = el("figure", { class: "attack-curve-box", hidden: true }, [curve, curveCaption]);
   const size = el("p", { id: "attack-size", class: "panel-note" });
   const figures = el("div", { class: "attack-figures", id: "attack-figures" }, [
     el("figure", {}, [before, beforeCaption]),
@@ -68,6 +71,7 @@ export async function mount(root, lab, state) {
     figures,
     verdict,
     size,
+    curveBox,
   );
 
   let lastRun = 0;
@@ -87,6 +91,7 @@ export async function mount(root, lab, state) {
   function clear() {
     for (const canvas of [change, after]) canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
     figures.classList.add("empty");
+    curveBox.hidden = true;
     bar.replaceChildren();
     verdict.textContent = "";
     size.textContent = "";
@@ -109,6 +114,10 @@ export async function mount(root, lab, state) {
       ? `The attack worked: the network read ${was}, and now reads ${now}, although no pixel changed by more than ${budget.toFixed(2)}.`
       : `The attack failed: the network still reads ${now} (it read ${was}). Try a larger eps${name === "FGSM" ? " or PGD-40" : ""}.`;
     verdict.classList.toggle("success", result.success);
+    curveBox.hidden = false;
+    linePlot(curve, result.probabilityHistory.map((p) => [p]), { yLabel: `p(${classes[result.label]})`, low: 0, high: 1, height: 160, digits: 1 });
+    curveCaption.textContent =
+      `How sure the network is that this is a ${classes[result.label]}, before each of the ${result.steps} step(s) and after the last.`;
     size.textContent =
       `Size of the change in pixel units: largest change of one pixel (L-inf) ${result.linf.toFixed(3)}, ` +
       `length of the whole change (L2) ${result.l2.toFixed(3)}. Computed in your browser in ${result.ms.toFixed(0)} ms.`;

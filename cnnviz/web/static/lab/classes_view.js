@@ -2,57 +2,8 @@
 // noise in the browser (lab/classes.js), with the logit of each class step by step.
 
 import { CLASS_DEFAULTS, classImages } from "./classes.js";
-import { el, paintInput, renderWhenShown } from "./panel_util.js";
+import { PALETTE, el, linePlot, paintInput, renderWhenShown } from "./panel_util.js";
 import { addHooks, plain, withModel } from "./testing.js";
-
-// matplotlib's tab10, one colour per class in the plot.
-const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-
-/** A line plot of `history` ([T][n] logits) on `canvas`, one line per class, with axes. */
-function plotLogits(canvas, history, labels) {
-  const width = canvas.clientWidth || 360;
-  const height = 220;
-  const ratio = window.devicePixelRatio || 1;
-  canvas.width = width * ratio;
-  canvas.height = height * ratio;
-  canvas.style.height = `${height}px`;
-  const context = canvas.getContext("2d");
-  context.scale(ratio, ratio);
-  context.clearRect(0, 0, width, height);
-  const margin = { left: 44, right: 10, top: 10, bottom: 32 };
-  const values = history.flat();
-  const low = Math.min(0, ...values);
-  const high = Math.max(1, ...values);
-  const steps = Math.max(history.length - 1, 1);
-  const px = (t) => margin.left + ((width - margin.left - margin.right) * t) / steps;
-  const py = (v) => height - margin.bottom - ((height - margin.top - margin.bottom) * (v - low)) / (high - low);
-  context.strokeStyle = "#888";
-  context.fillStyle = getComputedStyle(canvas).color || "#222";
-  context.font = "11px sans-serif";
-  context.beginPath();
-  context.moveTo(margin.left, margin.top);
-  context.lineTo(margin.left, height - margin.bottom);
-  context.lineTo(width - margin.right, height - margin.bottom);
-  context.stroke();
-  context.textAlign = "right";
-  for (const v of [low, (low + high) / 2, high]) context.fillText(v.toFixed(0), margin.left - 4, py(v) + 4);
-  context.textAlign = "center";
-  context.fillText("0", px(0), height - margin.bottom + 14);
-  context.fillText(String(history.length - 1), px(history.length - 1), height - margin.bottom + 14);
-  context.fillText("step", (margin.left + width) / 2, height - 4);
-  context.save();
-  context.translate(11, (margin.top + height - margin.bottom) / 2);
-  context.rotate(-Math.PI / 2);
-  context.fillText("logit", 0, 0);
-  context.restore();
-  labels.forEach((_, i) => {
-    context.strokeStyle = PALETTE[i % PALETTE.length];
-    context.lineWidth = 1.5;
-    context.beginPath();
-    history.forEach((row, t) => (t === 0 ? context.moveTo(px(t), py(row[i])) : context.lineTo(px(t), py(row[i]))));
-    context.stroke();
-  });
-}
 
 export async function mount(root, lab, state) {
   const seed = el("input", { id: "classes-seed", type: "number", min: "0", max: "999999", step: "1", value: "0", inputmode: "numeric" });
@@ -118,7 +69,7 @@ export async function mount(root, lab, state) {
       }),
     );
     figure.hidden = false;
-    plotLogits(plot, result.logitHistory, result.targets);
+    linePlot(plot, result.logitHistory, { yLabel: "logit" });
     const reached = result.success.filter(Boolean).length;
     note.textContent =
       `${reached} of ${result.targets.length} classes reached p >= ${CLASS_DEFAULTS.threshold} ` +

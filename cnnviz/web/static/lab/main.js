@@ -368,11 +368,12 @@ function addDrawHooks(lab, view) {
         return plain(probs);
       });
     },
+    // Outputs as base64 of their float32 bytes (little-endian), which is quick to hand over.
     async forward(modelId, x, n) {
       return withModel(lab, modelId, async () => {
         const result = await lab.forward(Float32Array.from(x), n);
         const outputs = {};
-        for (const [name, values] of Object.entries(result.outputs)) outputs[name] = plain(values);
+        for (const [name, v] of Object.entries(result.outputs)) outputs[name] = toBase64(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
         return { logits: plain(result.logits), probs: plain(result.probs), outputs };
       });
     },

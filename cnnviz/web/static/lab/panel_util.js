@@ -83,3 +83,55 @@ export function bars(rows, { caption }) {
   }
   return el("figure", { class: "push-figure" }, [el("figcaption", { text: caption }), list]);
 }
+
+// matplotlib's tab10: one colour per line of a plot.
+export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+/**
+ * A line plot on `canvas` (its CSS width, `height` px): `history` is [T][lines], one value per
+ * step and line; the y axis spans [low, high] (default: the values and [0, 1]), with labels.
+ */
+export function linePlot(canvas, history, { yLabel, low = null, high = null, height = 220, digits = 0 }) {
+  const width = canvas.clientWidth || 360;
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = width * ratio;
+  canvas.height = height * ratio;
+  canvas.style.height = `${height}px`;
+  const context = canvas.getContext("2d");
+  context.scale(ratio, ratio);
+  context.clearRect(0, 0, width, height);
+  const margin = { left: 44, right: 10, top: 10, bottom: 32 };
+  const values = history.flat();
+  const bottom = low ?? Math.min(0, ...values);
+  const top = high ?? Math.max(1, ...values);
+  const steps = Math.max(history.length - 1, 1);
+  const px = (t) => margin.left + ((width - margin.left - margin.right) * t) / steps;
+  const py = (v) => height - margin.bottom - ((height - margin.top - margin.bottom) * (v - bottom)) / (top - bottom);
+  context.strokeStyle = "#888";
+  context.fillStyle = getComputedStyle(canvas).color || "#222";
+  context.font = "11px sans-serif";
+  context.beginPath();
+  context.moveTo(margin.left, margin.top);
+  context.lineTo(margin.left, height - margin.bottom);
+  context.lineTo(width - margin.right, height - margin.bottom);
+  context.stroke();
+  context.textAlign = "right";
+  for (const v of [bottom, (bottom + top) / 2, top]) context.fillText(v.toFixed(digits), margin.left - 4, py(v) + 4);
+  context.textAlign = "center";
+  context.fillText("0", px(0), height - margin.bottom + 14);
+  context.fillText(String(history.length - 1), px(history.length - 1), height - margin.bottom + 14);
+  context.fillText("step", (margin.left + width) / 2, height - 4);
+  context.save();
+  context.translate(11, (margin.top + height - margin.bottom) / 2);
+  context.rotate(-Math.PI / 2);
+  context.fillText(yLabel, 0, 0);
+  context.restore();
+  const lines = history.length ? history[0].length : 0;
+  for (let i = 0; i < lines; i += 1) {
+    context.strokeStyle = PALETTE[i % PALETTE.length];
+    context.lineWidth = 1.5;
+    context.beginPath();
+    history.forEach((row, t) => (t === 0 ? context.moveTo(px(t), py(row[i])) : context.lineTo(px(t), py(row[i]))));
+    context.stroke();
+  }
+}
