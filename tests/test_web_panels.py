@@ -236,6 +236,9 @@ def check_attack(page: Page, name: str) -> None:
         linf = float(re.search(rf"\(L-inf\) ({NUMBER})", size).group(1))
         assert 0 < linf <= 0.25 + 1e-3 and re.search(rf"\(L2\) ({NUMBER})", size), size
         assert painted(page, "#attack-image") > 2 and painted(page, "#attack-perturbation") > 1
+        assert painted(page, "#attack-curve") > 2
+        steps = "40 step(s)" if method == "pgd" else "1 step(s)"
+        assert steps in page.text_content("#attack-curve-caption")
         assert re.search(
             r"After (FGSM|PGD-40): read as \d", page.text_content("#attack-after-caption")
         )
