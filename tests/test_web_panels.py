@@ -114,14 +114,13 @@ def set_slider(page: Page, selector: str, value: str) -> None:
 
 
 def fits(page: Page, selector: str, width: int) -> None:
-    """Every element matching ``selector`` lies inside the viewport's width (none hidden)."""
-    boxes = [
-        page.locator(selector).nth(i).bounding_box() for i in range(page.locator(selector).count())
-    ]
-    assert boxes, selector
-    assert all(
-        box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 1 for box in boxes
-    )
+    """Every shown element matching ``selector`` lies inside the viewport's width (none cut)."""
+    elements = page.locator(selector)
+    boxes = [elements.nth(i).bounding_box() for i in range(elements.count())]
+    shown = [box for box in boxes if box is not None]
+    assert shown, selector
+    cut = [box for box in shown if box["x"] < 0 or box["x"] + box["width"] > width + 1]
+    assert cut == [], (selector, cut)
 
 
 def arithmetic_adds_up(page: Page) -> None:
@@ -211,10 +210,11 @@ def check_inside(page: Page, width: int, name: str) -> None:
     assert painted(page, "#inside-filters figure:nth-child(1) canvas") > 1
     if width < 600:
         fits(page, "#inside-filters figure", width)
+        fits(page, "#inside-view select, #inside-view button, #inside-view input", width)
     page.screenshot(path=str(ARTIFACTS / f"panels-inside-{name}.png"), full_page=True)
 
 
-def check_attack(page: Page, name: str) -> None:
+def check_attack(page: Page, width: int, name: str) -> None:
     page.click("#tab-attack")
     page.wait_for_selector("#attack-run:not([disabled])")
     before = re.search(r"read as (\d)", page.text_content("#attack-before-caption"))
@@ -243,6 +243,11 @@ def check_attack(page: Page, name: str) -> None:
             r"After (FGSM|PGD-40): read as \d", page.text_content("#attack-after-caption")
         )
         page.screenshot(path=str(ARTIFACTS / f"panels-attack-{method}-{name}.png"), full_page=True)
+    fits(
+        page,
+        "#attack-view select, #attack-view button, #attack-view input, #attack-view canvas",
+        width,
+    )
     page.eval_on_selector(
         "#attack-eps", "e => { e.value = '0.02'; e.dispatchEvent(new Event('change')); }"
     )  # the slider released at a new eps attacks again
@@ -268,8 +273,7 @@ def check_classes(page: Page, width: int, name: str) -> None:
     assert painted(page, "#classes-images figure:nth-child(4) canvas") > 2
     assert painted(page, "#classes-plot") > 5
     assert page.locator("#classes-legend li").count() == 10
-    if width < 600:
-        fits(page, "#classes-images figure", width)
+    fits(page, "#classes-images figure, #classes-view button, #classes-view input", width)
     page.screenshot(path=str(ARTIFACTS / f"panels-classes-{name}.png"), full_page=True)
 
 
@@ -319,13 +323,13 @@ def test_every_control_of_the_panels(browser, web_server, name):
         page.click("#random-digit")
         settle(page)
         check_inside(page, viewport["width"], f"digit-{name}")
-        check_attack(page, f"digit-{name}")
+        check_attack(page, viewport["width"], f"digit-{name}")
         check_classes(page, viewport["width"], name)
 
         draw_one(page)
         check_inside(page, viewport["width"], f"drawing-{name}")
         assert page.text_content("#inside-note") == "Your drawing."
-        check_attack(page, f"drawing-{name}")
+        check_attack(page, viewport["width"], f"drawing-{name}")
         check_model_switch(page)
         overflow = page.evaluate("document.documentElement.scrollWidth")
         assert overflow <= viewport["width"] + 1, overflow

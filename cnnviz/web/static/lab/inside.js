@@ -99,10 +99,12 @@ export async function mount(root, lab, state) {
     id: "inside-map",
     class: "zoomed",
     tabindex: "0",
-    role: "img",
+    role: "application",
+    "aria-roledescription": "feature map",
     "aria-label": "the chosen feature map: click a unit, or move with the arrow keys and press Enter",
+    "aria-describedby": "inside-map-caption",
   });
-  const mapCaption = el("figcaption", { id: "inside-map-caption" });
+  const mapCaption = el("figcaption", { id: "inside-map-caption", "aria-live": "polite" });
   const inputCanvas = el("canvas", { id: "inside-field", class: "zoomed", role: "img", "aria-label": "the input with the unit's receptive field outlined in red" });
   const fieldCaption = el("figcaption", { text: "The input; the red box is what the unit sees." });
   const unitBox = el("div", { id: "inside-unit", class: "unit-detail", "aria-live": "polite" });
@@ -114,7 +116,7 @@ export async function mount(root, lab, state) {
   const fcShow = el("button", { id: "inside-fc-show", type: "button", text: "Show this neuron" });
   const filterLayer = el("select", { id: "inside-filter-layer" }, [
     el("option", { value: "conv1", text: "conv1: 32 filters of 3x3" }),
-    el("option", { value: "conv2", text: "conv2: one output channel's 32 filters" }),
+    el("option", { value: "conv2", text: "conv2: 32 filters per channel" }),
   ]);
   const filterChannel = el("select", { id: "inside-filter-channel", "aria-label": "conv2 output channel" });
   for (let c = 0; c < 32; c += 1) filterChannel.append(el("option", { value: String(c), text: `output channel ${c}` }));
