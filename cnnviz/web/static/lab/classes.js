@@ -40,7 +40,8 @@ function unitStep(grad, image, [low, high]) {
  * @param {object} lab  {gradient, model: {input: {shape, bounds}, classes}}
  * @param {object} options  targets (default every class), start (n * C*H*W, model space),
  *   noiseStd, seed, stepSize (pixel units), threshold, steps (the cap), objective
- *   ("log_probability" or "logit"), onStep(step, result) called after each step
+ *   ("log_probability" or "logit"), onStep(step, progress) called after each step, stop() true
+ *   to end early (what was found so far is returned)
  * @returns {Promise<object>} {images (Float32Array n*D), targets, success, steps (taken),
  *   probabilities, predictions, logitHistory / probabilityHistory ([T][n]), ms}
  */
@@ -69,6 +70,7 @@ export async function classImages(lab, options = {}) {
   const probabilityHistory = [];
   let active = targets.map((_, i) => i);
   for (let step = 0; step <= settings.steps; step += 1) {
+    if (settings.stop && settings.stop()) break;
     const batch = new Float32Array(active.length * size);
     active.forEach((i, j) => batch.set(variable.subarray(i * size, (i + 1) * size), j * size));
     const { logits, grad } = await lab.gradient(

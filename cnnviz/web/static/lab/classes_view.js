@@ -90,6 +90,7 @@ export async function mount(root, lab, state) {
     try {
       const result = await classImages(lab, {
         seed: Number(seed.value) || 0,
+        stop: () => mine !== generation,
         onStep: (step, progress) => {
           if (mine !== generation) return; // another network was chosen: this run is discarded
           note.textContent = `Growing\u2026 step ${step}, ${progress.active.length} classes still below p = ${CLASS_DEFAULTS.threshold}`;
