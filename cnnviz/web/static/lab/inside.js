@@ -250,7 +250,7 @@ export async function mount(root, lab, state) {
       ? `${terms.layer} channel ${terms.unit} at row ${terms.position[0]}, column ${terms.position[1]}`
       : `${terms.layer} neuron ${terms.unit}${terms.layer === "fc2" ? ` (the score of class ${lab.model.classes[terms.unit]})` : ""}`;
     const reads = {
-      image: "the 3x3 pixels around it in the input",
+      image: `the 3x3 pixels around it in the input (${lab.model.input.bounds[0]} = black, ${lab.model.input.bounds[1]} = white; "pad 0" outside the image)`,
       pool1: "a 3x3 window of each of the 32 pool1 maps (32 x 9 = 288 inputs)",
       pool2: "all 1568 values of pool2 (32 maps of 7x7)",
       relu3: "all 500 neurons of fc1 after ReLU",
