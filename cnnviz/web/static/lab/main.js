@@ -8,7 +8,7 @@ import { prepareDrawing, FIELD } from "./prepare.js";
 import { occlusionMap } from "./occlusion.js";
 import { saliencyMap, perPixel } from "./saliency.js";
 import { paint, paintGrey, colourBar } from "./colormap.js";
-import { addHooks, markReady, markFailed, withModel, plain } from "./testing.js";
+import { addHooks, markInteractive, markReady, markFailed, withModel, plain } from "./testing.js";
 
 const $ = (id) => document.getElementById(id);
 const PANELS = [
@@ -26,6 +26,7 @@ function showError(message) {
   box.hidden = false;
   box.textContent = message;
   $("status").textContent = "The lab could not start.";
+  $("prediction").textContent = "No prediction: the network could not start.";
   for (const id of ["random-digit", "model-select"]) $(id).disabled = true;
 }
 
@@ -331,11 +332,16 @@ function setupModelSwitch(lab, state, view) {
   });
 }
 
-async function mountPanels(lab, state) {
-  for (const [tab, path] of PANELS) {
+// The panels' modules start loading with the page (import() of a missing one fails quietly).
+function importPanels() {
+  return PANELS.map(([, path]) => import(path));
+}
+
+async function mountPanels(lab, state, imports) {
+  for (const [index, [tab, path]] of PANELS.entries()) {
     let module;
     try {
-      module = await import(path);
+      module = await imports[index];
     } catch (error) {
       console.info(`The ${tab} view is not on this site (${path}): ${error.message}`);
       $(`tab-${tab}`).hidden = true;
@@ -419,10 +425,11 @@ function addDrawHooks(lab, view) {
 async function start() {
   setupTabs();
   const state = makeState();
+  const imports = importPanels();
+  for (const pending of imports) pending.catch(() => undefined);
   let lab;
   try {
-    lab = await createLab(new URL("..", import.meta.url));
-    await lab.use(lab.manifest.default_model ?? lab.models[0].id);
+    lab = await createLab(new URL("..", import.meta.url), { model: "default" });
   } catch (error) {
     console.error(error);
     showError(`${error.message} The lab computes everything in your browser with ONNX Runtime (WebAssembly); without it nothing can run. Try reloading, or another up-to-date browser.`);
@@ -446,7 +453,8 @@ async function start() {
   });
   addDrawHooks(lab, view);
   $("status").textContent = `Ready: the ${lab.model.label} network runs in your browser.`;
-  await mountPanels(lab, state);
+  markInteractive();
+  await mountPanels(lab, state, imports);
   document.body.dataset.ready = "true";
   markReady(lab);
 }

@@ -59,10 +59,16 @@ function product(shape) {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+const WASM_FILE = "ort-wasm-simd-threaded.wasm";
+
+// ONNX Runtime Web's module and its WebAssembly binary, fetched side by side (the binary is
+// handed to ORT, which would otherwise fetch it only when the first session starts).
 async function loadOrt(base) {
   if (typeof WebAssembly !== "object") {
     throw new LabError("This browser cannot run WebAssembly, which the lab needs to compute in the page.");
   }
+  const binary = fetchBytes(new URL(`ort/${WASM_FILE}`, base), "ONNX Runtime's WebAssembly file");
+  binary.catch(() => undefined);
   let ort;
   try {
     ort = await withTimeout(import(new URL("ort/ort.wasm.min.mjs", base).href), START_TIMEOUT_MS, "Loading ONNX Runtime");
@@ -73,6 +79,7 @@ async function loadOrt(base) {
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmPaths = new URL("ort/", base).href;
+  ort.env.wasm.wasmBinary = await binary;
   ort.env.logLevel = "error";
   return ort;
 }
@@ -122,9 +129,13 @@ class Digits {
 }
 
 class Lab {
-  constructor(base, ort, manifest) {
+  constructor(base, ortReady, manifest) {
     this.base = base;
-    this.ort = ort;
+    this.ort = null;
+    this.ortReady = ortReady.then((ort) => {
+      this.ort = ort;
+      return ort;
+    });
     this.manifest = manifest;
     this.models = manifest.models;
     this.model = null;
@@ -147,6 +158,7 @@ class Lab {
       fetchBytes(new URL(model.forward, this.base), `the ${model.label} network's graph`),
       model.gradient ? fetchBytes(new URL(model.gradient, this.base), `the ${model.label} network's gradient graph`) : null,
       fetchBytes(weightsUrl, `the ${model.label} network's weights`),
+      this.ortReady,
     ]);
     const options = {
       executionProviders: ["wasm"],
@@ -270,23 +282,33 @@ class Lab {
   }
 }
 
-export async function createLab(baseUrl) {
-  const base = new URL(baseUrl ?? ".", document.baseURI);
-  const manifestBytes = await fetchBytes(new URL("manifest.json", base), "the site's manifest");
+async function readManifest(base) {
+  const bytes = await fetchBytes(new URL("manifest.json", base), "the site's manifest");
   let manifest;
   try {
-    manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
+    manifest = JSON.parse(new TextDecoder().decode(bytes));
   } catch (error) {
     throw new LabError(`The site's manifest.json is not valid JSON: ${error.message}.`, error);
   }
   if (!Array.isArray(manifest.models) || manifest.models.length === 0) {
     throw new LabError("The site's manifest.json lists no model.");
   }
-  const ort = await loadOrt(base);
+  return manifest;
+}
+
+// The manifest and ONNX Runtime load side by side; then the bundled digits and, if
+// `model` is given (an id, or "default"), that network.
+export async function createLab(baseUrl, { model } = {}) {
+  const base = new URL(baseUrl ?? ".", document.baseURI);
+  const ort = loadOrt(base);
+  ort.catch(() => undefined); // awaited below, through the lab
+  const manifest = await readManifest(base);
   const lab = new Lab(base, ort, manifest);
-  if (manifest.digits) {
-    const bytes = await fetchBytes(new URL(manifest.digits.images, base), "the bundled test digits");
-    lab.digits = new Digits(manifest.digits, bytes, lab);
-  }
+  const digits = manifest.digits
+    ? fetchBytes(new URL(manifest.digits.images, base), "the bundled test digits")
+    : Promise.resolve(null);
+  const modelId = model === "default" ? (manifest.default_model ?? manifest.models[0].id) : model;
+  const [bytes] = await Promise.all([digits, modelId ? lab.use(modelId) : null, lab.ortReady]);
+  if (bytes) lab.digits = new Digits(manifest.digits, bytes, lab);
   return lab;
 }

@@ -17,8 +17,14 @@ export function addHooks(more) {
   return hooks;
 }
 
+// The Draw view answers from now on (ms since the page's navigation started).
+export function markInteractive() {
+  hooks.interactiveAt = performance.now();
+}
+
 export function markReady(lab) {
   hooks.lab = lab;
+  hooks.readyAt = performance.now(); // and every panel is mounted
   resolveReady(lab);
 }
 
