@@ -114,15 +114,18 @@ def first_view_bytes(site: Path, requests: list[str]) -> tuple[int, int]:
 def measure(site: Path, args) -> None:
     with serve_directory(site) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        ready = []
+        interactive, ready = [], []
         for _ in range(args.loads):
             page, requests = open_lab(browser, url)
+            interactive.append(page.evaluate("window.cnnvizLab.interactiveAt"))
             ready.append(page.evaluate("window.cnnvizLab.readyAt"))
             page.context.close()
         raw, packed = first_view_bytes(site, requests)
         print(
-            f"page interactive (default network loaded): median {statistics.median(ready):.0f} ms, "
-            f"max {max(ready):.0f} ms over {len(ready)} loads (target <= 2000 ms)"
+            f"page interactive (Draw view answers): median {statistics.median(interactive):.0f} ms,"
+            " "
+            f"max {max(interactive):.0f} ms over {len(ready)} loads (target <= 2000 ms); "
+            f"every panel mounted: median {statistics.median(ready):.0f} ms"
         )
         print(
             f"first view: {len(set(requests))} requests, {raw / 1e6:.2f} MB, "
@@ -152,12 +155,8 @@ def measure(site: Path, args) -> None:
         x = page.evaluate("Array.from(window.cnnvizLab.lab.digits.image(0))")
         label = page.evaluate("window.cnnvizLab.lab.digits.label(0)")
         if "pgd" in hooks:
-            times = [
-                page.evaluate("([m, x, y]) => window.cnnvizLab.pgd(m, x, y, {})", [model, x, label])[
-                    "ms"
-                ]
-                for _ in range(5)
-            ]
+            pgd = "([m, x, y]) => window.cnnvizLab.pgd(m, x, y, {})"
+            times = [page.evaluate(pgd, [model, x, label])["ms"] for _ in range(5)]
             summary("PGD-40 on one digit", times, "<= 300")
         else:
             print("PGD-40: no pgd hook on this site")
