@@ -18,25 +18,29 @@ export function roundHalfEven(value) {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
+// float32 products byte / 255 * weight, as numpy computes them (one table per channel).
+function channelTable(weight) {
+  const table = new Float32Array(256);
+  const w = Math.fround(weight);
+  for (let v = 0; v < 256; v += 1) table[v] = Math.fround(Math.fround(v / 255) * w);
+  return table;
+}
+const RED = channelTable(0.299);
+const GREEN = channelTable(0.587);
+const BLUE = channelTable(0.114);
+const ALPHA = channelTable(1);
+
 // Ink in [0, 1] per pixel of RGBA bytes (canvas ImageData): dark on light gives ink where
 // dark; transparent pixels carry none; light-on-dark (from the border) is read inverted.
 export function inkMap(data, width, height) {
   const size = width * height;
   const grey = new Float32Array(size);
-  const alpha = new Float32Array(size);
-  const wr = Math.fround(0.299);
-  const wg = Math.fround(0.587);
-  const wb = Math.fround(0.114);
-  for (let p = 0; p < size; p += 1) {
-    const r = Math.fround(data[4 * p] / 255);
-    const g = Math.fround(data[4 * p + 1] / 255);
-    const b = Math.fround(data[4 * p + 2] / 255);
-    grey[p] = Math.fround(Math.fround(Math.fround(r * wr) + Math.fround(g * wg)) + Math.fround(b * wb));
-    alpha[p] = Math.fround(data[4 * p + 3] / 255);
+  for (let p = 0, q = 0; p < size; p += 1, q += 4) {
+    grey[p] = Math.fround(RED[data[q]] + GREEN[data[q + 1]]) + BLUE[data[q + 2]];
   }
   const border = [];
   const add = (p) => {
-    if (alpha[p] > 0.5) border.push(grey[p]);
+    if (ALPHA[data[4 * p + 3]] > 0.5) border.push(grey[p]);
   };
   for (let x = 0; x < width; x += 1) add(x);
   for (let x = 0; x < width; x += 1) add((height - 1) * width + x);
@@ -49,8 +53,10 @@ export function inkMap(data, width, height) {
     const median = border.length % 2 ? border[mid] : (border[mid - 1] + border[mid]) / 2;
     lightOnDark = median < 0.5;
   }
-  const ink = new Float32Array(size);
-  for (let p = 0; p < size; p += 1) ink[p] = (lightOnDark ? grey[p] : 1 - grey[p]) * alpha[p];
+  const ink = grey; // in place
+  for (let p = 0; p < size; p += 1) {
+    ink[p] = (lightOnDark ? grey[p] : 1 - grey[p]) * ALPHA[data[4 * p + 3]];
+  }
   return ink;
 }
 
@@ -112,14 +118,20 @@ export function prepareDrawing(data, width, height) {
   let left = width;
   let right = -1;
   for (let y = 0; y < height; y += 1) {
-    for (let x = 0; x < width; x += 1) {
-      if (ink[y * width + x] > INK_THRESHOLD) {
+    let first = -1;
+    let last = -1;
+    for (let x = 0, p = y * width; x < width; x += 1, p += 1) {
+      if (ink[p] > INK_THRESHOLD) {
         count += 1;
-        top = Math.min(top, y);
-        bottom = Math.max(bottom, y);
-        left = Math.min(left, x);
-        right = Math.max(right, x);
+        if (first < 0) first = x;
+        last = x;
       }
+    }
+    if (first >= 0) {
+      top = Math.min(top, y);
+      bottom = y;
+      left = Math.min(left, first);
+      right = Math.max(right, last);
     }
   }
   const pixels = new Float32Array(FIELD * FIELD);
