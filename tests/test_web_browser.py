@@ -187,9 +187,14 @@ def read_digit(page: Page) -> int:
 
 
 def choose_model(page: Page, model_id: str) -> None:
+    """Pick a network in the switch; its manifest description shows beside it."""
     page.select_option("#model-select", model_id)
     expect(page.locator("#model-select")).to_be_enabled(timeout=START)
     expect(page.locator("#status")).to_contain_text("Ready", timeout=START)
+    entry = page.evaluate("id => window.cnnvizLab.lab.models.find((m) => m.id === id)", model_id)
+    assert page.text_content("#model-description") == entry["description"]
+    assert page.evaluate("window.cnnvizLab.lab.model.id") == model_id
+    assert entry["label"] in page.text_content("#status")
 
 
 # --- The page as a student uses it -----------------------------------------------------
@@ -205,6 +210,18 @@ def test_page_contract(laptop, base):
     assert page.locator("#error").is_hidden()
     for view in ["inside-view", "attack-view", "classes-view"]:
         assert page.locator(f"#{view}").count() == 1
+    manifest = page.evaluate("window.cnnvizLab.lab.manifest")
+    link = page.locator("#app-link")
+    if manifest["app_url"] is None:
+        assert link.is_hidden()
+    else:
+        assert link.get_attribute("href") == manifest["app_url"]
+    page.focus("#tab-draw")  # the tabs answer the arrow keys
+    page.keyboard.press("ArrowRight")
+    assert page.get_attribute("#tab-inside", "aria-selected") == "true"
+    assert page.locator("#inside-view").is_visible() and page.locator("#draw-view").is_hidden()
+    page.keyboard.press("ArrowLeft")
+    assert page.locator("#draw-view").is_visible()
     recorder.assert_clean(base)
 
 
