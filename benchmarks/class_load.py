@@ -15,12 +15,14 @@ This script shows what that means, with numbers:
    gzip-compressed as a host that compresses would send them);
 3. real Chromium pages draw a stroke a second for ``--seconds`` (segment by segment, the
    page's own update after each, then its occlusion and saliency maps at the stroke's
-   end, through ``window.cnnvizLab``): alone, then while the class of 30 keeps loading
-   the page from the server (wave after wave, far more than a real class), with one
-   page and with ``--pages`` pages. Printed: the page's update time per stroke segment
-   and the full answer to a stroke (last update + maps: prediction, occlusion and
-   saliency, what the app's ``/draw`` answered), p50/p95, and the requests from the
-   drawing pages during the strokes, as the server and as the browser saw them (must be 0).
+   end, through ``window.cnnvizLab``): alone, and while the class of 30 keeps loading
+   the page from the server (wave after wave, far more than a real class), in
+   alternating blocks of ``--seconds`` / 4 (the machine's other work then falls on
+   both alike), with one page and with ``--pages`` pages. Printed: the page's update
+   time per stroke segment and the full answer to a stroke (last update + maps:
+   prediction, occlusion and saliency, what the app's ``/draw`` answered), p50/p95, and
+   the requests from the drawing pages while drawing, as the server and as the browser
+   saw them (must be 0).
 
 On this 2-core machine the pages, the server and the 30 clients share the CPU; a real
 class has one machine per student and the server elsewhere. So by default the server and
@@ -45,7 +47,7 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
@@ -62,6 +64,7 @@ from test_web_browser import DIGITS, LAPTOP, open_lab  # noqa: E402
 CLASS = 30  # students, as in the issue's measurement of the Gradio app
 WHO = "X-Cnnviz-Student"  # every client names itself, so the server can tell them apart
 TIMEOUT = 60  # s per request
+BLOCKS = 4  # each drawing run is split into blocks, alone and with the class alternating
 
 # Draw a stroke a second for `seconds` s, point by point: after each segment the page's
 # own update (prepare + network + prediction shown), at the stroke's end the Draw view's
@@ -255,7 +258,7 @@ def draw_run(pages, log: Log, base: str, paths, sizes, seconds: int, with_class:
             f"(args) => {{ window.classRun = ({DRAW_JS})(args); }}",
             [stroke_sequence(3 * i), seconds],
         )
-    loads = class_loads(base, paths, sizes, start + seconds - 2) if with_class else []
+    loads = class_loads(base, paths, sizes, start + seconds) if with_class else []
     results = [page.evaluate("window.classRun") for page, _ in pages]
     served = log.between(start, time.monotonic())
     return Run(
@@ -266,6 +269,16 @@ def draw_run(pages, log: Log, base: str, paths, sizes, seconds: int, with_class:
         browser_requests=sum(len(r.requests) - n for (_, r), n in zip(pages, seen, strict=True)),
         loads=loads,
         served=served,
+    )
+
+
+def merged(runs: list[Run]) -> Run:
+    """The runs as one: every list joined, every count added."""
+    return Run(
+        **{
+            f.name: sum((getattr(r, f.name) for r in runs), start=type(getattr(runs[0], f.name))())
+            for f in fields(Run)
+        }
     )
 
 
@@ -338,15 +351,23 @@ def run_class(site: Path, base: str, log: Log, browser, args, cores, pinned) -> 
         where = f"pages, server and class share {len(cores)} cores"
     else:
         where = f"pages share cores {sorted(pinned[1])}, server and class {sorted(pinned[0])}"
-    print(f"\nstrokes: a stroke a second per page for {args.seconds} s ({where}); ms")
+    block = max(2, args.seconds // BLOCKS)
+    print(
+        f"\nstrokes: a stroke a second per page, {BLOCKS} x {block} s alone and as many with the "
+        f"class loading, alternated ({where}); ms"
+    )
     print(
         f"{'run':24} {'strokes':>7} {'update per segment':>26} {'answer (update + maps)':>26} "
         f"{'requests':>8} {'class loads':>11}"
     )
     rows = {}
     for count in sorted({1, args.pages}):
-        for with_class in (False, True):
-            run = draw_run(pages[:count], log, base, paths, sizes, args.seconds, with_class)
+        blocks = {False: [], True: []}
+        for _ in range(BLOCKS):  # alternated, so the machine's other work hits both alike
+            for with_class, runs in blocks.items():
+                runs.append(draw_run(pages[:count], log, base, paths, sizes, block, with_class))
+        for with_class, runs in blocks.items():
+            run = merged(runs)
             label = f"{count} page{'s' * (count > 1)}, " + (
                 "class loads" if with_class else "alone"
             )
