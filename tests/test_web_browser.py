@@ -113,6 +113,16 @@ class Recorder:
         assert any(u.endswith(".wasm") for u in self.requests)  # the recorder saw the page
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Torch on one thread while Chromium computes beside it (two threads fight for the cores:
+    the library's occlusion of one digit took 1-2 s instead of 20-80 ms here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def base(web_server) -> str:
     """The site's root URL, ending in a slash."""
