@@ -453,6 +453,11 @@ def canvas_after(page: Page, strokes: list[Stroke]) -> tuple[np.ndarray, np.ndar
     canvas = page.evaluate("window.cnnvizLab.canvasPixels()")
     rgba = np.frombuffer(base64.b64decode(canvas["rgba"]), dtype=np.uint8)
     rgba = rgba.reshape(canvas["height"], canvas["width"], 4)
+    again = page.evaluate(  # the prepare hook on the same bytes gives the same
+        "([p, w, h]) => window.cnnvizLab.prepare(p, w, h)",
+        [canvas["rgba"], canvas["width"], canvas["height"]],
+    )
+    assert again["pixels"] == canvas["pixels"] and again["empty"] == canvas["empty"]
     return rgba, np.array(canvas["pixels"]).reshape(28, 28), canvas["empty"]
 
 

@@ -406,6 +406,12 @@ function addDrawHooks(lab, view) {
       view.drawn();
       return view.idle();
     },
+    // MNIST-style preparation of RGBA bytes (a plain array, or base64) of a width x height image.
+    prepare(rgba, width, height) {
+      const bytes = typeof rgba === "string" ? Uint8Array.from(atob(rgba), (c) => c.charCodeAt(0)) : Uint8Array.from(rgba);
+      const result = prepareDrawing(bytes, width, height);
+      return { empty: result.empty, pixels: plain(result.pixels) };
+    },
     // The sketchpad's RGBA bytes (base64) and their preparation by the page.
     canvasPixels() {
       const image = view.pad.imageData();
