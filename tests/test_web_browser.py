@@ -220,6 +220,13 @@ def test_page_contract(laptop, base):
     assert page.locator("#error").is_hidden()
     for view in ["inside-view", "attack-view", "classes-view"]:
         assert page.locator(f"#{view}").count() == 1
+    # batches run on a logits-only copy of the forward graph, made by the page
+    page.wait_for_function(
+        "(s => s.logits !== s.forward)(window.cnnvizLab.lab.sessions())", timeout=START
+    )
+    outputs = page.evaluate("window.cnnvizLab.lab.sessions().logits.outputNames")
+    assert outputs == ["logits"]
+    assert len(page.evaluate("window.cnnvizLab.lab.sessions().forward.outputNames")) > 1
     manifest = page.evaluate("window.cnnvizLab.lab.manifest")
     link = page.locator("#app-link")
     if manifest["app_url"] is None:
