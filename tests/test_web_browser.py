@@ -525,3 +525,19 @@ def test_a_broken_site_says_what_is_wrong(browser, web_site, tmp_path, how):
         page.screenshot(path=ARTIFACTS / f"web-broken-{how}.png")
         assert all(u.startswith(url) or u.startswith("data:") for u in requests)
         context.close()
+
+
+def test_a_missing_network_leaves_the_others_working(browser, web_site, tmp_path):
+    folder = break_site(Path(web_site), tmp_path / "site", "intact")
+    (folder / "models" / "robust" / "weights.bin").unlink()
+    with serve_directory(folder) as url:
+        page, _ = open_lab(browser, url + "/", LAPTOP)
+        page.select_option("#model-select", "robust")
+        expect(page.locator("#error")).to_contain_text("robust", timeout=START)
+        assert "weights.bin" in page.text_content("#error")
+        expect(page.locator("#model-select")).to_be_enabled()
+        assert page.input_value("#model-select") == "batchnorm"
+        draw_with_mouse(page, DIGITS[7])
+        assert read_digit(page) == 7
+        page.screenshot(path=ARTIFACTS / "web-broken-robust.png")
+        page.context.close()

@@ -314,18 +314,24 @@ function setupModelSwitch(lab, state, view) {
   describe();
   select.disabled = lab.models.length < 2;
   select.addEventListener("change", async () => {
+    const previous = lab.model.id;
     select.disabled = true;
     $("status").textContent = `Loading the ${select.selectedOptions[0].textContent} network\u2026`;
     try {
       await view.idle();
       await lab.use(select.value);
+      $("error").hidden = true;
       state.modelId = lab.model.id;
       describe();
       $("status").textContent = `Ready: the ${lab.model.label} network runs in your browser.`;
       view.drawn();
     } catch (error) {
       console.error(error);
-      showError(error.message);
+      const box = $("error");
+      box.hidden = false;
+      box.textContent = `${error.message} The ${lab.model.label} network stays selected.`;
+      select.value = previous;
+      $("status").textContent = `Ready: the ${lab.model.label} network runs in your browser.`;
     } finally {
       select.disabled = false;
     }
