@@ -18,12 +18,13 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import pytest
 import torch
 from conftest import serve_directory
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Frame, Page, expect
 
 from cnnviz.checkpoint import pretrained
 from cnnviz.digits import load_test_digits
@@ -129,12 +130,14 @@ def base(web_server) -> str:
     return str(web_server).rstrip("/") + "/"
 
 
-def open_lab(browser, url: str, viewport: dict, **options) -> tuple[Page, Recorder]:
-    """A new page on the lab, started (ONNX Runtime and the default network loaded)."""
+def open_lab(
+    browser, url: str, viewport: dict, *, address: str = "index.html", **options
+) -> tuple[Page, Recorder]:
+    """A new page on the lab at ``url + address``, started (ONNX Runtime and a network loaded)."""
     context = browser.new_context(viewport=viewport, **options)
     page = context.new_page()
     recorder = Recorder(page)
-    page.goto(url + "index.html")
+    page.goto(url + address)
     page.wait_for_function("document.body.dataset.ready === 'true'", timeout=START)
     return page, recorder
 
@@ -155,17 +158,25 @@ def phone(browser, base) -> Iterator[tuple[Page, Recorder]]:
     page.context.close()
 
 
-def on_screen(page: Page, strokes: list[Stroke]) -> list[list[tuple[float, float]]]:
-    """The strokes (sketchpad pixels) in page coordinates of the canvas as it is shown."""
-    page.locator("#sketchpad").scroll_into_view_if_needed()
-    box = page.locator("#sketchpad").bounding_box()
-    side = page.eval_on_selector("#sketchpad", "c => c.width")
+def on_screen(
+    page: Page, strokes: list[Stroke], *, frame: Frame | None = None
+) -> list[list[tuple[float, float]]]:
+    """The strokes (sketchpad pixels) in page coordinates of the canvas as it is shown.
+
+    ``frame``: where the sketchpad lives (an embedded lab's iframe); the page by default.
+    Bounding boxes are in the top page's coordinates either way.
+    """
+    where = frame or page
+    where.locator("#sketchpad").scroll_into_view_if_needed()
+    box = where.locator("#sketchpad").bounding_box()
+    side = where.eval_on_selector("#sketchpad", "c => c.width")
     scale = box["width"] / side
     return [[(box["x"] + x * scale, box["y"] + y * scale) for x, y in s] for s in strokes]
 
 
-def draw_with_mouse(page: Page, strokes: list[Stroke]) -> None:
-    for stroke in on_screen(page, strokes):
+def draw_with_mouse(page: Page, strokes: list[Stroke], *, frame: Frame | None = None) -> None:
+    """Draw ``strokes`` with the page's mouse on the sketchpad (in ``frame`` if given)."""
+    for stroke in on_screen(page, strokes, frame=frame):
         page.mouse.move(*stroke[0])
         page.mouse.down()
         for point in stroke[1:]:
@@ -350,6 +361,98 @@ def test_phone_touch_drawing_and_layout(phone, base):
     expect(page.locator("#truth")).to_contain_text("true label")
     read_digit(page)
     recorder.assert_clean(base)
+
+
+# --- The address: view, network, test digit, embed mode ---------------------------------
+
+
+def address_of(page: Page) -> dict[str, str]:
+    """The query parameters of the page's address now."""
+    return dict(parse_qsl(urlsplit(page.url).query))
+
+
+def test_address_opens_a_view_a_network_and_a_test_digit(browser, base):
+    page, recorder = open_lab(
+        browser, base, LAPTOP, address="index.html?view=inside&model=robust&digit=17"
+    )
+    assert page.get_attribute("#tab-inside", "aria-selected") == "true"
+    assert page.locator("#inside-view").is_visible() and page.locator("#draw-view").is_hidden()
+    assert page.input_value("#model-select") == "robust"
+    assert page.evaluate("window.cnnvizLab.lab.model.id") == "robust"
+    settled(page)
+    state = page.evaluate("(s => [s.source, s.digitIndex])(window.cnnvizLab.view.state)")
+    assert state == ["digit", 17]
+    label = page.evaluate("window.cnnvizLab.lab.digits.label(17)")
+    index = page.evaluate("window.cnnvizLab.lab.digits.index(17)")
+    assert f"Test digit #{index} " in page.text_content("#truth")
+    assert f"true label: {label}" in page.text_content("#truth")
+    assert page.text_content("#inside-note").startswith("Test digit #17")  # the maps show it
+    assert page.locator("#inside-maps .map-cell").count() == 32
+    assert page.locator("#address-note").is_hidden()
+    page.screenshot(path=ARTIFACTS / "web-address-inside-robust-17.png")
+    # the address follows the student: tab, network, then the drawing replaces the digit
+    page.click("#tab-attack")
+    assert address_of(page) == {"view": "attack", "model": "robust", "digit": "17"}
+    choose_model(page, "standard")
+    settled(page)
+    assert address_of(page) == {"view": "attack", "model": "standard", "digit": "17"}
+    page.click("#tab-draw")
+    assert "true label" in page.text_content("#truth")  # the digit is still shown
+    draw_with_mouse(page, [line((20, 20), (60, 60))])  # a stroke over the digit
+    settled(page)
+    assert address_of(page) == {"view": "draw", "model": "standard"}
+    page.click("#clear")
+    draw_with_mouse(page, DIGITS[3])
+    assert read_digit(page) == 3
+    recorder.assert_clean(base)
+    page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_embed_mode_hides_the_page_header_and_still_draws(browser, base, viewport):
+    address = "index.html?view=draw&embed=1"
+    page, recorder = open_lab(browser, base, viewport, address=address)
+    for hidden in ["header.top h1", ".intro", "footer"]:
+        assert page.locator(hidden).is_hidden(), hidden
+    for shown in ["#model-select", "#tab-draw", "#tab-inside", "#sketchpad", "#clear"]:
+        assert page.locator(shown).is_visible(), shown
+    assert page.locator("#sketchpad").bounding_box()["x"] <= 8  # no outer margin
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    if page.evaluate("window.cnnvizLab.lab.manifest.app_url"):
+        assert page.get_attribute("#app-link", "target") == "_top"
+    draw_with_mouse(page, DIGITS[7])
+    assert read_digit(page) == 7
+    page.click("#tab-inside")
+    assert page.url == base + address  # embedded: the address stays as the host page set it
+    name = "laptop" if viewport is LAPTOP else "phone"
+    page.screenshot(path=ARTIFACTS / f"web-embed-{name}.png")
+    recorder.assert_clean(base)
+    page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("view=sideways&model=nope&digit=1000", ['view "sideways"', 'network "nope"', '"1000"']),
+        ("digit=2.5", ['digit "2.5"']),
+    ],
+)
+def test_bad_address_values_are_ignored_with_a_note(browser, base, query, named):
+    page, recorder = open_lab(browser, base, LAPTOP, address=f"index.html?{query}")
+    note = page.locator("#address-note")
+    assert note.is_visible()
+    text = note.text_content()
+    assert text.startswith("Ignored in the address:") and "\n" not in text
+    for words in named:
+        assert words in text
+    assert page.get_attribute("#tab-draw", "aria-selected") == "true"
+    default = page.evaluate("window.cnnvizLab.lab.manifest.default_model")
+    assert page.evaluate("window.cnnvizLab.lab.model.id") == default
+    assert settled(page) == "Draw a digit to start."
+    draw_with_mouse(page, DIGITS[1])
+    assert read_digit(page) == 1
+    recorder.assert_clean(base)
+    page.context.close()
 
 
 # --- The browser and the Python library on the same inputs -----------------------------

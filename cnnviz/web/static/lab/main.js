@@ -57,6 +57,51 @@ function makeState() {
   };
 }
 
+// --- The address: ?view=draw|inside|attack|classes&model=<id>&digit=<i>&embed=1 ----------------
+const VIEWS = ["draw", "inside", "attack", "classes"];
+
+function readAddress() {
+  const params = new URLSearchParams(window.location.search);
+  const asked = { embed: params.get("embed") === "1", notes: [] };
+  const view = params.get("view");
+  if (view !== null) {
+    if (VIEWS.includes(view)) asked.view = view;
+    else asked.notes.push(`no view "${view}" (draw, inside, attack or classes)`);
+  }
+  if (params.get("model") !== null) asked.model = params.get("model");
+  if (params.get("digit") !== null) asked.digit = params.get("digit");
+  return asked;
+}
+
+function noteAddress(notes) {
+  if (notes.length === 0) return;
+  const note = $("address-note");
+  note.textContent = `Ignored in the address: ${notes.join("; ")}.`;
+  note.hidden = false;
+}
+
+// Embedded (an iframe in the docs or the app): no page header or footer, links open the top window.
+function embed() {
+  document.documentElement.classList.add("embedded");
+  for (const link of document.querySelectorAll("a[href]")) link.target = "_top";
+}
+
+// The address follows the open tab, the network and the test digit shown (not in embed mode).
+function followAddress(state) {
+  const update = () => {
+    const url = new URL(window.location.href);
+    const tab = document.querySelector('[role="tab"][aria-selected="true"]');
+    url.searchParams.set("view", tab ? tab.id.slice(4) : "draw");
+    url.searchParams.set("model", state.modelId);
+    if (state.source === "digit" && state.digitIndex !== null) url.searchParams.set("digit", String(state.digitIndex));
+    else url.searchParams.delete("digit");
+    if (url.href !== window.location.href) window.history.replaceState(null, "", url);
+  };
+  state.subscribe(update);
+  document.addEventListener("cnnviz:tab", update);
+  update();
+}
+
 function setupTabs() {
   const tabs = [...document.querySelectorAll('[role="tab"]')];
   const select = (tab, focus) => {
@@ -80,6 +125,7 @@ function setupTabs() {
       if (event.key === "End") select(tabs[tabs.length - 1], true);
     });
   });
+  return (name) => select($(`tab-${name}`), false);
 }
 
 class DrawView {
@@ -434,14 +480,28 @@ function addDrawHooks(lab, view) {
   });
 }
 
+// A test digit named in the address: an integer index into the bundled sample.
+function addressDigit(lab, text, notes) {
+  if (text === undefined) return null;
+  const count = lab.digits ? lab.digits.count : 0;
+  if (!/^\d+$/.test(text) || Number(text) >= count) {
+    notes.push(`digit "${text}" (a test digit is a whole number from 0 to ${count - 1})`);
+    return null;
+  }
+  return Number(text);
+}
+
 async function start() {
-  setupTabs();
+  const asked = readAddress();
+  if (asked.embed) embed();
+  const openTab = setupTabs();
+  if (asked.view) openTab(asked.view);
   const state = makeState();
   const imports = importPanels();
   for (const pending of imports) pending.catch(() => undefined);
   let lab;
   try {
-    lab = await createLab(new URL("..", import.meta.url), { model: "default" });
+    lab = await createLab(new URL("..", import.meta.url), { model: "default", preferred: asked.model });
   } catch (error) {
     console.error(error);
     showError(`${error.message} The lab computes everything in your browser with ONNX Runtime (WebAssembly); without it nothing can run. Try reloading, or another up-to-date browser.`);
@@ -449,6 +509,9 @@ async function start() {
     return;
   }
   state.modelId = lab.model.id;
+  if (asked.model !== undefined && asked.model !== lab.model.id) {
+    asked.notes.push(`no network "${asked.model}" on this site (showing ${lab.model.label})`);
+  }
   const link = $("app-link");
   if (lab.manifest.app_url) {
     link.href = lab.manifest.app_url;
@@ -457,6 +520,10 @@ async function start() {
   const view = new DrawView(lab, state);
   setupModelSwitch(lab, state, view);
   $("random-digit").disabled = !lab.digits;
+  const digit = addressDigit(lab, asked.digit, asked.notes);
+  if (digit !== null) view.loadDigit(digit);
+  noteAddress(asked.notes);
+  if (!asked.embed) followAddress(state);
   document.addEventListener("cnnviz:tab", (event) => {
     if (event.detail.tab === "draw") {
       view.mapsDirty = true;
@@ -467,6 +534,7 @@ async function start() {
   $("status").textContent = `Ready: the ${lab.model.label} network runs in your browser.`;
   markInteractive();
   await mountPanels(lab, state, imports);
+  if (asked.view && asked.view !== "draw") openTab(asked.view); // its panel is mounted now
   document.body.dataset.ready = "true";
   markReady(lab);
 }

@@ -391,8 +391,9 @@ async function readManifest(base) {
 }
 
 // The manifest and ONNX Runtime load side by side; then the bundled digits and, if
-// `model` is given (an id, or "default"), that network.
-export async function createLab(baseUrl, { model } = {}) {
+// `model` is given (an id, or "default"), that network; `preferred` (an id) wins over
+// "default" when the site has it.
+export async function createLab(baseUrl, { model, preferred } = {}) {
   const base = new URL(baseUrl ?? ".", document.baseURI);
   const ort = loadOrt(base);
   ort.catch(() => undefined); // awaited below, through the lab
@@ -401,7 +402,9 @@ export async function createLab(baseUrl, { model } = {}) {
   const digits = manifest.digits
     ? fetchBytes(new URL(manifest.digits.images, base), "the bundled test digits")
     : Promise.resolve(null);
-  const modelId = model === "default" ? (manifest.default_model ?? manifest.models[0].id) : model;
+  const known = manifest.models.some((m) => m.id === preferred);
+  const fallback = manifest.default_model ?? manifest.models[0].id;
+  const modelId = model === "default" ? (known ? preferred : fallback) : model;
   const [bytes] = await Promise.all([digits, modelId ? lab.use(modelId) : null, lab.ortReady]);
   if (bytes) lab.digits = new Digits(manifest.digits, bytes, lab);
   return lab;
