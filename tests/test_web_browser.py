@@ -231,12 +231,15 @@ def test_page_contract(laptop, base):
     assert page.locator("#error").is_hidden()
     for view in ["inside-view", "attack-view", "classes-view"]:
         assert page.locator(f"#{view}").count() == 1
-    # batches run on a logits-only copy of the forward graph, made by the page
+    # batches run on the exported logits-only graph (logits.onnx), strokes on the full one
     page.wait_for_function(
         "(s => s.logits !== s.forward)(window.cnnvizLab.lab.sessions())", timeout=START
     )
     outputs = page.evaluate("window.cnnvizLab.lab.sessions().logits.outputNames")
     assert outputs == ["logits"]
+    default = page.evaluate("window.cnnvizLab.lab.model")
+    assert default["logits"] == f"models/{default['id']}/logits.onnx"
+    assert base + default["logits"] in recorder.requests
     assert len(page.evaluate("window.cnnvizLab.lab.sessions().forward.outputNames")) > 1
     manifest = page.evaluate("window.cnnvizLab.lab.manifest")
     link = page.locator("#app-link")

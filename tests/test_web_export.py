@@ -60,6 +60,23 @@ def test_forward_graph_reads_all_bundled_digits_as_torch_does(
     assert (probs.argmax(1) == digits.y).float().mean() > 0.97  # real digits, read right
 
 
+@pytest.mark.parametrize("site_id", NETWORKS)
+def test_logits_graph_is_the_forward_pass_with_logits_only(web_site, manifest, digits, site_id):
+    """``logits.onnx`` (batches in the page) = the forward graph's logits, without the maps."""
+    model_entry = entry(manifest, site_id)
+    assert model_entry["logits"] == f"models/{site_id}/logits.onnx"
+    logits_only = session(web_site, model_entry["logits"])
+    assert [node.name for node in logits_only.get_outputs()] == ["logits"]
+    (logits,) = logits_only.run(None, {"x": digits.x.numpy()})
+    (expected,) = session(web_site, model_entry["forward"]).run(["logits"], {"x": digits.x.numpy()})
+    assert logits.shape == (1000, 10)
+    assert np.abs(logits - expected).max() < 1e-4
+    probs = torch.softmax(torch.from_numpy(logits), 1)
+    torch_probs = pretrained(variant=NETWORKS[site_id]).predict_proba(digits.x)
+    assert torch.equal(probs.argmax(1), torch_probs.argmax(1))
+    assert (probs - torch_probs).abs().max() < 1e-4
+
+
 @pytest.mark.parametrize(("site_id", "variant"), NETWORKS.items())
 def test_forward_graph_returns_every_layer_as_the_library_sees_it(
     web_site, manifest, digits, site_id, variant
@@ -168,7 +185,7 @@ def test_weights_bin_holds_the_state_dict_at_the_manifest_offsets(
 
 
 @pytest.mark.parametrize("site_id", NETWORKS)
-@pytest.mark.parametrize("graph", ["forward", "gradient"])
+@pytest.mark.parametrize("graph", ["forward", "logits", "gradient"])
 def test_graphs_are_opset_18_with_dynamic_batch_and_weights_in_weights_bin(
     web_site, manifest, site_id, graph
 ):
@@ -177,7 +194,7 @@ def test_graphs_are_opset_18_with_dynamic_batch_and_weights_in_weights_bin(
     assert max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")) >= 18
     assert all(inp.type.tensor_type.shape.dim[0].dim_param for inp in proto.graph.input)
     inputs = [inp.name for inp in proto.graph.input]
-    assert inputs == (["x"] if graph == "forward" else ["x", "logit_weights", "lse_weight"])
+    assert inputs == (["x"] if graph != "gradient" else ["x", "logit_weights", "lse_weight"])
     external = [t for t in proto.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
     locations = {e.value for t in external for e in t.external_data if e.key == "location"}
     assert locations == {"weights.bin"}
@@ -194,9 +211,9 @@ def test_manifest_lists_relative_files_the_digits_and_the_histories(web_site, ma
         assert model["kind"] == "report-cnn"
         assert model["input"] == {"shape": [1, 28, 28], "bounds": [-1.0, 1.0]}
         assert model["classes"] == [str(k) for k in range(10)]
-        for key in ("forward", "gradient", "weights", "history"):
+        for key in ("forward", "logits", "gradient", "weights", "history"):
             assert not model[key].startswith(("/", "http")) and (web_site / model[key]).is_file()
-        files = [model["forward"], model["gradient"], model["weights"]]
+        files = [model["forward"], model["logits"], model["gradient"], model["weights"]]
         assert model["bytes"] == sum((web_site / name).stat().st_size for name in files)
         shipped = history_path(pretrained_path(variant=NETWORKS[model["id"]]))
         assert (web_site / model["history"]).read_bytes() == shipped.read_bytes()
@@ -215,7 +232,7 @@ def test_manifest_lists_relative_files_the_digits_and_the_histories(web_site, ma
 def test_first_view_is_under_8_mb_compressed_and_sizes_are_printed(web_site, manifest, capsys):
     first = ["ort/" + name for name in ORT_FILES]
     default = entry(manifest, manifest["default_model"])
-    first += [default["forward"], default["gradient"], default["weights"]]
+    first += [default[key] for key in ("forward", "logits", "gradient", "weights")]
     raw = sum((web_site / name).stat().st_size for name in first)
     packed = sum(gzip_size(web_site / name) for name in first)
     with capsys.disabled():

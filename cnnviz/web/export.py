@@ -1,8 +1,10 @@
 """One classifier into a site's ``models/<id>/``: graphs, one weights file, a manifest entry.
 
 ``weights.bin`` holds every floating-point tensor of the model's ``state_dict`` as raw
-little-endian float32, one after the other; ``forward.onnx`` and ``gradient.onnx`` (see
-:mod:`cnnviz.web.graphs`) read their initializers from it as ONNX external data, so a
+little-endian float32, one after the other; ``forward.onnx``, ``logits.onnx`` (the forward
+pass with the logits as its only output, which ONNX Runtime can fuse: batches run on it) and
+``gradient.onnx`` (see :mod:`cnnviz.web.graphs`) read their initializers from it as ONNX
+external data, so a
 browser downloads the weights once, and the page's unit view reads conv/fc weights and
 batch-norm statistics straight from it at the byte offsets listed in the manifest
 (``params``). Every exported graph is checked against torch with ONNX Runtime before it
@@ -42,10 +44,11 @@ from cnnviz.web.graphs import (
 
 WEIGHTS_FILE = "weights.bin"
 FORWARD_FILE = "forward.onnx"
+LOGITS_FILE = "logits.onnx"
 GRADIENT_FILE = "gradient.onnx"
 HISTORY_FILE = "history.json"
 #: Names the graphs' format in the cache key; the exporter's code is in it too.
-GRAPH_FORMAT = "cnnviz-web-graphs/2"
+GRAPH_FORMAT = "cnnviz-web-graphs/3"
 #: The modules whose code makes the graphs (a change to them remakes cached graphs).
 EXPORTER_SOURCES = ("graphs.py", "export.py")
 #: How far ONNX Runtime may be from torch on the check inputs before a graph is refused.
@@ -258,6 +261,7 @@ class _Graphs:
     """The serialised graphs of one model (weights external) and what they return."""
 
     forward: bytes
+    logits: bytes
     gradient: bytes | None
     outputs: dict[str, list[int]]
     notes: dict[str, str]
@@ -275,7 +279,7 @@ def _output_shapes(spec: WebModel, outputs: Sequence[str]) -> dict[str, list[int
 
 
 def _build_graphs(spec: WebModel, slots, state, progress: Callable[[str], None]) -> _Graphs:
-    """Export, externalise and serialise the forward and gradient graphs of ``spec``."""
+    """Export, externalise and serialise the forward, logits and gradient graphs of ``spec``."""
     example = torch.zeros(2, *spec.input_shape)
     notes = {}
     outputs = spec.outputs
@@ -295,6 +299,14 @@ def _build_graphs(spec: WebModel, slots, state, progress: Callable[[str], None])
         )
     _externalize(forward, slots, state)
     _strip_metadata(forward)
+    logits = forward
+    if outputs:  # without the layer outputs, ONNX Runtime fuses conv + batch norm + ReLU
+        progress(f"{spec.id}: logits-only graph")
+        logits = to_onnx(
+            ForwardGraph(spec.model, ()), [example], inputs=FORWARD_INPUTS, outputs=("logits",)
+        )
+        _externalize(logits, slots, state)
+        _strip_metadata(logits)
     progress(f"{spec.id}: gradient graph")
     try:
         module = GradientGraph.trace(spec.model, spec.input_shape, classes=len(spec.classes))
@@ -311,6 +323,7 @@ def _build_graphs(spec: WebModel, slots, state, progress: Callable[[str], None])
         gradient = None
     return _Graphs(
         forward=forward.SerializeToString(),
+        logits=logits.SerializeToString(),
         gradient=None if gradient is None else gradient.SerializeToString(),
         outputs=_output_shapes(spec, outputs),
         notes=notes,
@@ -348,6 +361,7 @@ def _cached_graphs(spec, weights, slots, state, cache: Path | None, progress) ->
         gradient = folder / GRADIENT_FILE
         return _Graphs(
             forward=(folder / FORWARD_FILE).read_bytes(),
+            logits=(folder / LOGITS_FILE).read_bytes(),
             gradient=gradient.read_bytes() if gradient.is_file() else None,
             outputs=info["outputs"],
             notes=info["notes"],
@@ -358,6 +372,7 @@ def _cached_graphs(spec, weights, slots, state, cache: Path | None, progress) ->
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         (staging / FORWARD_FILE).write_bytes(graphs.forward)
+        (staging / LOGITS_FILE).write_bytes(graphs.logits)
         if graphs.gradient is not None:
             (staging / GRADIENT_FILE).write_bytes(graphs.gradient)
         info = {"outputs": graphs.outputs, "notes": graphs.notes}
@@ -398,7 +413,7 @@ def check_graphs(folder: Path, spec: WebModel, *, tolerance: float = CHECK_TOLER
     (expected_grad,) = torch.autograd.grad(objective, probe)
     expected = {"logits": logits.detach().numpy(), "grad": expected_grad.numpy()}
     feeds = {"x": images.numpy(), "logit_weights": weights.numpy(), "lse_weight": lse.numpy()}
-    for file in (FORWARD_FILE, GRADIENT_FILE):
+    for file in (FORWARD_FILE, LOGITS_FILE, GRADIENT_FILE):
         if not (folder / file).is_file():
             continue
         session = onnxruntime.InferenceSession(
@@ -480,8 +495,8 @@ def export_model(
     >>> spec = classifier_model("tiny", net.eval(), input_shape=(1, 8, 8), bounds=(0, 1),
     ...                         classes="abc", label="tiny", description="untrained")
     >>> exported = export_model(spec, site)
-    >>> sorted(exported.files)
-    ['models/tiny/forward.onnx', 'models/tiny/gradient.onnx', 'models/tiny/weights.bin']
+    >>> [name.split("/")[-1] for name in sorted(exported.files)]
+    ['forward.onnx', 'gradient.onnx', 'logits.onnx', 'weights.bin']
     >>> exported.entry["params"]["0.bias"], exported.entry["outputs"]
     ({'offset': 144, 'shape': [4]}, {'logits': [3], '0': [4, 6, 6]})
     >>> check_graphs(site / "models" / "tiny", spec)  # ONNX Runtime agrees with torch
@@ -494,6 +509,7 @@ def export_model(
     folder.mkdir(parents=True, exist_ok=True)
     (folder / WEIGHTS_FILE).write_bytes(weights)
     (folder / FORWARD_FILE).write_bytes(graphs.forward)
+    (folder / LOGITS_FILE).write_bytes(graphs.logits)
     gradient = folder / GRADIENT_FILE
     if graphs.gradient is not None:
         gradient.write_bytes(graphs.gradient)
@@ -507,7 +523,13 @@ def export_model(
         history = folder / HISTORY_FILE
     files = {
         path.relative_to(site).as_posix(): path.stat().st_size
-        for path in (folder / WEIGHTS_FILE, folder / FORWARD_FILE, gradient, history)
+        for path in (
+            folder / WEIGHTS_FILE,
+            folder / FORWARD_FILE,
+            folder / LOGITS_FILE,
+            gradient,
+            history,
+        )
         if path is not None and path.is_file()
     }
     relative = f"models/{spec.id}"
@@ -520,6 +542,7 @@ def export_model(
         "input": {"shape": list(spec.input_shape), "bounds": list(spec.bounds)},
         "classes": list(spec.classes),
         "forward": f"{relative}/{FORWARD_FILE}",
+        "logits": f"{relative}/{LOGITS_FILE}",
         "gradient": f"{relative}/{GRADIENT_FILE}" if graphs.gradient is not None else None,
         "weights": f"{relative}/{WEIGHTS_FILE}",
         "bytes": sum(size for name, size in files.items() if not name.endswith(HISTORY_FILE)),

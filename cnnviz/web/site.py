@@ -5,7 +5,8 @@ Layout (see ``notes/web-contract.md``)::
     OUT/index.html, OUT/lab/...      the front end (copied from cnnviz/web/static)
     OUT/ort/                         ONNX Runtime Web, vendored (cnnviz.web.runtime)
     OUT/manifest.json                what the site holds
-    OUT/models/<id>/                 forward.onnx, gradient.onnx, weights.bin, history.json
+    OUT/models/<id>/                 forward.onnx, logits.onnx, gradient.onnx, weights.bin,
+                                     history.json
     OUT/data/digits.bin              the bundled MNIST test digits, N x 28 x 28 x 1 uint8
 
 Every URL in the manifest is relative, so the site works under any sub-path and from

@@ -55,90 +55,6 @@ function softmax(logits, n, k) {
   return probs;
 }
 
-// --- A logits-only copy of the forward graph -----------------------------------------
-// The forward graph lists every feature map as an output, which keeps ONNX Runtime from
-// fusing layers (a convolution with its batch norm and ReLU); a copy without those outputs
-// runs a batch about 40 % faster (occlusion, attacks). It is made here from the protobuf
-// bytes: ModelProto.graph is field 7, GraphProto.output field 12, ValueInfoProto.name field 1.
-
-function readVarint(bytes, start) {
-  let value = 0;
-  let scale = 1;
-  let pos = start;
-  for (let i = 0; i < 10; i += 1) {
-    const byte = bytes[pos];
-    pos += 1;
-    value += (byte & 0x7f) * scale;
-    scale *= 128;
-    if (!(byte & 0x80)) return [value, pos];
-  }
-  throw new LabError("The network's graph is not a valid ONNX file (a varint runs on).");
-}
-
-function varint(value) {
-  const out = [];
-  let rest = value;
-  while (rest >= 0x80) {
-    out.push((rest % 128) | 0x80);
-    rest = Math.floor(rest / 128);
-  }
-  out.push(rest);
-  return out;
-}
-
-// Top-level protobuf fields of `bytes`: {field, wire, start, end, data: [from, to]}.
-function protoFields(bytes) {
-  const list = [];
-  let pos = 0;
-  while (pos < bytes.length) {
-    const start = pos;
-    let key;
-    [key, pos] = readVarint(bytes, pos);
-    const wire = key % 8;
-    let from = pos;
-    if (wire === 0) [, pos] = readVarint(bytes, pos);
-    else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else if (wire === 2) {
-      let length;
-      [length, from] = readVarint(bytes, pos);
-      pos = from + length;
-    } else throw new LabError(`The network's graph is not a valid ONNX file (wire type ${wire}).`);
-    if (pos > bytes.length) throw new LabError("The network's graph is not a valid ONNX file (cut short).");
-    list.push({ field: Math.floor(key / 8), wire, start, end: pos, data: [from, pos] });
-  }
-  return list;
-}
-
-function concatBytes(parts) {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-function valueName(bytes) {
-  const name = protoFields(bytes).find((f) => f.field === 1 && f.wire === 2);
-  return name ? new TextDecoder().decode(bytes.subarray(...name.data)) : "";
-}
-
-// The ONNX model `bytes` with only the graph outputs named in `keep`.
-export function keepOutputs(bytes, keep) {
-  const parts = protoFields(bytes).map((f) => {
-    if (f.field !== 7 || f.wire !== 2) return bytes.subarray(f.start, f.end);
-    const graph = bytes.subarray(...f.data);
-    const kept = protoFields(graph)
-      .filter((g) => !(g.field === 12 && g.wire === 2) || keep.includes(valueName(graph.subarray(...g.data))))
-      .map((g) => graph.subarray(g.start, g.end));
-    const body = concatBytes(kept);
-    return concatBytes([Uint8Array.from([(7 << 3) | 2, ...varint(body.length)]), body]);
-  });
-  return concatBytes(parts);
-}
-
 function product(shape) {
   return shape.reduce((a, b) => a * b, 1);
 }
@@ -238,9 +154,12 @@ class Lab {
   async loadModel(model) {
     const weightsUrl = new URL(model.weights, this.base);
     const weightsName = weightsUrl.pathname.split("/").pop();
+    const graph = (key, what) => (model[key] ? fetchBytes(new URL(model[key], this.base), `the ${model.label} network's ${what}`) : null);
+    const logitsBytes = graph("logits", "logits-only graph");
+    logitsBytes?.catch(() => undefined); // awaited after the page answers
     const [forwardBytes, gradientBytes, weights] = await Promise.all([
-      fetchBytes(new URL(model.forward, this.base), `the ${model.label} network's graph`),
-      model.gradient ? fetchBytes(new URL(model.gradient, this.base), `the ${model.label} network's gradient graph`) : null,
+      graph("forward", "graph"),
+      graph("gradient", "gradient graph"),
       fetchBytes(weightsUrl, `the ${model.label} network's weights`),
       this.ortReady,
     ]);
@@ -263,16 +182,20 @@ class Lab {
     };
     const forward = await create(forwardBytes, "graph");
     const gradient = gradientBytes ? await create(gradientBytes, "gradient graph") : null;
-    // The logits-only copy starts after the page can answer; until it is there, the full graph.
+    // Batches (occlusion, attacks) run on logits.onnx: without the feature-map outputs ONNX
+    // Runtime fuses a convolution with its batch norm and ReLU. It starts after the page can
+    // answer; until then, and on a site without it, the full graph.
     const sessions = { forward, gradient, weights, logits: forward };
-    setTimeout(() => {
-      this.serial(() => create(keepOutputs(new Uint8Array(forwardBytes), ["logits"]), "logits-only graph")).then(
-        (session) => {
-          sessions.logits = session;
-        },
-        (error) => console.warn(`Batches use the full graph: ${error.message}`),
-      );
-    }, 0);
+    if (logitsBytes) {
+      setTimeout(() => {
+        this.serial(async () => create(await logitsBytes, "logits-only graph")).then(
+          (session) => {
+            sessions.logits = session;
+          },
+          (error) => console.warn(`Batches use the full graph: ${error.message}`),
+        );
+      }, 0);
+    }
     return sessions;
   }
 
