@@ -24,29 +24,58 @@ export function colour(name, t) {
   return [0, 1, 2].map((c) => Math.round(a[c] + (b[c] - a[c]) * f));
 }
 
+// A 1024-entry lookup table per colour map (r, g, b bytes), made on first use: painting a
+// map is then one table read per pixel (the Inside view paints 32 maps per stroke).
+const TABLE_SIZE = 1024;
+const tables = new Map();
+
+function table(name) {
+  if (!tables.has(name)) {
+    const rgb = new Uint8ClampedArray(3 * TABLE_SIZE);
+    for (let i = 0; i < TABLE_SIZE; i += 1) rgb.set(colour(name, i / (TABLE_SIZE - 1)), 3 * i);
+    tables.set(name, rgb);
+  }
+  return tables.get(name);
+}
+
+// `canvas` sized w x h (resized only if it differs: resizing clears and reallocates it).
+function sized(canvas, w, h) {
+  if (canvas.width !== w) canvas.width = w;
+  if (canvas.height !== h) canvas.height = h;
+  const context = canvas.getContext("2d");
+  return [context, context.createImageData(w, h)];
+}
+
 // Paint `values` (h x w, row-major) on `canvas` (resized to w x h) on the scale [low, high].
 export function paint(canvas, values, w, h, { cmap, low, high }) {
-  canvas.width = w;
-  canvas.height = h;
-  const context = canvas.getContext("2d");
-  const image = context.createImageData(w, h);
+  const [context, image] = sized(canvas, w, h);
+  const rgb = table(cmap);
   const span = high - low || 1;
+  const data = image.data;
   for (let p = 0; p < w * h; p += 1) {
-    const [r, g, b] = colour(cmap, (values[p] - low) / span);
-    image.data.set([r, g, b, 255], 4 * p);
+    const t = (values[p] - low) / span;
+    const q = 4 * p;
+    if (Number.isNaN(t)) {
+      data[q] = data[q + 1] = data[q + 2] = 128;
+    } else {
+      const k = 3 * Math.round(Math.min(1, Math.max(0, t)) * (TABLE_SIZE - 1));
+      data[q] = rgb[k];
+      data[q + 1] = rgb[k + 1];
+      data[q + 2] = rgb[k + 2];
+    }
+    data[q + 3] = 255;
   }
   context.putImageData(image, 0, 0);
 }
 
 // Grey pixels in [0, 1] (white = 1) on `canvas`, e.g. what the model sees.
 export function paintGrey(canvas, pixels, w, h) {
-  canvas.width = w;
-  canvas.height = h;
-  const context = canvas.getContext("2d");
-  const image = context.createImageData(w, h);
+  const [context, image] = sized(canvas, w, h);
+  const data = image.data;
   for (let p = 0; p < w * h; p += 1) {
     const v = Math.round(255 * Math.min(1, Math.max(0, pixels[p])));
-    image.data.set([v, v, v, 255], 4 * p);
+    data[4 * p] = data[4 * p + 1] = data[4 * p + 2] = v;
+    data[4 * p + 3] = 255;
   }
   context.putImageData(image, 0, 0);
 }

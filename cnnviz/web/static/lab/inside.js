@@ -188,12 +188,20 @@ export async function mount(root, lab, state) {
     });
     mapWords.textContent = `${MAP_WORDS[view.layer]}. One colour scale for all ${channels} maps.`;
     view.options = options;
-    gallery.replaceChildren();
+    const cells = gallery.children;
+    const reuse = cells.length === channels && gallery.dataset.layer === view.layer;
+    if (!reuse) {
+      gallery.replaceChildren();
+      gallery.dataset.layer = view.layer;
+    }
     for (let c = 0; c < channels; c += 1) {
+      const values = maps.subarray(c * h * w, (c + 1) * h * w);
+      if (reuse) {
+        paint(cells[c].firstChild, values, w, h, options); // the same cells, repainted
+        continue;
+      }
       const canvas = el("canvas", { "aria-hidden": "true" });
-      canvas.width = w;
-      canvas.height = h;
-      paint(canvas, maps.subarray(c * h * w, (c + 1) * h * w), w, h, options);
+      paint(canvas, values, w, h, options);
       const button = el("button", {
         type: "button",
         class: c === view.channel ? "map-cell chosen" : "map-cell",
@@ -373,7 +381,10 @@ export async function mount(root, lab, state) {
       return;
     }
     fillLayers();
-    drawFilters();
+    if (view.filtersOf !== lab.model.id) {
+      view.filtersOf = lab.model.id; // the filters change with the network, not the input
+      drawFilters();
+    }
     if (!state.x) {
       note.textContent = "Draw a digit (or pick a random test digit) to see its feature maps.";
       return;

@@ -8,6 +8,7 @@ import { prepareDrawing, FIELD } from "./prepare.js";
 import { occlusionMap } from "./occlusion.js";
 import { saliencyMap, perPixel } from "./saliency.js";
 import { paint, paintGrey, colourBar } from "./colormap.js";
+import { panelsDrawn } from "./panel_util.js";
 import { addHooks, markInteractive, markReady, markFailed, withModel, plain } from "./testing.js";
 
 const $ = (id) => document.getElementById(id);
@@ -476,7 +477,13 @@ function addDrawHooks(lab, view) {
         pixels: plain(prepared.pixels),
       };
     },
-    idle: () => view.idle(),
+    // The page's work done: the Draw view's computation, then the panels' redraws.
+    async idle() {
+      await view.idle();
+      await panelsDrawn();
+      await view.idle();
+    },
+    drawn: panelsDrawn,
   });
 }
 

@@ -20,13 +20,39 @@ export function isShown(root) {
   return root.getClientRects().length > 0;
 }
 
+// Redraws waiting for the next animation frame (promises of their renders' times, ms).
+const frames = new Set();
+// A hidden page gets no animation frames: a redraw waits at most this long.
+const FRAME_FALLBACK_MS = 100;
+
+function nextFrame() {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, FRAME_FALLBACK_MS);
+    requestAnimationFrame(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Resolves when every redraw asked for so far is done, with the ms they took. */
+export async function panelsDrawn() {
+  let total = 0;
+  for (let guard = 0; guard < 100 && frames.size > 0; guard += 1) {
+    for (const ms of await Promise.all([...frames])) total += ms;
+  }
+  return total;
+}
+
 /**
- * Call `render` when the input or model changes and `root` is shown, or later when its tab
- * opens ("cnnviz:show"); a newer call makes older renders stale (`isCurrent()` false).
+ * Call `render` when the input or model changes and `root` is shown (at most once per
+ * animation frame, however many changes came), or later when its tab opens
+ * ("cnnviz:show"); a newer call makes older renders stale (`isCurrent()` false).
  */
 export function renderWhenShown(root, state, render) {
   let dirty = true;
   let generation = 0;
+  let pending = null;
   const run = () => {
     dirty = false;
     generation += 1;
@@ -35,7 +61,20 @@ export function renderWhenShown(root, state, render) {
   };
   const poke = () => {
     dirty = true;
-    if (isShown(root)) run();
+    if (pending || !isShown(root)) return;
+    pending = nextFrame().then(async () => {
+      pending = null;
+      if (!dirty || !isShown(root)) return 0;
+      const started = performance.now();
+      await run();
+      return performance.now() - started;
+    });
+    const done = pending.catch((error) => {
+      console.error(error);
+      return 0;
+    });
+    frames.add(done);
+    done.then(() => frames.delete(done));
   };
   state.subscribe(poke);
   root.addEventListener("cnnviz:show", () => {
