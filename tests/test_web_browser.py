@@ -348,6 +348,30 @@ def test_sliders_change_the_occlusion_map(laptop, base):
     recorder.assert_clean(base)
 
 
+def boxes(page: Page, *selectors: str) -> list[dict]:
+    """Bounding boxes (page coordinates, scrolled to the top) of ``selectors``."""
+    page.evaluate("window.scrollTo(0, 0)")
+    return [page.locator(selector).bounding_box() for selector in selectors]
+
+
+def test_draw_view_fits_a_laptop_screen(laptop):
+    """On 1366 x 768 the whole Draw view (a test digit with its label, both maps) is on screen
+    without scrolling; occlusion and saliency sit side by side."""
+    page, _ = laptop
+    page.click("#tab-draw")
+    page.click("#random-digit")
+    read_digit(page)
+    view, truth, occluded, salient = boxes(
+        page, "#draw-view", "#truth", "#occlusion-map", "#saliency-map"
+    )
+    assert view["y"] + view["height"] <= LAPTOP["height"]
+    assert truth["y"] + truth["height"] <= LAPTOP["height"] and truth["height"] > 0
+    assert salient["y"] == occluded["y"] and salient["x"] > occluded["x"] + occluded["width"]
+    assert salient["x"] + salient["width"] <= LAPTOP["width"]
+    assert min(occluded["width"], salient["width"]) >= 140  # still readable
+    page.screenshot(path=ARTIFACTS / "web-laptop-fits.png")
+
+
 def test_phone_touch_drawing_and_layout(phone, base):
     page, recorder = phone
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -356,6 +380,12 @@ def test_phone_touch_drawing_and_layout(phone, base):
     assert pad["width"] >= 300 and pad["x"] >= 0 and pad["x"] + pad["width"] <= PHONE["width"]
     draw_with_finger(page, DIGITS[4])
     assert read_digit(page) == 4
+    pad, top3, occluded, salient = boxes(
+        page, "#sketchpad", "#top3", "#occlusion-map", "#saliency-map"
+    )
+    assert pad["y"] + pad["height"] < top3["y"]  # stacked: the prediction below the pad
+    assert salient["y"] > occluded["y"] + occluded["height"]  # the maps stacked too
+    assert min(occluded["width"], salient["width"]) >= 140
     page.screenshot(path=ARTIFACTS / "web-phone-4.png", full_page=True)
     page.wait_for_timeout(600)  # a finger moves to the button (Chromium drops quicker taps)
     page.tap("#clear")
