@@ -15,9 +15,9 @@ export function el(tag, attributes = {}, children = []) {
   return node;
 }
 
-/** Whether `root` is on screen now (its tab is open). */
+/** Whether `root` is on screen now (its tab is open), read without forcing a layout. */
 export function isShown(root) {
-  return root.getClientRects().length > 0;
+  return root.isConnected && !root.closest("[hidden]");
 }
 
 // Redraws waiting for the next animation frame (promises of their renders' times, ms).
