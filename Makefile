@@ -9,6 +9,7 @@ TORCH_VERSION := 2.13.0
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 CHROMIUM ?= $(or $(CNNVIZ_CHROMIUM),/usr/bin/chromium)
 DEMO_ARGS ?=
+WEB_ARGS ?=
 
 MANAGED := $(shell $(SYSTEM_PYTHON) -c "import pathlib, sys, sysconfig; \
 	print(int(sys.prefix == sys.base_prefix and \
@@ -29,7 +30,7 @@ DOCS_SOURCES := $(shell find docs examples cnnviz -type f \( -name '*.py' -o -na
 	-not -path 'docs/gen_modules/*' -not -path 'docs/generated/*' \
 	-not -path 'docs/_generated/*' -not -name sg_execution_times.rst 2>/dev/null)
 
-.PHONY: demo test test-space lint docs space browser
+.PHONY: demo test test-space lint docs space browser web
 .PRECIOUS: $(STAMPS)/%
 
 demo: $(STAMPS)/app  ## set up what is missing, then run the app on http://127.0.0.1:7860
@@ -51,6 +52,11 @@ docs: docs/_build/html/.built  ## every example executed, warnings are errors
 space:  ## stage exactly the files the Space receives into build/space
 	rm -rf build/space
 	$(PYTHON) scripts/stage_space.py build/space
+
+web: $(STAMPS)/all  ## the browser edition in build/web, staged as a static Space in build/web-space
+	rm -rf build/web build/web-space
+	$(PYTHON) -m cnnviz.cli export-web build/web $(WEB_ARGS)
+	$(PYTHON) scripts/stage_web_space.py build/web build/web-space
 
 .venv/bin/python:
 	$(SYSTEM_PYTHON) -m venv .venv

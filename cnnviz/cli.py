@@ -1,4 +1,5 @@
-"""The ``cnnviz`` command: ``train``, ``evaluate``, ``info``, ``figures``, ``report``, ``demo``."""
+"""The ``cnnviz`` command: ``train``, ``evaluate``, ``info``, ``figures``, ``report``, ``demo``,
+``export-web``."""
 
 from __future__ import annotations
 
@@ -120,6 +121,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--attack-digits", type=int, default=100, help="test digits for FGSM/PGD (default: 100)"
     )
     add_data_options(report)
+
+    web = commands.add_parser(
+        "export-web", help="write the browser edition: a static site (needs the web extra)"
+    )
+    web.add_argument("out", type=Path, help="folder to write (OUT/index.html is the page)")
+    web.add_argument(
+        "--model",
+        default=None,
+        metavar="MODULE:FACTORY",
+        help="export your classifier instead of the shipped networks: FACTORY() in MODULE "
+        "builds it (e.g. mynet:Net)",
+    )
+    web.add_argument("--weights", type=Path, default=None, help="its weights (.safetensors, .pt)")
+    web.add_argument(
+        "--class-names", default=None, help="comma-separated class names (default: 0, 1, ...)"
+    )
+    web.add_argument(
+        "--input-shape",
+        default=None,
+        metavar="C,H,W",
+        help="one image's shape for --model (default: the model's input_shape, else 1,28,28)",
+    )
+    web.add_argument("--app-url", default=None, help="link to the full Gradio app")
     return parser
 
 
@@ -255,6 +279,20 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What ``cnnviz export-web`` says when the web extra is not installed.
+WEB_EXTRA_MISSING = 'exporting needs onnx and onnxscript: pip install "cnnviz[web]"'
+
+
+def run_export_web(args: argparse.Namespace) -> int:
+    """``cnnviz export-web``: :func:`cnnviz.web.command.export_web`."""
+    try:
+        from cnnviz.web.command import export_web
+    except ModuleNotFoundError as error:  # pragma: no cover - the extra is installed in CI
+        print(f"cnnviz export-web: error: {WEB_EXTRA_MISSING} ({error.name})", file=sys.stderr)
+        return 2
+    return export_web(args)
+
+
 COMMANDS = {
     "train": run_train,
     "evaluate": run_evaluate,
@@ -262,6 +300,7 @@ COMMANDS = {
     "figures": run_figures,
     "report": run_report,
     "demo": run_demo,
+    "export-web": run_export_web,
 }
 
 

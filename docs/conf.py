@@ -7,7 +7,7 @@ from pathlib import Path
 
 import cnnviz
 
-sys.path.insert(0, str(Path(__file__).parent / "_ext"))  # figure_scraper
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))  # figure_scraper, lab_embed
 
 project = "cnnviz"
 author = "the cnnviz developers"
@@ -19,6 +19,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx_gallery.gen_gallery",
+    "lab_embed",  # the browser lab, live in the pages (`.. lab::`)
 ]
 templates_path = ["_templates"]
 # sg_execution_times.rst: left over by builds that still wrote it (see sphinx_gallery_conf).

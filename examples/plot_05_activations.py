@@ -8,6 +8,11 @@ channel of ``conv1`` gives a map of 28x28, each channel of ``conv2`` (working on
 pooled maps) one of 14x14. :func:`cnnviz.layers.activations` captures them with
 forward hooks that it always removes. All maps of a figure share one colour scale,
 shown by its colour bar, so a weak channel looks weak.
+
+Try it live: draw a digit (or pick a test digit) and open the feature maps of any layer.
+
+.. lab::
+   :view: inside
 """
 
 # %%

@@ -7,6 +7,12 @@ This page re-creates report item R11, the occlusion map (the report's Fig 12);
 rely on? The report slides a 5x5 grey patch over the image and records the probability
 of the true class at each position. A gradient saliency map, beyond the report, answers
 the same question in one backward pass.
+
+Try it live: draw a digit below; the occlusion and saliency maps under it are computed in your
+browser as you draw.
+
+.. lab::
+   :view: draw
 """
 
 # %%

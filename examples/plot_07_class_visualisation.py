@@ -7,6 +7,11 @@ This page re-creates report item R12, the report's "non-targeted attack" (its Fi
 from N(0, 0.1), and change the image by gradient ascent until the network gives one
 class a probability of at least 0.99. Every run has a step cap, so a class that never
 gets there is reported as a failure (in red), not a hang.
+
+Try it live: grow the ten class images from noise in your browser, on any of the three networks.
+
+.. lab::
+   :view: classes
 """
 
 # %%

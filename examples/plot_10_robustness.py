@@ -30,6 +30,11 @@ the budget after each:
 
 where ``project`` clips each pixel back into [x - eps, x + eps], ``clip`` keeps it in
 [0, 1], and :func:`cnnviz.attacks.pgd` uses ``alpha = 2.5 * eps / steps``.
+
+Try it live: draw a digit, then attack it with FGSM or PGD and watch the prediction change.
+
+.. lab::
+   :view: attack
 """
 
 # %%

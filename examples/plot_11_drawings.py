@@ -7,6 +7,12 @@ in the app lives on a big canvas, anywhere, at any size. MNIST digits were made 
 specific way: the ink cropped, its longer side scaled to 20 pixels, and placed in a
 28x28 field with its centre of mass at the centre.
 :func:`cnnviz.drawing.prepare_drawing` does exactly that; skipping it costs dearly.
+
+Try it live: draw a digit below; the small picture "what the model sees" is this preparation,
+computed in your browser.
+
+.. lab::
+   :view: draw
 """
 
 # %%

@@ -9,6 +9,11 @@ CNN Explainer draws them), how much of the digit each layer's units can see, and
 a channel looks for: the test digits that excite it most, and an image grown to excite
 it, with and without the regularisers that make such images readable (Olah et al.,
 "Feature Visualization", Distill 2017).
+
+Try it live: click a feature map, then one of its units, to see the numbers of its computation.
+
+.. lab::
+   :view: inside
 """
 
 # %%

@@ -172,3 +172,26 @@ def with_data(monkeypatch, mnist_dir):
     load_test_digits.cache_clear()
     yield
     load_test_digits.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def web_site(tmp_path_factory) -> Path:
+    """The browser edition of the shipped networks, built once per session (a folder).
+
+    Graphs come from the user's graph cache when the weights and exporter are unchanged
+    (a cold build exports six graphs, about half a minute); ONNX Runtime Web from the
+    cached, integrity-checked npm tarball (downloaded once).
+    """
+    from cnnviz.web.export import default_graph_cache
+    from cnnviz.web.site import export_site
+
+    out = tmp_path_factory.mktemp("web-site")
+    export_site(out, cache=default_graph_cache(), progress_bar=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def web_server(web_site: Path) -> Iterator[str]:
+    """``web_site`` served on 127.0.0.1; yields its base URL with a trailing slash."""
+    with serve_directory(web_site) as url:
+        yield url + "/"

@@ -20,6 +20,8 @@ from urllib.parse import urlparse
 import pytest
 from conftest import serve_directory
 from PIL import Image
+from playwright.sync_api import Frame, Page
+from test_web_browser import DIGITS, draw_with_mouse, settled
 
 ROOT = Path(__file__).parents[1]
 SITE = ROOT / "docs" / "_build" / "html"
@@ -38,6 +40,18 @@ QUOTED_WITHOUT_PRINTING = {
 #: A decimal number, or any number followed by a percent sign.
 PROSE_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+|\d+(?=\s?%))(?!\w|\.\d)")
 ANY_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+#: The gallery pages that embed the live lab (``.. lab::``, docs/_ext/lab_embed.py) and
+#: the view each opens.
+LIVE_LAB = {
+    "plot_05_activations": "inside",
+    "plot_06_occlusion_saliency": "draw",
+    "plot_07_class_visualisation": "classes",
+    "plot_10_robustness": "attack",
+    "plot_11_drawings": "draw",
+    "plot_14_inside_a_neuron": "inside",
+}
+LAB_START = 30_000  # ms: ONNX Runtime and one network on a busy 2-core machine
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +241,33 @@ def test_report_page_table_is_filled(visit):
     assert len(rows) >= 12  # test results, layers, and the attacks' numbers
     assert any("98.45 %" in row and "99." in row for row in rows)  # report beside ours
     assert any("784500" in row for row in rows)
+
+
+def lab_in(page: Page) -> Frame:
+    """The page's embedded lab, scrolled into view and started."""
+    frame_element = page.locator("figure.cnnviz-lab iframe")
+    assert frame_element.count() == 1
+    frame_element.scroll_into_view_if_needed()
+    frame = frame_element.element_handle().content_frame()
+    frame.wait_for_function("document.body.dataset.ready === 'true'", timeout=LAB_START)
+    return frame
+
+
+@pytest.mark.parametrize("example", sorted(LIVE_LAB))
+def test_live_lab_opens_its_view_in_the_page(visit, example):
+    """The lab runs inside the lecture notes, on the page's view, from the site's files."""
+    page, failures = visit(f"auto_examples/{example}.html")
+    frame = lab_in(page)
+    assert frame.locator(f"#{LIVE_LAB[example]}-view").is_visible()
+    assert frame.locator("header.top h1").is_hidden()  # embedded: no page header
+    assert failures == []
+
+
+def test_a_digit_drawn_in_the_lecture_notes_is_read(visit):
+    """A reader draws a 7 right in the occlusion page and sees it read, with its maps."""
+    page, failures = visit("auto_examples/plot_06_occlusion_saliency.html")
+    frame = lab_in(page)
+    draw_with_mouse(page, DIGITS[7], frame=frame)
+    assert settled(frame).startswith("7: ")
+    assert "Lowest" in frame.text_content("#occlusion-help")
+    assert failures == []

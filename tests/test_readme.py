@@ -68,20 +68,31 @@ def test_docs_build_time_is_the_same_in_readme_and_docs():
     assert quoted.group(1) in getting_started
 
 
-def deploy_block() -> list[str]:
-    return next(block for block in bash_blocks() if "hf upload" in block).splitlines()
+#: The folder each deploy block's make target stages: a static Space (free), a Gradio Space.
+STAGED = {"web": "build/web-space", "space": "build/space"}
+
+
+def deploy_blocks() -> dict[str, list[str]]:
+    """The README's deploy blocks, by the make target that stages what they upload."""
+    blocks = [block.splitlines() for block in bash_blocks() if "hf upload" in block]
+    return {block[0].removeprefix("make "): block for block in blocks}
 
 
 def test_deploy_commands_stage_and_upload_the_same_folder():
-    deploy = deploy_block()
-    assert deploy[0] == "make space"
+    deploy = deploy_blocks()
+    assert list(deploy) == ["web", "space"]  # the free one first
     assert "$(PYTHON) scripts/stage_space.py build/space" in recipe("space")
-    upload = next(line for line in deploy if line.startswith("hf upload "))
-    assert upload.split()[3:5] == ["build/space", "."]
+    assert "$(PYTHON) scripts/stage_web_space.py build/web build/web-space" in recipe("web")
+    for target, block in deploy.items():
+        upload = next(line for line in block if line.startswith("hf upload "))
+        assert upload.split()[3:5] == [STAGED[target], "."]
+        create = next(line for line in block if line.startswith("hf repos create "))
+        assert create.split()[3] == upload.split()[2]  # the Space created is the one uploaded to
+        assert ("--space-sdk static" in create) == (target == "web")
 
 
 def test_deploy_commands_use_options_the_hf_cli_has():
-    for line in deploy_block():
+    for line in (line for block in deploy_blocks().values() for line in block):
         words = line.split()
         if words[0] != "hf":
             continue
