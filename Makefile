@@ -25,7 +25,7 @@ endif
 SCRIPTS = $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_path('scripts'))")
 STAMPS := build/make
 DOCS_SOURCES := $(shell find docs examples cnnviz -type f \( -name '*.py' -o -name '*.rst' \
-	-o -name '*.css' -o -name '*.html' -o -name '*.png' -o -name '*.txt' \) \
+	-o -name '*.css' -o -name '*.js' -o -name '*.html' -o -name '*.png' -o -name '*.txt' \) \
 	-not -path 'docs/_build/*' -not -path 'docs/auto_examples/*' \
 	-not -path 'docs/gen_modules/*' -not -path 'docs/generated/*' \
 	-not -path 'docs/_generated/*' -not -name sg_execution_times.rst 2>/dev/null)
