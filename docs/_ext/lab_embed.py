@@ -16,6 +16,7 @@ page stays static: everything is computed in the reader's browser, from files of
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlencode
 
 from docutils import nodes
@@ -58,7 +59,7 @@ class LabDirective(SphinxDirective):
     """``.. lab::`` with ``:view:``, optional ``:model:``, ``:digit:`` and ``:height:``."""
 
     has_content = False
-    option_spec = {
+    option_spec: ClassVar[dict] = {
         "view": lambda value: directives.choice(value, VIEWS),
         "model": directives.unchanged,
         "digit": directives.nonnegative_int,
