@@ -26,7 +26,7 @@ from sphinx.util.docutils import SphinxDirective
 
 LAB_FOLDER = "lab"
 VIEWS = ("draw", "inside", "attack", "classes")
-DEFAULT_HEIGHT = {"draw": 640, "inside": 760, "attack": 700, "classes": 620}
+DEFAULT_HEIGHT = {"draw": 880, "inside": 900, "attack": 820, "classes": 720}  # px, laptop
 TITLES = {
     "draw": "Draw a digit: prediction, what the model sees, occlusion and saliency",
     "inside": "Inside the network: feature maps, filters and one unit's computation",
