@@ -30,7 +30,7 @@ from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
 from cnnviz import plots
-from cnnviz.app import components, events, handlers, inputs, pictures
+from cnnviz.app import components, events, handlers, inputs, live_training, pictures
 from cnnviz.attacks import AttackResult
 from cnnviz.digits import load_test_digits, sample_indices
 from cnnviz.occlusion_maps import occlusion
@@ -455,8 +455,9 @@ def test_train_api_streams_then_ends_with_a_summary(client):
     race = list(client.submit("fast", 1, 0.1, 128, api_name="/race"))[-1]
     assert set(race[2]) == {"batch norm", "no batch norm"}
     assert race[2]["batch norm"]["steps"] == race[2]["no batch norm"]["steps"] == 7
-    # 800 sample digits: up to 30 short epochs (3 on the full MNIST)
-    with pytest.raises(Exception, match="number of epochs must be between 1 and 30, not 99"):
+    # 800 sample digits: up to MAX_SAMPLE_EPOCHS short epochs (3 on the full MNIST)
+    most = live_training.MAX_SAMPLE_EPOCHS
+    with pytest.raises(Exception, match=f"number of epochs must be between 1 and {most}, not 99"):
         client.predict("fast", True, 99, 0.1, 32, api_name="/train")
     with pytest.raises(Exception, match="learning rate must be a number, not 'abc'"):
         client.predict("fast", True, 1, "abc", 32, api_name="/train")
