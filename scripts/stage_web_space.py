@@ -102,8 +102,8 @@ def referenced_files(site: Path) -> set[str]:
             pending += _loaded_by_script(site, name)
     manifest = json.loads((site / "manifest.json").read_text())
     for model in manifest["models"]:
-        keys = ("forward", "gradient", "weights", "history")
-        found.update(model[key] for key in keys if model[key])
+        keys = ("forward", "logits", "gradient", "weights", "history")
+        found.update(model[key] for key in keys if model.get(key))
     found.update((manifest["digits"]["images"], "manifest.json"))
     return found
 

@@ -27,7 +27,7 @@ from conftest import serve_directory
 from playwright.sync_api import Frame, Page, expect
 
 from cnnviz.checkpoint import pretrained
-from cnnviz.digits import load_test_digits
+from cnnviz.digits import read_test_sample
 from cnnviz.drawing import prepare_drawing
 from cnnviz.occlusion_maps import occlusion
 from cnnviz.saliency_maps import saliency
@@ -493,7 +493,7 @@ def test_bad_address_values_are_ignored_with_a_note(browser, base, query, named)
 
 @pytest.fixture(scope="module")
 def digits():
-    return load_test_digits()
+    return read_test_sample()  # the site's digits, whether or not MNIST is here
 
 
 @pytest.mark.parametrize("model_id", sorted(VARIANTS))
