@@ -41,15 +41,16 @@ QUOTED_WITHOUT_PRINTING = {
 PROSE_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+|\d+(?=\s?%))(?!\w|\.\d)")
 ANY_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
-#: The gallery pages that embed the live lab (``.. lab::``, docs/_ext/lab_embed.py) and
-#: the view each opens.
+#: The pages that embed the live lab (``.. lab::``, docs/_ext/lab_embed.py) and the view
+#: each opens: six lecture notes and the lab's own page.
 LIVE_LAB = {
-    "plot_05_activations": "inside",
-    "plot_06_occlusion_saliency": "draw",
-    "plot_07_class_visualisation": "classes",
-    "plot_10_robustness": "attack",
-    "plot_11_drawings": "draw",
-    "plot_14_inside_a_neuron": "inside",
+    "auto_examples/plot_05_activations.html": "inside",
+    "auto_examples/plot_06_occlusion_saliency.html": "draw",
+    "auto_examples/plot_07_class_visualisation.html": "classes",
+    "auto_examples/plot_10_robustness.html": "attack",
+    "auto_examples/plot_11_drawings.html": "draw",
+    "auto_examples/plot_14_inside_a_neuron.html": "inside",
+    "lab.html": "draw",
 }
 LAB_START = 30_000  # ms: ONNX Runtime and one network on a busy 2-core machine
 
@@ -253,12 +254,12 @@ def lab_in(page: Page) -> Frame:
     return frame
 
 
-@pytest.mark.parametrize("example", sorted(LIVE_LAB))
-def test_live_lab_opens_its_view_in_the_page(visit, example):
-    """The lab runs inside the lecture notes, on the page's view, from the site's files."""
-    page, failures = visit(f"auto_examples/{example}.html")
+@pytest.mark.parametrize("path", sorted(LIVE_LAB))
+def test_live_lab_opens_its_view_in_the_page(visit, path):
+    """The lab runs inside the page, on the page's view, from the site's files."""
+    page, failures = visit(path)
     frame = lab_in(page)
-    assert frame.locator(f"#{LIVE_LAB[example]}-view").is_visible()
+    assert frame.locator(f"#{LIVE_LAB[path]}-view").is_visible()
     assert frame.locator("header.top h1").is_hidden()  # embedded: no page header
     assert failures == []
 
