@@ -173,13 +173,13 @@ def test_universal_perturbation_is_seeded_and_respects_an_l2_budget(model, unive
         universal_perturbation(model, x, y, norm="l1")
 
 
-def test_transfer_table_shows_green_exactly_where_a_cell_is_fooled(model, examples):
+def test_transfer_table_shows_the_fooled_colour_exactly_where_a_cell_is_fooled(model, examples):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import to_rgb
 
     from cnnviz.plots import TRANSFER_OUTCOMES, plot_transfer_table
 
-    green = np.array(to_rgb(TRANSFER_OUTCOMES[2][1]))
+    fooled = np.array(to_rgb(TRANSFER_OUTCOMES[2][1]))
     labels = torch.tensor([3, 5, 8])
     targets = torch.tensor([8, 1])
     predictions = torch.tensor([[8, 5, 8], [3, 5, 8]])  # one fooled cell: (0, 0)
@@ -187,23 +187,23 @@ def test_transfer_table_shows_green_exactly_where_a_cell_is_fooled(model, exampl
     rates = fooling_rates(predictions, targets, labels)
     transfer = NoiseTransfer(attack, torch.zeros(2, 1, 28, 28), predictions, rates)
 
-    def green_pixels(table: NoiseTransfer) -> tuple[int, np.ndarray]:
+    def fooled_pixels(table: NoiseTransfer) -> tuple[int, np.ndarray]:
         fig = plot_transfer_table(table, labels)
         canvas = FigureCanvasAgg(fig)
         canvas.draw()
         pixels = np.asarray(canvas.buffer_rgba())[..., :3] / 255
         cells = fig.axes[0].images[0]
         colours = cells.cmap(cells.norm(cells.get_array()))[..., :3]
-        fooled_cells = np.all(np.isclose(colours, green, atol=0.01), axis=-1)
-        return int(np.all(np.isclose(pixels, green, atol=0.02), axis=-1).sum()), fooled_cells
+        fooled_cells = np.all(np.isclose(colours, fooled, atol=0.01), axis=-1)
+        return int(np.all(np.isclose(pixels, fooled, atol=0.02), axis=-1).sum()), fooled_cells
 
-    drawn, cells = green_pixels(transfer)
+    drawn, cells = fooled_pixels(transfer)
     assert cells.tolist() == [[True, False, False], [False, False, False]]
-    assert drawn > 300  # a whole cell plus the legend patch is green on screen
+    assert drawn > 300  # a whole cell plus the legend patch is the fooled colour on screen
     legend = [t.get_text() for t in transfer_legend(plot_transfer_table(transfer, labels))]
     assert "fooled: read as the noise's target" in legend
     untouched = NoiseTransfer(attack, transfer.noises, torch.tensor([[3, 5, 8], [3, 5, 8]]), rates)
-    drawn_none, cells_none = green_pixels(untouched)
+    drawn_none, cells_none = fooled_pixels(untouched)
     assert not cells_none.any() and drawn_none < drawn
     legend = [t.get_text() for t in transfer_legend(plot_transfer_table(untouched, labels))]
     assert "fooled: read as the noise's target (none)" in legend
