@@ -86,7 +86,9 @@ def test_random_after_a_drawing_shows_the_digit_and_clear_forgets_its_label(
         page.locator("#random-digit").click()
         expect(truth).to_contain_text("true label", timeout=QUICK)
         expect_canvas_settled(page)
-        assert ink_on_canvas(page) > 2000, round_  # the digit is drawn, not a blank canvas
+        # the digit is drawn, not a blank canvas (0): the faintest test digits (10 to 15
+        # strong pixels, e.g. #2689) still give over 1,000 dark screen pixels
+        assert ink_on_canvas(page) > 500, round_
         expect(page.locator("#message")).to_contain_text("reads", timeout=QUICK)
         clear(page)  # Clear works: no spinner in the way
         expect(truth).not_to_contain_text("true label")  # the loaded digit's label goes too
