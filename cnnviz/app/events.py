@@ -8,12 +8,13 @@ Attack results are cleared as soon as the drawing or the model changes.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 
 import gradio as gr
 from PIL import Image
 
-from cnnviz.app import handlers, live_training, neurons, session_models
+from cnnviz.app import handlers, lab_site, live_training, neurons, session_models
 from cnnviz.app.components import endpoint
 from cnnviz.app.inputs import InputError, read_sketch
 from cnnviz.app.pictures import inline_img
@@ -64,6 +65,17 @@ def forget_truth(sketch):
 #: The address's ``?model=`` values: the shipped variants' keys <-> the switch's names.
 MODEL_KEYS = {variant: name for name, variant in handlers.MODELS.items()}
 MODEL_KEYS_BY_NAME = dict(handlers.MODELS)
+#: The switch's names -> the in-browser lab's network ids (``widget.js`` tells the lab).
+LAB_MODELS_BY_NAME = {name: lab_site.LAB_MODELS[key] for name, key in handlers.MODELS.items()}
+#: Client-side only (no server request): the lab follows the model switch, and a new
+#: drawing in the lab clears both attack panels (their results were for the last one).
+TELL_LAB_MODEL = "(name) => { window.cnnvizWidget?.model(name); return []; }"
+STALE_IN_BROWSER = "() => Array(2).fill([null, null, null, null, {stale}]).flat()"
+
+
+def remember_drawing(drawing):
+    """The drawing as the model's input, for the Inside tab's clicks (a ``gr.State``)."""
+    return read_sketch(drawing)[0]
 
 
 def opened(request: gr.Request):
@@ -202,7 +214,8 @@ def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State, drawn: gr.St
         top.verdict,
         drawn,
     ]
-    maps_inputs, maps_outputs = [top.sketch, top.chosen, inside.layer], [inside.maps, inside.note]
+    maps_inputs = [page.drawing, top.chosen, inside.layer]
+    maps_outputs = [inside.maps, inside.note]
     open_maps = [page.inside_open, *maps_inputs]
     neuron = inside.neuron
     open_channel = [page.inside_open, drawn, top.chosen, inside.layer, neuron.channel]
@@ -235,10 +248,19 @@ def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State, drawn: gr.St
     for setting in (page.draw.patch, page.draw.stride):
         for trigger in (setting.release, setting.input):
             trigger(draw, draw_inputs, draw_outputs, api_name=False, **QUICK)
-    for trigger in (inside.layer.change, inside.tab.select):
-        trigger(feature_maps, maps_inputs, maps_outputs, api_name=False, **QUICK).then(
-            channel_map, open_channel[1:], channel_outputs, api_name=False, **QUICK
-        )
+    inside.layer.change(
+        feature_maps, maps_inputs, maps_outputs, api_name=False, **QUICK
+    ).then(channel_map, open_channel[1:], channel_outputs, api_name=False, **QUICK)
+    inside.tab.select(
+        remember_drawing, page.drawing, drawn, api_name=False, queue=False
+    ).then(feature_maps, maps_inputs, maps_outputs, api_name=False, **QUICK).then(
+        channel_map, open_channel[1:], channel_outputs, api_name=False, **QUICK
+    )
+    widget = page.draw.widget
+    if widget is not None:  # lab mode: strokes are answered in the browser
+        top.chosen.change(None, top.chosen, None, js=TELL_LAB_MODEL, api_name=False)
+        stale_js = STALE_IN_BROWSER.format(stale=json.dumps(handlers.STALE))
+        widget.change(None, None, attack_outputs, js=stale_js, api_name=False)
     top.sketch.change(
         forget_truth, top.sketch, top.truth, api_name=False, queue=False, show_progress="hidden"
     )
@@ -334,14 +356,14 @@ def connect_long_jobs(page: Page, attacked: gr.State) -> None:
     )
     targeted.attack.click(
         remembered(endpoint(handlers.targeted_on_drawing)),
-        [top.sketch, top.chosen, targeted.target, targeted.beta, targeted.steps],
+        [page.drawing, top.chosen, targeted.target, targeted.beta, targeted.steps],
         [*targeted.outputs, attacked],
         api_name="targeted",
         **SLOW,
     )
     gradient.attack.click(
         remembered(endpoint(handlers.gradient_attack_on_drawing)),
-        [top.sketch, top.chosen, gradient.method, gradient.eps],
+        [page.drawing, top.chosen, gradient.method, gradient.eps],
         [*gradient.outputs, attacked],
         api_name="gradient_attack",
         **SLOW,

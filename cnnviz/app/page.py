@@ -10,11 +10,11 @@ connected layers, 99.4 % test accuracy) reads it, shows which strokes matter and
 filters fire on, and how a small, targeted change of the pixels makes it read another digit."""
 
 
-def head(tabs: dict[str, str], models: dict[str, str]) -> str:
+def head(tabs: dict[str, str], models: dict[str, str], lab_models: dict[str, str]) -> str:
     """The page's script (``page.js``) with the tab labels -> ids and model names -> keys
-    it writes into the address."""
+    it writes into the address, and model names -> the in-browser lab's network ids."""
     script = (Path(__file__).parent / "page.js").read_text()
-    config = json.dumps({"tabs": tabs, "models": models})
+    config = json.dumps({"tabs": tabs, "models": models, "labModels": lab_models})
     return f"<script>window.cnnviz = {config};</script>\n<script>\n{script}</script>\n"
 
 

@@ -11,23 +11,35 @@ import gradio as gr
 import torch
 from starlette.staticfiles import StaticFiles
 
-from cnnviz.app import events, handlers, live_training, mnist_fetch, tabs, words
+from cnnviz.app import events, handlers, lab_site, live_training, mnist_fetch, tabs, words
 from cnnviz.app.page import CSS, INTRO, TITLE, head
 from cnnviz.conv1_pool import compile_kernels
 from cnnviz.runtime import retain_freed_memory
 
+log = logging.getLogger("cnnviz.app")
 MAX_QUEUE = 64
 CACHE_CLEANUP = (600, 1800)  # every 10 min, delete served files older than 30 min
 LAUNCH_OPTIONS = {
-    "head": head({label: tab for tab, label in tabs.TABS.items()}, events.MODEL_KEYS_BY_NAME),
+    "head": head(
+        {label: tab for tab, label in tabs.TABS.items()},
+        events.MODEL_KEYS_BY_NAME,
+        events.LAB_MODELS_BY_NAME,
+    ),
     "css": CSS,
     "max_file_size": "5mb",
     "footer_links": ["api"],
 }
 
 
-def build() -> gr.Blocks:
+def build(*, lab: bool = False) -> gr.Blocks:
     """The app's Blocks, not queued or launched (:func:`main` does both).
+
+    Parameters
+    ----------
+    lab : bool
+        The Draw tab runs the in-browser lab (served at ``/lab``: :mod:`cnnviz.app.lab_site`)
+        and answers strokes in the browser; otherwise the server answers the sketchpad's.
+        The API is the same either way.
 
     Returns
     -------
@@ -57,11 +69,11 @@ def build() -> gr.Blocks:
     """
     with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANUP) as app:
         gr.Markdown(INTRO, elem_id="intro")
-        events.connect(app, tabs.page())
+        events.connect(app, tabs.page(lab=lab))
     return app
 
 
-def prepare() -> gr.Blocks:
+def prepare(*, lab: bool = False) -> gr.Blocks:
     """Set torch threads and malloc once, load the models, warm up training and the
     attack kernels and fetch MNIST if it is missing (:mod:`cnnviz.app.mnist_fetch`; all in
     the background: the app serves meanwhile), build and queue the app.
@@ -78,7 +90,7 @@ def prepare() -> gr.Blocks:
     threading.Thread(target=live_training.warm_up, name="cnnviz-warm-up", daemon=True).start()
     threading.Thread(target=compile_kernels, name="cnnviz-kernels", daemon=True).start()
     mnist_fetch.start(on_done=live_training.live_data.cache_clear)
-    app = build().queue(max_size=MAX_QUEUE)
+    app = build(lab=lab).queue(max_size=MAX_QUEUE)
     gc.collect()
     gc.freeze()
     return app
@@ -97,7 +109,8 @@ def main(host: str | None = None, port: int | None = None) -> None:
         free port from 7860 (Gradio's choice).
     """
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    app = prepare()
+    site = lab_site.lab_site()
+    app = prepare(lab=site is not None)
     app.launch(
         server_name=host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=port,
@@ -106,4 +119,7 @@ def main(host: str | None = None, port: int | None = None) -> None:
     )
     if words.DOCS_URL == "/docs/":  # this checkout's built docs, for the explanations' links
         app.server_app.mount("/docs", StaticFiles(directory=words.BUILT_DOCS, html=True))
+    if site is not None:
+        app.server_app.mount(lab_site.MOUNT, StaticFiles(directory=site, html=True))
+        log.warning("the Draw view runs in the browser (the lab at %s)", lab_site.MOUNT)
     app.block_thread()

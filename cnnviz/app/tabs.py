@@ -7,10 +7,11 @@ in page order; :mod:`cnnviz.app.events` connects what they return.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
-from cnnviz.app import handlers, live_training, neurons
+from cnnviz.app import handlers, lab_site, live_training, neurons
 from cnnviz.app.components import (
     attack_panel,
     explained,
@@ -34,6 +35,19 @@ TABS = {
     "train": "Train",
 }
 PATCH, STRIDE = 5, 2  # occlusion defaults: 12x12 windows (stride 1: 24x24, ~3x the time)
+#: The Draw widget (lab mode): the lab's Draw view, embedded; ``widget.js`` wires it.
+LAB_FRAME = (
+    '<iframe id="lab-frame" src=".{mount}/index.html?view=draw&embed=1&app=1" '
+    'title="Draw a digit: the network answers in your browser" '
+    'style="width: 100%; height: 760px; border: 0; display: block;"></iframe>'
+    '<p class="lab-own-model" hidden>The Draw view runs the shipped networks in your '
+    "browser: it shows the batch norm network's answers. The other tabs use your model.</p>"
+)
+WIDGET_JS = (Path(__file__).parent / "widget.js").read_text()
+LAB_NOTE = (
+    "The Draw view runs in your browser: every stroke is answered on your device. "
+    "The other tabs run on the server, on the drawing made here, when you press their buttons."
+)
 
 
 @dataclass(frozen=True)
@@ -49,9 +63,12 @@ class Header:
     truth: gr.Markdown
 
 
-def header() -> Header:
+def header(*, lab: bool = False) -> Header:
+    """The sketchpad and its answers, or (``lab``: the Draw tab's widget answers strokes)
+    only the model switch, with the rest hidden (their events stay the app's API)."""
+    shown = not lab
     with gr.Row():
-        with gr.Column(scale=1, min_width=300):
+        with gr.Column(scale=1, min_width=300, visible=shown):
             verdict = gr.Markdown(elem_id="verdict")
             sketch = gr.Sketchpad(
                 label="Draw a digit",
@@ -68,33 +85,56 @@ def header() -> Header:
             chosen = gr.Radio(
                 list(handlers.MODELS), value="batch norm", label="Model", elem_id="model"
             )
-            label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")
-            message = gr.Markdown(EMPTY_HINT, elem_id="message")
-            random_digit = gr.Button("Random MNIST test digit", elem_id="random-digit")
-            truth = gr.Markdown(elem_id="truth")
+            label = gr.Label(
+                num_top_classes=3, label="Prediction", elem_id="prediction", visible=shown
+            )
+            message = gr.Markdown(EMPTY_HINT, elem_id="message", visible=shown)
+            random_digit = gr.Button(
+                "Random MNIST test digit", elem_id="random-digit", visible=shown
+            )
+            truth = gr.Markdown(elem_id="truth", visible=shown)
     return Header(verdict, sketch, chosen, label, message, random_digit, truth)
 
 
 @dataclass(frozen=True)
 class DrawTab:
+    """The server's pictures of the drawing, or (lab mode) the widget, with them hidden."""
+
     patch: gr.Slider
     stride: gr.Slider
     seen: gr.HTML
     occluded: gr.HTML
     salient: gr.HTML
+    widget: gr.HTML | None
 
 
-def draw_tab() -> DrawTab:
+def lab_widget() -> gr.HTML:
+    """The in-browser lab's Draw view; its value is the lab's drawing (JSON text, see
+    :func:`cnnviz.app.inputs.lab_value`), set in the browser, read by the server tabs."""
+    gr.Markdown(LAB_NOTE, elem_id="lab-note")
+    return gr.HTML(
+        "",
+        html_template=LAB_FRAME.format(mount=lab_site.MOUNT),
+        js_on_load=WIDGET_JS,
+        elem_id="lab-widget",
+        padding=False,
+    )
+
+
+def draw_tab(*, lab: bool = False) -> DrawTab:
+    shown = not lab
     with gr.Tab(TABS["draw"], id="draw"):
-        with gr.Row(elem_id="draw-pictures"):  # each 240 px wide at least: stacked on phones
+        widget = lab_widget() if lab else None
+        with gr.Row(elem_id="draw-pictures", visible=shown):  # stacked on phones
             seen = inline_picture("What the model sees (28x28)", "seen")
             occluded = inline_picture("p(read digit) with the patch there", "occluded")
             salient = inline_picture("Saliency |d logit / d pixel|", "salient")
-        with gr.Row():
+        with gr.Row(visible=shown):
             patch = slider(2, 14, value=PATCH, step=1, label="Occlusion patch (px)")
             stride = slider(1, 7, value=STRIDE, step=1, label="Occlusion stride (px)")
-        explained("occlusion", "saliency")
-    return DrawTab(patch, stride, seen, occluded, salient)
+        if shown:
+            explained("occlusion", "saliency")
+    return DrawTab(patch, stride, seen, occluded, salient, widget)
 
 
 @dataclass(frozen=True)
@@ -378,6 +418,7 @@ class Page:
     """Every part of the page, for :func:`cnnviz.app.events.connect`."""
 
     header: Header
+    drawing: gr.components.Component  # what the server tabs read: sketchpad or lab widget
     tabs: gr.Tabs
     inside_open: gr.State
     draw: DrawTab
@@ -389,16 +430,19 @@ class Page:
     train: TrainTab
 
 
-def page() -> Page:
-    """The header and the seven tabs, in page order."""
-    top = header()
+def page(*, lab: bool = False) -> Page:
+    """The header and the seven tabs, in page order; ``lab``: the Draw tab runs the
+    in-browser lab (served at :data:`cnnviz.app.lab_site.MOUNT`)."""
+    top = header(lab=lab)
     inside_open = gr.State(False)
     with gr.Tabs(elem_id="tabs", overflow_behavior="wrap") as tabs:  # phones: no hidden tab
+        draw = draw_tab(lab=lab)
         return Page(
             top,
+            draw.widget or top.sketch,
             tabs,
             inside_open,
-            draw_tab(),
+            draw,
             inside_tab(),
             classes_tab(),
             targeted_tab(),

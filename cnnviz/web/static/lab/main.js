@@ -63,7 +63,7 @@ const VIEWS = ["draw", "inside", "attack", "classes"];
 
 function readAddress() {
   const params = new URLSearchParams(window.location.search);
-  const asked = { embed: params.get("embed") === "1", notes: [] };
+  const asked = { embed: params.get("embed") === "1", app: params.get("app") === "1", notes: [] };
   const view = params.get("view");
   if (view !== null) {
     if (VIEWS.includes(view)) asked.view = view;
@@ -487,6 +487,44 @@ function addDrawHooks(lab, view) {
   });
 }
 
+// In the Gradio app (?app=1): the app's model switch drives the lab, and the lab tells the
+// app its drawing (once it settles: a stroke ended, Clear, a test digit) and its height. The
+// app's server tabs (attacks, Inside) then use the same drawing; no stroke reaches the server.
+function tellApp(message) {
+  window.parent.postMessage(message, window.location.origin);
+}
+
+function joinApp(lab, state, view) {
+  document.documentElement.classList.add("in-app");
+  let told = null;
+  state.subscribe(() => {
+    if (view.pad.active) return;
+    const pixels = state.x ? Array.from(state.pixels, (p) => Math.round(p * 1e6) / 1e6) : null;
+    const key = `${state.modelId} ${pixels ? pixels.join(",") : ""}`;
+    if (key === told) return;
+    told = key;
+    const digit = state.source === "digit" ? lab.digits.index(state.digitIndex) : null;
+    tellApp({ type: "cnnviz:drawing", pixels, model: state.modelId, digit, label: state.label });
+  });
+  window.addEventListener("message", (event) => {
+    if (event.origin !== window.location.origin || event.source !== window.parent) return;
+    const data = event.data ?? {};
+    const select = $("model-select");
+    if (data.type !== "cnnviz:model" || select.value === data.model) return;
+    if (!lab.models.some((model) => model.id === data.model)) return;
+    select.value = data.model;
+    select.dispatchEvent(new Event("change"));
+  });
+  const height = () => {
+    const style = getComputedStyle(document.body);
+    const margins = parseFloat(style.marginTop) + parseFloat(style.marginBottom);
+    tellApp({ type: "cnnviz:height", height: Math.ceil(document.body.offsetHeight + margins) });
+  };
+  new ResizeObserver(height).observe(document.body);
+  height();
+  tellApp({ type: "cnnviz:ready", model: lab.model.id });
+}
+
 // A test digit named in the address: an integer index into the bundled sample.
 function addressDigit(lab, text, notes) {
   if (text === undefined) return null;
@@ -531,6 +569,7 @@ async function start() {
   if (digit !== null) view.loadDigit(digit);
   noteAddress(asked.notes);
   if (!asked.embed) followAddress(state);
+  if (asked.app) joinApp(lab, state, view);
   document.addEventListener("cnnviz:tab", (event) => {
     if (event.detail.tab === "draw") {
       view.mapsDirty = true;
