@@ -271,13 +271,16 @@ def test_the_library_never_imports_gradio_or_sphinx():
 
 
 @contextmanager
-def served_app(log: Path, data: Path | None, mirrors: str = "") -> Iterator[str]:
+def served_app(
+    log: Path, data: Path | None, mirrors: str = "", *, lab: Path | None = None
+) -> Iterator[str]:
     """``python demo/app.py`` on a free port, with MNIST in ``data`` or none at all.
 
     Without data, ``CNNVIZ_DATA``, ``HOME`` and ``XDG_CACHE_HOME`` point to an empty
     folder next to ``log``; the app downloads MNIST there from ``mirrors`` (comma-separated
     URLs; by default none: it keeps the bundled sample). Yields the URL; the server's
-    output goes to ``log``.
+    output goes to ``log``. The Draw view is the server's sketchpad (``CNNVIZ_LAB=0``),
+    or with ``lab`` (an exported site, the ``web_site`` fixture) the in-browser lab.
     """
     from conftest import free_port
 
@@ -288,6 +291,8 @@ def served_app(log: Path, data: Path | None, mirrors: str = "") -> Iterator[str]
         "GRADIO_SERVER_PORT": str(port),
         "CNNVIZ_DATA": str(data or empty),
         "CNNVIZ_MNIST_MIRRORS": mirrors,
+        "CNNVIZ_LAB": "1" if lab else "0",
+        "CNNVIZ_LAB_SITE": str(lab or ""),
     }
     if data is None:
         environment |= {"HOME": str(empty), "XDG_CACHE_HOME": str(empty)}

@@ -70,7 +70,8 @@ LAB_MODELS_BY_NAME = {name: lab_site.LAB_MODELS[key] for name, key in handlers.M
 #: Client-side only (no server request): the lab follows the model switch, and a new
 #: drawing in the lab clears both attack panels (their results were for the last one).
 TELL_LAB_MODEL = "(name) => { window.cnnvizWidget?.model(name); return []; }"
-STALE_IN_BROWSER = "() => Array(2).fill([null, null, null, null, {stale}]).flat()"
+# (an empty label is {}: null for a gr.Label stops the update of every output)
+STALE_IN_BROWSER = "() => Array(2).fill([null, null, {{}}, {{}}, {stale}]).flat()"
 
 
 def remember_drawing(drawing):
@@ -248,14 +249,12 @@ def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State, drawn: gr.St
     for setting in (page.draw.patch, page.draw.stride):
         for trigger in (setting.release, setting.input):
             trigger(draw, draw_inputs, draw_outputs, api_name=False, **QUICK)
-    inside.layer.change(
-        feature_maps, maps_inputs, maps_outputs, api_name=False, **QUICK
-    ).then(channel_map, open_channel[1:], channel_outputs, api_name=False, **QUICK)
-    inside.tab.select(
-        remember_drawing, page.drawing, drawn, api_name=False, queue=False
-    ).then(feature_maps, maps_inputs, maps_outputs, api_name=False, **QUICK).then(
+    inside.layer.change(feature_maps, maps_inputs, maps_outputs, api_name=False, **QUICK).then(
         channel_map, open_channel[1:], channel_outputs, api_name=False, **QUICK
     )
+    inside.tab.select(remember_drawing, page.drawing, drawn, api_name=False, queue=False).then(
+        feature_maps, maps_inputs, maps_outputs, api_name=False, **QUICK
+    ).then(channel_map, open_channel[1:], channel_outputs, api_name=False, **QUICK)
     widget = page.draw.widget
     if widget is not None:  # lab mode: strokes are answered in the browser
         top.chosen.change(None, top.chosen, None, js=TELL_LAB_MODEL, api_name=False)

@@ -120,7 +120,7 @@ def lab_site() -> Path | None:
     missing = [name for name in EXPORTER if importlib.util.find_spec(name) is None]
     if missing:
         log.warning(
-            "in-browser lab unavailable (no %s: pip install \"cnnviz[web]\"): drawings are "
+            'in-browser lab unavailable (no %s: pip install "cnnviz[web]"): drawings are '
             "answered by the server",
             ", ".join(missing),
         )
@@ -130,7 +130,5 @@ def lab_site() -> Path | None:
         return cached_site()
     except (ImportError, OSError, ValueError, RuntimeError) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        log.warning(
-            "in-browser lab unavailable (%s): drawings are answered by the server", first
-        )
+        log.warning("in-browser lab unavailable (%s): drawings are answered by the server", first)
         return None

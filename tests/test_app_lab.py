@@ -1,0 +1,179 @@
+"""The app in lab mode: its Draw view is the in-browser lab, in an iframe (``/lab``).
+
+One app server (``python demo/app.py`` with ``CNNVIZ_LAB_SITE`` naming the ``web_site``
+fixture's folder) and one browser. Checked as a student uses it, on a 1366x768 laptop
+and a 390x844 phone: a drawn 7 is read in the widget, twenty strokes send no request to
+the server, the app's model switch changes the widget's network, the attacks and the
+Inside tab run on the drawn digit when pressed or opened, Clear leaves nothing stale,
+the iframe is as tall as its content (no inner scrollbar), no console error.
+Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Frame, Page, expect
+from test_app import served_app
+from test_web_browser import DIGITS, LAPTOP, PHONE, START, Recorder, draw_with_mouse, settled
+
+from cnnviz.app.handlers import STALE
+from cnnviz.app.inputs import EMPTY_HINT
+
+ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
+SLOW = 90_000  # ms: an attack on a busy 2-core machine
+# Twenty short strokes across the sketchpad (its pixels, 392 x 392).
+STROKES = [[(40 + 16 * i, 60), (60 + 16 * i, 330)] for i in range(20)]
+
+
+@pytest.fixture(scope="module")
+def app_url(web_site: Path, tmp_path_factory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("app-lab") / "server.log"
+    with served_app(log, None, lab=web_site) as url:
+        for _ in range(60):  # the lab is mounted just after the page answers
+            if "the Draw view runs in the browser" in log.read_text():
+                break
+            time.sleep(0.5)
+        assert "the Draw view runs in the browser" in log.read_text()
+        yield url
+
+
+def open_app(browser, url: str, viewport: dict, **options) -> tuple[Page, Frame, Recorder]:
+    """The app on ``viewport``, its Draw widget started (ONNX Runtime and a network loaded)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_context(viewport=viewport, **options).new_page()
+    recorder = Recorder(page)
+    page.goto(url)
+    frame = page.wait_for_selector("#lab-frame", timeout=START).content_frame()
+    frame.wait_for_function("document.body.dataset.ready === 'true'", timeout=START)
+    return page, frame, recorder
+
+
+@pytest.fixture(scope="module")
+def laptop(browser, app_url) -> Iterator[tuple[Page, Frame, Recorder]]:
+    page, frame, recorder = open_app(browser, app_url, LAPTOP)
+    yield page, frame, recorder
+    page.context.close()
+
+
+def draw_seven(page: Page, frame: Frame) -> None:
+    """An empty sketchpad, then a 7 drawn with the mouse; the widget reads it."""
+    page.get_by_role("tab", name="Draw").click()
+    frame.locator("#clear").click()
+    draw_with_mouse(page, DIGITS[7], frame=frame)
+    assert settled(frame).startswith("7: ")
+
+
+def tab(page: Page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def expect_fits(page: Page, frame: Frame) -> None:
+    """The iframe is as tall as the lab's content: no element below its bottom edge, no
+    inner scrollbar (it would take width), nothing wider than the iframe."""
+    page.wait_for_function(
+        """() => {
+            const frame = document.querySelector('#lab-frame');
+            const inner = frame.contentDocument;
+            const shown = [...inner.body.querySelectorAll('*')].filter((e) => e.offsetParent);
+            const bottom = Math.max(...shown.map((e) => e.getBoundingClientRect().bottom));
+            const right = Math.max(...shown.map((e) => e.getBoundingClientRect().right));
+            return bottom <= frame.clientHeight + 1 && right <= frame.clientWidth + 1
+                && inner.documentElement.clientWidth === frame.clientWidth;
+        }""",
+        timeout=START,
+    )
+    assert frame.locator("#saliency-map").is_visible()
+
+
+def test_a_drawing_is_answered_in_the_browser_with_no_request(laptop, app_url):
+    page, frame, recorder = laptop
+    draw_seven(page, frame)
+    expect(frame.locator("#seen-help")).to_be_visible()
+    expect(frame.locator("#occlusion-help")).to_contain_text("Probability of 7")
+    expect(frame.locator("#saliency-help")).to_contain_text("logit(7)")
+    assert frame.locator("#model-select").is_hidden()  # the app's switch stands for it
+    expect_fits(page, frame)
+    page.screenshot(path=str(ARTIFACTS / "app_lab_laptop.png"))
+    frame.locator("#clear").click()
+    settled(frame)
+    before = len(recorder.requests)
+    draw_with_mouse(page, STROKES, frame=frame)
+    assert settled(frame).startswith(tuple(f"{d}: " for d in range(10)))
+    page.wait_for_timeout(500)  # a request the last stroke would cause
+    assert recorder.requests[before:] == []
+    assert recorder.errors == []
+
+
+def test_the_model_switch_changes_the_widgets_network(laptop):
+    page, frame, recorder = laptop
+    draw_seven(page, frame)
+    for name, lab_id in [("robust", "robust"), ("no batch norm", "standard")]:
+        page.locator("#model").get_by_text(name, exact=True).click()
+        frame.wait_for_function("id => window.cnnvizLab.lab.model.id === id", arg=lab_id)
+        expect(frame.locator("#status")).to_contain_text(f"Ready: the {lab_id} network")
+        assert settled(frame).startswith("7: ")
+    page.locator("#model").get_by_text("batch norm", exact=True).click()
+    frame.wait_for_function("window.cnnvizLab.lab.model.id === 'batchnorm'")
+    assert recorder.errors == []
+
+
+def test_attacks_and_the_inside_tab_use_the_drawn_digit(laptop):
+    page, frame, recorder = laptop
+    draw_seven(page, frame)
+    tab(page, "FGSM/PGD")
+    summary = page.locator("#gradient-summary")
+    expect(summary).to_contain_text(STALE.strip("*")[:20])  # cleared in the browser
+    for method in ("FGSM", "PGD-40"):
+        page.get_by_test_id(f"{method}-radio-label").click()
+        page.locator("#gradient").click()
+        expect(summary).to_contain_text(f"{method} with budget", timeout=SLOW)
+        expect(summary).to_contain_text("read as 7 ->")
+    tab(page, "Targeted")
+    page.locator("#targeted").click()
+    expect(page.locator("#targeted-summary")).to_contain_text("p(8) =", timeout=SLOW)
+    panel = page.locator("#targeted-image").locator("xpath=..")  # its row: before, after
+    tops = panel.locator('[data-testid="label-output-value"]').all_text_contents()
+    assert [top.strip() for top in tops] == ["7", "8"]  # the drawn 7, made to read as 8
+    tab(page, "Inside")
+    expect(page.locator("#maps-note")).to_contain_text("conv1: 32 maps of 28x28", timeout=SLOW)
+    expect(page.locator("#feature-maps img").first).to_be_visible()
+    tab(page, "Draw")
+    assert settled(frame).startswith("7: ")  # the widget kept its drawing meanwhile
+    assert recorder.errors == []
+
+
+def test_clear_then_attack_says_there_is_no_drawing(laptop):
+    page, frame, recorder = laptop
+    draw_seven(page, frame)
+    frame.locator("#clear").click()
+    assert settled(frame) == "Draw a digit to start."
+    tab(page, "FGSM/PGD")
+    summary = page.locator("#gradient-summary")
+    expect(summary).to_contain_text("Cleared")
+    page.locator("#gradient").click()
+    expect(summary).to_contain_text(EMPTY_HINT, timeout=SLOW)
+    assert page.locator("#gradient-image img").count() == 0
+    tab(page, "Inside")
+    expect(page.locator("#maps-note")).to_contain_text(re.compile("Draw a digit"), timeout=SLOW)
+    assert page.locator('[data-testid="toast-body"]').count() == 0
+    assert recorder.errors == []
+    tab(page, "Draw")
+
+
+def test_phone_draws_in_the_widget_and_it_fits(browser, app_url):
+    page, frame, recorder = open_app(browser, app_url, PHONE, has_touch=True, is_mobile=True)
+    try:
+        draw_with_mouse(page, DIGITS[7], frame=frame)
+        assert settled(frame).startswith("7: ")
+        expect_fits(page, frame)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], "the page scrolls sideways"
+        page.screenshot(path=str(ARTIFACTS / "app_lab_phone.png"), full_page=True)
+        assert recorder.errors == []
+    finally:
+        page.context.close()
