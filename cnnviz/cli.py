@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="launch the app (needs the app extra: gradio)")
     demo.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (this machine)")
     demo.add_argument("--port", type=int, default=7860)
+    demo.add_argument(
+        "--no-lab",
+        action="store_true",
+        help="the server answers every stroke (no in-browser Draw view; as CNNVIZ_LAB=0)",
+    )
 
     figures = commands.add_parser("figures", help="write the report's figures as PNG files")
     figures.add_argument("--out", type=Path, default=Path("figures"), help="default: figures")
@@ -275,6 +281,8 @@ def run_demo(args: argparse.Namespace) -> int:
             raise
         print(f"cnnviz demo: error: {APP_EXTRA_MISSING}", file=sys.stderr)
         return 2
+    if args.no_lab:
+        os.environ["CNNVIZ_LAB"] = "0"  # read by cnnviz.app.lab_site
     serve_app(host=args.host, port=args.port)
     return 0
 

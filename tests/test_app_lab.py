@@ -11,18 +11,26 @@ Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import sys
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from playwright.sync_api import Frame, Page, expect
 from test_app import served_app
 from test_web_browser import DIGITS, LAPTOP, PHONE, START, Recorder, draw_with_mouse, settled
 
+from cnnviz.app import handlers, lab_site
 from cnnviz.app.handlers import STALE
-from cnnviz.app.inputs import EMPTY_HINT
+from cnnviz.app.inputs import EMPTY_HINT, read_sketch
+from cnnviz.cli import main
+from cnnviz.digits import read_test_sample
 
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
 SLOW = 90_000  # ms: an attack on a busy 2-core machine
@@ -177,3 +185,53 @@ def test_phone_draws_in_the_widget_and_it_fits(browser, app_url):
         assert recorder.errors == []
     finally:
         page.context.close()
+
+
+def test_no_lab_asks_for_the_servers_sketchpad(monkeypatch):
+    """``cnnviz demo --no-lab`` sets ``CNNVIZ_LAB=0``, which :mod:`cnnviz.app.lab_site` reads
+    (a stand-in app: no server)."""
+    monkeypatch.setenv("CNNVIZ_LAB", "1")
+    calls = []
+    app = types.ModuleType("cnnviz.app")
+    app.main = lambda **kwargs: calls.append(os.environ["CNNVIZ_LAB"])
+    monkeypatch.setitem(sys.modules, "cnnviz.app", app)
+    assert main(["demo", "--no-lab"]) == 0
+    assert calls == ["0"] and not lab_site.wanted() and lab_site.lab_site() is None
+
+
+def test_the_lab_reads_its_site_from_the_environment(monkeypatch, web_site, tmp_path):
+    monkeypatch.setenv("CNNVIZ_LAB", "1")
+    monkeypatch.setenv("CNNVIZ_LAB_SITE", str(web_site))
+    assert lab_site.lab_site() == web_site
+    monkeypatch.setenv("CNNVIZ_LAB_SITE", str(tmp_path))  # no exported lab there
+    assert lab_site.lab_site() is None
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("not json", "not JSON"),
+        ('{"strokes": []}', 'no "pixels"'),
+        (json.dumps({"pixels": [0.5] * 783}), "expected 784 pixel values"),
+        (json.dumps({"pixels": [0.5] * 783 + [1.5]}), "finite and in [0, 1]"),
+        ('{"pixels": [' + ",".join(["0.5"] * 783 + ["NaN"]) + "]}", "finite and in [0, 1]"),
+        (json.dumps({"pixels": ["a"] * 784}), "not numbers"),
+    ],
+)
+def test_a_bad_drawing_from_the_widget_is_refused_with_a_reason(value, why):
+    x, message = read_sketch(value)
+    assert x is None and message.startswith("Could not read the drawing") and why in message
+
+
+def test_the_widgets_drawing_is_the_model_input_the_lab_prepared():
+    """A test digit's pixels, as the lab sends them, are read as that digit; a cleared or
+    untouched widget is an empty drawing."""
+    digits = read_test_sample()
+    pixels = (digits.x[0, 0] + 1) / 2  # intensities in [0, 1], as the lab's
+    x, message = read_sketch(json.dumps({"pixels": pixels.flatten().tolist()}))
+    assert message == "" and x.shape == (1, 1, 28, 28)
+    assert torch.allclose(x, digits.x[:1], atol=1e-6)
+    label = handlers.probabilities(handlers.model("batch norm"), x)
+    assert max(label, key=label.get) == str(int(digits.y[0]))
+    for empty in ("", json.dumps({"pixels": None}), json.dumps({"pixels": [0] * 784})):
+        assert read_sketch(empty) == (None, EMPTY_HINT)
