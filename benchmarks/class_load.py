@@ -24,13 +24,21 @@ This script shows what that means, with numbers:
    the requests from the drawing pages while drawing, as the server and as the browser
    saw them (must be 0).
 
+``--target app`` (or ``both``, the default) does the same against the Gradio app with its
+Draw widget (``python demo/app.py`` in lab mode, the site above served at ``/lab``): the
+first view is every file a fresh page fetches until the widget's network answers (the
+app's page, Gradio's assets and config, the lab), which the class fetches in waves; the
+drawing pages draw inside the widget's iframe, whose drawing goes to the app's page after
+every update (a ``postMessage``; the server is asked only when a button is pressed).
+Requests while drawing are counted by the browser (the app's server does not report them).
+
 On this 2-core machine the pages, the server and the 30 clients share the CPU; a real
 class has one machine per student and the server elsewhere. So by default the server and
 the class's clients run on one core and the browser on the other (``--no-pin``: no
 pinning); the drawing pages share the browser's core. Exits 1 if any request failed or a
 drawing page sent a request while drawing::
 
-    python benchmarks/class_load.py [--site DIR] [--seconds 20] [--pages 5]
+    python benchmarks/class_load.py [--site DIR] [--seconds 20] [--pages 5] [--target both]
 """
 
 from __future__ import annotations
@@ -59,6 +67,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import CHROMIUM, CHROMIUM_FLAGS, QuietHandler  # noqa: E402
+from test_app import served_app  # noqa: E402
+from test_app_lab import open_app  # noqa: E402
 from test_web_browser import DIGITS, LAPTOP, open_lab  # noqa: E402
 
 CLASS = 30  # students, as in the issue's measurement of the Gradio app
@@ -200,7 +210,7 @@ def fetch_first_view(base: str, paths: list[str], sizes: dict[str, int], who: st
                 body = response.read()
         except OSError as error:
             return Load(time.perf_counter() - started, f"{path}: {error}")
-        if len(body) != sizes[path]:
+        if path in sizes and len(body) != sizes[path]:
             return Load(
                 time.perf_counter() - started, f"{path}: {len(body)} of {sizes[path]} bytes"
             )
@@ -240,6 +250,25 @@ def first_view(browser, base: str) -> tuple[list[str], float]:
     page.context.close()
     paths = [urlparse(u).path.lstrip("/") for u in recorder.requests if u.startswith(base)]
     return list(dict.fromkeys(paths)), ready
+
+
+def app_first_view(browser, base: str) -> tuple[list[str], float]:
+    """The app's paths a fresh page fetches (GET, answered) until its widget is interactive,
+    and the widget's ready time (ms from the iframe's navigation)."""
+    page, frame, _ = open_app(browser, base, LAPTOP)
+    page.wait_for_timeout(1000)  # the last files of the page's start
+    ready = frame.evaluate("window.cnnvizLab.readyAt")
+    finished = page.evaluate(
+        "performance.getEntriesByType('resource').map((e) => e.name)"
+    ) + frame.evaluate("performance.getEntriesByType('resource').map((e) => e.name)")
+    page.context.close()
+    paths = [
+        urlparse(u).path.lstrip("/") + (f"?{urlparse(u).query}" if urlparse(u).query else "")
+        for u in [base, *finished]
+        if u.startswith(base)
+    ]
+    streams = ("heartbeat", "queue/", "/stream")
+    return [p for p in dict.fromkeys(paths) if not any(s in p for s in streams)], ready
 
 
 def stroke_sequence(offset: int) -> list[tuple[bool, list[list[float]]]]:
@@ -283,10 +312,23 @@ def merged(runs: list[Run]) -> Run:
 
 
 def measure(site: Path, args) -> int:
-    """Serve ``site`` in a process of its own, run the class, print; 1 if anything failed."""
+    """Serve ``site`` (in a process of its own) or the app with it, run the class, print;
+    1 if anything failed."""
     cores = sorted(os.sched_getaffinity(0))
     halves = [set(cores[: len(cores) // 2]), set(cores[len(cores) // 2 :])]
     pinned = halves if args.pin and len(cores) >= 2 else [set(cores), set(cores)]
+    failures = []
+    if args.target in ("site", "both"):
+        failures += measure_site(site, args, cores, pinned)
+    if args.target in ("app", "both"):
+        failures += measure_app(site, args, cores, pinned)
+    for failure in failures[:10]:
+        print("FAILED:", failure)
+    return 1 if failures else 0
+
+
+def measure_site(site: Path, args, cores, pinned) -> list[str]:
+    """The static site served by its own process: the class, printed; the failures."""
     context = multiprocessing.get_context("spawn")
     records = context.Queue()
     server = context.Process(target=serve, args=(str(site), records, pinned[0]), daemon=True)
@@ -303,20 +345,74 @@ def measure(site: Path, args) -> int:
         server.terminate()
         server.join(timeout=10)
         records.put(None)
-    for failure in failures[:10]:
-        print("FAILED:", failure)
-    return 1 if failures else 0
+    return failures
 
 
-def run_class(site: Path, base: str, log: Log, browser, args, cores, pinned) -> list[str]:
-    """Sections 2 and 3 of the module's description, printed; returns the failures."""
-    paths, ready = first_view(browser, base)
-    files = {p: (site / p).read_bytes() for p in paths}
+class NoLog:
+    """The app's server reports no requests: the browser counts them."""
+
+    def between(self, start: float, stop: float) -> list[Served]:
+        return []
+
+
+def measure_app(site: Path, args, cores, pinned) -> list[str]:
+    """The Gradio app with its Draw widget (lab mode, ``site`` at ``/lab``): the class,
+    printed; the failures."""
+    with tempfile.TemporaryDirectory() as folder:
+        os.sched_setaffinity(0, pinned[0])  # the app's server inherits these cores
+        try:
+            with served_app(Path(folder) / "server.log", None, lab=site) as base:
+                for _ in range(120):  # the lab is mounted just after the page answers
+                    try:
+                        urllib.request.urlopen(base + "lab/index.html", timeout=2).close()
+                        break
+                    except OSError:
+                        time.sleep(0.5)
+                with sync_playwright() as playwright:
+                    os.sched_setaffinity(0, pinned[1])
+                    browser = playwright.chromium.launch(
+                        executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS
+                    )
+                    failures = run_class(None, base, NoLog(), browser, args, cores, pinned)
+                    browser.close()
+        finally:
+            os.sched_setaffinity(0, set(cores))
+    return failures
+
+
+def fetched(base: str, paths: list[str]) -> dict[str, bytes]:
+    """Each path's body, fetched once."""
+    bodies = {}
+    for path in paths:
+        with urllib.request.urlopen(base + path, timeout=TIMEOUT) as response:
+            bodies[path] = response.read()
+    return bodies
+
+
+def open_drawing_page(browser, base: str, app: bool, i: int):
+    """``(where the lab runs: a page or the app's widget frame, its page's recorder)``."""
+    headers = {WHO: f"page-{i}"}
+    if app:
+        _, frame, recorder = open_app(browser, base, LAPTOP, extra_http_headers=headers)
+        return frame, recorder
+    return open_lab(browser, base, LAPTOP, extra_http_headers=headers)
+
+
+def run_class(site: Path | None, base: str, log, browser, args, cores, pinned) -> list[str]:
+    """Sections 2 and 3 of the module's description, printed; returns the failures.
+
+    ``site``: the static site's folder, or ``None`` for the app (``base``) with its widget.
+    """
+    app = site is None
+    paths, ready = app_first_view(browser, base) if app else first_view(browser, base)
+    files = fetched(base, paths) if app else {p: (site / p).read_bytes() for p in paths}
     sizes = {p: len(b) for p, b in files.items()}
     packed = {p: len(gzip.compress(b, compresslevel=6)) for p, b in files.items()}
     raw_view, gz_view = sum(sizes.values()) / 1e6, sum(packed.values()) / 1e6
+    checked = {} if app else sizes  # the app's pages may differ a little from one fetch to the next
+    what = "the Gradio app with its Draw widget" if app else f"site {site}"
     print(
-        f"site {site} at {base}: {len(cores)} cores, load average {os.getloadavg()[0]:.1f} "
+        f"\n{what} at {base}: {len(cores)} cores, load average {os.getloadavg()[0]:.1f} "
         "(all work on the machine)"
     )
     print(
@@ -326,7 +422,7 @@ def run_class(site: Path, base: str, log: Log, browser, args, cores, pinned) -> 
 
     os.sched_setaffinity(0, set(cores))  # nothing else runs: the class's clients may use all
     start = time.monotonic()
-    loads = class_loads(base, paths, sizes, start)
+    loads = class_loads(base, paths, checked, start)
     served = log.between(start, time.monotonic())
     failures = failed(loads, served)
     sent = sum(s.sent for s in served) / 1e6
@@ -336,16 +432,16 @@ def run_class(site: Path, base: str, log: Log, browser, args, cores, pinned) -> 
         f"  load time per student (s): {percentiles([x.seconds for x in loads])}, "
         f"max {max(x.seconds for x in loads):.1f}; errors {len(failures)}"
     )
-    print(
-        f"  server: {len(served)} requests, {sent:.0f} MB sent raw "
-        f"({gz_sent:.0f} MB if the host gzips)"
-    )
+    if app:  # Gradio does not report its requests: the clients' count
+        print(f"  server: {len(loads) * len(paths)} requests, {len(loads) * raw_view:.0f} MB sent")
+    else:
+        print(
+            f"  server: {len(served)} requests, {sent:.0f} MB sent raw "
+            f"({gz_sent:.0f} MB if the host gzips)"
+        )
 
     os.sched_setaffinity(0, pinned[1])
-    pages = [
-        open_lab(browser, base, LAPTOP, extra_http_headers={WHO: f"page-{i}"})
-        for i in range(args.pages)
-    ]
+    pages = [open_drawing_page(browser, base, app, i) for i in range(args.pages)]
     os.sched_setaffinity(0, pinned[0])  # the class's clients beside the server
     if pinned[0] == pinned[1]:
         where = f"pages, server and class share {len(cores)} cores"
@@ -365,7 +461,7 @@ def run_class(site: Path, base: str, log: Log, browser, args, cores, pinned) -> 
         blocks = {False: [], True: []}
         for _ in range(BLOCKS):  # alternated, so the machine's other work hits both alike
             for with_class, runs in blocks.items():
-                runs.append(draw_run(pages[:count], log, base, paths, sizes, block, with_class))
+                runs.append(draw_run(pages[:count], log, base, paths, checked, block, with_class))
         for with_class, runs in blocks.items():
             run = merged(runs)
             label = f"{count} page{'s' * (count > 1)}, " + (
@@ -379,22 +475,23 @@ def run_class(site: Path, base: str, log: Log, browser, args, cores, pinned) -> 
             print(
                 f"{label:24} {run.strokes:7} {percentiles(run.updates):>26} "
                 f"{percentiles(run.answers):>26} "
-                f"{run.page_requests:>3} / {run.browser_requests:<2} "
+                f"{'-' if app else run.page_requests:>3} / {run.browser_requests:<2} "
                 f"{len(run.loads):>5} ({len(errors)} err)"
             )
-    for page, _ in pages:
-        page.context.close()
+    for where, _ in pages:
+        (where.page if app else where).context.close()
     print(
         "  requests: from the drawing pages while drawing, seen by the server / by the browser;\n"
         "  class loads: students who fetched the whole first view during the run (failed)"
     )
     alone, loaded = rows["1 page, alone"], rows["1 page, class loads"]
     strokes = sum(run.strokes for run in rows.values())
-    requests = sum(run.page_requests for run in rows.values())
+    requests = sum(max(run.page_requests, run.browser_requests) for run in rows.values())
+    served_by = "the app" if app else "the static site"
     print(
-        "\nThe Gradio app answered this class's strokes in p50 1.16 s, p95 2.53 s; here each "
-        f"student's browser answers them (p95 {p95(loaded.answers):.0f} ms while the class "
-        f"loads, {p95(alone.answers):.0f} ms alone; updates while drawing p50 "
+        "\nThe Gradio app answered this class's strokes in p50 1.16 s, p95 2.53 s; with "
+        f"{served_by} each student's browser answers them (p95 {p95(loaded.answers):.0f} ms "
+        "while the class loads, {p95(alone.answers):.0f} ms alone; updates while drawing p50 "
         f"{statistics.median(loaded.updates):.1f} vs {statistics.median(alone.updates):.1f} ms), "
         f"with {requests} requests to the server in {strokes} strokes: the server hands each "
         f"student {raw_view:.1f} MB once ({gz_view:.1f} MB gzipped)."
@@ -407,6 +504,12 @@ def main() -> None:
     parser.add_argument("--site", type=Path, help="a built site (default: export one now)")
     parser.add_argument("--seconds", type=int, default=20, help="length of each drawing run")
     parser.add_argument("--pages", type=int, default=5, help="drawing pages in the larger runs")
+    parser.add_argument(
+        "--target",
+        choices=["site", "app", "both"],
+        default="both",
+        help="the static site, the Gradio app with its Draw widget, or both",
+    )
     parser.add_argument(
         "--pin",
         action=argparse.BooleanOptionalAction,
