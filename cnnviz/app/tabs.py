@@ -164,12 +164,12 @@ class NeuronPanel:
     look_note: gr.Markdown
 
 
-def neuron_panel() -> NeuronPanel:
+def neuron_panel(*, lab: bool = False) -> NeuronPanel:
+    classes = "" if lab else "Click a class in the prediction for the output layer's terms. "
     gr.Markdown(
         "### Inside a neuron\nClick a feature map above (or pick its channel), then click "
-        "a pixel of it: its computation appears. Click a class in the prediction for the "
-        "output layer's terms. Keyboard: Tab to the map, move with the arrow keys, Enter "
-        "opens the unit."
+        f"a pixel of it: its computation appears. {classes}Keyboard: Tab to the map, move "
+        "with the arrow keys, Enter opens the unit."
     )
     channel = slider(0, 31, value=0, step=1, label="Channel", elem_id="unit-channel")
     with gr.Row():
@@ -212,7 +212,7 @@ def neuron_panel() -> NeuronPanel:
     )
 
 
-def inside_tab() -> InsideTab:
+def inside_tab(*, lab: bool = False) -> InsideTab:
     with gr.Tab(TABS["inside"], id="inside") as tab:
         layer = gr.Dropdown(handlers.layer_choices("batch norm"), value="conv1", label="Layer")
         note = gr.Markdown(elem_id="maps-note")
@@ -222,7 +222,7 @@ def inside_tab() -> InsideTab:
             allow_preview=False,
             elem_id="feature-maps",
         )
-        neuron = neuron_panel()
+        neuron = neuron_panel(lab=lab)
         conv1 = gallery("conv1 filters (shared colour scale)", columns=8, elem_id="conv1-filters")
         conv2 = gallery(
             "conv2: the 32 input kernels of each output channel",
@@ -443,7 +443,7 @@ def page(*, lab: bool = False) -> Page:
             tabs,
             inside_open,
             draw,
-            inside_tab(),
+            inside_tab(lab=lab),
             classes_tab(),
             targeted_tab(),
             gradient_tab(),
