@@ -77,8 +77,9 @@ TIMEOUT = 60  # s per request
 BLOCKS = 4  # each drawing run is split into blocks, alone and with the class alternating
 
 # Draw a stroke a second for `seconds` s, point by point: after each segment the page's
-# own update (prepare + network + prediction shown), at the stroke's end the Draw view's
-# maps (occlusion, saliency), as the page does when the pen lifts. Times from the page.
+# own update (prepare + network + prediction shown), at the stroke's end (the pen lifts)
+# one more update and the Draw view's maps (occlusion, saliency), as the page does.
+# Times from the page.
 DRAW_JS = """
 async ([strokes, seconds]) => {
   const hooks = window.cnnvizLab;
@@ -94,6 +95,7 @@ async ([strokes, seconds]) => {
       view.pad.clear();
       view.forgetDigit();
     }
+    view.pad.active = { id: -1, points }; // the pen is down, as the sketchpad marks it
     view.pad.dot(points[0]);
     let last = await hooks.update();
     for (let i = 1; i < points.length; i += 1) {
@@ -101,6 +103,8 @@ async ([strokes, seconds]) => {
       last = await hooks.update();
       updates.push(last.total);
     }
+    view.pad.active = null; // the pen lifts: the page's last update (in the app, its drawing
+    last = await hooks.update(); // goes to the app's page), then the maps
     const maps = await hooks.maps();
     answers.push(last.total + maps.total);
   }
@@ -491,7 +495,7 @@ def run_class(site: Path | None, base: str, log, browser, args, cores, pinned) -
     print(
         "\nThe Gradio app answered this class's strokes in p50 1.16 s, p95 2.53 s; with "
         f"{served_by} each student's browser answers them (p95 {p95(loaded.answers):.0f} ms "
-        "while the class loads, {p95(alone.answers):.0f} ms alone; updates while drawing p50 "
+        f"while the class loads, {p95(alone.answers):.0f} ms alone; updates while drawing p50 "
         f"{statistics.median(loaded.updates):.1f} vs {statistics.median(alone.updates):.1f} ms), "
         f"with {requests} requests to the server in {strokes} strokes: the server hands each "
         f"student {raw_view:.1f} MB once ({gz_view:.1f} MB gzipped)."

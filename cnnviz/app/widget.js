@@ -1,7 +1,8 @@
 // The Draw tab's widget (gr.HTML's js_on_load: `element` is the component, `props` its
 // properties): the in-browser lab in an iframe. The lab tells this page its drawing once it
-// settles; the drawing becomes the component's value, which the server's tabs read when a
-// button is pressed: no stroke reaches the server. The app's model switch drives the lab
+// settles; the drawing becomes the component's value (its "change" event clears the attack
+// panels in the page), which the server's tabs read when a button is pressed: no stroke
+// reaches the server. The app's model switch drives the lab
 // (window.cnnvizWidget.model, called by the switch's client-side event), and the iframe is
 // as tall as the lab's content, so no inner scrollbar cuts the pictures.
 
@@ -33,6 +34,5 @@ window.addEventListener("message", (event) => {
   } else if (data.type === "cnnviz:drawing") {
     const pixels = Array.isArray(data.pixels) ? data.pixels : null;
     props.value = JSON.stringify({ pixels, model: data.model, digit: data.digit, label: data.label });
-    trigger("change");
   }
 });
