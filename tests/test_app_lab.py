@@ -235,3 +235,15 @@ def test_the_widgets_drawing_is_the_model_input_the_lab_prepared():
     assert max(label, key=label.get) == str(int(digits.y[0]))
     for empty in ("", json.dumps({"pixels": None}), json.dumps({"pixels": [0] * 784})):
         assert read_sketch(empty) == (None, EMPTY_HINT)
+
+
+def test_the_lab_is_exported_once_into_the_cache(tmp_path):
+    """The first start exports the lab into a folder named after what it is made of; the
+    next start finds it there and exports nothing."""
+    folder = lab_site.cached_site(tmp_path)
+    assert folder == tmp_path / lab_site.site_key() and lab_site.is_site(folder)
+    assert json.loads((folder / "manifest.json").read_text())["default_model"] == "batchnorm"
+    made = (folder / "manifest.json").stat().st_mtime_ns
+    assert lab_site.cached_site(tmp_path) == folder
+    assert (folder / "manifest.json").stat().st_mtime_ns == made
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no partial export left

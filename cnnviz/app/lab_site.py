@@ -32,19 +32,18 @@ EXPORTER = ("onnx", "onnxscript", "onnxruntime")  # the web extra: to export the
 STATIC_DIR = Path(__file__).parents[1] / "web" / "static"
 
 
-def wanted() -> bool:
-    """Whether the lab is asked for: not when ``$CNNVIZ_LAB`` is ``0``, ``no`` or ``off``.
+def wanted(setting: str | None = None) -> bool:
+    """Whether the lab is asked for: not when ``setting`` (by default ``$CNNVIZ_LAB``) is
+    ``0``, ``no``, ``off`` or ``false``.
 
     Examples
     --------
-    >>> os.environ["CNNVIZ_LAB"] = "0"
-    >>> wanted()
-    False
-    >>> del os.environ["CNNVIZ_LAB"]
-    >>> wanted()
-    True
+    >>> wanted("0"), wanted("off"), wanted("1")
+    (False, False, True)
     """
-    return os.environ.get("CNNVIZ_LAB", "1").strip().lower() not in ("0", "no", "off", "false")
+    if setting is None:
+        setting = os.environ.get("CNNVIZ_LAB", "1")
+    return setting.strip().lower() not in ("0", "no", "off", "false")
 
 
 def site_key() -> str:
