@@ -247,3 +247,18 @@ def test_the_lab_is_exported_once_into_the_cache(tmp_path):
     assert lab_site.cached_site(tmp_path) == folder
     assert (folder / "manifest.json").stat().st_mtime_ns == made
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no partial export left
+
+
+def test_without_the_runtime_the_app_keeps_its_sketchpad(monkeypatch, tmp_path, caplog):
+    """No ONNX Runtime Web tarball (offline, empty cache, a registry that does not answer):
+    one log line says why, nothing half-made stays in the cache, the app falls back."""
+    from conftest import free_port
+
+    monkeypatch.setenv("CNNVIZ_LAB", "1")
+    monkeypatch.delenv("CNNVIZ_LAB_SITE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CNNVIZ_NPM_REGISTRY", f"http://127.0.0.1:{free_port()}/")
+    assert lab_site.lab_site() is None
+    assert "in-browser lab unavailable" in caplog.text
+    assert not any(path.name.startswith(lab_site.site_key()) for path in tmp_path.rglob("*"))

@@ -92,7 +92,11 @@ def cached_site(cache: Path | None = None) -> Path:
         return folder
     partial = root / f"{folder.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
-    export_site(partial, cache=default_graph_cache(), progress_bar=False)
+    try:
+        export_site(partial, cache=default_graph_cache(), progress_bar=False)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     if is_site(folder):  # another server made it meanwhile
         shutil.rmtree(partial, ignore_errors=True)
     else:
