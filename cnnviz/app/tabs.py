@@ -40,8 +40,9 @@ LAB_FRAME = (
     '<iframe id="lab-frame" src=".{mount}/index.html?view=draw&embed=1&app=1" '
     'title="Draw a digit: the network answers in your browser" '
     'style="width: 100%; height: 760px; border: 0; display: block;"></iframe>'
-    '<p class="lab-own-model" hidden>The Draw view runs the shipped networks in your '
-    "browser: it shows the batch norm network's answers. The other tabs use your model.</p>"
+    '<p class="lab-own-model" hidden>Your model lives on the server: the Draw view runs '
+    "the shipped networks in your browser and keeps the last one chosen. The other tabs use "
+    "your model.</p>"
 )
 WIDGET_JS = (Path(__file__).parent / "widget.js").read_text()
 LAB_NOTE = (
