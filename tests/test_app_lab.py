@@ -125,8 +125,14 @@ def test_the_model_switch_changes_the_widgets_network(laptop):
         frame.wait_for_function("id => window.cnnvizLab.lab.model.id === id", arg=lab_id)
         expect(frame.locator("#status")).to_contain_text(f"Ready: the {lab_id} network")
         assert settled(frame).startswith("7: ")
+    # "your model" (trained in the Train tab: a token the lab does not know) stays on the
+    # server: the widget keeps its network and says so
+    page.evaluate("window.cnnvizWidget.model('a-session-token')")
+    expect(page.locator(".lab-own-model")).to_be_visible()
+    assert frame.evaluate("window.cnnvizLab.lab.model.id") == "standard"
     page.locator("#model").get_by_text("batch norm", exact=True).click()
     frame.wait_for_function("window.cnnvizLab.lab.model.id === 'batchnorm'")
+    expect(page.locator(".lab-own-model")).to_be_hidden()
     assert recorder.errors == []
 
 
