@@ -268,3 +268,17 @@ def test_without_the_runtime_the_app_keeps_its_sketchpad(monkeypatch, tmp_path, 
     assert lab_site.lab_site() is None
     assert "in-browser lab unavailable" in caplog.text
     assert not any(path.name.startswith(lab_site.site_key()) for path in tmp_path.rglob("*"))
+
+
+def test_a_link_naming_a_test_digit_loads_it_in_the_widget(browser, app_url):
+    """``?digit=N`` (an MNIST test index, as the app's links name it) opens that digit in the
+    widget when the bundled digits hold it."""
+    digits = read_test_sample()
+    index, label = int(digits.indices[5]), int(digits.y[5])
+    page, frame, recorder = open_app(browser, f"{app_url}?digit={index}", LAPTOP)
+    try:
+        expect(frame.locator("#truth")).to_contain_text(f"#{index}", timeout=START)
+        expect(frame.locator("#truth")).to_contain_text(f"true label: {label}")
+        assert recorder.errors == []
+    finally:
+        page.context.close()

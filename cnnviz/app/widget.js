@@ -31,6 +31,10 @@ window.addEventListener("message", (event) => {
     frame.style.height = `${Math.max(200, Math.ceil(data.height))}px`;
   } else if (data.type === "cnnviz:ready") {
     sendModel(chosenModel());
+    const digit = new URLSearchParams(window.location.search).get("digit");
+    if (digit !== null && /^\d+$/.test(digit)) {
+      frame.contentWindow.postMessage({ type: "cnnviz:digit", index: Number(digit) }, window.location.origin);
+    }
   } else if (data.type === "cnnviz:drawing") {
     const pixels = Array.isArray(data.pixels) ? data.pixels : null;
     props.value = JSON.stringify({ pixels, model: data.model, digit: data.digit, label: data.label });

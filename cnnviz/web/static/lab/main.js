@@ -487,9 +487,10 @@ function addDrawHooks(lab, view) {
   });
 }
 
-// In the Gradio app (?app=1): the app's model switch drives the lab, and the lab tells the
-// app its drawing (once it settles: a stroke ended, Clear, a test digit) and its height. The
-// app's server tabs (attacks, Inside) then use the same drawing; no stroke reaches the server.
+// In the Gradio app (?app=1): the app's model switch drives the lab (and a test digit the
+// app's address names, by MNIST index, is loaded if bundled), and the lab tells the app its
+// drawing (once it settles: a stroke ended, Clear, a test digit) and its height. The app's
+// server tabs (attacks, Inside) then use the same drawing; no stroke reaches the server.
 function tellApp(message) {
   window.parent.postMessage(message, window.location.origin);
 }
@@ -509,6 +510,11 @@ function joinApp(lab, state, view) {
   window.addEventListener("message", (event) => {
     if (event.origin !== window.location.origin || event.source !== window.parent) return;
     const data = event.data ?? {};
+    if (data.type === "cnnviz:digit") {
+      const found = lab.digits ? lab.digits.info.indices.indexOf(data.index) : -1;
+      if (found >= 0) view.loadDigit(found);
+      return;
+    }
     const select = $("model-select");
     if (data.type !== "cnnviz:model" || select.value === data.model) return;
     if (!lab.models.some((model) => model.id === data.model)) return;
