@@ -272,13 +272,26 @@ def test_without_the_runtime_the_app_keeps_its_sketchpad(monkeypatch, tmp_path, 
 
 def test_a_link_naming_a_test_digit_loads_it_in_the_widget(browser, app_url):
     """``?digit=N`` (an MNIST test index, as the app's links name it) opens that digit in the
-    widget when the bundled digits hold it."""
+    widget when the bundled digits hold it; with ``tab=inside`` that tab shows its maps (it
+    opened before the widget had the digit). A digit not bundled: the widget says so, and
+    the Inside tab shows no other drawing."""
     digits = read_test_sample()
     index, label = int(digits.indices[5]), int(digits.y[5])
-    page, frame, recorder = open_app(browser, f"{app_url}?digit={index}", LAPTOP)
+    page, frame, recorder = open_app(browser, f"{app_url}?tab=inside&digit={index}", LAPTOP)
     try:
         expect(frame.locator("#truth")).to_contain_text(f"#{index}", timeout=START)
         expect(frame.locator("#truth")).to_contain_text(f"true label: {label}")
+        expect(page.locator("#maps-note")).to_contain_text("conv1: 32 maps", timeout=SLOW)
+        expect(page.locator("#feature-maps img").first).to_be_visible()
+        assert recorder.errors == []
+    finally:
+        page.context.close()
+    missing = min(set(range(10_000)) - {int(i) for i in digits.indices})
+    page, frame, recorder = open_app(browser, f"{app_url}?tab=inside&digit={missing}", LAPTOP)
+    try:
+        expect(frame.locator("#truth")).to_contain_text(f"#{missing} is not among the")
+        expect(page.locator("#maps-note")).to_contain_text("Draw a digit", timeout=SLOW)
+        expect(page.locator("#unit-note")).to_contain_text("Draw a digit")
         assert recorder.errors == []
     finally:
         page.context.close()

@@ -19,6 +19,7 @@ from cnnviz.app.components import endpoint
 from cnnviz.app.inputs import InputError, read_sketch
 from cnnviz.app.pictures import inline_img
 from cnnviz.app.tabs import TABS, Page
+from cnnviz.digits import read_test_sample
 from cnnviz.training import get_recipe
 
 DRAW_WORKERS = 2  # one handler per core; torch uses one thread per handler
@@ -106,6 +107,22 @@ def opened(request: gr.Request):
         gr.Slider(maximum=live_training.max_epochs(), value=epochs),
         batch,
     )
+
+
+@functools.cache
+def lab_digits() -> frozenset[int]:
+    """The MNIST test indices the in-browser lab bundles (its ``?digit=`` can load only these)."""
+    return frozenset(int(i) for i in read_test_sample().indices)
+
+
+def opened_in_lab(request: gr.Request):
+    """:func:`opened` in lab mode: a test digit the widget does not bundle is not put on the
+    (hidden) sketchpad either, so the Inside tab and the widget show the same drawing."""
+    state = opened(request)
+    digit = request.query_params.get("digit", "") if request is not None else ""
+    if digit.isdigit() and int(digit) in lab_digits():
+        return state
+    return (*state[:2], gr.skip(), gr.skip(), *state[4:])
 
 
 def recipe_rate(recipe: str):
@@ -283,7 +300,7 @@ def connect_address(app: gr.Blocks, page: Page, drawn: gr.State) -> None:
     draw_inputs = [top.sketch, top.chosen, page.draw.patch, page.draw.stride]
     draw_outputs = [top.label, page.draw.seen, page.draw.occluded, page.draw.salient]
     app.load(
-        opened,
+        opened if page.draw.widget is None else opened_in_lab,
         None,
         [page.tabs, top.chosen, top.sketch, top.truth, page.inside_open, t.epochs, t.batch_size],
         api_name=False,

@@ -24,6 +24,20 @@ function sendModel(name) {
 
 window.cnnvizWidget = { model: sendModel };
 
+// A link's test digit (?tab=inside&digit=N) reaches the page after the Inside tab opened
+// on the empty drawing: that tab is opened again on the digit (its select event reads the
+// drawing; a click on the tab already open sends none).
+let linkDigit = false;
+
+function reopenInside() {
+  const tabs = [...document.querySelectorAll("#tabs [role=\"tab\"]")];
+  const open = tabs.find((tab) => tab.getAttribute("aria-selected") === "true");
+  const draw = tabs.find((tab) => tab.textContent.trim() === "Draw");
+  if (!open || !draw || open.textContent.trim() !== "Inside") return;
+  draw.click();
+  setTimeout(() => open.click(), 0);
+}
+
 window.addEventListener("message", (event) => {
   if (event.origin !== window.location.origin || event.source !== frame.contentWindow) return;
   const data = event.data ?? {};
@@ -33,10 +47,15 @@ window.addEventListener("message", (event) => {
     sendModel(chosenModel());
     const digit = new URLSearchParams(window.location.search).get("digit");
     if (digit !== null && /^\d+$/.test(digit)) {
+      linkDigit = true;
       frame.contentWindow.postMessage({ type: "cnnviz:digit", index: Number(digit) }, window.location.origin);
     }
   } else if (data.type === "cnnviz:drawing") {
     const pixels = Array.isArray(data.pixels) ? data.pixels : null;
     props.value = JSON.stringify({ pixels, model: data.model, digit: data.digit, label: data.label });
+    if (linkDigit && pixels !== null) {
+      linkDigit = false;
+      setTimeout(reopenInside, 0);
+    }
   }
 });

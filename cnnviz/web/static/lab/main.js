@@ -512,7 +512,12 @@ function joinApp(lab, state, view) {
     const data = event.data ?? {};
     if (data.type === "cnnviz:digit") {
       const found = lab.digits ? lab.digits.info.indices.indexOf(data.index) : -1;
-      if (found >= 0) view.loadDigit(found);
+      if (found >= 0) {
+        view.loadDigit(found);
+      } else {
+        const count = lab.digits ? lab.digits.count : 0;
+        $("truth").textContent = `Test digit #${data.index} is not among the ${count} test digits bundled with this page; press Random test digit for one that is.`;
+      }
       return;
     }
     const select = $("model-select");
