@@ -26,7 +26,7 @@ from playwright.sync_api import Frame, Page, expect
 from test_app import served_app
 from test_web_browser import DIGITS, LAPTOP, PHONE, START, Recorder, draw_with_mouse, settled
 
-from cnnviz.app import handlers, lab_site
+from cnnviz.app import handlers, lab_site, live_training, session_models
 from cnnviz.app.handlers import STALE
 from cnnviz.app.inputs import EMPTY_HINT, read_sketch
 from cnnviz.cli import main
@@ -129,6 +129,8 @@ def test_the_model_switch_changes_the_widgets_network(laptop):
     # server: the widget keeps its network and says so
     page.evaluate("window.cnnvizWidget.model('a-session-token')")
     expect(page.locator(".lab-own-model")).to_be_visible()
+    note, widget = page.locator(".lab-own-model").bounding_box(), page.locator("#lab-frame")
+    assert note["y"] + note["height"] <= widget.bounding_box()["y"]  # read before the widget
     assert frame.evaluate("window.cnnvizLab.lab.model.id") == "standard"
     page.locator("#model").get_by_text("batch norm", exact=True).click()
     frame.wait_for_function("window.cnnvizLab.lab.model.id === 'batchnorm'")
@@ -295,3 +297,17 @@ def test_a_link_naming_a_test_digit_loads_it_in_the_widget(browser, app_url):
         assert recorder.errors == []
     finally:
         page.context.close()
+
+
+def test_the_train_status_promises_only_what_your_model_does_in_lab_mode(without_data):
+    """After training, the status sends the student to the switch for the Inside and attack
+    tabs, not to draw on their model (the lab's Draw view keeps the shipped networks)."""
+    live_training.live_data.cache_clear()
+    try:
+        *_, (_, _, status, _, _) = live_training.train_live("fast", True, 1, 0.1, 64, "erin")
+    finally:
+        live_training.live_data.cache_clear()
+        session_models.forget_session("erin")
+    assert status.startswith("Done: test accuracy")
+    assert "open its neurons or attack your drawing with it" in status
+    assert "draw on it" not in status

@@ -235,8 +235,8 @@ def train_live(recipe: str, batchnorm: bool, epochs, lr, batch_size, session: st
         f"{'Stopped' if run.stopped else 'Done'}: test accuracy {run.history.test_acc:.2f} % "
         f"(the report: {summary['report_test_acc']:.2f} %; {measured}{when}) after "
         f"{summary['steps']} steps, {summary['train_seconds']:.1f} s of training, on "
-        f'{source}. Pick "your model" in the model switch to draw on it, occlude it, open '
-        "its neurons or attack it. It lives in this page only: a reload frees it."
+        f'{source}. Pick "your model" in the model switch to open its neurons or attack '
+        "your drawing with it. It lives in this page only: a reload frees it."
     )
     yield _curves(runs), _filters(model), status, summary, token
 

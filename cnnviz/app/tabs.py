@@ -36,13 +36,13 @@ TABS = {
 }
 PATCH, STRIDE = 5, 2  # occlusion defaults: 12x12 windows (stride 1: 24x24, ~3x the time)
 #: The Draw widget (lab mode): the lab's Draw view, embedded; ``widget.js`` wires it.
-LAB_FRAME = (
+LAB_FRAME = (  # the note first: on a phone, below the widget it was a screen away
+    '<p class="lab-own-model" role="note" hidden><strong>Your model lives on the server:'
+    "</strong> this Draw view runs the shipped networks in your browser and keeps the last "
+    "one chosen. The other tabs use your model.</p>"
     '<iframe id="lab-frame" src=".{mount}/index.html?view=draw&embed=1&app=1" '
     'title="Draw a digit: the network answers in your browser" '
     'style="width: 100%; height: 760px; border: 0; display: block;"></iframe>'
-    '<p class="lab-own-model" hidden>Your model lives on the server: the Draw view runs '
-    "the shipped networks in your browser and keeps the last one chosen. The other tabs use "
-    "your model.</p>"
 )
 WIDGET_JS = (Path(__file__).parent / "widget.js").read_text()
 LAB_NOTE = (
