@@ -158,6 +158,8 @@ def test_attacks_and_the_inside_tab_use_the_drawn_digit(laptop):
     tab(page, "Inside")
     expect(page.locator("#maps-note")).to_contain_text("conv1: 32 maps of 28x28", timeout=SLOW)
     expect(page.locator("#feature-maps img").first).to_be_visible()
+    toolbar = re.compile("download|full|share", re.IGNORECASE)  # it covered the label on phones
+    assert page.locator("#unit-map").get_by_role("button", name=toolbar).count() == 0
     tab(page, "Draw")
     assert settled(frame).startswith("7: ")  # the widget kept its drawing meanwhile
     assert recorder.errors == []

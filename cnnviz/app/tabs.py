@@ -179,6 +179,7 @@ def neuron_panel(*, lab: bool = False) -> NeuronPanel:
             format="png",
             height=240,
             interactive=False,
+            buttons=[],  # a click target; on a phone its toolbar covered the label
             scale=1,
             elem_id="unit-map",
         )
