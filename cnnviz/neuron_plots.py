@@ -115,9 +115,10 @@ def plot_unit_computation(terms: UnitComputation, image: torch.Tensor) -> Figure
         _pool_window(axes["pool"], terms)
     else:
         fig = Figure(figsize=(9.5, 3.3))
-        spacing = _SPACING | {"left": 0.02, "bottom": 0.16, "wspace": 0.55}
+        # The text panel is as wide as batch norm's arithmetic (~45 characters).
+        spacing = _SPACING | {"left": 0.02, "bottom": 0.16, "wspace": 0.5}
         axes = fig.subplot_mosaic(
-            [["field", "bars", "text"]], width_ratios=[1.0, 1.6, 1.6], gridspec_kw=spacing
+            [["field", "bars", "text"]], width_ratios=[1.0, 1.45, 1.75], gridspec_kw=spacing
         )
         _bars(axes["bars"], terms, SOURCE_NAMES[terms.source])
         axes["bars"].set_xlabel(terms.push_meaning(), fontsize=8)

@@ -23,9 +23,51 @@ METRICS = {
     "accuracy": ("train_acc", "val_acc", "accuracy (%)"),
     "loss": ("train_loss", "val_loss", "NLL loss"),
 }
-VARIANT_NAMES = {"bn": "with batch norm", "nobn": "without batch norm"}
+VARIANT_NAMES = {
+    "bn": "with batch norm",
+    "nobn": "without batch norm",
+    "robust": "robust (adversarially trained)",
+}
+#: One colour per network, the same on every page, plot and app view (Okabe-Ito: told
+#: apart with every common colour-vision deficiency, tested). ``"yours"``: any other.
+NETWORK_COLOURS: dict[str, str] = {
+    "standard": "#0072B2",
+    "batch norm": "#D55E00",
+    "robust": "#009E73",
+    "yours": "#CC79A7",
+}
+#: Names by which pages, histories and the app call the networks of
+#: :data:`NETWORK_COLOURS` (lower case, as :func:`network_colour` compares them).
+NETWORK_ALIASES: dict[str, str] = {
+    "nobn": "standard",
+    "no batch norm": "standard",
+    "without batch norm": "standard",
+    "bn": "batch norm",
+    "with batch norm": "batch norm",
+    "robust (adversarially trained)": "robust",
+}
 DIVERGING = "RdBu_r"
 REPORT_BOUNDS: Bounds = (-1.0, 1.0)  # the report CNN's input space, the plots' default
+
+
+def network_colour(name: str) -> str:
+    """The colour of the network a line or panel label names (:data:`NETWORK_COLOURS`).
+
+    ``name`` is a network's name, alias (:data:`NETWORK_ALIASES`) or a history's
+    ``variant``, optionally followed by a comma and more words (``"batch norm, FGSM"``);
+    case is ignored. Any other name is a student's own network: ``"yours"``.
+
+    Examples
+    --------
+    >>> network_colour("no batch norm, PGD-40") == NETWORK_COLOURS["standard"]
+    True
+    >>> [network_colour(n) for n in ("bn", "Robust", "my net")] == [
+    ...     NETWORK_COLOURS[k] for k in ("batch norm", "robust", "yours")
+    ... ]
+    True
+    """
+    key = name.split(",")[0].strip().lower()
+    return NETWORK_COLOURS.get(NETWORK_ALIASES.get(key, key), NETWORK_COLOURS["yours"])
 
 
 def _smooth(values: list[float], window: int) -> np.ndarray:
@@ -76,7 +118,8 @@ def plot_training_curves(history: History, metric: str = "accuracy", window: int
     """Training (per step, smoothed) and validation curves of one run (Fig 1, 2, 4, 5).
 
     ``metric``: ``"accuracy"`` or ``"loss"``; ``window``: training steps averaged by the
-    smoothed training curve.
+    smoothed training curve. The training curves have the network's colour
+    (:func:`network_colour`); validation is dotted black through dots of that colour.
 
     Examples
     --------
@@ -90,14 +133,23 @@ def plot_training_curves(history: History, metric: str = "accuracy", window: int
     train_key, val_key, label = METRICS[metric]
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
-    ax.plot(history.step, getattr(history, train_key), color="C0", alpha=0.2, lw=0.8)
+    colour = network_colour(history.variant)
+    ax.plot(history.step, getattr(history, train_key), color=colour, alpha=0.2, lw=0.8)
     ax.plot(
         history.step,
         _smooth(getattr(history, train_key), window),
-        color="C0",
+        color=colour,
         label=f"training (moving average of {window} steps)",
     )
-    ax.plot(history.val_step, getattr(history, val_key), "o-", color="C1", ms=3, label="validation")
+    ax.plot(
+        history.val_step,
+        getattr(history, val_key),
+        "o:",
+        color="black",
+        markerfacecolor=colour,
+        ms=4,
+        label="validation",
+    )
     for end in history.epoch_steps[:-1]:
         ax.axvline(end, color="0.85", lw=0.8, zorder=0)
     if metric == "accuracy":
@@ -119,7 +171,8 @@ def plot_training_curves(history: History, metric: str = "accuracy", window: int
 def plot_bn_comparison(histories: list[History], metric: str = "accuracy") -> Figure:
     """Validation curves of several runs on one plot: batch norm versus none (Fig 6, 7).
 
-    ``histories``: up to four runs; ``metric``: ``"accuracy"`` or ``"loss"``.
+    ``histories``: runs of different networks, each drawn in its network's colour
+    (:func:`network_colour`); ``metric``: ``"accuracy"`` or ``"loss"``.
 
     Examples
     --------
@@ -134,14 +187,14 @@ def plot_bn_comparison(histories: list[History], metric: str = "accuracy") -> Fi
     _, val_key, label = METRICS[metric]
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
-    for color, history in zip(("C3", "C2", "C4", "C5"), histories, strict=False):
+    for history in histories:
         test = f", test {history.test_acc:.2f} %" if history.test_acc is not None else ""
         ax.plot(
             history.val_step,
             getattr(history, val_key),
             "o-",
             ms=3,
-            color=color,
+            color=network_colour(history.variant),
             label=f"{VARIANT_NAMES[history.variant]}{test}",
         )
     if metric == "accuracy":
@@ -628,7 +681,8 @@ def plot_noise_attack(transfer: NoiseTransfer, columns: int = 5) -> Figure:
     n = len(attack.targets)
     cols = min(columns, n)
     rows = -(-n // cols)
-    fig = Figure(figsize=(1.5 * cols + 1.2, 3.3 * rows + 0.4), layout="constrained")
+    width = max(1.5 * cols + 1.2, 5.2)  # at least the title's width
+    fig = Figure(figsize=(width, 3.3 * rows + 0.4), layout="constrained")
     axes = np.asarray(fig.subplots(2 * rows, cols)).reshape(2 * rows, cols)
     noises = transfer.noises[:, 0].numpy() / 2  # pixel units
     limit = float(np.abs(noises).max()) or 1.0
@@ -698,7 +752,8 @@ def plot_robustness(epsilons: list[float], curves: dict[str, torch.Tensor]) -> F
     """Accuracy against the L-infinity budget, one line per (model, attack).
 
     ``epsilons``: ``E`` budgets in pixel units of [0, 1] images; ``curves``: line label
-    -> ``(E,)`` accuracies in percent. Labels containing ``"FGSM"`` are dashed.
+    -> ``(E,)`` accuracies in percent, labelled ``"network, attack"``: each network has
+    its colour (:func:`network_colour`); labels containing ``"FGSM"`` are dashed.
 
     Examples
     --------
@@ -706,18 +761,20 @@ def plot_robustness(epsilons: list[float], curves: dict[str, torch.Tensor]) -> F
     >>> fig = plot_robustness([0.0, 0.3], curves)
     >>> [line.get_linestyle() for line in fig.axes[0].get_lines()]
     ['--', '-']
+    >>> {line.get_color() for line in fig.axes[0].get_lines()} == {NETWORK_COLOURS["yours"]}
+    True
     """
     fig = Figure(figsize=(6.5, 4), layout="constrained")
     ax = fig.subplots()
-    for index, (name, accuracies) in enumerate(curves.items()):
-        style = "--" if "FGSM" in name else "-"
+    for name, accuracies in curves.items():
+        fgsm = "FGSM" in name
         ax.plot(
             epsilons,
             accuracies.numpy(),
-            style,
-            marker="o",
-            ms=3,
-            color=f"C{index // 2 if len(curves) > 2 else index}",
+            "--" if fgsm else "-",
+            marker="s" if fgsm else "o",
+            ms=3.5,
+            color=network_colour(name),
             label=name,
         )
     ax.set_xlabel("epsilon (L-infinity, pixel units of [0, 1] images)")
@@ -792,7 +849,10 @@ def _add_outcome_legend(fig: Figure, outcomes: list[np.ndarray]) -> None:
         Patch(facecolor=colour, edgecolor="0.4", label=text if code in seen else f"{text} (none)")
         for code, (text, colour) in TRANSFER_OUTCOMES.items()
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=9, frameon=False)
+    columns = 2 if fig.get_figwidth() >= 5.5 else 1  # two columns need 5.5 inches
+    fig.legend(
+        handles=handles, loc="outside lower center", ncol=columns, fontsize=9, frameon=False
+    )
 
 
 def plot_transfer_comparison(
