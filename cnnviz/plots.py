@@ -850,9 +850,7 @@ def _add_outcome_legend(fig: Figure, outcomes: list[np.ndarray]) -> None:
         for code, (text, colour) in TRANSFER_OUTCOMES.items()
     ]
     columns = 2 if fig.get_figwidth() >= 5.5 else 1  # two columns need 5.5 inches
-    fig.legend(
-        handles=handles, loc="outside lower center", ncol=columns, fontsize=9, frameon=False
-    )
+    fig.legend(handles=handles, loc="outside lower center", ncol=columns, fontsize=9, frameon=False)
 
 
 def plot_transfer_comparison(
