@@ -4,9 +4,7 @@ the words that go with a figure: its alt text and its caption."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
-import numpy as np
 import torch
 from matplotlib.figure import Figure
 
@@ -23,112 +21,12 @@ from cnnviz.data import Splits, first_per_class
 from cnnviz.digits import PICK_SEED, sample_indices
 from cnnviz.layers import activations, conv_filters
 from cnnviz.occlusion_maps import occlusion
+from cnnviz.plots import FigureDescription as FigureDescription
+from cnnviz.plots import describe as describe
+from cnnviz.plots import description as description
 from cnnviz.saliency_maps import saliency
 
 EPSILONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
-#: The report's numbered figures (Fig 1 to 17).
-REPORT_FIGURES = range(1, 18)
-#: Attribute of a :class:`~matplotlib.figure.Figure` that holds its description.
-DESCRIPTION_ATTRIBUTE = "cnnviz_description"
-
-
-class FigureDescriptionError(ValueError):
-    """A figure description without words, or naming a figure the report does not have."""
-
-
-@dataclass(frozen=True)
-class FigureDescription:
-    """What a figure shows (``alt``), what to notice in it (``caption``), and which of
-    the report's figures (Fig 1 to 17) it re-creates: ``report_figures``, empty for a
-    figure beyond the report."""
-
-    alt: str
-    caption: str
-    report_figures: tuple[int, ...]
-
-    @property
-    def source(self) -> str:
-        """``"Report Fig 8"``, ``"Report Fig 14 and 15"`` or ``"Beyond the report"``.
-
-        Examples
-        --------
-        >>> FigureDescription("a", "b", (14, 15)).source
-        'Report Fig 14 and 15'
-        """
-        if not self.report_figures:
-            return "Beyond the report"
-        numbers = [str(number) for number in self.report_figures]
-        if len(numbers) == 1:
-            return f"Report Fig {numbers[0]}"
-        return f"Report Fig {', '.join(numbers[:-1])} and {numbers[-1]}"
-
-    @property
-    def full_caption(self) -> str:
-        """The caption as shown under the image: its source, then the caption.
-
-        Examples
-        --------
-        >>> FigureDescription("a", "Blue is negative.", (8,)).full_caption
-        'Report Fig 8. Blue is negative.'
-        """
-        return f"{self.source}. {self.caption}"
-
-
-def describe(
-    fig: Figure, *, alt: str, caption: str, report_figure: int | tuple[int, ...] | None
-) -> Figure:
-    """Attach alt text, a caption and the report figure it re-creates to ``fig``.
-
-    The documentation shows ``alt`` as the image's alternative text (what the figure
-    shows, for a reader who cannot see it) and ``caption`` under the image, after the
-    report figure it re-creates; the docs build fails for a gallery figure without them.
-
-    Parameters
-    ----------
-    fig
-        The figure to describe (returned, so the call can wrap a plot call).
-    alt
-        What the figure shows: its panels, axes and colours, in one or two sentences.
-    caption
-        What to notice in it; true on every run (the printed numbers say the rest).
-    report_figure
-        The report's figure number (1 to 17), several for a figure that re-creates
-        several (``(14, 15)``), or ``None`` for a figure beyond the report.
-
-    Returns
-    -------
-    Figure
-        ``fig``, its description in :func:`description`.
-
-    Raises
-    ------
-    FigureDescriptionError
-        If ``alt`` or ``caption`` is blank, or a number is not one of Fig 1 to 17.
-
-    Examples
-    --------
-    >>> fig = describe(Figure(), alt="An empty canvas.", caption="Nothing.", report_figure=3)
-    >>> description(fig).full_caption
-    'Report Fig 3. Nothing.'
-    """
-    if not alt.strip() or not caption.strip():
-        raise FigureDescriptionError("a figure needs both alt text and a caption")
-    numbers = () if report_figure is None else tuple(np.atleast_1d(report_figure).tolist())
-    if any(number not in REPORT_FIGURES for number in numbers):
-        raise FigureDescriptionError(f"the report has Fig 1 to 17, not {report_figure}")
-    setattr(fig, DESCRIPTION_ATTRIBUTE, FigureDescription(alt.strip(), caption.strip(), numbers))
-    return fig
-
-
-def description(fig: Figure) -> FigureDescription | None:
-    """The description :func:`describe` attached to ``fig``, or ``None``.
-
-    Examples
-    --------
-    >>> description(Figure()) is None
-    True
-    """
-    return getattr(fig, DESCRIPTION_ATTRIBUTE, None)
 
 
 def report_figures(

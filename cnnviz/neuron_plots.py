@@ -221,7 +221,9 @@ def plot_top_patches(found: TopPatches, channels: list[int], count: int = 6) -> 
 
 
 def plot_image_rows(
-    rows: dict[str, torch.Tensor], captions: dict[str, list[str]] | None = None
+    rows: dict[str, torch.Tensor],
+    captions: dict[str, list[str]] | None = None,
+    columns: list[str] | None = None,
 ) -> Figure:
     """Rows of images side by side, each row named (e.g. plain vs regularised ascent).
 
@@ -231,6 +233,9 @@ def plot_image_rows(
         Row name -> ``(K, 1, 28, 28)`` images in [-1, 1], every row the same ``K``.
     captions
         Row name -> ``K`` captions (e.g. probabilities); default none.
+    columns
+        ``K`` column labels (e.g. the class or channel each column shows), above the
+        first row; default none.
 
     Returns
     -------
@@ -238,18 +243,26 @@ def plot_image_rows(
 
     Examples
     --------
-    >>> fig = plot_image_rows({"a": torch.zeros(3, 1, 28, 28), "b": torch.ones(3, 1, 28, 28)})
-    >>> len(fig.axes)
-    6
+    >>> rows = {"a": torch.zeros(3, 1, 28, 28), "b": torch.ones(3, 1, 28, 28)}
+    >>> fig = plot_image_rows(rows, columns=["class 0", "class 1", "class 2"])
+    >>> len(fig.axes), fig.axes[1].get_title()
+    (6, 'class 1')
     """
     count = len(next(iter(rows.values())))
-    fig = Figure(figsize=(0.9 * count + 0.9, 1.15 * len(rows)), layout="constrained")
+    if columns is not None and len(columns) != count:
+        raise ValueError(
+            f"columns needs {count} labels, one per image of a row, not {len(columns)}"
+        )
+    top = 0.25 if columns else 0.0
+    fig = Figure(figsize=(0.9 * count + 0.9, 1.15 * len(rows) + top), layout="constrained")
     axes = np.atleast_2d(fig.subplots(len(rows), count))
     for row, (name, images) in enumerate(rows.items()):
+        caption = (captions or {}).get(name)
         for column in range(count):
             ax = axes[row, column]
-            caption = (captions or {}).get(name)
-            show_digit(ax, images[column], caption[column] if caption else None)
+            words = [columns[column]] if columns and row == 0 else []
+            words += [caption[column]] if caption else []
+            show_digit(ax, images[column], "\n".join(words) or None)
             if column == 0:
                 ax.set_ylabel(name, fontsize=9)
     return fig

@@ -38,6 +38,20 @@ fig = plots.plot_predictions(
     shipped.predict_proba(data.train_x[picks]),
     title="Training digits: true label and the shipped model's prediction",
 )
+plots.describe(
+    fig,
+    alt=(
+        "Ten training digits in a row of five and a row of five, each titled with its "
+        "true label and the shipped network's prediction and confidence; a wrong "
+        "prediction would be titled in red."
+    ),
+    caption=(
+        "Training digits as the network receives them (black is -1, white +1), with what "
+        "the shipped network without batch norm reads; the report's Fig 3 does the same "
+        "for test digits."
+    ),
+    report_figure=None,
+)
 
 # %%
 # R2 and R7: the network and its layer table

@@ -45,6 +45,19 @@ for batchnorm in (False, True):
 # (printed below): the random shifts make training digits harder than validation digits,
 # and the network is not overfitting.
 fig = plots.plot_training_curves(runs["nobn"][1], "accuracy")
+plots.describe(
+    fig,
+    alt=(
+        "Line plot of accuracy in percent against training step for the network without "
+        "batch norm: a faint blue line per step, a solid blue moving average, and "
+        "black-dotted validation points; grey vertical lines mark epochs."
+    ),
+    caption=(
+        "Training and validation accuracy without batch norm, two epochs of the fast "
+        "recipe; blue is the network without batch norm on every page."
+    ),
+    report_figure=1,
+)
 for variant, (_, history) in runs.items():
     print(
         f"{variant}: training accuracy over the last 50 steps "
@@ -53,14 +66,47 @@ for variant, (_, history) in runs.items():
 
 # %%
 fig = plots.plot_training_curves(runs["nobn"][1], "loss")
+plots.describe(
+    fig,
+    alt=(
+        "Line plot of the loss on a log scale against training step for the network "
+        "without batch norm: faint blue per-step loss, its solid blue moving average, and "
+        "black-dotted validation points."
+    ),
+    caption="Training and validation loss without batch norm (log scale).",
+    report_figure=2,
+)
 
 # %%
 # Fig 4, 5: curves with batch norm
 # --------------------------------
 fig = plots.plot_training_curves(runs["bn"][1], "accuracy")
+plots.describe(
+    fig,
+    alt=(
+        "Line plot of accuracy in percent against training step for the network with "
+        "batch norm: a faint vermillion line per step, a solid vermillion moving average, "
+        "and black-dotted validation points."
+    ),
+    caption=(
+        "Training and validation accuracy with batch norm; vermillion is the batch-norm "
+        "network on every page."
+    ),
+    report_figure=4,
+)
 
 # %%
 fig = plots.plot_training_curves(runs["bn"][1], "loss")
+plots.describe(
+    fig,
+    alt=(
+        "Line plot of the loss on a log scale against training step for the network with "
+        "batch norm: faint vermillion per-step loss, its moving average, and black-dotted "
+        "validation points."
+    ),
+    caption="Training and validation loss with batch norm (log scale).",
+    report_figure=5,
+)
 
 # %%
 # Fig 3: five test digits
@@ -70,6 +116,18 @@ picks = sample_indices(len(data.test_x), 5)
 model = runs["nobn"][0]
 fig = plots.plot_predictions(
     data.test_x[picks], data.test_y[picks], model.predict_proba(data.test_x[picks])
+)
+plots.describe(
+    fig,
+    alt=(
+        "Five test digits, each titled with its true label, the predicted label and the "
+        "confidence; wrong predictions are titled in red."
+    ),
+    caption=(
+        "Five test digits with their true and predicted labels, read by the network "
+        "without batch norm trained above."
+    ),
+    report_figure=3,
 )
 
 # %%

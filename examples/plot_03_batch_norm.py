@@ -47,10 +47,31 @@ def compare(histories, goal=98.0, rows=10):
 # already make the plain network learn quickly. Batch norm still reaches 98 % validation
 # accuracy first.
 fig = plots.plot_bn_comparison(short, "accuracy")
+plots.describe(
+    fig,
+    alt=(
+        "Validation accuracy in percent against training step for two runs of two epochs: "
+        "blue dots and line without batch norm, vermillion with batch norm."
+    ),
+    caption=(
+        "Validation accuracy with and without batch norm, two epochs each; the table "
+        "under the figure gives the values at each check."
+    ),
+    report_figure=6,
+)
 compare(short)
 
 # %%
 fig = plots.plot_bn_comparison(short, "loss")
+plots.describe(
+    fig,
+    alt=(
+        "Validation loss on a log scale against training step for two runs of two epochs: "
+        "blue without batch norm, vermillion with batch norm."
+    ),
+    caption="Validation loss with and without batch norm, two epochs each.",
+    report_figure=7,
+)
 
 # %%
 # Eight epochs: the shipped models
@@ -60,6 +81,18 @@ fig = plots.plot_bn_comparison(short, "loss")
 # final validation accuracies.
 long = [pretrained_history(False), pretrained_history(True)]
 fig = plots.plot_bn_comparison(long, "accuracy")
+plots.describe(
+    fig,
+    alt=(
+        "Validation accuracy against training step for the two shipped networks, eight "
+        "epochs each: blue without batch norm, vermillion with batch norm."
+    ),
+    caption=(
+        "Validation accuracy of the shipped networks over eight epochs, with and without "
+        "batch norm."
+    ),
+    report_figure=6,
+)
 compare(long)
 
 # %%

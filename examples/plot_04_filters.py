@@ -20,6 +20,18 @@ from cnnviz.layers import conv_filters
 model = cnnviz.pretrained(batchnorm=False)
 first = conv_filters(model, "conv1")
 fig = plots.plot_filters(first)
+plots.describe(
+    fig,
+    alt=(
+        "A grid of 4 rows by 8 columns of 3x3 kernels of conv1, coloured from blue "
+        "(negative) through white (zero) to red (positive) on one scale given by a colour "
+        "bar; rows and columns are numbered."
+    ),
+    caption=(
+        "The 32 first-layer kernels (kernel 8r + c in row r, column c), all on one colour scale."
+    ),
+    report_figure=8,
+)
 print(f"largest |weight| of conv1: {first.limit:.2f}")
 print("kernel 21:\n", first.weights[21, 0].round(2))
 
@@ -35,6 +47,19 @@ print("kernel 21:\n", first.weights[21, 0].round(2))
 # (columns).
 second = conv_filters(model, "conv2")
 fig = plots.plot_filters(second)
+plots.describe(
+    fig,
+    alt=(
+        "A 32 by 32 mosaic of 3x3 kernels of conv2: row = output channel, column = input "
+        "channel, blue negative, red positive, white zero, on one scale given by a colour "
+        "bar."
+    ),
+    caption=(
+        "The 1,024 second-layer kernels: read a column to see how much the next layer "
+        "uses one conv1 channel."
+    ),
+    report_figure=9,
+)
 strength = abs(second.weights).mean(axis=(0, 2, 3))  # mean |weight| per input channel
 order = strength.argsort()[::-1]
 print(f"largest |weight| of conv2: {second.limit:.2f}")

@@ -34,6 +34,20 @@ results = [occlusion(model, seven, target=7, patch=5, stride=1) for seven in sev
 worst = min(range(len(results)), key=lambda i: float(results[i].probability.min()))
 seven, result = sevens[worst], results[worst]
 fig = plots.plot_occlusion(seven, result)
+plots.describe(
+    fig,
+    alt=(
+        "Three panels: a test digit 7 with its probability; a heat map of the probability "
+        "of class 7 with a 5x5 grey patch centred at each pixel, dark where it is lowest, "
+        "with a colour bar; the occlusion attribution laid over the digit in blue and "
+        "red, with a colour bar."
+    ),
+    caption=(
+        "Occlusion with a 5x5 grey patch: the probability of the true class for every "
+        "patch position (middle) and the mean drop at each pixel (right)."
+    ),
+    report_figure=12,
+)
 hurt = sum(float(r.probability.min()) < 0.5 for r in results)
 print(f"{hurt} of {len(sevens)} sevens fall below p(7) = 0.5 for some patch position")
 print(f"p(7): {result.base_probability:.3f} unoccluded, {result.probability.min():.3f} at worst")
@@ -53,6 +67,15 @@ print(f"p(7): {result.base_probability:.3f} unoccluded, {result.probability.min(
 # grows, and the lowest probability falls further (printed).
 bigger = occlusion(model, seven, target=7, patch=9, stride=1)
 fig = plots.plot_occlusion(seven, bigger)
+plots.describe(
+    fig,
+    alt=(
+        "The same three panels as above for a 9x9 grey patch: the digit, the probability "
+        "of class 7 for each patch position, and the attribution over the digit."
+    ),
+    caption="Occlusion of the same 7 with a 9x9 patch instead of 5x5.",
+    report_figure=12,
+)
 print(f"p(7) at worst: {result.probability.min():.3f} (5x5), {bigger.probability.min():.3f} (9x9)")
 
 # %%
@@ -65,6 +88,16 @@ digits = data.test_x[first_per_class(data.test_y)[[1, 3, 8]]]
 labels = data.test_y[first_per_class(data.test_y)[[1, 3, 8]]]
 plain = saliency(model, digits, labels)
 fig = plots.plot_saliency(digits, plain, labels)
+plots.describe(
+    fig,
+    alt=(
+        "Three rows, one per test digit (a 1, a 3 and an 8): the digit, its gradient "
+        "saliency map in black-red-yellow (bright where the class score is most "
+        "sensitive), and the map laid over the digit."
+    ),
+    caption="Gradient saliency of the class logit for three test digits.",
+    report_figure=None,
+)
 
 
 def speckle(maps):
@@ -80,6 +113,15 @@ print(f"speckle of the plain maps: {speckle(plain):.2f}")
 # are smoother: the printed speckle measure drops.
 smooth = saliency(model, digits, labels, smooth_samples=32, noise=0.4)
 fig = plots.plot_saliency(digits, smooth, labels, title="SmoothGrad: 32 noisy copies averaged")
+plots.describe(
+    fig,
+    alt=(
+        "The same three rows as above with SmoothGrad maps: each digit, the saliency "
+        "averaged over 32 noisy copies, and that map laid over the digit."
+    ),
+    caption="SmoothGrad: the saliency of 32 noisy copies averaged, for the same three digits.",
+    report_figure=None,
+)
 print(f"speckle of the SmoothGrad maps: {speckle(smooth):.2f}")
 
 # %%

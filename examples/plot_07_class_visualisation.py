@@ -28,6 +28,19 @@ from cnnviz.attacks import REPORT_CLASS_VISUALISATION, class_visualisation
 model = cnnviz.pretrained(batchnorm=False)
 result = class_visualisation(model)
 fig = plots.plot_class_visualisations(result)
+plots.describe(
+    fig,
+    alt=(
+        "Ten images grown from faint noise in two rows of five, one per class 0 to 9, "
+        "each titled with its class, the probability reached and the number of steps; "
+        "classes that missed 0.99 within the step cap are titled in red."
+    ),
+    caption=(
+        "Images grown from noise until the network gives each class p >= 0.99: none looks "
+        "like a digit."
+    ),
+    report_figure=13,
+)
 print(f"{int(result.success.sum())} of 10 classes reached p >= 0.99")
 print("steps:", result.steps.tolist())
 print("root-mean-square pixel value:", f"{result.images.pow(2).mean().sqrt():.3f}")
@@ -49,6 +62,18 @@ print("root-mean-square pixel value:", f"{result.images.pow(2).mean().sqrt():.3f
 # 1. The probability, a softmax of all the logits, follows an S-curve.
 report_run = class_visualisation(model, (1, 7), **REPORT_CLASS_VISUALISATION, steps=500)
 fig = plots.plot_logit_history(report_run, classes=(1, 7))
+plots.describe(
+    fig,
+    alt=(
+        "Two line plots side by side, for classes 1 and 7: the target logit (blue dots, "
+        "left axis) and its probability (orange line, right axis from 0 to 1) against "
+        "iteration."
+    ),
+    caption=(
+        "The cost (the target's logit) during the report's gradient ascent, for classes 1 and 7."
+    ),
+    report_figure=(14, 15),
+)
 for column, target in enumerate(report_run.targets.tolist()):
     steps = int(report_run.steps[column])
     logits = report_run.logit_history[: steps + 1, column]
@@ -70,6 +95,19 @@ for column, target in enumerate(report_run.targets.tolist()):
 # marked in red no longer reach 0.99 within the step cap.
 regularised = class_visualisation(model, l2=12.0)
 fig = plots.plot_class_visualisations(regularised)
+plots.describe(
+    fig,
+    alt=(
+        "Ten images grown from noise with a penalty on their size, two rows of five, one "
+        "per class, titled with class, probability and steps; red titles mark classes "
+        "that missed 0.99 within the step cap."
+    ),
+    caption=(
+        "The same ascent with the regulariser l2 = 12: fainter images, and some classes "
+        "no longer reach the threshold."
+    ),
+    report_figure=13,
+)
 print(f"{int(regularised.success.sum())} of 10 classes reached p >= 0.99")
 print("steps:", regularised.steps.tolist())
 print("root-mean-square pixel value:", f"{regularised.images.pow(2).mean().sqrt():.3f}")

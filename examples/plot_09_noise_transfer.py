@@ -74,6 +74,19 @@ print(
     size(report_way),
 )
 fig = plots.plot_noise_attack(report_way)
+plots.describe(
+    fig,
+    alt=(
+        "Two rows of five pairs: on top each digit a plus its learned noise, titled with "
+        "the target a + 1 and its probability; under it the noise alone on a "
+        "blue-white-red scale in pixels given by a colour bar."
+    ),
+    caption=(
+        "Noise learned to make each digit read as the next class, with the report's "
+        "settings; top: digit plus noise, bottom: the noise."
+    ),
+    report_figure=17,
+)
 
 # %%
 # Top: digit *a* plus its noise, read as *a + 1* (Fig 17). Bottom: the noise alone, on
@@ -103,6 +116,20 @@ fig = plots.plot_transfer_comparison(
             ours_rates,
         ),
     }
+)
+plots.describe(
+    fig,
+    alt=(
+        "Two tables stacked, the report's and ours: rows are the ten noises (their target "
+        "and fooling rate), columns the true labels of ten other digits, each cell the "
+        "class read, coloured grey (still the true label), orange (another wrong label), "
+        "sky blue (fooled to the target) or white (already the target)."
+    ),
+    caption=(
+        "The report's transfer table (typed in from its text) above ours: each noise "
+        "added to ten other test digits."
+    ),
+    report_figure=17,
 )
 print(
     f"report: the noises fool {report_rates.mean():.0%} of its 10 images on average "
@@ -187,6 +214,16 @@ fig = plots.plot_universal_perturbation(
     before,
     after,
     f"One perturbation, learned on other digits, makes {rate:.0%} of unseen digits read as 8",
+)
+plots.describe(
+    fig,
+    alt=(
+        "Left, a universal perturbation on a blue-white-red scale with a colour bar; "
+        "right, ten unseen test digits with it added, each titled with the class read "
+        "before and after, in sky blue where it changed."
+    ),
+    caption="One perturbation towards 8, learned on other digits, added to unseen digits.",
+    report_figure=None,
 )
 
 # %%

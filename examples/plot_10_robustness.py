@@ -58,6 +58,16 @@ x, y = data.test_x[shown], data.test_y[shown]
 attacked = torch.stack([fgsm(model, x, y, eps=eps).images for eps in epsilons])
 predictions = model.predict_proba(attacked.flatten(0, 1)).argmax(1).reshape(len(epsilons), -1)
 fig = plots.plot_perturbed_digits(epsilons, attacked, y, predictions)
+plots.describe(
+    fig,
+    alt=(
+        "A grid of the same five test digits after FGSM, one row per epsilon from 0 to "
+        "0.3 (row labels), each titled with the class read; misread digits are titled in "
+        "red."
+    ),
+    caption="FGSM at growing budgets on five test digits, read by the network without batch norm.",
+    report_figure=None,
+)
 misread = (predictions != y).sum(1).tolist()
 print("epsilon:      ", "  ".join(f"{eps:.2f}" for eps in epsilons))
 print("misread of 5: ", "     ".join(str(n) for n in misread))
@@ -70,6 +80,19 @@ picks = sample_indices(len(data.test_x), 200)
 models = {"no batch norm": model, "batch norm": cnnviz.pretrained(True)}
 curves = robustness_curves(models, data.test_x[picks], data.test_y[picks], epsilons)
 fig = plots.plot_robustness(epsilons, curves)
+plots.describe(
+    fig,
+    alt=(
+        "Test accuracy in percent against epsilon for FGSM (dashed, squares) and PGD-40 "
+        "(solid, dots): blue for the network without batch norm, vermillion for batch "
+        "norm."
+    ),
+    caption=(
+        "Accuracy under FGSM and PGD-40 against the attack's budget, with and without "
+        "batch norm, on 200 test digits."
+    ),
+    report_figure=None,
+)
 print(f"{'epsilon':<24}", "  ".join(f"{eps:5.2f}" for eps in epsilons))
 for name, accuracies in curves.items():
     print(f"{name:<24}", "  ".join(f"{a:5.1f}" for a in accuracies.tolist()))

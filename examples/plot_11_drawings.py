@@ -39,6 +39,18 @@ fig = plots.plot_predictions(
     title="One drawn 7, two ways to make it 28x28",
     captions=["naive resize", "prepare_drawing"],
 )
+plots.describe(
+    fig,
+    alt=(
+        "Two 28x28 versions of one drawn 7, titled 'naive resize' and 'prepare_drawing', "
+        "each with its true label and the prediction and confidence; a wrong prediction "
+        "is titled in red."
+    ),
+    caption=(
+        "One drawn 7, resized naively (left) and prepared the way MNIST digits were made (right)."
+    ),
+    report_figure=None,
+)
 
 # %%
 # Left, the whole canvas resized to 28x28: a small digit in the top-right corner, unlike

@@ -69,6 +69,16 @@ digits = data.test_x[first_per_class(data.test_y)]
 seven = digits[7]
 result = cnnviz.occlusion(net, seven, 7, patch=5, stride=1, bounds=BOUNDS)
 fig = plots.plot_occlusion(seven, result, bounds=BOUNDS)
+plots.describe(
+    fig,
+    alt=(
+        "Three panels for WideNet: a test 7 with its probability, the probability of "
+        "class 7 for each position of a 5x5 grey patch with a colour bar, and the "
+        "occlusion attribution over the digit."
+    ),
+    caption="Occlusion, as in the report's Fig 12, on a network defined in the page (WideNet).",
+    report_figure=12,
+)
 print(
     f"p(7) = {result.base_probability:.3f} unoccluded, "
     f"{float(result.probability.min()):.3f} with the patch at its worst place"
@@ -80,9 +90,30 @@ print(
 three = digits[[1, 4, 7]]
 maps = cnnviz.saliency(net, three, [1, 4, 7], bounds=BOUNDS)
 fig = plots.plot_saliency(three, maps, [1, 4, 7], bounds=BOUNDS)
+plots.describe(
+    fig,
+    alt=(
+        "Three rows (a 1, a 4 and a 7): each digit, WideNet's gradient saliency map and "
+        "the map laid over the digit."
+    ),
+    caption="Gradient saliency of WideNet for three test digits.",
+    report_figure=None,
+)
 inside = cnnviz.activations(net, seven[None], ["features.0", "features.7"])
 print({name: tuple(value.shape) for name, value in inside.items()})
 fig = plots.plot_activations(inside["features.0"][0], "features.0", seven, bounds=BOUNDS)
+plots.describe(
+    fig,
+    alt=(
+        "The input 7, then a grid of the feature maps of WideNet's first convolution "
+        "(features.0), each titled with its channel and maximum, on one scale given by a "
+        "colour bar."
+    ),
+    caption=(
+        "The first layer's feature maps of WideNet, as the report's Fig 10 shows them for its CNN."
+    ),
+    report_figure=10,
+)
 
 # %%
 # PGD against both networks

@@ -86,6 +86,18 @@ epsilons = [0.0, 0.05, 0.1, 0.2, 0.3, 0.4]
 x, y = data.test_x[:200], data.test_y[:200]
 curves = robustness_curves(models, x, y, epsilons)
 fig = plots.plot_robustness(epsilons, curves)
+plots.describe(
+    fig,
+    alt=(
+        "Test accuracy against epsilon for FGSM (dashed) and PGD-40 (solid) on 200 test "
+        "digits: blue without batch norm, vermillion with batch norm, green for the "
+        "robust network."
+    ),
+    caption=(
+        "Accuracy under attack for the three networks; green is the robust network on every page."
+    ),
+    report_figure=None,
+)
 print("budgets (pixel units):", epsilons)
 for label, curve in curves.items():
     print(f"{label:>22}: " + "  ".join(f"{value:5.1f}" for value in curve.tolist()))
@@ -114,7 +126,20 @@ for name in ("no batch norm", "robust"):
     correct = int((read == torch.arange(10)).sum())
     print(f"{name:>13}: the template matcher reads {correct} of 10 as their class: {read.tolist()}")
 fig_grown = plot_image_rows(
-    {"standard": grown["no batch norm"].images, "robust": grown["robust"].images}
+    {"standard": grown["no batch norm"].images, "robust": grown["robust"].images},
+    columns=[f"class {k}" for k in range(10)],
+)
+plots.describe(
+    fig_grown,
+    alt=(
+        "Two rows of ten images grown from noise, one column per class 0 to 9: the "
+        "standard network's row above, the robust network's below."
+    ),
+    caption=(
+        "Class images grown by the report's procedure (long run), standard network above, "
+        "robust network below."
+    ),
+    report_figure=13,
 )
 
 # %%
@@ -163,7 +188,20 @@ for name, result in grown.items():
 still_read = template_predictions(means, black_below_budget(data.test_x)) == data.test_y
 print(f"the same change on the test set: the matcher reads {100 * still_read.float().mean():.1f} %")
 fig_levelled = plot_image_rows(
-    {"robust": grown["robust"].images, f"< {budget} to black": levelled["robust"]}
+    {"robust": grown["robust"].images, f"< {budget} to black": levelled["robust"]},
+    columns=[f"class {k}" for k in range(10)],
+)
+plots.describe(
+    fig_levelled,
+    alt=(
+        "Two rows of ten images, one column per class: the robust network's grown images, "
+        "and the same with every pixel darker than the budget set to black."
+    ),
+    caption=(
+        "The robust network's class images before and after setting every pixel below the "
+        "attack budget to black."
+    ),
+    report_figure=None,
 )
 
 # %%
@@ -199,11 +237,32 @@ for name, result in attacked.items():
 fig_standard = plots.plot_targeted_grid(
     attacked["no batch norm"], title="Targeted attack on the standard network"
 )
+plots.describe(
+    fig_standard,
+    alt=(
+        "A 10 by 10 grid of attacked digits on the standard network: row = source digit, "
+        "column = target class, each cell with its target's probability (yellow: reached, "
+        "red: missed)."
+    ),
+    caption=(
+        "Targeted attack on the standard network: every test digit made to read as every class."
+    ),
+    report_figure=16,
+)
 
 # %%
 # The same attack on the robust network:
 fig_robust = plots.plot_targeted_grid(
     attacked["robust"], title="Targeted attack on the robust network"
+)
+plots.describe(
+    fig_robust,
+    alt=(
+        "The same 10 by 10 grid of sources and targets on the robust network, each cell "
+        "with its target's probability (yellow: reached, red: missed)."
+    ),
+    caption="The same targeted attack on the robust network.",
+    report_figure=16,
 )
 
 # %%
@@ -223,12 +282,30 @@ salient = {name: cnnviz.saliency(models[name], examples[:4], labels[:4]) for nam
 fig_salient_standard = plots.plot_saliency(
     examples[:4], salient["no batch norm"], labels[:4], title="Saliency, standard network"
 )
+plots.describe(
+    fig_salient_standard,
+    alt=(
+        "Four rows (test digits 0 to 3): each digit, the standard network's gradient "
+        "saliency map in black-red-yellow, and the map over the digit."
+    ),
+    caption="Saliency of the standard network.",
+    report_figure=None,
+)
 
 # %%
 # And of the robust network, with the share of each network's saliency that lies on
 # the ink (pixels brighter than mid-grey):
 fig_salient_robust = plots.plot_saliency(
     examples[:4], salient["robust"], labels[:4], title="Saliency, robust network"
+)
+plots.describe(
+    fig_salient_robust,
+    alt=(
+        "Four rows (test digits 0 to 3): each digit, the robust network's gradient "
+        "saliency map, and the map over the digit."
+    ),
+    caption="Saliency of the robust network, for the same digits.",
+    report_figure=None,
 )
 for name, maps in salient.items():
     ink = (examples[:4] > 0).flatten(1)

@@ -24,6 +24,7 @@ Try it live: click a feature map, then one of its units, to see the numbers of i
 import torch
 
 import cnnviz
+from cnnviz import plots
 from cnnviz.attacks import REPORT_CLASS_VISUALISATION, class_visualisation
 from cnnviz.feature_vis import PLAIN, READABLE, top_patches, visualise
 from cnnviz.neuron import receptive_field, unit_computation
@@ -39,6 +40,17 @@ digits = cnnviz.load_test_digits()
 image = digits.x[0]
 first = unit_computation(model, image, "conv1", 3, (10, 17))
 fig = plot_unit_computation(first, image)
+plots.describe(
+    fig,
+    alt=(
+        "One conv1 unit's computation: the digit with the unit's 3x3 receptive field "
+        "outlined in orange; the input window, the kernel and their products as numbered "
+        "blue-red grids; the 2x2 max-pooling window with the kept value outlined; and the "
+        "sum written out."
+    ),
+    caption="Inside one conv1 unit: input window times kernel, plus bias, ReLU, max pooling.",
+    report_figure=None,
+)
 print(f"conv1[3, 10, 17]: 9 products sum to {first.products.sum():.4f}, + bias {first.bias:.4f}")
 print(f"= {first.total:.4f}; the forward pass computed {first.forward_value:.4f}")
 print(f"after ReLU {first.output:.4f}; max pooling keeps {first.pool.value:.4f}")
@@ -58,6 +70,18 @@ print(f"after ReLU {first.output:.4f}; max pooling keeps {first.pool.value:.4f}"
 # during training.
 second = unit_computation(model, image, "conv2", 5, (7, 6))
 fig = plot_unit_computation(second, image)
+plots.describe(
+    fig,
+    alt=(
+        "One conv2 unit's computation: the digit with its 8x8 receptive field outlined; "
+        "horizontal bars of the pool1 channels that pushed the value up (red) and down "
+        "(blue); and the sum, batch norm and ReLU written out."
+    ),
+    caption=(
+        "Inside one conv2 unit: which input channels push it up and down, then the arithmetic."
+    ),
+    report_figure=None,
+)
 sums = second.channel_sums()
 print(f"conv2[5, 7, 6]: {second.products.size} products, total {second.total:.4f}")
 print(f"the forward pass computed {second.forward_value:.4f}")
@@ -73,6 +97,16 @@ for layer in ("conv1", "pool1", "conv2", "pool2"):
     top, bottom, left, right = receptive_field(layer, 3, 3)
     print(f"{layer:>5}: {bottom - top} x {right - left} pixels")
 fig = plot_receptive_fields(image, (12, 14))
+plots.describe(
+    fig,
+    alt=(
+        "A test digit with four nested squares in four colours, the receptive fields of a "
+        "conv1, pool1, conv2 and pool2 unit over the same pixel, with their sizes in the "
+        "legend."
+    ),
+    caption="How far one unit of each layer sees.",
+    report_figure=None,
+)
 
 # %%
 # A ``pool2`` unit sees 10 x 10 pixels, about a third of the digit's width: enough for
@@ -87,6 +121,15 @@ fig = plot_receptive_fields(image, (12, 14))
 found = top_patches(model, digits.x, "relu2", count=6)
 channels = [0, 5, 12, 27]
 fig = plot_top_patches(found, channels)
+plots.describe(
+    fig,
+    alt=(
+        "Four rows of six small image patches, one row per relu2 channel (0, 5, 12, 27, "
+        "row labels), strongest first, each titled with its activation."
+    ),
+    caption="The test-digit patches that excite four relu2 channels most.",
+    report_figure=None,
+)
 print(f"searched {digits.description}")
 for channel in channels:
     print(f"relu2 channel {channel:>2}: top activations {found.values[channel, :3].round(2)}")
@@ -105,7 +148,19 @@ for channel in channels:
 print(f"start: N(0, 0.1) noise; {READABLE}")
 plain = visualise(model, channels, layer="relu2", regularisers=PLAIN)
 readable = visualise(model, channels, layer="relu2", regularisers=READABLE)
-fig = plot_image_rows({"plain": plain.images, "regularised": readable.images})
+fig = plot_image_rows(
+    {"plain": plain.images, "regularised": readable.images},
+    columns=[f"relu2 ch {c}" for c in channels],
+)
+plots.describe(
+    fig,
+    alt=(
+        "Two rows of four images grown from noise, one column per relu2 channel (column "
+        "labels): plain gradient ascent above, regularised ascent below."
+    ),
+    caption="What four relu2 channels look for, grown from noise: plain and regularised ascent.",
+    report_figure=None,
+)
 
 
 def roughness(images: torch.Tensor) -> float:
@@ -155,6 +210,20 @@ fig = plot_image_rows(
         "robust, plain": robust.images,
     },
     captions={"regularised": [f"p {p:.2f}" for p in probability.tolist()]},
+    columns=[f"class {k}" for k in range(10)],
+)
+plots.describe(
+    fig,
+    alt=(
+        "Three rows of ten images, one column per class 0 to 9: plain ascent as in the "
+        "report's Fig 13, regularised ascent (titled with its probability) and the robust "
+        "network's plain ascent."
+    ),
+    caption=(
+        "Class images three ways: the report's plain ascent, regularised ascent, and the "
+        "robust network."
+    ),
+    report_figure=13,
 )
 print(f"regularised class images: lowest p(class) {probability.min():.3f}")
 print(f"read as their class at p >= 0.9: {int((probability >= 0.9).sum())} of 10")
