@@ -116,7 +116,7 @@ class FigureDescription:
 
 def describe(
     fig: Figure, *, alt: str, caption: str, report_figure: int | tuple[int, ...] | None
-) -> Figure:
+) -> None:
     """Attach alt text, a caption and the report figure it re-creates to ``fig``.
 
     The documentation shows ``alt`` as the image's alternative text (what the figure
@@ -126,7 +126,7 @@ def describe(
     Parameters
     ----------
     fig
-        The figure to describe (returned, so the call can wrap a plot call).
+        The figure to describe; :func:`description` returns what it was given.
     alt
         What the figure shows: its panels, axes and colours, in one or two sentences.
     caption
@@ -135,11 +135,6 @@ def describe(
         The report's figure number (1 to 17), several for a figure that re-creates
         several (``(14, 15)``), or ``None`` for a figure beyond the report.
 
-    Returns
-    -------
-    Figure
-        ``fig``, its description in :func:`description`.
-
     Raises
     ------
     FigureDescriptionError
@@ -147,7 +142,8 @@ def describe(
 
     Examples
     --------
-    >>> fig = describe(Figure(), alt="An empty canvas.", caption="Nothing.", report_figure=3)
+    >>> fig = Figure()
+    >>> describe(fig, alt="An empty canvas.", caption="Nothing.", report_figure=3)
     >>> description(fig).full_caption
     'Report Fig 3. Nothing.'
     """
@@ -157,7 +153,6 @@ def describe(
     if any(number not in REPORT_FIGURES for number in numbers):
         raise FigureDescriptionError(f"the report has Fig 1 to 17, not {report_figure}")
     setattr(fig, DESCRIPTION_ATTRIBUTE, FigureDescription(alt.strip(), caption.strip(), numbers))
-    return fig
 
 
 def description(fig: Figure) -> FigureDescription | None:

@@ -77,13 +77,14 @@ class FigureScraper:
         return "FigureScraper"
 
     def __call__(self, block, block_vars, gallery_conf, **kwargs) -> str:
-        new = [
-            (name, value)
-            for name, value in block_vars["example_globals"].items()
-            if isinstance(value, Figure) and not any(value is seen for seen in self.shown)
-        ]
+        new = {}  # id -> (a name, figure): a figure bound to two names is shown once
+        for name, value in block_vars["example_globals"].items():
+            if isinstance(value, Figure) and not any(value is seen for seen in self.shown):
+                new.setdefault(id(value), (name, value))
         rst = []
-        for (name, figure), path in zip(new, block_vars["image_path_iterator"], strict=False):
+        for (name, figure), path in zip(
+            new.values(), block_vars["image_path_iterator"], strict=False
+        ):
             words = description(figure)
             if words is None:
                 raise UndescribedFigureError(
