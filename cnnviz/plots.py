@@ -186,6 +186,11 @@ def network_colour(name: str) -> str:
     return NETWORK_COLOURS.get(NETWORK_ALIASES.get(key, key), NETWORK_COLOURS["yours"])
 
 
+def _network(history: History) -> str:
+    """The network a run trained: its variant, or ``"robust"`` for the robust recipe."""
+    return "robust" if history.recipe.get("name") == "robust" else history.variant
+
+
 def _smooth(values: list[float], window: int) -> np.ndarray:
     """Trailing moving average (the first ``window - 1`` points average what exists)."""
     values = np.asarray(values, dtype=float)
@@ -249,7 +254,7 @@ def plot_training_curves(history: History, metric: str = "accuracy", window: int
     train_key, val_key, label = METRICS[metric]
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
-    colour = network_colour(history.variant)
+    colour = network_colour(_network(history))
     ax.plot(history.step, getattr(history, train_key), color=colour, alpha=0.2, lw=0.8)
     ax.plot(
         history.step,
@@ -276,7 +281,7 @@ def plot_training_curves(history: History, metric: str = "accuracy", window: int
     ax.set_ylabel(label)
     test = f"; test {history.test_acc:.2f} %" if history.test_acc is not None else ""
     ax.set_title(
-        f"Training and validation {metric}, {VARIANT_NAMES[history.variant]}\n"
+        f"Training and validation {metric}, {VARIANT_NAMES[_network(history)]}\n"
         f"({history.recipe['name']} recipe{test})"
     )
     ax.legend(loc="lower right" if metric == "accuracy" else "upper right")
@@ -310,8 +315,8 @@ def plot_bn_comparison(histories: list[History], metric: str = "accuracy") -> Fi
             getattr(history, val_key),
             "o-",
             ms=3,
-            color=network_colour(history.variant),
-            label=f"{VARIANT_NAMES[history.variant]}{test}",
+            color=network_colour(_network(history)),
+            label=f"{VARIANT_NAMES[_network(history)]}{test}",
         )
     if metric == "accuracy":
         ax.set_ylim(max(0.0, min(min(h.val_acc) for h in histories) - 1), 100.2)

@@ -427,3 +427,15 @@ def test_network_colours_stay_apart_for_colour_blind_readers(kind):
         for b in names[i + 1 :]
     )
     assert closest[0] > 0.15, closest
+
+
+def test_the_robust_run_has_the_robust_colour():
+    """The robust recipe trains the batch-norm variant; its curves are the robust network's."""
+    robust = history("bn")
+    robust = History(**{**robust.__dict__, "recipe": {"name": "robust"}})
+    fig = plots.plot_bn_comparison([history("bn"), robust])
+    assert [line.get_color() for line in fig.axes[0].get_lines()] == [
+        plots.NETWORK_COLOURS["batch norm"],
+        plots.NETWORK_COLOURS["robust"],
+    ]
+    assert "robust" in plots.plot_training_curves(robust).axes[0].get_title()
