@@ -439,3 +439,22 @@ def test_the_robust_run_has_the_robust_colour():
         plots.NETWORK_COLOURS["robust"],
     ]
     assert "robust" in plots.plot_training_curves(robust).axes[0].get_title()
+
+
+@pytest.mark.parametrize(
+    ("words", "figures"),
+    [({"alt": " ", "caption": "c"}, 3), ({"alt": "a", "caption": ""}, 3), ({}, 0), ({}, (14, 18))],
+)
+def test_a_figure_description_needs_words_and_a_report_figure_that_exists(words, figures):
+    with pytest.raises(plots.FigureDescriptionError):
+        plots.describe(Figure(), **({"alt": "a", "caption": "c"} | words), report_figure=figures)
+
+
+def test_a_figure_description_names_its_report_figures_in_the_caption():
+    fig = Figure()
+    assert plots.description(fig) is None
+    plots.describe(fig, alt=" Two curves. ", caption="They cross.", report_figure=(14, 15))
+    assert plots.description(fig) == plots.FigureDescription("Two curves.", "They cross.", (14, 15))
+    assert plots.description(fig).full_caption == "Report Fig 14 and 15. They cross."
+    plots.describe(fig, alt="a", caption="b", report_figure=None)
+    assert plots.description(fig).full_caption == "Beyond the report. b"
