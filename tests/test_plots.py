@@ -340,10 +340,16 @@ def visible_texts(fig: Figure) -> tuple[list, object]:
 
 
 @pytest.mark.parametrize("name", FIGURES)
-def test_no_text_is_cut_off_at_the_edges(makers, name):
-    """Every text of the figure lies inside its canvas, as saved (no cropping needed)."""
+def test_figure_text_is_inside_the_canvas_and_at_least_9_px_on_a_1280_px_page(makers, name):
+    """Every text lies inside the canvas as saved (no cropping needed), and the smallest
+    is 9 px or more as shown: font size in points x 96 / 72, times the scale of a figure
+    wider than the article."""
     fig = makers[name]()
     texts, renderer = visible_texts(fig)
+    scale = min(1.0, ARTICLE_PX / fig.bbox.width)
+    smallest = min(texts, key=lambda t: t.get_fontsize())
+    shown = smallest.get_fontsize() * DPI / 72 * scale
+    assert shown >= MIN_TEXT_PX, f"{smallest.get_text()!r}: {shown:.1f} px"
     axes = [axis for ax in fig.axes if ax.axison for axis in (ax.xaxis, ax.yaxis)]
     ticks = {
         id(label)
@@ -366,17 +372,6 @@ def test_no_text_is_cut_off_at_the_edges(makers, name):
         if box.x0 < -1 or box.y0 < -1 or box.x1 > canvas.x1 + 1 or box.y1 > canvas.y1 + 1:
             outside.append((text[:40], [round(v) for v in box.extents]))
     assert outside == [], f"canvas {canvas.width:.0f}x{canvas.height:.0f} px: {outside}"
-
-
-@pytest.mark.parametrize("name", FIGURES)
-def test_text_is_at_least_9_px_on_a_1280_px_page(makers, name):
-    """Font size in points x 96 / 72, times the scale of a figure wider than the article."""
-    fig = makers[name]()
-    texts, _ = visible_texts(fig)
-    scale = min(1.0, ARTICLE_PX / fig.bbox.width)
-    smallest = min(texts, key=lambda t: t.get_fontsize())
-    shown = smallest.get_fontsize() * DPI / 72 * scale
-    assert shown >= MIN_TEXT_PX, f"{smallest.get_text()!r}: {shown:.1f} px"
 
 
 def test_one_colour_per_network_on_every_plot():
