@@ -9,7 +9,7 @@ from matplotlib.patches import Rectangle
 
 from cnnviz.feature_vis import TopPatches
 from cnnviz.neuron import UnitComputation, receptive_field
-from cnnviz.plots import DIVERGING, show_digit
+from cnnviz.plots import DIVERGING, network_colour, show_digit
 
 #: Figure margins of :func:`plot_unit_computation` (a layout engine costs a click 0.1 s).
 _SPACING = {"left": 0.01, "right": 0.99, "top": 0.93, "bottom": 0.04, "wspace": 0.08}
@@ -230,7 +230,9 @@ def plot_image_rows(
     Parameters
     ----------
     rows
-        Row name -> ``(K, 1, 28, 28)`` images in [-1, 1], every row the same ``K``.
+        Row name -> ``(K, 1, 28, 28)`` images in [-1, 1], every row the same ``K``. A
+        name that names a network (``"robust"``, ``"standard, plain"``) is written in
+        its colour (:func:`cnnviz.plots.network_colour`).
     captions
         Row name -> ``K`` captions (e.g. probabilities); default none.
     columns
@@ -263,6 +265,6 @@ def plot_image_rows(
             words = [columns[column]] if columns and row == 0 else []
             words += [caption[column]] if caption else []
             show_digit(ax, images[column], "\n".join(words) or None)
-            if column == 0:
-                ax.set_ylabel(name, fontsize=9)
+            if column == 0:  # a row of a network has the network's colour
+                ax.set_ylabel(name, fontsize=9, color=network_colour(name, other="black"))
     return fig

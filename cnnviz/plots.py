@@ -166,12 +166,13 @@ def description(fig: Figure) -> FigureDescription | None:
     return getattr(fig, DESCRIPTION_ATTRIBUTE, None)
 
 
-def network_colour(name: str) -> str:
+def network_colour(name: str, other: str = NETWORK_COLOURS["yours"]) -> str:
     """The colour of the network a line or panel label names (:data:`NETWORK_COLOURS`).
 
     ``name`` is a network's name, alias (:data:`NETWORK_ALIASES`) or a history's
     ``variant``, optionally followed by a comma and more words (``"batch norm, FGSM"``);
-    case is ignored. Any other name is a student's own network: ``"yours"``.
+    case is ignored. Any other name gets ``other``: by default the colour of a student's
+    own network, ``"yours"`` (pass e.g. ``"black"`` for labels that may name no network).
 
     Examples
     --------
@@ -181,9 +182,11 @@ def network_colour(name: str) -> str:
     ...     NETWORK_COLOURS[k] for k in ("batch norm", "robust", "yours")
     ... ]
     True
+    >>> network_colour("plain ascent", other="black")
+    'black'
     """
     key = name.split(",")[0].strip().lower()
-    return NETWORK_COLOURS.get(NETWORK_ALIASES.get(key, key), NETWORK_COLOURS["yours"])
+    return NETWORK_COLOURS.get(NETWORK_ALIASES.get(key, key), other)
 
 
 def _network(history: History) -> str:
