@@ -23,7 +23,7 @@ def plot_progress(runs: Mapping[str, Sequence[Progress]], threshold: float | Non
     ----------
     runs
         Name -> the :class:`~cnnviz.progress.Progress` reports so far (may be empty);
-        each run has its network's colour (:func:`cnnviz.plots.network_colour`).
+        each run has its network's colour (``cnnviz.plots.network_colour``).
     threshold
         A validation accuracy (%) to draw as a dashed line, e.g. the report's 98.45.
 

@@ -232,7 +232,7 @@ def plot_image_rows(
     rows
         Row name -> ``(K, 1, 28, 28)`` images in [-1, 1], every row the same ``K``. A
         name that names a network (``"robust"``, ``"standard, plain"``) is written in
-        its colour (:func:`cnnviz.plots.network_colour`).
+        its colour (``cnnviz.plots.network_colour``).
     captions
         Row name -> ``K`` captions (e.g. probabilities); default none.
     columns

@@ -243,7 +243,7 @@ def plot_training_curves(history: History, metric: str = "accuracy", window: int
 
     ``metric``: ``"accuracy"`` or ``"loss"``; ``window``: training steps averaged by the
     smoothed training curve. The training curves have the network's colour
-    (:func:`network_colour`); validation is dotted black through dots of that colour.
+    (``network_colour``); validation is dotted black through dots of that colour.
 
     Examples
     --------
@@ -296,7 +296,7 @@ def plot_bn_comparison(histories: list[History], metric: str = "accuracy") -> Fi
     """Validation curves of several runs on one plot: batch norm versus none (Fig 6, 7).
 
     ``histories``: runs of different networks, each drawn in its network's colour
-    (:func:`network_colour`); ``metric``: ``"accuracy"`` or ``"loss"``.
+    (``network_colour``); ``metric``: ``"accuracy"`` or ``"loss"``.
 
     Examples
     --------
@@ -877,7 +877,7 @@ def plot_robustness(epsilons: list[float], curves: dict[str, torch.Tensor]) -> F
 
     ``epsilons``: ``E`` budgets in pixel units of [0, 1] images; ``curves``: line label
     -> ``(E,)`` accuracies in percent, labelled ``"network, attack"``: each network has
-    its colour (:func:`network_colour`); labels containing ``"FGSM"`` are dashed.
+    its colour (``network_colour``); labels containing ``"FGSM"`` are dashed.
 
     Examples
     --------
