@@ -38,6 +38,7 @@ fig = plots.plot_predictions(
     shipped.predict_proba(data.train_x[picks]),
     title="Training digits: true label and the shipped model's prediction",
 )
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -52,6 +53,7 @@ plots.describe(
     ),
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # R2 and R7: the network and its layer table

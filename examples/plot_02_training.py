@@ -45,6 +45,7 @@ for batchnorm in (False, True):
 # (printed below): the random shifts make training digits harder than validation digits,
 # and the network is not overfitting.
 fig = plots.plot_training_curves(runs["nobn"][1], "accuracy")
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -58,6 +59,7 @@ plots.describe(
     ),
     report_figure=1,
 )
+# sphinx_gallery_end_ignore
 for variant, (_, history) in runs.items():
     print(
         f"{variant}: training accuracy over the last 50 steps "
@@ -66,6 +68,7 @@ for variant, (_, history) in runs.items():
 
 # %%
 fig = plots.plot_training_curves(runs["nobn"][1], "loss")
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -76,11 +79,13 @@ plots.describe(
     caption="Training and validation loss without batch norm (log scale).",
     report_figure=2,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # Fig 4, 5: curves with batch norm
 # --------------------------------
 fig = plots.plot_training_curves(runs["bn"][1], "accuracy")
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -94,9 +99,11 @@ plots.describe(
     ),
     report_figure=4,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 fig = plots.plot_training_curves(runs["bn"][1], "loss")
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -107,6 +114,7 @@ plots.describe(
     caption="Training and validation loss with batch norm (log scale).",
     report_figure=5,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # Fig 3: five test digits
@@ -117,6 +125,7 @@ model = runs["nobn"][0]
 fig = plots.plot_predictions(
     data.test_x[picks], data.test_y[picks], model.predict_proba(data.test_x[picks])
 )
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -129,6 +138,7 @@ plots.describe(
     ),
     report_figure=3,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # Takeaway

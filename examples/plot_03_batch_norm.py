@@ -47,6 +47,7 @@ def compare(histories, goal=98.0, rows=10):
 # already make the plain network learn quickly. Batch norm still reaches 98 % validation
 # accuracy first.
 fig = plots.plot_bn_comparison(short, "accuracy")
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -59,10 +60,12 @@ plots.describe(
     ),
     report_figure=6,
 )
+# sphinx_gallery_end_ignore
 compare(short)
 
 # %%
 fig = plots.plot_bn_comparison(short, "loss")
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -72,6 +75,7 @@ plots.describe(
     caption="Validation loss with and without batch norm, two epochs each.",
     report_figure=7,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # Eight epochs: the shipped models
@@ -81,6 +85,7 @@ plots.describe(
 # final validation accuracies.
 long = [pretrained_history(False), pretrained_history(True)]
 fig = plots.plot_bn_comparison(long, "accuracy")
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -93,6 +98,7 @@ plots.describe(
     ),
     report_figure=6,
 )
+# sphinx_gallery_end_ignore
 compare(long)
 
 # %%

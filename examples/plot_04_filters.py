@@ -20,6 +20,7 @@ from cnnviz.layers import conv_filters
 model = cnnviz.pretrained(batchnorm=False)
 first = conv_filters(model, "conv1")
 fig = plots.plot_filters(first)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -32,6 +33,7 @@ plots.describe(
     ),
     report_figure=8,
 )
+# sphinx_gallery_end_ignore
 print(f"largest |weight| of conv1: {first.limit:.2f}")
 print("kernel 21:\n", first.weights[21, 0].round(2))
 
@@ -47,6 +49,7 @@ print("kernel 21:\n", first.weights[21, 0].round(2))
 # (columns).
 second = conv_filters(model, "conv2")
 fig = plots.plot_filters(second)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -60,6 +63,7 @@ plots.describe(
     ),
     report_figure=9,
 )
+# sphinx_gallery_end_ignore
 strength = abs(second.weights).mean(axis=(0, 2, 3))  # mean |weight| per input channel
 order = strength.argsort()[::-1]
 print(f"largest |weight| of conv2: {second.limit:.2f}")

@@ -30,6 +30,7 @@ data = cnnviz.load_splits()
 digit = data.test_x[sample_indices(len(data.test_x), 1)]
 maps = activations(model, digit, ("conv1", "relu1", "relu2"))
 fig = plots.plot_activations(maps["conv1"][0], "conv1 (before its ReLU)", digit[0])
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -42,6 +43,7 @@ plots.describe(
     ),
     report_figure=10,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # The ``conv1`` maps still look like the digit: most highlight the edges of one
@@ -55,6 +57,7 @@ plots.describe(
 # What the next layer receives from ``conv2``: its output after the ReLU (negative values
 # become 0), on a scale from 0 (dark) to the largest value of any channel.
 fig = plots.plot_activations(maps["relu2"][0], "conv2 after its ReLU", digit[0])
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -68,6 +71,7 @@ plots.describe(
     ),
     report_figure=11,
 )
+# sphinx_gallery_end_ignore
 silent = (maps["relu2"][0].flatten(1).amax(1) == 0).nonzero()[:, 0].tolist()
 print(f"conv2 channels that are all zero for this digit: {silent}")
 for layer in ("relu1", "relu2"):

@@ -34,6 +34,7 @@ results = [occlusion(model, seven, target=7, patch=5, stride=1) for seven in sev
 worst = min(range(len(results)), key=lambda i: float(results[i].probability.min()))
 seven, result = sevens[worst], results[worst]
 fig = plots.plot_occlusion(seven, result)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -48,6 +49,7 @@ plots.describe(
     ),
     report_figure=12,
 )
+# sphinx_gallery_end_ignore
 hurt = sum(float(r.probability.min()) < 0.5 for r in results)
 print(f"{hurt} of {len(sevens)} sevens fall below p(7) = 0.5 for some patch position")
 print(f"p(7): {result.base_probability:.3f} unoccluded, {result.probability.min():.3f} at worst")
@@ -67,6 +69,7 @@ print(f"p(7): {result.base_probability:.3f} unoccluded, {result.probability.min(
 # grows, and the lowest probability falls further (printed).
 bigger = occlusion(model, seven, target=7, patch=9, stride=1)
 fig = plots.plot_occlusion(seven, bigger)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -76,6 +79,7 @@ plots.describe(
     caption="Occlusion of the same 7 with a 9x9 patch instead of 5x5.",
     report_figure=12,
 )
+# sphinx_gallery_end_ignore
 print(f"p(7) at worst: {result.probability.min():.3f} (5x5), {bigger.probability.min():.3f} (9x9)")
 
 # %%
@@ -88,6 +92,7 @@ digits = data.test_x[first_per_class(data.test_y)[[1, 3, 8]]]
 labels = data.test_y[first_per_class(data.test_y)[[1, 3, 8]]]
 plain = saliency(model, digits, labels)
 fig = plots.plot_saliency(digits, plain, labels)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -98,6 +103,7 @@ plots.describe(
     caption="Gradient saliency of the class logit for three test digits.",
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 
 
 def speckle(maps):
@@ -113,6 +119,7 @@ print(f"speckle of the plain maps: {speckle(plain):.2f}")
 # are smoother: the printed speckle measure drops.
 smooth = saliency(model, digits, labels, smooth_samples=32, noise=0.4)
 fig = plots.plot_saliency(digits, smooth, labels, title="SmoothGrad: 32 noisy copies averaged")
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -122,6 +129,7 @@ plots.describe(
     caption="SmoothGrad: the saliency of 32 noisy copies averaged, for the same three digits.",
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 print(f"speckle of the SmoothGrad maps: {speckle(smooth):.2f}")
 
 # %%

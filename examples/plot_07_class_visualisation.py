@@ -28,6 +28,7 @@ from cnnviz.attacks import REPORT_CLASS_VISUALISATION, class_visualisation
 model = cnnviz.pretrained(batchnorm=False)
 result = class_visualisation(model)
 fig = plots.plot_class_visualisations(result)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -41,6 +42,7 @@ plots.describe(
     ),
     report_figure=13,
 )
+# sphinx_gallery_end_ignore
 print(f"{int(result.success.sum())} of 10 classes reached p >= 0.99")
 print("steps:", result.steps.tolist())
 print("root-mean-square pixel value:", f"{result.images.pow(2).mean().sqrt():.3f}")
@@ -62,6 +64,7 @@ print("root-mean-square pixel value:", f"{result.images.pow(2).mean().sqrt():.3f
 # 1. The probability, a softmax of all the logits, follows an S-curve.
 report_run = class_visualisation(model, (1, 7), **REPORT_CLASS_VISUALISATION, steps=500)
 fig = plots.plot_logit_history(report_run, classes=(1, 7))
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -74,6 +77,7 @@ plots.describe(
     ),
     report_figure=(14, 15),
 )
+# sphinx_gallery_end_ignore
 for column, target in enumerate(report_run.targets.tolist()):
     steps = int(report_run.steps[column])
     logits = report_run.logit_history[: steps + 1, column]
@@ -95,6 +99,7 @@ for column, target in enumerate(report_run.targets.tolist()):
 # marked in red no longer reach 0.99 within the step cap.
 regularised = class_visualisation(model, l2=12.0)
 fig = plots.plot_class_visualisations(regularised)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -108,6 +113,7 @@ plots.describe(
     ),
     report_figure=13,
 )
+# sphinx_gallery_end_ignore
 print(f"{int(regularised.success.sum())} of 10 classes reached p >= 0.99")
 print("steps:", regularised.steps.tolist())
 print("root-mean-square pixel value:", f"{regularised.images.pow(2).mean().sqrt():.3f}")

@@ -33,6 +33,7 @@ def size_of_change(run):
 runs = {beta: targeted_attack(model, images, targets, beta=beta) for beta in (0, 4, 400, 4000)}
 result = runs[4]
 fig = plots.plot_targeted_grid(result, title="Targeted attack, beta = 4")
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -43,6 +44,7 @@ plots.describe(
     caption="Targeted attack with beta = 4: every test digit made to read as every class.",
     report_figure=16,
 )
+# sphinx_gallery_end_ignore
 change = size_of_change(result)
 largest = change.argsort(descending=True)[:10]
 print(f"{int(result.success.sum())}/100 pairs reached p >= 0.9")
@@ -70,6 +72,7 @@ for beta, run in runs.items():
     )
 closer = runs[400]
 fig = plots.plot_targeted_grid(closer, title="Targeted attack, beta = 400")
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -82,6 +85,7 @@ plots.describe(
     ),
     report_figure=16,
 )
+# sphinx_gallery_end_ignore
 failed = int((~closer.success[largest]).sum())
 print(f"of the 10 pairs that changed most with beta 4, {failed} fail with beta 400")
 

@@ -74,6 +74,7 @@ print(
     size(report_way),
 )
 fig = plots.plot_noise_attack(report_way)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -87,6 +88,7 @@ plots.describe(
     ),
     report_figure=17,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # Top: digit *a* plus its noise, read as *a + 1* (Fig 17). Bottom: the noise alone, on
@@ -117,6 +119,7 @@ fig = plots.plot_transfer_comparison(
         ),
     }
 )
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -131,6 +134,7 @@ plots.describe(
     ),
     report_figure=17,
 )
+# sphinx_gallery_end_ignore
 print(
     f"report: the noises fool {report_rates.mean():.0%} of its 10 images on average "
     f"(best rows: noise -> 2 {report_rates[1]:.0%}, -> 8 {report_rates[7]:.0%}, "
@@ -215,6 +219,7 @@ fig = plots.plot_universal_perturbation(
     after,
     f"One perturbation, learned on other digits, makes {rate:.0%} of unseen digits read as 8",
 )
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -225,6 +230,7 @@ plots.describe(
     caption="One perturbation towards 8, learned on other digits, added to unseen digits.",
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # The universal perturbation spends its whole budget: the printout says what share of

@@ -58,6 +58,7 @@ x, y = data.test_x[shown], data.test_y[shown]
 attacked = torch.stack([fgsm(model, x, y, eps=eps).images for eps in epsilons])
 predictions = model.predict_proba(attacked.flatten(0, 1)).argmax(1).reshape(len(epsilons), -1)
 fig = plots.plot_perturbed_digits(epsilons, attacked, y, predictions)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -68,6 +69,7 @@ plots.describe(
     caption="FGSM at growing budgets on five test digits, read by the network without batch norm.",
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 misread = (predictions != y).sum(1).tolist()
 print("epsilon:      ", "  ".join(f"{eps:.2f}" for eps in epsilons))
 print("misread of 5: ", "     ".join(str(n) for n in misread))
@@ -80,6 +82,7 @@ picks = sample_indices(len(data.test_x), 200)
 models = {"no batch norm": model, "batch norm": cnnviz.pretrained(True)}
 curves = robustness_curves(models, data.test_x[picks], data.test_y[picks], epsilons)
 fig = plots.plot_robustness(epsilons, curves)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -93,6 +96,7 @@ plots.describe(
     ),
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 print(f"{'epsilon':<24}", "  ".join(f"{eps:5.2f}" for eps in epsilons))
 for name, accuracies in curves.items():
     print(f"{name:<24}", "  ".join(f"{a:5.1f}" for a in accuracies.tolist()))

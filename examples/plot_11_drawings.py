@@ -39,6 +39,7 @@ fig = plots.plot_predictions(
     title="One drawn 7, two ways to make it 28x28",
     captions=["naive resize", "prepare_drawing"],
 )
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -51,6 +52,7 @@ plots.describe(
     ),
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # Left, the whole canvas resized to 28x28: a small digit in the top-right corner, unlike

@@ -69,6 +69,7 @@ digits = data.test_x[first_per_class(data.test_y)]
 seven = digits[7]
 result = cnnviz.occlusion(net, seven, 7, patch=5, stride=1, bounds=BOUNDS)
 fig = plots.plot_occlusion(seven, result, bounds=BOUNDS)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -79,6 +80,7 @@ plots.describe(
     caption="Occlusion, as in the report's Fig 12, on a network defined in the page (WideNet).",
     report_figure=12,
 )
+# sphinx_gallery_end_ignore
 print(
     f"p(7) = {result.base_probability:.3f} unoccluded, "
     f"{float(result.probability.min()):.3f} with the patch at its worst place"
@@ -90,6 +92,7 @@ print(
 three = digits[[1, 4, 7]]
 maps = cnnviz.saliency(net, three, [1, 4, 7], bounds=BOUNDS)
 fig = plots.plot_saliency(three, maps, [1, 4, 7], bounds=BOUNDS)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -99,9 +102,11 @@ plots.describe(
     caption="Gradient saliency of WideNet for three test digits.",
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 inside = cnnviz.activations(net, seven[None], ["features.0", "features.7"])
 print({name: tuple(value.shape) for name, value in inside.items()})
 fig = plots.plot_activations(inside["features.0"][0], "features.0", seven, bounds=BOUNDS)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -114,6 +119,7 @@ plots.describe(
     ),
     report_figure=10,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # PGD against both networks

@@ -86,6 +86,7 @@ epsilons = [0.0, 0.05, 0.1, 0.2, 0.3, 0.4]
 x, y = data.test_x[:200], data.test_y[:200]
 curves = robustness_curves(models, x, y, epsilons)
 fig = plots.plot_robustness(epsilons, curves)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -98,6 +99,7 @@ plots.describe(
     ),
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 print("budgets (pixel units):", epsilons)
 for label, curve in curves.items():
     print(f"{label:>22}: " + "  ".join(f"{value:5.1f}" for value in curve.tolist()))
@@ -129,6 +131,7 @@ fig_grown = plot_image_rows(
     {"standard": grown["no batch norm"].images, "robust": grown["robust"].images},
     columns=[f"class {k}" for k in range(10)],
 )
+# sphinx_gallery_start_ignore
 plots.describe(
     fig_grown,
     alt=(
@@ -141,6 +144,7 @@ plots.describe(
     ),
     report_figure=13,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # The standard network is "sure" of saturated scribbles. The robust network draws
@@ -191,6 +195,7 @@ fig_levelled = plot_image_rows(
     {"robust": grown["robust"].images, f"< {budget} to black": levelled["robust"]},
     columns=[f"class {k}" for k in range(10)],
 )
+# sphinx_gallery_start_ignore
 plots.describe(
     fig_levelled,
     alt=(
@@ -203,6 +208,7 @@ plots.describe(
     ),
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # The robust network stays sure of the blackened images (the lowest p printed): the
@@ -237,6 +243,7 @@ for name, result in attacked.items():
 fig_standard = plots.plot_targeted_grid(
     attacked["no batch norm"], title="Targeted attack on the standard network"
 )
+# sphinx_gallery_start_ignore
 plots.describe(
     fig_standard,
     alt=(
@@ -249,12 +256,14 @@ plots.describe(
     ),
     report_figure=16,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # The same attack on the robust network:
 fig_robust = plots.plot_targeted_grid(
     attacked["robust"], title="Targeted attack on the robust network"
 )
+# sphinx_gallery_start_ignore
 plots.describe(
     fig_robust,
     alt=(
@@ -264,6 +273,7 @@ plots.describe(
     caption="The same targeted attack on the robust network.",
     report_figure=16,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # The attack that turns every digit into every other on the standard network (all 90
@@ -282,6 +292,7 @@ salient = {name: cnnviz.saliency(models[name], examples[:4], labels[:4]) for nam
 fig_salient_standard = plots.plot_saliency(
     examples[:4], salient["no batch norm"], labels[:4], title="Saliency, standard network"
 )
+# sphinx_gallery_start_ignore
 plots.describe(
     fig_salient_standard,
     alt=(
@@ -291,6 +302,7 @@ plots.describe(
     caption="Saliency of the standard network.",
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # And of the robust network, with the share of each network's saliency that lies on
@@ -298,6 +310,7 @@ plots.describe(
 fig_salient_robust = plots.plot_saliency(
     examples[:4], salient["robust"], labels[:4], title="Saliency, robust network"
 )
+# sphinx_gallery_start_ignore
 plots.describe(
     fig_salient_robust,
     alt=(
@@ -307,6 +320,7 @@ plots.describe(
     caption="Saliency of the robust network, for the same digits.",
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 for name, maps in salient.items():
     ink = (examples[:4] > 0).flatten(1)
     share = (maps.abs().flatten(1) * ink).sum(1) / maps.abs().flatten(1).sum(1)

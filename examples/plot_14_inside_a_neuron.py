@@ -40,6 +40,7 @@ digits = cnnviz.load_test_digits()
 image = digits.x[0]
 first = unit_computation(model, image, "conv1", 3, (10, 17))
 fig = plot_unit_computation(first, image)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -51,6 +52,7 @@ plots.describe(
     caption="Inside one conv1 unit: input window times kernel, plus bias, ReLU, max pooling.",
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 print(f"conv1[3, 10, 17]: 9 products sum to {first.products.sum():.4f}, + bias {first.bias:.4f}")
 print(f"= {first.total:.4f}; the forward pass computed {first.forward_value:.4f}")
 print(f"after ReLU {first.output:.4f}; max pooling keeps {first.pool.value:.4f}")
@@ -70,6 +72,7 @@ print(f"after ReLU {first.output:.4f}; max pooling keeps {first.pool.value:.4f}"
 # during training.
 second = unit_computation(model, image, "conv2", 5, (7, 6))
 fig = plot_unit_computation(second, image)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -82,6 +85,7 @@ plots.describe(
     ),
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 sums = second.channel_sums()
 print(f"conv2[5, 7, 6]: {second.products.size} products, total {second.total:.4f}")
 print(f"the forward pass computed {second.forward_value:.4f}")
@@ -97,6 +101,7 @@ for layer in ("conv1", "pool1", "conv2", "pool2"):
     top, bottom, left, right = receptive_field(layer, 3, 3)
     print(f"{layer:>5}: {bottom - top} x {right - left} pixels")
 fig = plot_receptive_fields(image, (12, 14))
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -107,6 +112,7 @@ plots.describe(
     caption="How far one unit of each layer sees.",
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # A ``pool2`` unit sees 10 x 10 pixels, about a third of the digit's width: enough for
@@ -121,6 +127,7 @@ plots.describe(
 found = top_patches(model, digits.x, "relu2", count=6)
 channels = [0, 5, 12, 27]
 fig = plot_top_patches(found, channels)
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -130,6 +137,7 @@ plots.describe(
     caption="The test-digit patches that excite four relu2 channels most.",
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 print(f"searched {digits.description}")
 for channel in channels:
     print(f"relu2 channel {channel:>2}: top activations {found.values[channel, :3].round(2)}")
@@ -152,6 +160,7 @@ fig = plot_image_rows(
     {"plain": plain.images, "regularised": readable.images},
     columns=[f"relu2 ch {c}" for c in channels],
 )
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -161,6 +170,7 @@ plots.describe(
     caption="What four relu2 channels look for, grown from noise: plain and regularised ascent.",
     report_figure=None,
 )
+# sphinx_gallery_end_ignore
 
 
 def roughness(images: torch.Tensor) -> float:
@@ -212,6 +222,7 @@ fig = plot_image_rows(
     captions={"regularised": [f"p {p:.2f}" for p in probability.tolist()]},
     columns=[f"class {k}" for k in range(10)],
 )
+# sphinx_gallery_start_ignore
 plots.describe(
     fig,
     alt=(
@@ -225,6 +236,7 @@ plots.describe(
     ),
     report_figure=13,
 )
+# sphinx_gallery_end_ignore
 print(f"regularised class images: lowest p(class) {probability.min():.3f}")
 print(f"read as their class at p >= 0.9: {int((probability >= 0.9).sum())} of 10")
 

@@ -322,7 +322,11 @@ def test_a_tap_on_a_phone_opens_a_figure_at_full_size(site, browser):
         image.scroll_into_view_if_needed()
         shown, natural = image.evaluate("img => [img.clientWidth, img.naturalWidth]")
         assert shown < PHONE["width"] < natural  # shrunk to the screen
-        assert "Tap the figure" in page.locator("figure.cnnviz-figure figcaption").last.inner_text()
+        hint = page.locator("figure.cnnviz-figure figcaption p").last.evaluate(
+            "p => getComputedStyle(p, '::after').content"
+        )
+        assert "Tap the figure" in hint  # the caption says so on a narrow screen
+        page.screenshot(path=str(SITE.parents[1] / "_build" / "phone_figure.png"))
         with page.expect_navigation():
             image.tap()
         assert page.url.endswith(".png")
