@@ -2,6 +2,8 @@
 Data and model (R1, R2, R7)
 ===========================
 
+**What does the network receive, and where do its weights and neurons sit?**
+
 This page re-creates three items of the assignment's report: R1, the data (MNIST split
 into training and validation sets, pixels scaled to [-1, 1]); R2, the network (two
 3x3 convolutions, each followed by a ReLU and 2x2 max pooling, then two fully connected

@@ -2,6 +2,8 @@
 Training and test results (R3 to R6)
 ====================================
 
+**How quickly does the network learn to read digits, and how well does it read new ones?**
+
 This page re-creates report items R3 (training: stochastic gradient descent on the
 negative log-likelihood, with the training loss and accuracy logged at every step and
 the validation set checked every few hundred steps), R4 (test loss and accuracy), R5

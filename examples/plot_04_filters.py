@@ -2,6 +2,8 @@
 Filters (R9)
 ============
 
+**What have the convolution kernels learned to look for?**
+
 This page re-creates report item R9, the learned filters of both convolutions (the
 report's Fig 8 and 9); :doc:`/reproducing` lists all report items. The first layer has
 32 kernels of 3x3 on the single input channel; the second has 32 x 32 kernels of 3x3, one

@@ -2,6 +2,8 @@
 Activations (R10)
 =================
 
+**What does a digit look like to the network after each convolution?**
+
 This page re-creates report item R10, the feature maps of both convolutions for one
 digit (the report's Fig 10 and 11); :doc:`/reproducing` lists all report items. Each
 channel of ``conv1`` gives a map of 28x28, each channel of ``conv2`` (working on the

@@ -2,6 +2,8 @@
 Drawn digits that behave like MNIST
 ===================================
 
+**Why does the network misread a digit drawn in the app, and how do we fix it?**
+
 Beyond the report (whose items R1-R14 are listed in :doc:`/reproducing`). A digit drawn
 in the app lives on a big canvas, anywhere, at any size. MNIST digits were made a
 specific way: the ink cropped, its longer side scaled to 20 pixels, and placed in a
