@@ -68,10 +68,11 @@ for image, label in zip(data.test_x[:100], data.test_y[:100], strict=True):
         hits[name] += int(model.predict_proba(x).argmax() == label)
 for name, count in hits.items():
     print(f"{name}: {count} of 100 read correctly ({count / 100:.0%})")
+assert hits["prepared"] >= 95 and hits["naive"] < 50, "prepared keeps the accuracy, naive not"
 
 # %%
-# Preparing the drawing the MNIST way keeps the network's accuracy; the naive resize
-# loses most of it (both printed above).
+# Preparing the drawing the MNIST way keeps the network's accuracy (95 or more of 100,
+# checked); the naive resize loses most of it (under half, checked; both printed above).
 #
 # Takeaway
 # --------

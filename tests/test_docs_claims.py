@@ -171,3 +171,13 @@ def test_precision_dependent_examples_hold_their_claims_in_fp32(name, mnist_dir)
     )
     assert run.returncode == 0, f"{name} in fp32:\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
     assert re.search(r"\bfp32\b", run.stdout) and "bf16" not in run.stdout, run.stdout[-2000:]
+
+
+def test_every_measured_readme_table_names_its_cpu_kind():
+    blocks = re.split(r"\n\s*\n", (ROOT / "README.md").read_text(encoding="utf-8"))
+    for earlier, before, block in zip(blocks, blocks[1:], blocks[2:], strict=False):
+        if block.startswith("|") and "benchmarks/" in before:
+            # the paragraph before the table, or before its command block
+            text = before if not before.startswith("```") else earlier + before
+            kind = re.search(r"AVX2|AVX-512|fp32", text + block)
+            assert kind, f"a README table measured by a benchmark names no CPU kind:\n{text}"
