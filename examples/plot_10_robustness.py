@@ -72,8 +72,11 @@ print("misread of 5: ", "     ".join(str(n) for n in misread))
 # -----------------------
 # Both attacks fit in a few lines of PyTorch, as in the PyTorch FGSM tutorial. The
 # network reads pixels in [-1, 1], where a budget of ``eps`` pixel units is ``2 * eps``.
-# The library's calls give the same images (checked below; PGD here without its random
-# start, so that both begin at the digit).
+# The library's calls give the same images, to within rounding (checked below; PGD here
+# without its random start, so that both begin at the digit). The library computes the
+# report's CNN's gradient by hand, without autograd (:mod:`cnnviz.cnn_gradient`), so
+# where a pixel's gradient is within rounding of zero its sign can differ; over 40 PGD
+# steps such a pixel then takes another path, while the predictions stay the same.
 
 
 def fgsm_by_hand(model, x, y, eps):
@@ -97,9 +100,14 @@ def pgd_by_hand(model, x, y, eps, steps=40):
     return adversarial
 
 
-for name, by_hand, library in (
-    ("FGSM", fgsm_by_hand(model, x, y, 0.3), fgsm(model, x, y, eps=0.3).images),
-    ("PGD-40", pgd_by_hand(model, x, y, 0.3), pgd(model, x, y, eps=0.3, random_start=False).images),
+for name, by_hand, library, share in (
+    ("FGSM", fgsm_by_hand(model, x, y, 0.3), fgsm(model, x, y, eps=0.3).images, 0.999),
+    (
+        "PGD-40",
+        pgd_by_hand(model, x, y, 0.3),
+        pgd(model, x, y, eps=0.3, random_start=False).images,
+        0.95,
+    ),
 ):
     same = float(((by_hand - library).abs() < 1e-5).float().mean())
     read_alike = bool(
@@ -108,7 +116,7 @@ for name, by_hand, library in (
     print(
         f"{name} by hand vs the library: {same:.2%} of pixels equal, same predictions: {read_alike}"
     )
-    assert same > 0.99 and read_alike, f"{name} by hand gives the library's images"
+    assert same > share and read_alike, f"{name} by hand gives the library's images"
 
 # %%
 # Accuracy against epsilon

@@ -220,5 +220,5 @@ assert smoothness["regularised"] < smoothness["plain"], "regularised images are 
 #
 # **Exercise.** Open ``fc1``'s units with ``unit_computation(model, image, "fc1", k)``
 # and find the ``pool2`` values that push the strongest one; or change ``channels`` to
-# four others (``[1, 2, 3, 4]``, say) and check the printout for channels that plain
-# ascent leaves stuck and the regularised ascent brings to life.
+# four others (``[1, 2, 3, 4]``, say): the printout lists the channels plain ascent
+# leaves stuck, and the page checks that the regularised ascent brings each to life.
