@@ -532,6 +532,43 @@ def compute_report(
     return report
 
 
+def fgsm_disagreements(
+    curves: dict[str, torch.Tensor], epsilons: Sequence[float], data: Splits
+) -> list[str]:
+    """Where a page's FGSM accuracies differ from the report's robustness section.
+
+    ``curves`` as :func:`cnnviz.attacks.robustness_curves` returns them for the shipped
+    models named ``"no batch norm"`` and ``"batch norm"``, measured on the ``attacked``
+    digits of :func:`report_digits` at ``epsilons``; at every budget the report also
+    measures, each rounded accuracy must equal the report's (computed once per process,
+    see :func:`compute_report`).
+
+    Returns
+    -------
+    list of str
+        One sentence per disagreement; empty when the page and the report agree.
+
+    Examples
+    --------
+    >>> from cnnviz.data import Splits
+    >>> x, y = torch.zeros(10, 1, 28, 28), torch.arange(10)
+    >>> fgsm_disagreements({}, [0.5], Splits(x, y, x, y, x, y))  # no budget in common
+    []
+    """
+    shared = [eps for eps in (0.0, 0.1, 0.2, 0.3) if eps in epsilons]
+    if not shared:
+        return []
+    report = compute_report(data, sections=["robustness"])["robustness"]
+    found = []
+    for variant, name in (("nobn", "no batch norm"), ("bn", "batch norm")):
+        for eps in shared:
+            ours = round(float(curves[f"{name}, FGSM"][list(epsilons).index(eps)]), 1)
+            theirs = report[variant]["fgsm"][report["epsilons"].index(eps)]
+            if ours != theirs:
+                found.append(f"FGSM at {eps} on {name}: {ours} % here, {theirs} % in the report")
+    return found
+
+
 Row = tuple[str, str, str, str]
 
 
