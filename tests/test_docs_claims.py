@@ -106,9 +106,13 @@ def test_what_a_page_quotes_from_the_report_is_in_the_report(path):
         pytest.skip(f"the report's text is not beside this clone ({REPORT_TEXT})")
     report = normalised(REPORT_TEXT.read_text(encoding="utf-8"))
     text = " ".join(prose(path).split())
-    quotes = re.findall(r"report[^\"]{0,80}?\"([^\"]{12,})\"", text)
-    quotes += re.findall(r"\"([^\"]{12,})\"(?=, as the report| \(the report)", text)
-    for quote in (quote for quote in quotes if len(quote.split()) > 4):  # not a page title
+    quotes = [
+        found.group(1)
+        for found in re.finditer(r"\"([^\"]*)\"", text)  # quotation marks in pairs
+        if "report" in text[max(0, found.start() - 80) : found.start()]
+        and len(found.group(1).split()) > 4  # not a page title
+    ]
+    for quote in quotes:
         assert normalised(quote) in report, f"{path.name} quotes the report: {quote!r}"
 
 
