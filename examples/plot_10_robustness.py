@@ -141,7 +141,7 @@ print("FGSM at 0.1, 0.2 and 0.3 matches the table of 'Reproducing the report'")
 small = [epsilons.index(eps) for eps in (0.05, 0.1, 0.15)]
 gap = curves["no batch norm, FGSM"][small] - curves["batch norm, FGSM"][small]
 print("FGSM accuracy, no batch norm minus batch norm, at 0.05-0.15:", gap.tolist())
-assert (gap > 5).all(), "the batch-norm model is far less robust at 0.05 to 0.15"
+assert (gap[1:] > 20).all(), "the batch-norm model is far less robust at 0.1 and 0.15"
 worst = max(float(curves[f"{name}, PGD-40"][epsilons.index(0.3)]) for name in models)
 print(f"PGD-40 at eps 0.3 leaves at most {worst:.0f} % of the digits read correctly")
 assert worst < 50, "with a few tenths of the pixel range, most digits are misread"
@@ -150,9 +150,9 @@ assert worst < 50, "with a few tenths of the pixel range, most digits are misrea
 # Three things to notice in the table. Accuracy falls with epsilon for both attacks.
 # PGD, the stronger attack, is at or below FGSM at every epsilon (the last two lines
 # check it). And the batch-norm model, as accurate as the other on clean digits
-# (epsilon 0), is far *less* robust at the small budgets, 0.05 to 0.15 (more than five
-# points below under FGSM, checked): batch norm is known to make networks more
-# sensitive to such perturbations (`Galloway et al. 2019
+# (epsilon 0), is far *less* robust at the small budgets 0.1 and 0.15 (more than 20
+# points below under FGSM, checked; at 0.05 the gap is thin, see the printout): batch
+# norm is known to make networks more sensitive to such perturbations (`Galloway et al. 2019
 # <https://arxiv.org/abs/1905.02161>`__).
 #
 # Takeaway
