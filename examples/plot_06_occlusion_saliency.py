@@ -101,7 +101,7 @@ fig = plots.plot_saliency(digits, plain, labels)
 
 def speckle(maps):
     """Mean difference between horizontal neighbours, relative to the mean value."""
-    return float((maps[:, :, 1:] - maps[:, :, :-1]).abs().mean() / maps.mean())
+    return float((maps[..., 1:] - maps[..., :-1]).abs().mean() / maps.mean())
 
 
 print(f"speckle of the plain maps: {speckle(plain):.2f}")
