@@ -2,6 +2,8 @@
 Training and test results (R3 to R6)
 ====================================
 
+**How quickly does the network learn to read digits, and how well does it read new ones?**
+
 This page re-creates report items R3 (training: stochastic gradient descent on the
 negative log-likelihood, with the training loss and accuracy logged at every step and
 the validation set checked every few hundred steps), R4 (test loss and accuracy), R5
@@ -30,20 +32,23 @@ for batchnorm in (False, True):
     model, history = cached_train(data, batchnorm=batchnorm, recipe="fast", epochs=2)
     runs[history.variant] = (model, history)
     print(
-        f"{history.variant}: test loss {history.test_loss:.4f}, "
-        f"accuracy {history.test_acc:.2f} % ({history.samples_per_second:.0f} samples/s)"
+        f"{history.variant}: test loss {history.test_loss:.4f}, accuracy "
+        f"{history.test_acc:.2f} % ({history.samples_per_second:.0f} samples/s, "
+        f"{history.precision})"
     )
+assert runs["nobn"][1].test_acc > 98.45 and runs["bn"][1].test_acc > 98.97, "both pass the report"
 
 # %%
 # The report reached 98.45 % without and 98.97 % with batch norm after 10 epochs; two
-# epochs of the ``fast`` recipe pass both (the accuracies printed above).
+# epochs of the ``fast`` recipe pass both (the accuracies printed above; checked).
 #
 # Fig 1, 2: curves without batch norm
 # -----------------------------------
 # The training curve is noisy (each point is one batch of 128), so it is drawn smoothed
-# over 50 steps. The validation accuracy ends at or above the smoothed training accuracy
-# (printed below): the random shifts make training digits harder than validation digits,
-# and the network is not overfitting.
+# over 50 steps. The validation accuracy ends close to the smoothed training accuracy
+# (within a point, checked; which of the two is higher differs from run to run, see the
+# printout below): the random shifts make training digits harder than validation
+# digits, and the network is not overfitting.
 fig = plots.plot_training_curves(runs["nobn"][1], "accuracy")
 # sphinx_gallery_start_ignore
 plots.describe(
@@ -65,6 +70,9 @@ for variant, (_, history) in runs.items():
         f"{variant}: training accuracy over the last 50 steps "
         f"{sum(history.train_acc[-50:]) / 50:.2f} %, last validation {history.val_acc[-1]:.2f} %"
     )
+    assert abs(history.val_acc[-1] - sum(history.train_acc[-50:]) / 50) < 1, "no overfitting"
+    early = max(a for s, a in zip(history.val_step, history.val_acc, strict=True) if s <= 300)
+    assert early > 95, "a quick rise: above 95 % on validation within 300 steps"
 
 # %%
 fig = plots.plot_training_curves(runs["nobn"][1], "loss")
@@ -144,8 +152,8 @@ plots.describe(
 # Takeaway
 # --------
 # On MNIST this small network reaches the test accuracies printed above within two
-# epochs; the curves show a quick rise in the first few hundred steps and a slow climb
-# after it.
+# epochs; the curves show a quick rise in the first few hundred steps (above 95 % on
+# validation by step 300, checked) and a slow climb after it.
 #
 # **Exercise.** Replace ``recipe="fast"`` by ``recipe="report"`` (the report's plain SGD
 # with ``lr=0.01``) and ``epochs=2`` by ``epochs=1``: the curves rise more slowly.

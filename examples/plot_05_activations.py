@@ -2,6 +2,8 @@
 Activations (R10)
 =================
 
+**What does a digit look like to the network after each convolution?**
+
 This page re-creates report item R10, the feature maps of both convolutions for one
 digit (the report's Fig 10 and 11); :doc:`/reproducing` lists all report items. Each
 channel of ``conv1`` gives a map of 28x28, each channel of ``conv2`` (working on the
@@ -76,6 +78,7 @@ silent = (maps["relu2"][0].flatten(1).amax(1) == 0).nonzero()[:, 0].tolist()
 print(f"conv2 channels that are all zero for this digit: {silent}")
 for layer in ("relu1", "relu2"):
     print(f"{layer}: {(maps[layer] == 0).float().mean():.0%} of the values are zero")
+assert (maps["relu2"] == 0).float().mean() > 0.5, "after the ReLU most conv2 values are zero"
 
 # %%
 # After pooling, ``conv2`` sees the digit at half the resolution and combines edges into
