@@ -214,11 +214,11 @@ fig_levelled = plot_image_rows(
 # checks each claim of this paragraph): the grey floor is invisible to it. Without that
 # floor the template matcher reads more of the robust network's images as their class,
 # and the standard network's stay far behind (by more than three), although the ascent
-# took their background far darker already (their median pixel is the lower). On the test set the same change costs the
-# matcher less than a point (printed). What the robust network grows is drawn in
-# strokes; what keeps some of its images from their class, for the matcher, is a
-# background at the budget: the one range of grey that a network robust to eps = 0.3 was
-# trained not to see.
+# took their background far darker already (their median pixel is the lower). On the
+# test set the same change costs the matcher less than a point (printed). What the
+# robust network grows is drawn in strokes; what keeps some of its images from their
+# class, for the matcher, is a background at the budget: the one range of grey that a
+# network robust to eps = 0.3 was trained not to see.
 #
 # Targeted attacks on the same digits
 # -----------------------------------
