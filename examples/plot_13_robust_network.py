@@ -246,7 +246,7 @@ assert reached_pairs["robust"] <= 5, "on the robust network (almost) none is"
 final = attacked["robust"].probability_history[-1]
 best = int(torch.where(moved, final, torch.zeros_like(final)).argmax())
 print(
-    f"robust: highest p(target) reached: {sources[best]} towards {targets[best]}, "
+    f"robust: highest p(target) reached: {int(sources[best])} towards {int(targets[best])}, "
     f"p {float(final[best]):.2f}"
 )
 fig_standard = plots.plot_targeted_grid(
