@@ -231,7 +231,7 @@ cost = float(judged.float().mean() - still_read.float().mean()) * 100
 print(f"the same change on the test set: the matcher reads {100 * still_read.float().mean():.1f} %")
 assert sure["robust"] > 0.9, "the robust network stays sure of the blackened images"
 assert matched_levelled["robust"] > matched["robust"], "without the floor the matcher reads more"
-assert matched_levelled["no batch norm"] <= matched["no batch norm"], "and no more standard ones"
+assert matched_levelled["robust"] > matched_levelled["no batch norm"] + 3, "the standard lag far"
 assert median["no batch norm"] < median["robust"], "the standard images' background is darker"
 assert cost < 1, "on the test set the change costs the matcher less than a point"
 fig_levelled = plot_image_rows(
@@ -257,12 +257,12 @@ plots.describe(
 # The robust network stays sure of the blackened images (the lowest p printed; the page
 # checks each claim of this paragraph): the grey floor is invisible to it. Without that
 # floor the template matcher reads more of the robust network's images as their class,
-# and no more of the standard network's, whose background the ascent took far darker
-# already (its median pixel is the lower). On the test set the same change costs the
-# matcher less than a point (printed). What the robust network grows is drawn in
-# strokes; what keeps some of its images from their class, for the matcher, is a
-# background at the budget: the one range of grey that a network robust to eps = 0.3 was
-# trained not to see.
+# and the standard network's stay far behind (by more than three), although the ascent
+# took their background far darker already (their median pixel is the lower). On the
+# test set the same change costs the matcher less than a point (printed). What the
+# robust network grows is drawn in strokes; what keeps some of its images from their
+# class, for the matcher, is a background at the budget: the one range of grey that a
+# network robust to eps = 0.3 was trained not to see.
 #
 # Targeted attacks on the same digits
 # -----------------------------------
@@ -290,7 +290,7 @@ assert reached_pairs["robust"] <= 5, "on the robust network (almost) none is"
 final = attacked["robust"].probability_history[-1]
 best = int(torch.where(moved, final, torch.zeros_like(final)).argmax())
 print(
-    f"robust: highest p(target) reached: {sources[best]} towards {targets[best]}, "
+    f"robust: highest p(target) reached: {int(sources[best])} towards {int(targets[best])}, "
     f"p {float(final[best]):.2f}"
 )
 fig_standard = plots.plot_targeted_grid(
