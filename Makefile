@@ -30,7 +30,7 @@ DOCS_SOURCES := $(shell find docs examples cnnviz -type f \( -name '*.py' -o -na
 	-not -path 'docs/gen_modules/*' -not -path 'docs/generated/*' \
 	-not -path 'docs/_generated/*' -not -name sg_execution_times.rst 2>/dev/null)
 
-.PHONY: demo test test-space lint docs space browser web
+.PHONY: demo test test-space lint docs docs-fp32 screenshots space browser web
 .PRECIOUS: $(STAMPS)/%
 
 demo: $(STAMPS)/app  ## set up what is missing, then run the app on http://127.0.0.1:7860
@@ -48,6 +48,16 @@ lint: $(STAMPS)/all
 	$(PYTHON) -m ruff format --check .
 
 docs: docs/_build/html/.built  ## every example executed, warnings are errors
+
+# The docs as a CPU without native bf16 builds them (`make test` already runs the examples
+# whose training depends on the precision that way, in tests/test_docs_claims.py).
+docs-fp32: $(STAMPS)/all  ## every example executed in fp32 (CNNVIZ_PRECISION=fp32)
+	rm -rf docs/_build/html-fp32 docs/auto_examples docs/generated
+	CNNVIZ_PRECISION=fp32 $(PYTHON) -m sphinx -W --keep-going -n -b html docs docs/_build/html-fp32
+	rm -f docs/_build/html/.built
+
+screenshots: $(STAMPS)/all  ## the app's screenshots in docs/_static, from the running app
+	$(PYTHON) scripts/app_screenshots.py
 
 space:  ## stage exactly the files the Space receives into build/space
 	rm -rf build/space

@@ -1,4 +1,5 @@
-"""The report's figures from the shipped weights: what ``cnnviz figures`` writes."""
+"""The report's figures from the shipped weights (what ``cnnviz figures`` writes), and
+the words that go with a figure: its alt text and its caption."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from cnnviz.data import Splits, first_per_class
 from cnnviz.digits import PICK_SEED, sample_indices
 from cnnviz.layers import activations, conv_filters
 from cnnviz.occlusion_maps import occlusion
+from cnnviz.plots import FigureDescription as FigureDescription
+from cnnviz.plots import describe as describe
+from cnnviz.plots import description as description
 from cnnviz.saliency_maps import saliency
 
 EPSILONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)

@@ -6,10 +6,12 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
+from cnnviz.plots import NETWORK_COLOURS, network_colour
 from cnnviz.progress import Progress
 
-#: One colour per run, in order (the first is the batch-norm run of a race).
-COLOURS = ("#d95f02", "#1b9e77", "#7570b3")
+#: One colour per run, in order (the first is the batch-norm run of a race): the
+#: networks' colours of :data:`cnnviz.plots.NETWORK_COLOURS`.
+COLOURS = tuple(NETWORK_COLOURS[name] for name in ("batch norm", "standard", "yours"))
 #: Figure margins: fixed, as a layout engine would cost every update 0.1 s.
 _SPACING = {"left": 0.08, "right": 0.98, "top": 0.88, "bottom": 0.16, "wspace": 0.25}
 
@@ -20,7 +22,8 @@ def plot_progress(runs: Mapping[str, Sequence[Progress]], threshold: float | Non
     Parameters
     ----------
     runs
-        Name -> the :class:`~cnnviz.progress.Progress` reports so far (may be empty).
+        Name -> the :class:`~cnnviz.progress.Progress` reports so far (may be empty);
+        each run has its network's colour (``cnnviz.plots.network_colour``).
     threshold
         A validation accuracy (%) to draw as a dashed line, e.g. the report's 98.45.
 
@@ -37,10 +40,13 @@ def plot_progress(runs: Mapping[str, Sequence[Progress]], threshold: float | Non
     >>> fig = plot_progress({"batch norm": reports}, threshold=98.45)
     >>> [ax.get_title() for ax in fig.axes]
     ['loss (training batches)', 'accuracy (%)']
+    >>> fig.axes[0].get_lines()[0].get_color() == NETWORK_COLOURS["batch norm"]
+    True
     """
     fig = Figure(figsize=(9.0, 3.2))
     loss, accuracy = fig.subplots(1, 2, gridspec_kw=_SPACING)
-    for colour, (name, reports) in zip(COLOURS, runs.items(), strict=False):
+    for name, reports in runs.items():
+        colour = network_colour(name)
         steps = [p.step for p in reports]
         loss.plot(steps, [p.train_loss for p in reports], color=colour, lw=0.8, label=name)
         accuracy.plot(steps, [p.train_acc for p in reports], color=colour, lw=0.6, alpha=0.5)

@@ -9,7 +9,7 @@ from matplotlib.patches import Rectangle
 
 from cnnviz.feature_vis import TopPatches
 from cnnviz.neuron import UnitComputation, receptive_field
-from cnnviz.plots import DIVERGING, show_digit
+from cnnviz.plots import DIVERGING, network_colour, show_digit
 
 #: Figure margins of :func:`plot_unit_computation` (a layout engine costs a click 0.1 s).
 _SPACING = {"left": 0.01, "right": 0.99, "top": 0.93, "bottom": 0.04, "wspace": 0.08}
@@ -115,9 +115,10 @@ def plot_unit_computation(terms: UnitComputation, image: torch.Tensor) -> Figure
         _pool_window(axes["pool"], terms)
     else:
         fig = Figure(figsize=(9.5, 3.3))
-        spacing = _SPACING | {"left": 0.02, "bottom": 0.16, "wspace": 0.55}
+        # The text panel is as wide as batch norm's arithmetic (~45 characters).
+        spacing = _SPACING | {"left": 0.02, "bottom": 0.16, "wspace": 0.5}
         axes = fig.subplot_mosaic(
-            [["field", "bars", "text"]], width_ratios=[1.0, 1.6, 1.6], gridspec_kw=spacing
+            [["field", "bars", "text"]], width_ratios=[1.0, 1.45, 1.75], gridspec_kw=spacing
         )
         _bars(axes["bars"], terms, SOURCE_NAMES[terms.source])
         axes["bars"].set_xlabel(terms.push_meaning(), fontsize=8)
@@ -220,16 +221,23 @@ def plot_top_patches(found: TopPatches, channels: list[int], count: int = 6) -> 
 
 
 def plot_image_rows(
-    rows: dict[str, torch.Tensor], captions: dict[str, list[str]] | None = None
+    rows: dict[str, torch.Tensor],
+    captions: dict[str, list[str]] | None = None,
+    columns: list[str] | None = None,
 ) -> Figure:
     """Rows of images side by side, each row named (e.g. plain vs regularised ascent).
 
     Parameters
     ----------
     rows
-        Row name -> ``(K, 1, 28, 28)`` images in [-1, 1], every row the same ``K``.
+        Row name -> ``(K, 1, 28, 28)`` images in [-1, 1], every row the same ``K``. A
+        name that names a network (``"robust"``, ``"standard, plain"``) is written in
+        its colour (``cnnviz.plots.network_colour``).
     captions
         Row name -> ``K`` captions (e.g. probabilities); default none.
+    columns
+        ``K`` column labels (e.g. the class or channel each column shows), above the
+        first row; default none.
 
     Returns
     -------
@@ -237,18 +245,26 @@ def plot_image_rows(
 
     Examples
     --------
-    >>> fig = plot_image_rows({"a": torch.zeros(3, 1, 28, 28), "b": torch.ones(3, 1, 28, 28)})
-    >>> len(fig.axes)
-    6
+    >>> rows = {"a": torch.zeros(3, 1, 28, 28), "b": torch.ones(3, 1, 28, 28)}
+    >>> fig = plot_image_rows(rows, columns=["class 0", "class 1", "class 2"])
+    >>> len(fig.axes), fig.axes[1].get_title()
+    (6, 'class 1')
     """
     count = len(next(iter(rows.values())))
-    fig = Figure(figsize=(0.9 * count + 0.9, 1.15 * len(rows)), layout="constrained")
+    if columns is not None and len(columns) != count:
+        raise ValueError(
+            f"columns needs {count} labels, one per image of a row, not {len(columns)}"
+        )
+    top = 0.25 if columns else 0.0
+    fig = Figure(figsize=(0.9 * count + 0.9, 1.15 * len(rows) + top), layout="constrained")
     axes = np.atleast_2d(fig.subplots(len(rows), count))
     for row, (name, images) in enumerate(rows.items()):
+        caption = (captions or {}).get(name)
         for column in range(count):
             ax = axes[row, column]
-            caption = (captions or {}).get(name)
-            show_digit(ax, images[column], caption[column] if caption else None)
-            if column == 0:
-                ax.set_ylabel(name, fontsize=9)
+            words = [columns[column]] if columns and row == 0 else []
+            words += [caption[column]] if caption else []
+            show_digit(ax, images[column], "\n".join(words) or None)
+            if column == 0:  # a row of a network has the network's colour
+                ax.set_ylabel(name, fontsize=9, color=network_colour(name, other="black"))
     return fig

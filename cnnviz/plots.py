@@ -6,6 +6,8 @@ threads and never pop up windows; save them with ``fig.savefig(path)``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import matplotlib
 import numpy as np
 import torch
@@ -23,9 +25,173 @@ METRICS = {
     "accuracy": ("train_acc", "val_acc", "accuracy (%)"),
     "loss": ("train_loss", "val_loss", "NLL loss"),
 }
-VARIANT_NAMES = {"bn": "with batch norm", "nobn": "without batch norm"}
+VARIANT_NAMES = {
+    "bn": "with batch norm",
+    "nobn": "without batch norm",
+    "robust": "robust (adversarially trained)",
+}
+#: One colour per network, the same on every page, plot and app view (Okabe-Ito: told
+#: apart with every common colour-vision deficiency, tested). ``"yours"``: any other.
+NETWORK_COLOURS: dict[str, str] = {
+    "standard": "#0072B2",
+    "batch norm": "#D55E00",
+    "robust": "#009E73",
+    "yours": "#CC79A7",
+}
+#: Names by which pages, histories and the app call the networks of
+#: :data:`NETWORK_COLOURS` (lower case, as :func:`network_colour` compares them).
+NETWORK_ALIASES: dict[str, str] = {
+    "nobn": "standard",
+    "no batch norm": "standard",
+    "without batch norm": "standard",
+    "bn": "batch norm",
+    "with batch norm": "batch norm",
+    "robust (adversarially trained)": "robust",
+}
 DIVERGING = "RdBu_r"
 REPORT_BOUNDS: Bounds = (-1.0, 1.0)  # the report CNN's input space, the plots' default
+
+
+#: The report's numbered figures (Fig 1 to 17).
+REPORT_FIGURES = range(1, 18)
+#: Attribute of a :class:`~matplotlib.figure.Figure` that holds its description.
+DESCRIPTION_ATTRIBUTE = "cnnviz_description"
+
+
+class FigureDescriptionError(ValueError):
+    """A figure description without words, or naming a figure the report does not have.
+
+    Examples
+    --------
+    >>> describe(Figure(), alt="a", caption="b", report_figure=18)
+    Traceback (most recent call last):
+    ...
+    cnnviz.plots.FigureDescriptionError: the report has Fig 1 to 17, not 18
+    """
+
+
+@dataclass(frozen=True)
+class FigureDescription:
+    """What a figure shows (``alt``), what to notice in it (``caption``), and which of
+    the report's figures (Fig 1 to 17) it re-creates: ``report_figures``, empty for a
+    figure beyond the report.
+
+    Examples
+    --------
+    >>> FigureDescription("Two curves.", "They meet.", ()).full_caption
+    'Beyond the report. They meet.'
+    """
+
+    alt: str
+    caption: str
+    report_figures: tuple[int, ...]
+
+    @property
+    def source(self) -> str:
+        """``"Report Fig 8"``, ``"Report Fig 14 and 15"`` or ``"Beyond the report"``.
+
+        Examples
+        --------
+        >>> FigureDescription("a", "b", (14, 15)).source
+        'Report Fig 14 and 15'
+        """
+        if not self.report_figures:
+            return "Beyond the report"
+        numbers = [str(number) for number in self.report_figures]
+        if len(numbers) == 1:
+            return f"Report Fig {numbers[0]}"
+        return f"Report Fig {', '.join(numbers[:-1])} and {numbers[-1]}"
+
+    @property
+    def full_caption(self) -> str:
+        """The caption as shown under the image: its source, then the caption.
+
+        Examples
+        --------
+        >>> FigureDescription("a", "Blue is negative.", (8,)).full_caption
+        'Report Fig 8. Blue is negative.'
+        """
+        return f"{self.source}. {self.caption}"
+
+
+def describe(
+    fig: Figure, *, alt: str, caption: str, report_figure: int | tuple[int, ...] | None
+) -> None:
+    """Attach alt text, a caption and the report figure it re-creates to ``fig``.
+
+    The documentation shows ``alt`` as the image's alternative text (what the figure
+    shows, for a reader who cannot see it) and ``caption`` under the image, after the
+    report figure it re-creates; the docs build fails for a gallery figure without them.
+
+    Parameters
+    ----------
+    fig
+        The figure to describe; :func:`description` returns what it was given.
+    alt
+        What the figure shows: its panels, axes and colours, in one or two sentences.
+    caption
+        What to notice in it; true on every run (the printed numbers say the rest).
+    report_figure
+        The report's figure number (1 to 17), several for a figure that re-creates
+        several (``(14, 15)``), or ``None`` for a figure beyond the report.
+
+    Raises
+    ------
+    FigureDescriptionError
+        If ``alt`` or ``caption`` is blank, or a number is not one of Fig 1 to 17.
+
+    Examples
+    --------
+    >>> fig = Figure()
+    >>> describe(fig, alt="An empty canvas.", caption="Nothing.", report_figure=3)
+    >>> description(fig).full_caption
+    'Report Fig 3. Nothing.'
+    """
+    if not alt.strip() or not caption.strip():
+        raise FigureDescriptionError("a figure needs both alt text and a caption")
+    numbers = () if report_figure is None else tuple(np.atleast_1d(report_figure).tolist())
+    if any(number not in REPORT_FIGURES for number in numbers):
+        raise FigureDescriptionError(f"the report has Fig 1 to 17, not {report_figure}")
+    setattr(fig, DESCRIPTION_ATTRIBUTE, FigureDescription(alt.strip(), caption.strip(), numbers))
+
+
+def description(fig: Figure) -> FigureDescription | None:
+    """The description :func:`describe` attached to ``fig``, or ``None``.
+
+    Examples
+    --------
+    >>> description(Figure()) is None
+    True
+    """
+    return getattr(fig, DESCRIPTION_ATTRIBUTE, None)
+
+
+def network_colour(name: str, other: str = NETWORK_COLOURS["yours"]) -> str:
+    """The colour of the network a line or panel label names (:data:`NETWORK_COLOURS`).
+
+    ``name`` is a network's name, alias (:data:`NETWORK_ALIASES`) or a history's
+    ``variant``, optionally followed by a comma and more words (``"batch norm, FGSM"``);
+    case is ignored. Any other name gets ``other``: by default the colour of a student's
+    own network, ``"yours"`` (pass e.g. ``"black"`` for labels that may name no network).
+
+    Examples
+    --------
+    >>> network_colour("no batch norm, PGD-40") == NETWORK_COLOURS["standard"]
+    True
+    >>> [network_colour(n) for n in ("bn", "Robust", "my net")] == [
+    ...     NETWORK_COLOURS[k] for k in ("batch norm", "robust", "yours")
+    ... ]
+    True
+    >>> network_colour("plain ascent", other="black")
+    'black'
+    """
+    key = name.split(",")[0].strip().lower()
+    return NETWORK_COLOURS.get(NETWORK_ALIASES.get(key, key), other)
+
+
+def _network(history: History) -> str:
+    """The network a run trained: its variant, or ``"robust"`` for the robust recipe."""
+    return "robust" if history.recipe.get("name") == "robust" else history.variant
 
 
 def _smooth(values: list[float], window: int) -> np.ndarray:
@@ -76,7 +242,8 @@ def plot_training_curves(history: History, metric: str = "accuracy", window: int
     """Training (per step, smoothed) and validation curves of one run (Fig 1, 2, 4, 5).
 
     ``metric``: ``"accuracy"`` or ``"loss"``; ``window``: training steps averaged by the
-    smoothed training curve.
+    smoothed training curve. The training curves have the network's colour
+    (``network_colour``); validation is dotted black through dots of that colour.
 
     Examples
     --------
@@ -90,14 +257,23 @@ def plot_training_curves(history: History, metric: str = "accuracy", window: int
     train_key, val_key, label = METRICS[metric]
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
-    ax.plot(history.step, getattr(history, train_key), color="C0", alpha=0.2, lw=0.8)
+    colour = network_colour(_network(history))
+    ax.plot(history.step, getattr(history, train_key), color=colour, alpha=0.2, lw=0.8)
     ax.plot(
         history.step,
         _smooth(getattr(history, train_key), window),
-        color="C0",
+        color=colour,
         label=f"training (moving average of {window} steps)",
     )
-    ax.plot(history.val_step, getattr(history, val_key), "o-", color="C1", ms=3, label="validation")
+    ax.plot(
+        history.val_step,
+        getattr(history, val_key),
+        "o:",
+        color="black",
+        markerfacecolor=colour,
+        ms=4,
+        label="validation",
+    )
     for end in history.epoch_steps[:-1]:
         ax.axvline(end, color="0.85", lw=0.8, zorder=0)
     if metric == "accuracy":
@@ -108,7 +284,7 @@ def plot_training_curves(history: History, metric: str = "accuracy", window: int
     ax.set_ylabel(label)
     test = f"; test {history.test_acc:.2f} %" if history.test_acc is not None else ""
     ax.set_title(
-        f"Training and validation {metric}, {VARIANT_NAMES[history.variant]}\n"
+        f"Training and validation {metric}, {VARIANT_NAMES[_network(history)]}\n"
         f"({history.recipe['name']} recipe{test})"
     )
     ax.legend(loc="lower right" if metric == "accuracy" else "upper right")
@@ -119,7 +295,8 @@ def plot_training_curves(history: History, metric: str = "accuracy", window: int
 def plot_bn_comparison(histories: list[History], metric: str = "accuracy") -> Figure:
     """Validation curves of several runs on one plot: batch norm versus none (Fig 6, 7).
 
-    ``histories``: up to four runs; ``metric``: ``"accuracy"`` or ``"loss"``.
+    ``histories``: runs of different networks, each drawn in its network's colour
+    (``network_colour``); ``metric``: ``"accuracy"`` or ``"loss"``.
 
     Examples
     --------
@@ -134,15 +311,15 @@ def plot_bn_comparison(histories: list[History], metric: str = "accuracy") -> Fi
     _, val_key, label = METRICS[metric]
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
-    for color, history in zip(("C3", "C2", "C4", "C5"), histories, strict=False):
+    for history in histories:
         test = f", test {history.test_acc:.2f} %" if history.test_acc is not None else ""
         ax.plot(
             history.val_step,
             getattr(history, val_key),
             "o-",
             ms=3,
-            color=color,
-            label=f"{VARIANT_NAMES[history.variant]}{test}",
+            color=network_colour(_network(history)),
+            label=f"{VARIANT_NAMES[_network(history)]}{test}",
         )
     if metric == "accuracy":
         ax.set_ylim(max(0.0, min(min(h.val_acc) for h in histories) - 1), 100.2)
@@ -628,7 +805,8 @@ def plot_noise_attack(transfer: NoiseTransfer, columns: int = 5) -> Figure:
     n = len(attack.targets)
     cols = min(columns, n)
     rows = -(-n // cols)
-    fig = Figure(figsize=(1.5 * cols + 1.2, 3.3 * rows + 0.4), layout="constrained")
+    width = max(1.5 * cols + 1.2, 5.2)  # at least the title's width
+    fig = Figure(figsize=(width, 3.3 * rows + 0.4), layout="constrained")
     axes = np.asarray(fig.subplots(2 * rows, cols)).reshape(2 * rows, cols)
     noises = transfer.noises[:, 0].numpy() / 2  # pixel units
     limit = float(np.abs(noises).max()) or 1.0
@@ -698,7 +876,8 @@ def plot_robustness(epsilons: list[float], curves: dict[str, torch.Tensor]) -> F
     """Accuracy against the L-infinity budget, one line per (model, attack).
 
     ``epsilons``: ``E`` budgets in pixel units of [0, 1] images; ``curves``: line label
-    -> ``(E,)`` accuracies in percent. Labels containing ``"FGSM"`` are dashed.
+    -> ``(E,)`` accuracies in percent, labelled ``"network, attack"``: each network has
+    its colour (``network_colour``); labels containing ``"FGSM"`` are dashed.
 
     Examples
     --------
@@ -706,18 +885,20 @@ def plot_robustness(epsilons: list[float], curves: dict[str, torch.Tensor]) -> F
     >>> fig = plot_robustness([0.0, 0.3], curves)
     >>> [line.get_linestyle() for line in fig.axes[0].get_lines()]
     ['--', '-']
+    >>> {line.get_color() for line in fig.axes[0].get_lines()} == {NETWORK_COLOURS["yours"]}
+    True
     """
     fig = Figure(figsize=(6.5, 4), layout="constrained")
     ax = fig.subplots()
-    for index, (name, accuracies) in enumerate(curves.items()):
-        style = "--" if "FGSM" in name else "-"
+    for name, accuracies in curves.items():
+        fgsm = "FGSM" in name
         ax.plot(
             epsilons,
             accuracies.numpy(),
-            style,
-            marker="o",
-            ms=3,
-            color=f"C{index // 2 if len(curves) > 2 else index}",
+            "--" if fgsm else "-",
+            marker="s" if fgsm else "o",
+            ms=3.5,
+            color=network_colour(name),
             label=name,
         )
     ax.set_xlabel("epsilon (L-infinity, pixel units of [0, 1] images)")
@@ -792,7 +973,8 @@ def _add_outcome_legend(fig: Figure, outcomes: list[np.ndarray]) -> None:
         Patch(facecolor=colour, edgecolor="0.4", label=text if code in seen else f"{text} (none)")
         for code, (text, colour) in TRANSFER_OUTCOMES.items()
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=9, frameon=False)
+    columns = 2 if fig.get_figwidth() >= 5.5 else 1  # two columns need 5.5 inches
+    fig.legend(handles=handles, loc="outside lower center", ncol=columns, fontsize=9, frameon=False)
 
 
 def plot_transfer_comparison(
@@ -852,7 +1034,7 @@ def plot_universal_perturbation(
     Returns
     -------
     Figure
-        Digits whose prediction changed are titled in green (``before -> after``).
+        Digits whose prediction changed are titled in sky blue (``before -> after``).
 
     Examples
     --------

@@ -11,9 +11,11 @@ constants here, so one JSON holds both and the docs render from it.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 
@@ -22,6 +24,7 @@ from cnnviz.attacks import (
     REPORT_CLASS_VISUALISATION,
     REPORT_NOISE_ATTACK,
     AttackResult,
+    UniversalPerturbation,
     accuracy_under_attack,
     all_pairs,
     class_visualisation,
@@ -248,20 +251,146 @@ def _transfer_section(
     return section
 
 
+@dataclass(frozen=True)
+class ReportDigits:
+    """The seeded digit subsets the report's numbers are measured on.
+
+    Attributes
+    ----------
+    bases
+        ``(10,)`` test indices: the first test digit of each class (the noises' bases).
+    unseen
+        Test indices, never a base, that learned and universal noises are added to.
+    attacked
+        Test indices, after ``unseen``, attacked with FGSM and PGD.
+    learn
+        Training indices the universal perturbation is learned on.
+
+    Examples
+    --------
+    >>> from cnnviz.data import Splits
+    >>> x, y = torch.zeros(40, 1, 28, 28), torch.arange(40) % 10
+    >>> digits = report_digits(Splits(x, y, x, y, x, y), unseen_digits=5, attack_digits=3)
+    >>> len(digits.bases), len(digits.unseen), len(digits.attacked), len(digits.learn)
+    (10, 5, 3, 40)
+    """
+
+    bases: torch.Tensor
+    unseen: torch.Tensor
+    attacked: torch.Tensor
+    learn: torch.Tensor
+
+
+def report_digits(
+    data: Splits,
+    *,
+    unseen_digits: int = 200,
+    universal_digits: int = 1000,
+    attack_digits: int = 100,
+) -> ReportDigits:
+    """The digits :func:`compute_report` measures on, drawn with :data:`REPORT_SEED`.
+
+    A gallery page that shows one of the report's numbers measures it on these digits
+    (or reads it from :func:`compute_report`), so the page and "Reproducing the report"
+    agree. Sizes as :func:`compute_report`'s parameters; see :class:`ReportDigits`.
+
+    Examples
+    --------
+    >>> from cnnviz.data import Splits
+    >>> x, y = torch.zeros(30, 1, 28, 28), torch.arange(30) % 10
+    >>> data = Splits(x, y, x, y, x, y)
+    >>> report_digits(data).unseen.tolist() == report_digits(data).unseen.tolist()
+    True
+    """
+    bases = first_per_class(data.test_y)
+    generator = torch.Generator().manual_seed(REPORT_SEED)
+    order = torch.randperm(len(data.test_x), generator=generator)
+    order = order[~torch.isin(order, bases)]
+    unseen, attacked = order[:unseen_digits], order[unseen_digits : unseen_digits + attack_digits]
+    learn = torch.randperm(len(data.train_x), generator=generator)[:universal_digits]
+    return ReportDigits(bases=bases, unseen=unseen, attacked=attacked, learn=learn)
+
+
+def _data_key(data: Splits) -> str:
+    """A short name for a dataset: its shapes, all labels and every 997th training image."""
+    digest = hashlib.sha256()
+    for tensor in (data.train_y, data.val_y, data.test_y, data.train_x[::997]):
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+#: Results computed once per process: a page that shows a number of the report and the
+#: report's table itself (both built in one docs build) then show the same number.
+_MEMO: dict[tuple, object] = {}
+
+
+def report_universal(
+    variant: str, data: Splits, *, unseen_digits: int = 200, universal_digits: int = 1000
+) -> tuple[UniversalPerturbation, float]:
+    """The report's universal perturbation for a shipped model, and its fooling rate.
+
+    Learned with :data:`UNIVERSAL_SETTINGS` on the ``learn`` digits of
+    :func:`report_digits` and measured on its ``unseen`` test digits, in one thread;
+    computed once per process and dataset, then returned from memory, so the gallery
+    and :func:`compute_report` show the same perturbation and the same rate.
+
+    Parameters
+    ----------
+    variant
+        ``"nobn"`` or ``"bn"`` (the shipped models).
+    data
+        MNIST splits.
+    unseen_digits, universal_digits
+        As :func:`compute_report`.
+
+    Returns
+    -------
+    perturbation, rate
+        The :class:`~cnnviz.attacks.UniversalPerturbation` and the share, in [0, 1], of
+        the unseen digits not of the target class that it makes read as the target.
+
+    Examples
+    --------
+    >>> from cnnviz.data import Splits
+    >>> x, y = torch.rand(60, 1, 28, 28) * 2 - 1, torch.arange(60) % 10
+    >>> data = Splits(x, y, x, y, x, y)
+    >>> first = report_universal("nobn", data, unseen_digits=20, universal_digits=30)
+    >>> first is report_universal("nobn", data, unseen_digits=20, universal_digits=30)
+    True
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {sorted(VARIANTS)}, not {variant!r}")
+    key = ("universal", variant, _data_key(data), unseen_digits, universal_digits)
+    if key not in _MEMO:
+        digits = report_digits(data, unseen_digits=unseen_digits, universal_digits=universal_digits)
+        model = pretrained(batchnorm=VARIANTS[variant])
+        with _torch_threads(1):
+            universal = universal_perturbation(
+                model,
+                data.train_x[digits.learn],
+                data.train_y[digits.learn],
+                seed=REPORT_SEED,
+                **UNIVERSAL_SETTINGS,
+            )
+            unseen_x, unseen_y = data.test_x[digits.unseen], data.test_y[digits.unseen]
+            rate = universal_fooling_rate(model, universal, unseen_x, unseen_y)
+        _MEMO[key] = (universal, rate)
+    return _MEMO[key]
+
+
 def _universal_section(
-    models: dict[str, CNN], data: Splits, learn: torch.Tensor, unseen: torch.Tensor
+    data: Splits, unseen_digits: int, universal_digits: int
 ) -> dict[str, object]:
     """A universal perturbation learned on training digits, measured on unseen test digits."""
     section: dict[str, object] = {"report": None, "settings": UNIVERSAL_SETTINGS}
-    for name, model in models.items():
-        universal = universal_perturbation(
-            model, data.train_x[learn], data.train_y[learn], seed=REPORT_SEED, **UNIVERSAL_SETTINGS
+    for name in VARIANTS:
+        universal, rate = report_universal(
+            name, data, unseen_digits=unseen_digits, universal_digits=universal_digits
         )
-        rate = universal_fooling_rate(model, universal, data.test_x[unseen], data.test_y[unseen])
-        sizes = universal.sizes()
         section[name] = {
             "fooling_rate_unseen": round(rate, 3),
-            "perturbation": {key: round(value, 3) for key, value in sizes.items()},
+            "perturbation": {key: round(value, 3) for key, value in universal.sizes().items()},
         }
     return section
 
@@ -360,20 +489,21 @@ def compute_report(
     if unknown:
         raise ValueError(f"unknown sections {sorted(unknown)}; choose from {list(SECTIONS)}")
     models = {name: pretrained(batchnorm=bn) for name, bn in VARIANTS.items()}
-    bases = first_per_class(data.test_y)
-    examples = data.test_x[bases]
-    generator = torch.Generator().manual_seed(REPORT_SEED)
-    order = torch.randperm(len(data.test_x), generator=generator)
-    order = order[~torch.isin(order, bases)]
-    unseen, attacked = order[:unseen_digits], order[unseen_digits : unseen_digits + attack_digits]
-    learn = torch.randperm(len(data.train_x), generator=generator)[:universal_digits]
+    digits = report_digits(
+        data,
+        unseen_digits=unseen_digits,
+        universal_digits=universal_digits,
+        attack_digits=attack_digits,
+    )
+    examples = data.test_x[digits.bases]
+    unseen, attacked, learn = digits.unseen, digits.attacked, digits.learn
     makers: dict[str, Callable[[], dict[str, object]]] = {
         "test": lambda: _test_set_section(models, data),
         "layers": _layers_section,
         "class_visualisation": lambda: _class_section(models),
         "targeted_attack": lambda: _targeted_section(models, examples),
         "noise_transfer": lambda: _transfer_section(models, data, examples, unseen),
-        "universal": lambda: _universal_section(models, data, learn, unseen),
+        "universal": lambda: _universal_section(data, unseen_digits, universal_digits),
         "robustness": lambda: _robustness_section(models, data, attacked, epsilons),
     }
     report: dict[str, object] = {
@@ -386,17 +516,57 @@ def compute_report(
         }
     }
     seconds = {}
+    sizes = (_data_key(data), unseen_digits, universal_digits, attack_digits, tuple(epsilons))
     with _torch_threads(1):
         for name in SECTIONS:
             if name not in sections:
                 continue
             started = time.perf_counter()
-            report[name] = makers[name]()
+            if (name, *sizes) not in _MEMO:
+                _MEMO[(name, *sizes)] = makers[name]()
+            report[name] = _MEMO[(name, *sizes)]
             seconds[name] = round(time.perf_counter() - started, 1)
             if progress is not None:
                 progress(name)
     report["seconds"] = seconds
     return report
+
+
+def fgsm_disagreements(
+    curves: dict[str, torch.Tensor], epsilons: Sequence[float], data: Splits
+) -> list[str]:
+    """Where a page's FGSM accuracies differ from the report's robustness section.
+
+    ``curves`` as :func:`cnnviz.attacks.robustness_curves` returns them for the shipped
+    models named ``"no batch norm"`` and ``"batch norm"``, measured on the ``attacked``
+    digits of :func:`report_digits` at ``epsilons``; at every budget the report also
+    measures, each rounded accuracy must equal the report's (computed once per process,
+    see :func:`compute_report`).
+
+    Returns
+    -------
+    list of str
+        One sentence per disagreement; empty when the page and the report agree.
+
+    Examples
+    --------
+    >>> from cnnviz.data import Splits
+    >>> x, y = torch.zeros(10, 1, 28, 28), torch.arange(10)
+    >>> fgsm_disagreements({}, [0.5], Splits(x, y, x, y, x, y))  # no budget in common
+    []
+    """
+    shared = [eps for eps in (0.0, 0.1, 0.2, 0.3) if eps in epsilons]
+    if not shared:
+        return []
+    report = compute_report(data, sections=["robustness"])["robustness"]
+    found = []
+    for variant, name in (("nobn", "no batch norm"), ("bn", "batch norm")):
+        for eps in shared:
+            ours = round(float(curves[f"{name}, FGSM"][list(epsilons).index(eps)]), 1)
+            theirs = report[variant]["fgsm"][report["epsilons"].index(eps)]
+            if ours != theirs:
+                found.append(f"FGSM at {eps} on {name}: {ours} % here, {theirs} % in the report")
+    return found
 
 
 Row = tuple[str, str, str, str]

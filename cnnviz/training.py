@@ -9,6 +9,7 @@ report's CNN once per setup and keeps the result on disk.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -238,7 +239,16 @@ def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str
     """``"fp32"`` or ``"bf16"``: what ``precision`` (maybe ``"auto"``) means on ``device``.
 
     ``"auto"`` is ``"bf16"`` where the device has native bfloat16 arithmetic (a CPU with
-    AVX512-BF16/AMX, a CUDA GPU that supports it), else ``"fp32"``.
+    AVX512-BF16/AMX, a CUDA GPU that supports it), else ``"fp32"``. The environment
+    variable ``CNNVIZ_PRECISION=fp32`` makes ``"auto"`` mean ``"fp32"`` everywhere, so a
+    machine with bf16 can run (and the docs build can check) the path of a machine
+    without it; ``CNNVIZ_PRECISION=auto`` or unset keeps the default. An explicit
+    ``"fp32"`` or ``"bf16"`` is never overridden.
+
+    Raises
+    ------
+    ValueError
+        For another ``precision``, or another value of ``CNNVIZ_PRECISION``.
 
     Examples
     --------
@@ -246,14 +256,24 @@ def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str
     'fp32'
     >>> resolve_precision("auto") in ("fp32", "bf16")
     True
+    >>> import os
+    >>> os.environ["CNNVIZ_PRECISION"] = "fp32"
+    >>> resolve_precision("auto"), resolve_precision("bf16")
+    ('fp32', 'bf16')
+    >>> del os.environ["CNNVIZ_PRECISION"]
     """
-    if precision == "auto":
-        if torch.device(device).type == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-    if precision not in ("fp32", "bf16"):
+    if precision not in ("fp32", "bf16", "auto"):
         raise ValueError(f"precision must be 'fp32', 'bf16' or 'auto', not {precision!r}")
-    return precision
+    if precision != "auto":
+        return precision
+    forced = os.environ.get("CNNVIZ_PRECISION", "auto") or "auto"
+    if forced not in ("fp32", "auto"):
+        raise ValueError(f"CNNVIZ_PRECISION must be 'fp32' or 'auto', not {forced!r}")
+    if forced == "fp32":
+        return "fp32"
+    if torch.device(device).type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
 
 
 def get_recipe(recipe: str | Recipe, epochs: int | None = None) -> Recipe:
@@ -648,13 +668,17 @@ def train(
     return model, history
 
 
-def _training_key(recipe: Recipe, data: Splits) -> str:
-    """12 hex digits naming a training setup: recipe settings, versions and data.
+def _training_key(recipe: Recipe, data: Splits, device: str | torch.device = "cpu") -> str:
+    """12 hex digits naming a training setup: recipe settings, versions, precision and data.
 
-    The data enter through their shapes, all labels and every 97th training image, so
-    another dataset or split gives another key without hashing 170 MB each time.
+    The precision is the one ``recipe.precision`` resolves to on ``device`` (an ``"auto"``
+    recipe trains in bf16 or fp32, see :func:`resolve_precision`). The data enter through
+    their shapes, all labels and every 97th training image, so another dataset or split
+    gives another key without hashing 170 MB each time.
     """
-    digest = hashlib.sha256(f"{recipe!r}|{__version__}|{torch.__version__}".encode())
+    precision = resolve_precision(recipe.precision, device)
+    versions = f"{recipe!r}|{__version__}|{torch.__version__}|{precision}"
+    digest = hashlib.sha256(versions.encode())
     for tensor in (data.train_y, data.val_y, data.test_y, data.train_x[::97]):
         digest.update(str(tuple(tensor.shape)).encode())
         digest.update(tensor.contiguous().numpy().tobytes())
@@ -678,8 +702,8 @@ def cached_train(
     ``checkpoints/``), written atomically, and loaded safely on the next call; the gallery
     uses this so that examples share a training run instead of repeating it. The file
     name carries a key of everything else that shapes the result (the recipe's settings,
-    the cnnviz and torch versions, the data), so a change to any of them trains afresh
-    instead of returning a stale model.
+    the precision it resolves to, the cnnviz and torch versions, the data), so a change to
+    any of them trains afresh instead of returning a stale model.
 
     Parameters
     ----------
@@ -712,7 +736,7 @@ def cached_train(
     chosen = get_recipe(recipe, epochs)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "checkpoints"
     variant = "bn" if batchnorm else "nobn"
-    key = _training_key(chosen, data)
+    key = _training_key(chosen, data, resolve_device(device))
     path = folder / f"cnn_{variant}-{chosen.name}-{chosen.epochs}ep-seed{seed}-{key}.safetensors"
     if path.is_file() and history_path(path).is_file():
         model = load_checkpoint(path)[0].to(resolve_device(device))

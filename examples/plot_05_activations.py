@@ -2,6 +2,8 @@
 Activations (R10)
 =================
 
+**What does a digit look like to the network after each convolution?**
+
 This page re-creates report item R10, the feature maps of both convolutions for one
 digit (the report's Fig 10 and 11); :doc:`/reproducing` lists all report items. Each
 channel of ``conv1`` gives a map of 28x28, each channel of ``conv2`` (working on the
@@ -30,6 +32,20 @@ data = cnnviz.load_splits()
 digit = data.test_x[sample_indices(len(data.test_x), 1)]
 maps = activations(model, digit, ("conv1", "relu1", "relu2"))
 fig = plots.plot_activations(maps["conv1"][0], "conv1 (before its ReLU)", digit[0])
+# sphinx_gallery_start_ignore
+plots.describe(
+    fig,
+    alt=(
+        "The input digit, then a grid of 32 feature maps of 28x28 pixels, each titled "
+        "with its channel number and maximum, on one blue-white-red scale symmetric "
+        "around zero given by a colour bar."
+    ),
+    caption=(
+        "The 32 outputs of conv1 for one test digit, before the ReLU, all on one colour scale."
+    ),
+    report_figure=10,
+)
+# sphinx_gallery_end_ignore
 
 # %%
 # The ``conv1`` maps still look like the digit: most highlight the edges of one
@@ -43,10 +59,26 @@ fig = plots.plot_activations(maps["conv1"][0], "conv1 (before its ReLU)", digit[
 # What the next layer receives from ``conv2``: its output after the ReLU (negative values
 # become 0), on a scale from 0 (dark) to the largest value of any channel.
 fig = plots.plot_activations(maps["relu2"][0], "conv2 after its ReLU", digit[0])
+# sphinx_gallery_start_ignore
+plots.describe(
+    fig,
+    alt=(
+        "The input digit, then a grid of 32 feature maps of 14x14 pixels, each titled "
+        "with its channel number and maximum, on one dark-to-yellow scale from zero to "
+        "the largest value, given by a colour bar."
+    ),
+    caption=(
+        "The 32 outputs of conv2 after its ReLU for the same digit; dark maps are "
+        "channels silent for this digit."
+    ),
+    report_figure=11,
+)
+# sphinx_gallery_end_ignore
 silent = (maps["relu2"][0].flatten(1).amax(1) == 0).nonzero()[:, 0].tolist()
 print(f"conv2 channels that are all zero for this digit: {silent}")
 for layer in ("relu1", "relu2"):
     print(f"{layer}: {(maps[layer] == 0).float().mean():.0%} of the values are zero")
+assert (maps["relu2"] == 0).float().mean() > 0.5, "after the ReLU most conv2 values are zero"
 
 # %%
 # After pooling, ``conv2`` sees the digit at half the resolution and combines edges into

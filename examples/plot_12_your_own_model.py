@@ -2,6 +2,8 @@
 Your own model
 ==============
 
+**Do these analyses need the report's network, or do they work on any CNN?**
+
 Everything on the other pages works on the report's CNN, but nothing in cnnviz needs
 it: any PyTorch module that maps images ``(N, C, H, W)`` to class scores ``(N, K)``
 works with every analysis and attack. This page brings a network of its own, a wider
@@ -54,7 +56,10 @@ class WideNet(nn.Module):
 data = cnnviz.load_splits(bounds=BOUNDS)  # MNIST, scaled to this model's range
 net, history = cnnviz.train(WideNet, data, "fast", epochs=1, seed=0, progress=False)
 loss, accuracy = cnnviz.evaluate(net, data.test_x, data.test_y)
-print(f"WideNet after 1 epoch of the fast recipe: test accuracy {accuracy:.2f} %")
+print(
+    f"WideNet after 1 epoch of the fast recipe ({history.precision}): "
+    f"test accuracy {accuracy:.2f} %"
+)
 for row in cnnviz.layer_summary(net, input_shape=(1, 28, 28)):
     print(f"{row.name:12} {row.output_shape!s:16} {row.weights:7,d} weights")
 
@@ -69,6 +74,18 @@ digits = data.test_x[first_per_class(data.test_y)]
 seven = digits[7]
 result = cnnviz.occlusion(net, seven, 7, patch=5, stride=1, bounds=BOUNDS)
 fig = plots.plot_occlusion(seven, result, bounds=BOUNDS)
+# sphinx_gallery_start_ignore
+plots.describe(
+    fig,
+    alt=(
+        "Three panels for WideNet: a test 7 with its probability, the probability of "
+        "class 7 for each position of a 5x5 grey patch with a colour bar, and the "
+        "occlusion attribution over the digit."
+    ),
+    caption="Occlusion, as in the report's Fig 12, on a network defined in the page (WideNet).",
+    report_figure=12,
+)
+# sphinx_gallery_end_ignore
 print(
     f"p(7) = {result.base_probability:.3f} unoccluded, "
     f"{float(result.probability.min()):.3f} with the patch at its worst place"
@@ -80,9 +97,38 @@ print(
 three = digits[[1, 4, 7]]
 maps = cnnviz.saliency(net, three, [1, 4, 7], bounds=BOUNDS)
 fig = plots.plot_saliency(three, maps, [1, 4, 7], bounds=BOUNDS)
+# sphinx_gallery_start_ignore
+plots.describe(
+    fig,
+    alt=(
+        "Three rows (a 1, a 4 and a 7): each digit, WideNet's gradient saliency map and "
+        "the map laid over the digit."
+    ),
+    caption="Gradient saliency of WideNet for three test digits.",
+    report_figure=None,
+)
+# sphinx_gallery_end_ignore
+
+# %%
+# The feature maps of the first convolution, ``features.0``, for the 7 (the shapes of
+# both layers asked for are printed):
 inside = cnnviz.activations(net, seven[None], ["features.0", "features.7"])
 print({name: tuple(value.shape) for name, value in inside.items()})
 fig = plots.plot_activations(inside["features.0"][0], "features.0", seven, bounds=BOUNDS)
+# sphinx_gallery_start_ignore
+plots.describe(
+    fig,
+    alt=(
+        "The input 7, then a grid of the feature maps of WideNet's first convolution "
+        "(features.0), each titled with its channel and maximum, on one scale given by a "
+        "colour bar."
+    ),
+    caption=(
+        "The first layer's feature maps of WideNet, as the report's Fig 10 shows them for its CNN."
+    ),
+    report_figure=10,
+)
+# sphinx_gallery_end_ignore
 
 # %%
 # PGD against both networks
@@ -96,6 +142,7 @@ for name, model, inputs in (("WideNet", net, images), ("report CNN", report_cnn,
     linf = float(attacked.perturbation_size()[0].max())
     still = 100 * float((attacked.predictions == labels).float().mean())
     print(f"{name}: {still:.1f} % correct under PGD-20 at eps 0.1 (largest change {linf:.2f})")
+    assert linf <= 0.1 + 1e-5, "the same budget, 0.1 in pixel units, for both networks"
 
 # %%
 # Takeaway

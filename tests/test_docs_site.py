@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -27,6 +28,7 @@ ROOT = Path(__file__).parents[1]
 SITE = ROOT / "docs" / "_build" / "html"
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("plot_*.py"))
 WINDOW = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 MIN_TEXT_PX = 9.0  # smallest readable text on a projected page, as displayed
 SMALLEST_TEXT_KEY = "cnnviz-smallest-text-px"  # written by docs/_ext/figure_scraper.py
 
@@ -272,3 +274,101 @@ def test_a_digit_drawn_in_the_lecture_notes_is_read(visit):
     assert settled(frame).startswith("7: ")
     assert "Lowest" in frame.text_content("#occlusion-help")
     assert failures == []
+
+
+#: A gallery figure's caption: where it comes from in the report, then what it shows.
+CAPTION = re.compile(r"^(Report Fig (\d+(?:, \d+)*(?: and \d+)?)|Beyond the report)\. \S")
+
+
+def report_figures_named(text: str) -> set[int]:
+    """The report figure numbers a text names: "Fig 6", "Fig 14 and 15", "Fig 1, 2, 4 and 5"."""
+    found = set()
+    for numbers in re.findall(r"Fig (\d+(?:(?:, | and )\d+)*)", text):
+        found |= {int(n) for n in re.findall(r"\d+", numbers)}
+    return found
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_figure_has_alt_text_and_a_caption_naming_its_report_figure(visit, example):
+    """Each gallery image has its own alt text and a caption under it that says which of
+    the report's figures it re-creates (or that it goes beyond the report); every report
+    figure a section heading promises has a figure captioned with it."""
+    page, _ = visit(f"auto_examples/{example}.html")
+    figures = page.locator(
+        ".bd-article img.sphx-glr-single-img, .bd-article img.sphx-glr-multi-img"
+    )
+    described = page.locator(".bd-article figure.cnnviz-figure").evaluate_all(
+        """all => all.map(f => [f.querySelector('img').alt, f.querySelector('figcaption')
+            ? f.querySelector('figcaption').innerText.trim() : ''])"""
+    )
+    assert figures.count() == len(described) > 0
+    captions = []
+    for alt, caption in described:
+        assert len(alt) > 40 and not alt.startswith(example[5:]), alt  # not the file name
+        assert CAPTION.match(caption), caption
+        captions.append(caption)
+    headings = " ".join(page.locator(".bd-article h1, .bd-article h2").all_inner_texts())
+    captioned = report_figures_named(" ".join(captions))
+    assert report_figures_named(headings) <= captioned, (headings, captions)
+
+
+def test_a_tap_on_a_phone_opens_a_figure_at_full_size(site, browser):
+    """On a 390 px phone a wide figure is shown shrunk; tapping it opens the PNG itself."""
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(site + "auto_examples/plot_04_filters.html", wait_until="load")
+        image = page.locator("figure.cnnviz-figure img").last
+        image.scroll_into_view_if_needed()
+        shown, natural = image.evaluate("img => [img.clientWidth, img.naturalWidth]")
+        assert shown < PHONE["width"] < natural  # shrunk to the screen
+        hint = page.locator("figure.cnnviz-figure figcaption p").last.evaluate(
+            "p => getComputedStyle(p, '::after').content"
+        )
+        assert "Tap the figure" in hint  # the caption says so on a narrow screen
+        page.screenshot(path=str(SITE.parents[1] / "_build" / "phone_figure.png"))
+        with page.expect_navigation():
+            image.tap()
+        assert page.url.endswith(".png")
+        opened = page.evaluate("document.images[0].naturalWidth")
+        assert opened == natural
+    finally:
+        context.close()
+
+
+def screenshot_script():
+    """scripts/app_screenshots.py as a module."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import app_screenshots
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return app_screenshots
+
+
+def test_app_screenshots_show_the_current_layout():
+    """docs/_static/app.png and app-phone.png were made from the app's current layout.
+
+    ``python scripts/app_screenshots.py`` makes them and records a hash of the files that
+    define the app's page; any change to those files makes this test fail until it runs.
+    """
+    app_screenshots = screenshot_script()
+    reason = app_screenshots.stale()
+    assert reason is None, f"{reason}: run python scripts/app_screenshots.py"
+    shown = {"README.md": ROOT / "README.md", "index": ROOT / "docs" / "index.rst"}
+    for name, path in shown.items():
+        assert "_static/app.png" in path.read_text(), name  # the pictures people see
+
+
+def test_the_layout_hash_follows_the_layout_files(tmp_path):
+    """Changing any layout file changes the recorded hash (so the test above can fail)."""
+    app_screenshots = screenshot_script()
+    files = app_screenshots.layout_files()
+    assert {"cnnviz/app/tabs.py", "cnnviz/app/page.js"} <= {f.as_posix() for f in files}
+    for path in files:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes((ROOT / path).read_bytes())
+    before = app_screenshots.layout_hash(tmp_path)
+    assert before == app_screenshots.layout_hash()
+    (tmp_path / "cnnviz/app/page.js").write_text("// changed\n", encoding="utf-8")
+    assert app_screenshots.layout_hash(tmp_path) != before

@@ -227,3 +227,229 @@ def test_robustness_curves_figure():
     fig = plots.plot_robustness([0.0, 0.3], curves)
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == list(curves)
     rendered(fig)
+
+
+# Readable figures: every text inside the canvas, none too small, one colour per network.
+
+#: The article's width at a 1280 px window (docs/_static/cnnviz.css: 62rem less padding);
+#: a wider figure is shown scaled down to it.
+ARTICLE_PX = 912
+MIN_TEXT_PX = 9.0
+DPI = 96
+
+
+def figure_makers(model) -> dict:
+    """A figure of every public plot function of the library, from small generated inputs."""
+    from cnnviz import live_plots, neuron_plots
+    from cnnviz.attacks import all_pairs, class_visualisation, noise_attack, targeted_attack
+    from cnnviz.feature_vis import top_patches
+    from cnnviz.neuron import unit_computation
+    from cnnviz.progress import Progress
+
+    torch.manual_seed(1)
+    normed = CNN(batchnorm=True).eval()  # batch norm's arithmetic is the longest text
+    digits = torch.rand(3, 1, 28, 28) * 2 - 1
+    labels = torch.tensor([1, 2, 7])
+    digit = digits[0]
+    visualisation = class_visualisation(model, steps=3)
+    noise = noise_attack(model, digits[:2], [1, 2], others=digits, other_labels=labels, steps=3)
+    reports = [Progress(s, 4, 1, 1, 1.0 / s, 85.0 + s, None, None, 32 * s, 0.1 * s) for s in (1, 2)]
+    table = (noise.predictions, noise.attack.targets, labels, noise.fooling_rate)
+    return {
+        "training_curves": lambda: plots.plot_training_curves(history(), "accuracy"),
+        "bn_comparison": lambda: plots.plot_bn_comparison([history("nobn"), history("bn")]),
+        "predictions": lambda: plots.plot_predictions(
+            digits, labels, torch.softmax(torch.randn(3, 10), 1)
+        ),
+        "filters_conv1": lambda: plots.plot_filters(conv_filters(model, "conv1")),
+        "filters_conv2": lambda: plots.plot_filters(conv_filters(model, "conv2")),
+        "activations": lambda: plots.plot_activations(
+            activations(model, digit[None], ("relu2",))["relu2"][0], "relu2", digit
+        ),
+        "occlusion": lambda: plots.plot_occlusion(digit, occlusion(model, digit, 1)),
+        "saliency": lambda: plots.plot_saliency(digits, saliency(model, digits, labels), labels),
+        "class_visualisations": lambda: plots.plot_class_visualisations(visualisation),
+        "logit_history": lambda: plots.plot_logit_history(visualisation, (1, 7)),
+        "targeted_grid": lambda: plots.plot_targeted_grid(
+            targeted_attack(model, *all_pairs(digits[:2]), steps=2)
+        ),
+        "perturbed_digits": lambda: plots.plot_perturbed_digits(
+            [0.0, 0.3], torch.stack([digits, digits]), labels, torch.tensor([[1, 2, 7], [1, 0, 0]])
+        ),
+        "noise_attack": lambda: plots.plot_noise_attack(noise),
+        "transfer_table": lambda: plots.plot_transfer_table(noise, labels),
+        "transfer_comparison": lambda: plots.plot_transfer_comparison({"a": table, "b": table}),
+        "robustness": lambda: plots.plot_robustness(
+            [0.0, 0.3], {"batch norm, FGSM": torch.tensor([99.0, 9.0])}
+        ),
+        "universal": lambda: plots.plot_universal_perturbation(
+            digits[:1] * 0.1, digits, labels, labels.flip(0), "fools 2 of 3"
+        ),
+        "unit_conv1": lambda: neuron_plots.plot_unit_computation(
+            unit_computation(model, digit, "conv1", 3, (12, 14)), digit
+        ),
+        "unit_conv2": lambda: neuron_plots.plot_unit_computation(
+            unit_computation(normed, digit, "conv2", 5, (6, 7)), digit
+        ),
+        "unit_fc1": lambda: neuron_plots.plot_unit_computation(
+            unit_computation(normed, digit, "fc1", 3, None), digit
+        ),
+        "unit_fc2": lambda: neuron_plots.plot_unit_computation(
+            unit_computation(model, digit, "fc2", 7, None), digit
+        ),
+        "receptive_fields": lambda: neuron_plots.plot_receptive_fields(digit, (12, 14)),
+        "top_patches": lambda: neuron_plots.plot_top_patches(
+            top_patches(model, digits, "relu2", count=3), [0, 5], count=3
+        ),
+        "image_rows": lambda: neuron_plots.plot_image_rows(
+            {"plain": digits, "regularised": digits}, {"plain": ["a", "b", "c"]}
+        ),
+        "progress": lambda: live_plots.plot_progress(
+            {"batch norm": reports, "no batch norm": reports}, threshold=98.45
+        ),
+    }
+
+
+FIGURES = [
+    "training_curves", "bn_comparison", "predictions", "filters_conv1", "filters_conv2",
+    "activations", "occlusion", "saliency", "class_visualisations", "logit_history",
+    "targeted_grid", "perturbed_digits", "noise_attack", "transfer_table",
+    "transfer_comparison", "robustness", "universal", "unit_conv1", "unit_conv2", "unit_fc1",
+    "unit_fc2",
+    "receptive_fields", "top_patches", "image_rows", "progress",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def makers(model) -> dict:
+    found = figure_makers(model)
+    assert sorted(found) == sorted(FIGURES)
+    return found
+
+
+def visible_texts(fig: Figure) -> tuple[list, object]:
+    """The figure's non-empty visible texts after drawing it at 96 dpi, and the renderer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    fig.set_dpi(DPI)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return texts, renderer
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_figure_text_is_inside_the_canvas_and_at_least_9_px_on_a_1280_px_page(makers, name):
+    """Every text lies inside the canvas as saved (no cropping needed), and the smallest
+    is 9 px or more as shown: font size in points x 96 / 72, times the scale of a figure
+    wider than the article."""
+    fig = makers[name]()
+    texts, renderer = visible_texts(fig)
+    scale = min(1.0, ARTICLE_PX / fig.bbox.width)
+    smallest = min(texts, key=lambda t: t.get_fontsize())
+    shown = smallest.get_fontsize() * DPI / 72 * scale
+    assert shown >= MIN_TEXT_PX, f"{smallest.get_text()!r}: {shown:.1f} px"
+    axes = [axis for ax in fig.axes if ax.axison for axis in (ax.xaxis, ax.yaxis)]
+    ticks = {
+        id(label)
+        for ax in fig.axes
+        for axis in (ax.xaxis, ax.yaxis)
+        for tick in axis.get_major_ticks() + axis.get_minor_ticks()
+        for label in (tick.label1, tick.label2)
+    }
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts if id(t) not in ticks]
+    # Tick labels: only those drawn (inside the view limits) count, as the axis measures them.
+    boxes += [
+        (f"ticks of {axis.axes.get_label() or 'axes'}", axis.get_tightbbox(renderer))
+        for axis in axes
+    ]
+    canvas = fig.bbox
+    outside = []
+    for text, box in boxes:
+        if box is None:
+            continue
+        if box.x0 < -1 or box.y0 < -1 or box.x1 > canvas.x1 + 1 or box.y1 > canvas.y1 + 1:
+            outside.append((text[:40], [round(v) for v in box.extents]))
+    assert outside == [], f"canvas {canvas.width:.0f}x{canvas.height:.0f} px: {outside}"
+
+
+def test_one_colour_per_network_on_every_plot():
+    """The same network has the same colour in training curves, comparisons and attacks."""
+    from cnnviz import live_plots
+    from cnnviz.progress import Progress
+
+    colour = plots.NETWORK_COLOURS
+    assert len(set(colour.values())) == len(colour)
+    line_colours = lambda ax: [line.get_color() for line in ax.get_lines()]  # noqa: E731
+    bn_curves = plots.plot_training_curves(history("bn"))
+    assert line_colours(bn_curves.axes[0])[:2] == [colour["batch norm"]] * 2
+    both = plots.plot_bn_comparison([history("nobn"), history("bn")])
+    assert line_colours(both.axes[0]) == [colour["standard"], colour["batch norm"]]
+    curves = {
+        f"{net}, {attack}": torch.tensor([99.0, 5.0])
+        for net in ("no batch norm", "batch norm", "robust", "my net")
+        for attack in ("FGSM", "PGD-40")
+    }
+    robustness = line_colours(plots.plot_robustness([0.0, 0.3], curves).axes[0])
+    expected = ["standard", "batch norm", "robust", "yours"]
+    assert robustness == [colour[name] for name in expected for _ in range(2)]
+    reports = [Progress(1, 4, 1, 1, 1.0, 85.0, None, None, 32, 0.1)]
+    live = live_plots.plot_progress({"no batch norm": reports, "batch norm": reports})
+    assert line_colours(live.axes[0]) == [colour["standard"], colour["batch norm"]]
+
+
+def simulate_colour_blindness(hex_colour: str, kind: str) -> np.ndarray:
+    """Machado et al. (2009) full-severity simulation, in linear RGB."""
+    matrices = {
+        "protanopia": [[0.152, 1.053, -0.205], [0.115, 0.786, 0.099], [-0.004, -0.048, 1.052]],
+        "deuteranopia": [[0.367, 0.861, -0.228], [0.280, 0.673, 0.047], [-0.012, 0.043, 0.969]],
+        "tritanopia": [[1.256, -0.077, -0.179], [-0.078, 0.931, 0.148], [0.005, 0.691, 0.304]],
+    }
+    rgb = np.array([int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return np.clip(np.array(matrices[kind]) @ linear, 0, 1)
+
+
+@pytest.mark.parametrize("kind", ["protanopia", "deuteranopia", "tritanopia"])
+def test_network_colours_stay_apart_for_colour_blind_readers(kind):
+    """Every pair of network colours differs clearly after simulating the deficiency."""
+    names = list(plots.NETWORK_COLOURS)
+    seen = {n: simulate_colour_blindness(plots.NETWORK_COLOURS[n], kind) for n in names}
+    closest = min(
+        (float(np.abs(seen[a] - seen[b]).sum()), a, b)
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+    )
+    assert closest[0] > 0.15, closest
+
+
+def test_the_robust_run_has_the_robust_colour():
+    """The robust recipe trains the batch-norm variant; its curves are the robust network's."""
+    robust = history("bn")
+    robust = History(**{**robust.__dict__, "recipe": {"name": "robust"}})
+    fig = plots.plot_bn_comparison([history("bn"), robust])
+    assert [line.get_color() for line in fig.axes[0].get_lines()] == [
+        plots.NETWORK_COLOURS["batch norm"],
+        plots.NETWORK_COLOURS["robust"],
+    ]
+    assert "robust" in plots.plot_training_curves(robust).axes[0].get_title()
+
+
+@pytest.mark.parametrize(
+    ("words", "figures"),
+    [({"alt": " ", "caption": "c"}, 3), ({"alt": "a", "caption": ""}, 3), ({}, 0), ({}, (14, 18))],
+)
+def test_a_figure_description_needs_words_and_a_report_figure_that_exists(words, figures):
+    with pytest.raises(plots.FigureDescriptionError):
+        plots.describe(Figure(), **({"alt": "a", "caption": "c"} | words), report_figure=figures)
+
+
+def test_a_figure_description_names_its_report_figures_in_the_caption():
+    fig = Figure()
+    assert plots.description(fig) is None
+    plots.describe(fig, alt=" Two curves. ", caption="They cross.", report_figure=(14, 15))
+    assert plots.description(fig) == plots.FigureDescription("Two curves.", "They cross.", (14, 15))
+    assert plots.description(fig).full_caption == "Report Fig 14 and 15. They cross."
+    plots.describe(fig, alt="a", caption="b", report_figure=None)
+    assert plots.description(fig).full_caption == "Beyond the report. b"
