@@ -288,11 +288,11 @@ def report_digits(
     universal_digits: int = 1000,
     attack_digits: int = 100,
 ) -> ReportDigits:
-    """The digits :func:`compute_report` measures on, drawn with :data:`REPORT_SEED`.
+    """The digits :func:`~cnnviz.report.compute_report` measures on, drawn with ``REPORT_SEED``.
 
     A gallery page that shows one of the report's numbers measures it on these digits
-    (or reads it from :func:`compute_report`), so the page and "Reproducing the report"
-    agree. Sizes as :func:`compute_report`'s parameters; see :class:`ReportDigits`.
+    (or reads it from :func:`~cnnviz.report.compute_report`), so the page and "Reproducing the report"
+    agree. Sizes as :func:`~cnnviz.report.compute_report`'s parameters; see :class:`ReportDigits`.
 
     Examples
     --------
@@ -330,10 +330,10 @@ def report_universal(
 ) -> tuple[UniversalPerturbation, float]:
     """The report's universal perturbation for a shipped model, and its fooling rate.
 
-    Learned with :data:`UNIVERSAL_SETTINGS` on the ``learn`` digits of
+    Learned with ``UNIVERSAL_SETTINGS`` on the ``learn`` digits of
     :func:`report_digits` and measured on its ``unseen`` test digits, in one thread;
     computed once per process and dataset, then returned from memory, so the gallery
-    and :func:`compute_report` show the same perturbation and the same rate.
+    and :func:`~cnnviz.report.compute_report` show the same perturbation and the same rate.
 
     Parameters
     ----------
@@ -342,7 +342,7 @@ def report_universal(
     data
         MNIST splits.
     unseen_digits, universal_digits
-        As :func:`compute_report`.
+        As :func:`~cnnviz.report.compute_report`.
 
     Returns
     -------
@@ -414,7 +414,7 @@ def _robustness_section(
     return section
 
 
-#: The report's sections, in the order :func:`compute_report` measures and prints them.
+#: The report's sections, in the order :func:`~cnnviz.report.compute_report` measures and prints them.
 SECTIONS = (
     "test",
     "layers",
@@ -541,7 +541,7 @@ def fgsm_disagreements(
     models named ``"no batch norm"`` and ``"batch norm"``, measured on the ``attacked``
     digits of :func:`report_digits` at ``epsilons``; at every budget the report also
     measures, each rounded accuracy must equal the report's (computed once per process,
-    see :func:`compute_report`).
+    see :func:`~cnnviz.report.compute_report`).
 
     Returns
     -------
