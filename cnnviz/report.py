@@ -291,8 +291,9 @@ def report_digits(
     """The digits :func:`~cnnviz.report.compute_report` measures on, drawn with ``REPORT_SEED``.
 
     A gallery page that shows one of the report's numbers measures it on these digits
-    (or reads it from :func:`~cnnviz.report.compute_report`), so the page and "Reproducing the report"
-    agree. Sizes as :func:`~cnnviz.report.compute_report`'s parameters; see :class:`ReportDigits`.
+    (or reads it from :func:`~cnnviz.report.compute_report`), so the page and
+    "Reproducing the report" agree. Sizes as :func:`~cnnviz.report.compute_report`'s
+    parameters; see :class:`ReportDigits`.
 
     Examples
     --------
@@ -414,7 +415,8 @@ def _robustness_section(
     return section
 
 
-#: The report's sections, in the order :func:`~cnnviz.report.compute_report` measures and prints them.
+#: The report's sections, in the order :func:`~cnnviz.report.compute_report` measures and
+#: prints them.
 SECTIONS = (
     "test",
     "layers",
