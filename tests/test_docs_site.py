@@ -10,6 +10,7 @@ number a sentence quotes is one the example printed.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import sys
@@ -36,8 +37,23 @@ SMALLEST_TEXT_KEY = "cnnviz-smallest-text-px"  # written by docs/_ext/figure_scr
 #: to definitions and to the report's own results.
 QUOTED_WITHOUT_PRINTING = {
     "plot_02_training": {"98.45", "98.97"},  # the report's test accuracies (R4)
+    "plot_06_occlusion_saliency": {"0.8"},  # a definition: noise 0.4 of [0, 1] in [-1, 1]
     "plot_07_class_visualisation": {"0.1"},  # the report's start noise, N(0, 0.1)
 }
+
+
+def asserted_numbers(example: str) -> set[float]:
+    """The numbers in the example's ``assert`` statements: prose may quote a threshold
+    the page checks (a run that does not show it fails the docs build)."""
+    tree = ast.parse((ROOT / "examples" / f"{example}.py").read_text(encoding="utf-8"))
+    checks = (node.test for node in ast.walk(tree) if isinstance(node, ast.Assert))
+    return {
+        float(leaf.value)
+        for check in checks
+        for leaf in ast.walk(check)
+        if isinstance(leaf, ast.Constant) and type(leaf.value) in (int, float)
+    }
+
 
 #: A decimal number, or any number followed by a percent sign.
 PROSE_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+|\d+(?=\s?%))(?!\w|\.\d)")
@@ -159,7 +175,8 @@ def test_code_and_output_are_not_cut_off(visit, example):
 
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_prose_numbers_are_printed_by_the_example(visit, example):
-    """Every decimal or percentage a sentence quotes appears in the page's printed output.
+    """Every decimal or percentage a sentence quotes appears in the page's printed output,
+    or in a check the example runs (an ``assert``).
 
     Prose is the page's paragraphs, list items and headings, without inline code (which
     names parameters, e.g. ``eps=0.3``); output is the ``sphx-glr-script-out`` blocks.
@@ -178,6 +195,7 @@ def test_prose_numbers_are_printed_by_the_example(visit, example):
     )
     printed = "\n".join(page.locator(".sphx-glr-script-out pre").all_inner_texts())
     values = {float(number) for number in ANY_NUMBER.findall(printed)}
+    values |= asserted_numbers(example)
     allowed = QUOTED_WITHOUT_PRINTING.get(example, set())
     assert len(prose) > 500 and printed  # the selectors found the page's text
     quoted = set(PROSE_NUMBER.findall(prose))
