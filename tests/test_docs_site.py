@@ -390,3 +390,17 @@ def test_the_layout_hash_follows_the_layout_files(tmp_path):
     assert before == app_screenshots.layout_hash()
     (tmp_path / "cnnviz/app/page.js").write_text("// changed\n", encoding="utf-8")
     assert app_screenshots.layout_hash(tmp_path) != before
+
+
+def test_the_screenshot_script_takes_both_shots_of_the_running_app(tmp_path):
+    """The script itself works: it serves the app, draws a 7 until it is read as 7 (it
+    raises otherwise), and writes both shots and a record of the current layout."""
+    app_screenshots = screenshot_script()
+    record = app_screenshots.take(tmp_path)
+    assert record["layout_sha256"] == app_screenshots.layout_hash()
+    for name, viewport in app_screenshots.SHOTS.items():
+        with Image.open(tmp_path / name) as shot:
+            assert shot.width == viewport["width"] and shot.height >= viewport["height"]
+            grey = shot.convert("L")
+            assert min(grey.getdata()) < 40 and max(grey.getdata()) > 215  # not blank
+    assert app_screenshots.stale(tmp_path) is None
