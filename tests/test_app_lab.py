@@ -56,7 +56,8 @@ def open_app(browser, url: str, viewport: dict, **options) -> tuple[Page, Frame,
     page = browser.new_context(viewport=viewport, **options).new_page()
     recorder = Recorder(page)
     page.goto(url)
-    frame = page.wait_for_selector("#lab-frame", timeout=START).content_frame()
+    # attached, not visible: a link may open another tab first (the widget loads anyway)
+    frame = page.wait_for_selector("#lab-frame", state="attached", timeout=START).content_frame()
     frame.wait_for_function("document.body.dataset.ready === 'true'", timeout=START)
     return page, frame, recorder
 
