@@ -85,7 +85,9 @@ browser:
 	@CHROMIUM="$(CHROMIUM)" sh scripts/ensure_chromium.sh
 
 # From scratch: sphinx-gallery would reuse the output of an unchanged example even when
-# the library under it changed.
+# the library under it changed. The app's screenshots are taken again first when the
+# app's layout changed since they were made (scripts/app_screenshots.py --check).
 docs/_build/html/.built: $(DOCS_SOURCES) $(STAMPS)/all
+	$(PYTHON) scripts/app_screenshots.py --check || $(PYTHON) scripts/app_screenshots.py
 	rm -rf docs/_build docs/auto_examples docs/generated && $(PYTHON) -m sphinx -W --keep-going -n -b html docs docs/_build/html
 	touch $@
