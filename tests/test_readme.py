@@ -54,7 +54,8 @@ def test_make_test_lints_builds_the_docs_and_runs_every_test():
     steps = recipe("test")
     assert '$(PYTHON) -m pytest -m "not space"' in steps
     assert recipe("test-space") == ["$(PYTHON) -m pytest -m space"]
-    docs = recipe("docs/_build/html/.built")[0]
+    screenshots, docs, *_ = recipe("docs/_build/html/.built")
+    assert "scripts/app_screenshots.py --check ||" in screenshots  # stale ones taken again
     every_example_runs = "rm -rf docs/_build docs/auto_examples docs/generated && "
     assert docs.startswith(every_example_runs)
     assert " -W " in docs and " -n " in docs
