@@ -225,8 +225,12 @@ class DrawView {
     return this.running;
   }
 
+  // Done when no stroke waits for its animation frame (a mouse-up's update comes one frame
+  // later) and no computation runs.
   async idle() {
-    while (this.running) await this.running;
+    for (let guard = 0; guard < 1000 && (this.running || this.pad.frame); guard += 1) {
+      await (this.running ?? new Promise((resolve) => requestAnimationFrame(resolve)));
+    }
   }
 
   readInput() {
