@@ -144,15 +144,20 @@ def stale(*_) -> tuple:
     return handlers.stale_attack() + handlers.stale_attack()
 
 
-def stale_if_redrawn(sketch, model_name: str, attacked: tuple[str, str] | None) -> tuple:
-    """Both attack panels cleared, unless the drawing is still the one they attacked.
+def stale_if_redrawn(
+    sketch, model_name: str, attacked: tuple[str, str] | None, seen: str | None
+) -> tuple:
+    """Both attack panels cleared, unless the drawing is the one seen last or attacked;
+    and the key of the drawing now seen (the ``seen`` state's new value).
 
     The sketchpad can report a change without a new stroke (a repeated event after the
-    last one); results that still belong to what is on the canvas stay.
+    last one, seconds later on a busy server, even after an attack started): results that
+    still belong to what is on the canvas stay.
     """
-    if attacked is not None and attacked == (handlers.drawing_key(sketch), model_name):
-        return (gr.skip(),) * (2 * len(handlers.stale_attack()))
-    return stale()
+    key = handlers.drawing_key(sketch)
+    if key == seen or (attacked is not None and attacked == (key, model_name)):
+        return (gr.skip(),) * (2 * len(handlers.stale_attack())) + (key,)
+    return (*stale(), key)
 
 
 def remembered(attack: Callable) -> Callable:
@@ -246,10 +251,11 @@ def connect_drawing(app: gr.Blocks, page: Page, attacked: gr.State, drawn: gr.St
     ).then(maps_if_open, open_maps, maps_outputs, api_name=False, **QUICK).then(
         channel_map_if_open, open_channel, channel_outputs, api_name=False, **QUICK
     )
+    seen = gr.State(None)  # the key of the drawing the last change event saw
     top.sketch.change(
         stale_if_redrawn,
-        [top.sketch, top.chosen, attacked],
-        attack_outputs,
+        [top.sketch, top.chosen, attacked, seen],
+        [*attack_outputs, seen],
         api_name=False,
         queue=False,
     )
