@@ -211,6 +211,23 @@ def test_the_attack_view_speaks_of_the_picture(laptop):
     assert errors == []
 
 
+def test_clear_and_the_keyboard(laptop):
+    page, errors = laptop
+    page.focus("#random-digit")
+    page.keyboard.press("Enter")
+    page.evaluate("window.cnnvizLab.idle()")
+    assert page.text_content("#truth").startswith("Picture ")
+    assert PREDICTION.match(page.text_content("#prediction"))
+    page.click("#clear")
+    page.evaluate("window.cnnvizLab.idle()")
+    assert page.text_content("#truth") == ""
+    assert page.text_content("#prediction") == (
+        'This network takes 3 x 32 x 32 images: press "Random image".'
+    )
+    assert page.locator("#top3 li").count() == 0
+    assert errors == []
+
+
 def test_a_phone_shows_a_random_image_too(browser, base):
     ARTIFACTS.mkdir(exist_ok=True)
     page, errors = open_lab(browser, base, PHONE, has_touch=True, is_mobile=True)
