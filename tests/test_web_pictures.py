@@ -203,10 +203,29 @@ def test_random_image_shows_a_picture_by_name_read_as_python_reads_it(laptop, te
     assert errors == []
 
 
-def test_the_attack_view_speaks_of_the_picture(laptop):
+def test_the_attack_view_attacks_the_picture_in_colour(laptop):
     page, errors = laptop
     page.click("#tab-attack")
-    expect(page.locator("#attack-before-caption")).to_contain_text("Your picture: read as ")
+    caption = page.locator("#attack-before-caption")
+    expect(caption).to_contain_text("Your picture: read as ")
+    assert re.search(rf"read as ({'|'.join(COLOUR_CLASSES)}) ", caption.text_content())
+    page.wait_for_selector("#attack-run:not([disabled])")
+    page.click("#attack-run")
+    page.wait_for_selector("#attack-result:not(:empty)", timeout=20_000)
+    verdict = page.text_content("#attack-result")
+    assert verdict.startswith(("The attack worked", "The attack failed")), verdict
+    attacked = page.eval_on_selector(
+        "#attack-image",
+        "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)",
+    )
+    rgb = np.array(attacked, np.int32).reshape(-1, 4)[:, :3]
+    assert len(rgb) == 32 * 32 and (rgb.max(1) - rgb.min(1)).max() > 0  # colour, not grey
+    intro = page.text_content("#attack-view .panel-intro")
+    assert "your picture" in intro and "digit" not in intro
+    assert page.text_content("#attack-change-caption").startswith(
+        "The change, averaged over red, green and blue"
+    )
+    page.screenshot(path=ARTIFACTS / "web-pictures-attack.png", full_page=True)
     page.click("#tab-draw")
     assert errors == []
 
