@@ -230,6 +230,22 @@ def test_the_attack_view_attacks_the_picture_in_colour(laptop):
     assert errors == []
 
 
+def test_the_classes_view_grows_one_image_per_class_name(laptop):
+    page, errors = laptop
+    page.click("#tab-classes")
+    intro = page.text_content("#classes-view .panel-intro")
+    assert "think a ship looks like" in intro and "All 5 images grow" in intro
+    page.click("#classes-run")
+    page.wait_for_selector("#classes-images figure", timeout=60_000)
+    assert re.match(r"\d of 5 classes reached p >= 0.99", page.text_content("#classes-note"))
+    captions = page.locator("#classes-images figcaption").all_text_contents()
+    assert [caption.split(" ")[0] for caption in captions] == list(COLOUR_CLASSES)
+    legend = page.locator("#classes-legend li").all_text_contents()
+    assert [item.strip() for item in legend] == list(COLOUR_CLASSES)
+    page.click("#tab-draw")
+    assert errors == []
+
+
 def test_clear_and_the_keyboard(laptop):
     page, errors = laptop
     page.focus("#random-digit")
