@@ -75,13 +75,15 @@ def base(teacher) -> Iterator[str]:
         yield url + "/"
 
 
-def open_lab(browser, url: str, viewport: dict, **options) -> tuple[Page, list[str]]:
-    """The lab, started, and the list its console errors and page errors go to."""
+def open_lab(
+    browser, url: str, viewport: dict, *, address: str = "index.html", **options
+) -> tuple[Page, list[str]]:
+    """The lab at ``url + address``, started, and the list its console and page errors go to."""
     page = browser.new_context(viewport=viewport, **options).new_page()
     errors: list[str] = []
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url + "index.html")
+    page.goto(url + address)
     page.wait_for_function("document.body.dataset.ready === 'true'", timeout=START)
     return page, errors
 
@@ -261,6 +263,18 @@ def test_clear_and_the_keyboard(laptop):
     )
     assert page.locator("#top3 li").count() == 0
     assert errors == []
+
+
+def test_the_address_names_a_picture_by_its_place(browser, base, teacher):
+    page, errors = open_lab(browser, base, LAPTOP, address="index.html?digit=3")
+    names = json.loads((teacher["site"] / "manifest.json").read_text())["digits"]["names"]
+    assert page.text_content("#truth").startswith(f"Picture {names[3]} (4 of 11). ")
+    assert "digit=3" in page.url
+    page.goto(base + "index.html?digit=11")
+    page.wait_for_function("document.body.dataset.ready === 'true'", timeout=START)
+    assert "a picture is a whole number from 0 to 10" in page.text_content("#address-note")
+    assert errors == []
+    page.context.close()
 
 
 def test_a_phone_shows_a_random_image_too(browser, base):
