@@ -140,6 +140,13 @@ def test_weights_that_do_not_fit_or_are_missing_are_one_line(tmp_path):
         "weights do not fit Net: shape differences conv2.weight: file (32, 32, 3, 3), model (64"
         in message
     )
+    assert message.endswith("; and 2 more")  # five tensors differ: three are named
+    colour = save_checkpoint(colour_net(), tmp_path / "colour.safetensors")
+    message = one_line(load_user_model, "teacher_net:Net", weights=colour)
+    assert message == (
+        f"{colour}: weights do not fit Net: missing keys ['conv1.bias', 'conv1.weight', "
+        "'conv2.bias', and 5 more]; unexpected keys ['0.bias', '0.weight', '1.bias', and 13 more]"
+    )
     message = one_line(load_user_model, "teacher_net:Net", weights=tmp_path / "none.safetensors")
     assert message.endswith("none.safetensors: no such checkpoint file")
     (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
