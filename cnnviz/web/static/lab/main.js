@@ -8,7 +8,7 @@ import { prepareDrawing, FIELD } from "./prepare.js";
 import { occlusionMap } from "./occlusion.js";
 import { saliencyMap, perPixel } from "./saliency.js";
 import { paint, paintGrey, paintPixels, colourBar } from "./colormap.js";
-import { panelsDrawn } from "./panel_util.js";
+import { hasPictures, panelsDrawn } from "./panel_util.js";
 import { addHooks, markInteractive, markReady, markFailed, withModel, plain } from "./testing.js";
 
 const $ = (id) => document.getElementById(id);
@@ -33,10 +33,6 @@ function sampleFits(lab) {
   const [h, w, c] = lab.digits.shape;
   const [C, H, W] = lab.model.input.shape;
   return c === C && h === H && w === W;
-}
-
-function hasPictures(lab) {
-  return lab.digits?.kind === "pictures";
 }
 
 // A site exported with a teacher's pictures (--images) speaks of pictures, not MNIST digits.
