@@ -12,6 +12,9 @@ the classic MNIST assignment's CNN as the fast, exact special case and shipped w
   :func:`pgd`, :func:`targeted_attack`, :func:`class_visualisation`,
   :func:`noise_attack`, :func:`universal_perturbation`, :func:`accuracy_under_attack`,
   registered by name in :data:`ATTACKS`;
+* your model and pictures: :func:`load_user_model` (``--model MODULE:FACTORY``), and
+  ``cnnviz.user_model.user_model`` for a module from Python; :func:`load_image_folder`,
+  :func:`picture_to_input`;
 * figures: :mod:`cnnviz.plots`. The app lives in ``cnnviz.app`` (the ``app`` extra) and
   is never imported by this package.
 
@@ -56,11 +59,13 @@ from cnnviz.data import load_raw, load_splits
 from cnnviz.digits import load_test_digits, sample_indices
 from cnnviz.drawing import prepare_drawing
 from cnnviz.history import History
+from cnnviz.image_folder import ImageFolderError, ImageSet, load_image_folder, picture_to_input
 from cnnviz.layers import Filters, activations, conv_filters
 from cnnviz.model import CNN, LayerInfo, eval_mode, format_summary, layer_summary
 from cnnviz.occlusion_maps import OcclusionResult, occlusion
 from cnnviz.saliency_maps import input_gradient, saliency
 from cnnviz.training import Recipe, cached_train, evaluate, resolve_device, train
+from cnnviz.user_model import ModelLoadError, UserModel, load_user_model
 
 __all__ = [
     "ATTACKS",
@@ -68,12 +73,16 @@ __all__ = [
     "AttackResult",
     "Filters",
     "History",
+    "ImageFolderError",
+    "ImageSet",
     "LayerInfo",
+    "ModelLoadError",
     "NoiseTransfer",
     "Normalized",
     "OcclusionResult",
     "Recipe",
     "UniversalPerturbation",
+    "UserModel",
     "__version__",
     "accuracy_under_attack",
     "activations",
@@ -91,12 +100,15 @@ __all__ = [
     "input_gradient",
     "layer_summary",
     "load_checkpoint",
+    "load_image_folder",
     "load_raw",
     "load_splits",
     "load_test_digits",
+    "load_user_model",
     "noise_attack",
     "occlusion",
     "pgd",
+    "picture_to_input",
     "prepare_drawing",
     "pretrained",
     "pretrained_history",
