@@ -276,3 +276,18 @@ def test_the_tab_in_a_browser_opens_a_unit(browser, inside_site, colour, picture
         assert page.locator('[data-testid="toast-body"]').count() == 0
     finally:
         page.close()
+
+
+def test_a_model_without_feature_maps_offers_its_fully_connected_units(digit):
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(784, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10)
+    )
+    spec = user_model(mlp, input_shape=(1, 28, 28))
+    assert handlers.layer_choices(spec) == [] and handlers.linear_layers(spec) == ["1", "3"]
+    with gr.Blocks() as app, gr.Tab("Inside"):
+        inside_tab(spec, gr.State(None))
+    ids = {block.elem_id for block in app.blocks.values()}
+    assert "own-inside-fc-open" in ids and "own-inside-maps" not in ids
+    view, sentence = handlers.linear_unit(spec, digit, "3", 4)
+    assert "class 4 (3) sees" in view and "16 inputs x weights" in sentence
