@@ -17,6 +17,7 @@ from teacher_net import Net, seeded_net
 
 from cnnviz.app.inputs import InputError
 from cnnviz.app.own import inside_handlers as handlers
+from cnnviz.app.own.inside import CSS as INSIDE_CSS
 from cnnviz.app.own.inside import inside_tab
 from cnnviz.app.page import CSS
 from cnnviz.app.pictures import feature_map_picture
@@ -187,7 +188,11 @@ def inside_site(colour, picture):
         use.click(lambda: picture, None, image, api_name=False)
     port = free_port()
     app.queue().launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        css=CSS + INSIDE_CSS,
     )
     yield f"http://127.0.0.1:{port}"
     app.close()
@@ -226,6 +231,9 @@ def test_the_tab_in_a_browser_opens_a_unit(browser, inside_site, colour, picture
         expect(page.locator("#own-inside-unit-note")).to_contain_text(hint, timeout=WAIT)
         page.locator("#use-picture").click()
         expect(page.locator("#own-inside-maps img")).to_have_count(12, timeout=WAIT)
+        box = page.locator("#own-inside-maps").bounding_box()
+        last = page.locator("#own-inside-maps img").nth(11).bounding_box()
+        assert last["x"] + last["width"] <= box["x"] + box["width"] + 1  # none off the edge
         page.get_by_label("Layer", exact=True).click()
         page.get_by_role("option", name="features.1.2 (ReLU): 12 maps of 16x16").click()
         maps_note = page.locator("#own-inside-maps-note")

@@ -15,6 +15,14 @@ from cnnviz.app.own import inside_handlers as handlers
 if TYPE_CHECKING:
     from cnnviz.user_model import UserModel
 
+#: The tab's styles, for the page's ``css`` after :data:`cnnviz.app.page.CSS`: on a phone,
+#: galleries of 4 columns within the box (8 would hang off its edge).
+CSS = """
+@media (max-width: 640px) {
+  #own-inside-maps .grid-container, #own-inside-filters .grid-container {
+    grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }
+}
+"""
 #: Every event of the tab, off the page's other work; none is a public API.
 EVENT = {"api_name": False, "concurrency_id": "own-inside", "concurrency_limit": 2}
 
