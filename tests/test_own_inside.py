@@ -299,3 +299,16 @@ def test_a_model_without_feature_maps_offers_its_fully_connected_units(digit):
     assert "own-inside-fc-open" in ids and "own-inside-maps" not in ids
     view, sentence = handlers.linear_unit(spec, digit, "3", 4)
     assert "class 4 (3) sees" in view and "16 inputs x weights" in sentence
+
+
+def test_a_normalised_net_shows_what_its_first_layer_receives(mnist):
+    from cnnviz.classifier import Normalized
+
+    spec = user_model(Normalized(seeded_net(), [0.1307], [0.3081]), input_shape=(1, 28, 28))
+    pixels = ((mnist.test_x[:1] + 1) / 2).numpy().astype(np.float32)  # [0, 1]
+    view, sentence = handlers.open_unit(spec, pixels, "model.conv1", 4, 140, 140)
+    assert "<b>model.conv1[4, 13, 13]</b> = 9 products" in sentence
+    assert "input window (model.conv1 receives)" in view and view.count("<table>") == 3
+    terms = unit_computation(spec.model, torch.from_numpy(pixels)[0], "model.conv1", 4, (13, 13))
+    normalised = (pixels[0, 0, 13:16, 13:16] - 0.1307) / 0.3081
+    assert np.allclose(terms.inputs[0], normalised, atol=1e-6)
