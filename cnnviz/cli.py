@@ -315,7 +315,8 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.model is None:
         given = [flag for flag, value in options.items() if value is not None]
         if given:
-            raise ValueError(f"{' and '.join(given)} need --model MODULE:FACTORY (your model)")
+            verb = "needs" if len(given) == 1 else "need"
+            raise ValueError(f"{' and '.join(given)} {verb} --model MODULE:FACTORY (your model)")
         if args.no_lab:
             os.environ["CNNVIZ_LAB"] = "0"  # read by cnnviz.app.lab_site
         serve_app(host=args.host, port=args.port)

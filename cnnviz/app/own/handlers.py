@@ -151,7 +151,7 @@ def look(spec: UserModel, image, patch, stride):
     The occlusion map is on a fixed 0-100 % scale, the saliency map (largest
     ``|gradient|`` over the channels) on ``[0, max]``; both with labelled colour bars.
     """
-    largest = min(spec.input_shape[1:])
+    largest = occlusion_defaults(spec)[0]
     patch = int(number(patch, "The occlusion patch", 2, largest))
     stride = min(int(number(stride, "The occlusion stride", 1, largest)), patch)
     x = model_input(spec, image)
