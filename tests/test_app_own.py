@@ -4,7 +4,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +16,7 @@ import torch
 from foreign_models import ColourNet
 from PIL import Image
 from teacher_net import seeded_net
+from test_app import ROOT, served_command
 
 import cnnviz.app
 from cnnviz.app.inputs import InputError
@@ -26,6 +31,19 @@ from cnnviz.image_folder import load_image_folder
 from cnnviz.user_model import user_model
 
 NAMES = ["cat", "dog", "car", "ship", "tree", "boat", "bird"]
+
+
+@contextmanager
+def served_demo(log: Path, folder: Path, *options: str) -> Iterator[str]:
+    """``cnnviz demo OPTIONS`` run in the teacher's ``folder`` (their model importable from
+    there, as ``--model teachernet:build``), on a free port; yields the URL."""
+    from conftest import free_port
+
+    port = free_port()
+    environment = os.environ | {"PYTHONPATH": str(ROOT)}
+    argv = ["-m", "cnnviz.cli", "demo", *options, "--port", str(port)]
+    with served_command(argv, environment, log, port, cwd=folder) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

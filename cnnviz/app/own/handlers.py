@@ -228,6 +228,8 @@ def attack_outputs(spec: UserModel, result: AttackResult, summary: str):
     change, size = perturbation_image(result)
     before = probabilities(spec, result.originals)
     after = probabilities(spec, result.images)
+    if spec.input_shape[0] == 3:
+        size += " The change of each channel, side by side: red | green | blue."
     return model_picture(spec, result.images), change, before, after, f"{summary} {size}"
 
 
