@@ -7,6 +7,7 @@ import logging
 from os import PathLike
 
 import gradio as gr
+import torch
 from torch import nn
 
 from cnnviz.app import server
@@ -77,6 +78,7 @@ def launch(
             images, shape=model.input_shape, bounds=model.bounds, classes=model.classes
         )
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    torch.set_num_threads(1)  # one per request: on a busy machine, 2 threads were 80x slower
     labels = tab_labels(model)
     app = build(model, images).queue(max_size=server.MAX_QUEUE)
     app.launch(

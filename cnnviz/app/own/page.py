@@ -28,6 +28,7 @@ from cnnviz.app.components import (
 from cnnviz.app.events import QUICK, SLOW
 from cnnviz.app.inputs import InputError
 from cnnviz.app.own import handlers
+from cnnviz.app.own.inside import inside_tab
 from cnnviz.app.pictures import inline_img
 from cnnviz.app.tabs import TABS
 from cnnviz.image_folder import ImageSet
@@ -268,10 +269,6 @@ def report_only_tab(tab: str) -> None:
         gr.Markdown(REPORT_ONLY.format(tab=TABS[tab]), elem_id=f"{tab}-note")
 
 
-def inside_placeholder() -> None:
-    gr.Markdown("The Inside tab for your model is not ready yet.", elem_id="inside-note")
-
-
 def opened(request: gr.Request):
     """The tab an address names (``?tab=classvis``), as the report's app opens it."""
     tab = request.query_params.get("tab") if request is not None else None
@@ -287,7 +284,7 @@ def page(spec: UserModel, images: ImageSet | None, app: gr.Blocks) -> None:
     with gr.Tabs(elem_id="tabs", overflow_behavior="wrap") as tabs:
         look = look_tab(spec, labels["draw"])
         with gr.Tab(TABS["inside"], id="inside"):
-            inside_placeholder()
+            inside_tab(spec, top.image)
         classes_tab(spec)
         attacks = targeted_tab(spec, top.image, subject) + gradient_tab(spec, top.image, subject)
         report_only_tab("transfer")
