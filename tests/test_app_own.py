@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -222,3 +223,31 @@ def test_bad_launches_say_one_line_before_any_server(no_server, capsys, tmp_path
     assert "notes.txt is not an image" in line
     weights_alone = demo_error(capsys, "--weights", str(other))
     assert weights_alone.endswith("--weights needs --model MODULE:FACTORY (your model)")
+
+
+def test_launch_from_python_serves_the_model_and_its_pictures(tmp_path):
+    from conftest import free_port
+
+    folder = tmp_path / "pictures" / "ship"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (40, 40), (0, 0, 200)).save(folder / "blue.png")
+    net = ColourNet()
+    with pytest.raises(ValueError, match="7 scores per image, but 2 class names"):
+        cnnviz.app.launch(net, input_shape=(3, 32, 32), class_names=["cat", "dog"])
+    port, threads = free_port(), torch.get_num_threads()
+    app = cnnviz.app.launch(
+        net,
+        images=folder.parent,
+        input_shape=(3, 32, 32),
+        class_names=NAMES,
+        port=port,
+        block=False,
+    )
+    try:
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
+        assert "cnnviz: ColourNet" in page
+        assert "cnnviz: your model ColourNet (from Python)" in page
+        assert "1 picture of yours to pick from" in page
+    finally:
+        app.close()
+        torch.set_num_threads(threads)  # launch serves with one

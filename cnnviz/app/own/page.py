@@ -51,7 +51,10 @@ def intro(spec: UserModel, images: ImageSet | None) -> str:
     low, high = spec.bounds
     names = ", ".join(spec.classes[:12]) + (", ..." if len(spec.classes) > 12 else "")
     source = "Draw" if spec.drawable else "Pick, upload or take"
-    pictures = "" if images is None else f" {len(images.names)} pictures of yours to pick from."
+    count = 0 if images is None else len(images)
+    pictures = (
+        f" {count} picture{'' if count == 1 else 's'} of yours to pick from." if count else ""
+    )
     return (
         f"# cnnviz: your model {spec.origin}\n"
         f"{source} an image: your network reads it ({channels}x{height}x{width} inputs from "
@@ -310,7 +313,7 @@ def build(spec: UserModel, images: ImageSet | None = None) -> gr.Blocks:
     --------
     >>> from torch import nn
     >>> from cnnviz.user_model import user_model
-    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2))
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
     >>> app = build(user_model(net, input_shape=(3, 8, 8), class_names=["cat", "dog"]))
     >>> events = app.config["dependencies"]
     >>> sorted(e["api_name"] for e in events if e["api_visibility"] == "public")
