@@ -179,6 +179,8 @@ def test_page_has_the_report_apps_tab_ids(colour, net):
     assert ids == list(TABS)
     texts = [c["props"].get("value") for c in config["components"] if c["type"] == "markdown"]
     assert REPORT_ONLY.format(tab="Transfer") in texts
+    explanations = " ".join(str(t) for t in texts if "**Occlusion**" in str(t))
+    assert "hides part of the image" in explanations and "digit" not in explanations
     assert any("cnnviz: your model ColourNet (from Python)" in str(t) for t in texts)
 
 

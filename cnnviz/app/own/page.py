@@ -40,6 +40,11 @@ REPORT_ONLY = (
 )
 
 
+def wording(spec: UserModel) -> dict[str, str]:
+    """The report's explanations speak of drawn digits; other models read images of classes."""
+    return {} if spec.drawable else {"your drawing": "the image", "digit": "class"}
+
+
 def tab_labels(spec: UserModel) -> dict[str, str]:
     """The tabs: id -> label; the first tab is "Look" for a model one cannot draw for."""
     return TABS | ({} if spec.drawable else {"draw": "Look"})
@@ -173,7 +178,7 @@ def look_tab(spec: UserModel, label: str) -> LookTab:
         with gr.Row():
             patch = slider(2, largest, value=patch, step=1, label="Occlusion patch (px)")
             stride = slider(1, largest, value=stride, step=1, label="Occlusion stride (px)")
-        explained("occlusion", "saliency")
+        explained("occlusion", "saliency", words_for=wording(spec))
     return LookTab(patch, stride, seen, occluded, salient)
 
 
@@ -210,7 +215,7 @@ def classes_tab(spec: UserModel) -> None:
         with gr.Row():
             target = gr.Dropdown(handlers.class_choices(spec), value=handlers.ALL, label="Class")
             grow = gr.Button("Grow from noise", variant="primary", elem_id="grow")
-        explained("classes")
+        explained("classes", words_for=wording(spec))
         status = gr.Markdown(elem_id="class-status")
         images = gallery(
             "Grown from noise until the model is sure",
@@ -236,7 +241,7 @@ def targeted_tab(spec: UserModel, image: gr.State, subject: str) -> list:
             beta = slider(0, 200, value=20, step=2, label="beta (stay close)")
             steps = slider(10, handlers.MAX_ATTACK_STEPS, value=200, step=10, label="Step cap")
             attack = gr.Button(f"Attack the {subject}", variant="primary", elem_id="targeted")
-        explained("targeted")
+        explained("targeted", words_for=wording(spec))
         outputs = attack_panel("targeted", subject)
     attack.click(
         endpoint(functools.partial(handlers.targeted, spec)),
@@ -254,7 +259,7 @@ def gradient_tab(spec: UserModel, image: gr.State, subject: str) -> list:
             method = gr.Radio(list(handlers.METHODS), value="FGSM", label="Method")
             eps = slider(0, 0.4, value=0.15, step=0.01, label="epsilon (pixels)")
             attack = gr.Button(f"Attack the {subject}", variant="primary", elem_id="gradient")
-        explained("gradient")
+        explained("gradient", words_for=wording(spec))
         outputs = attack_panel("gradient", subject)
     attack.click(
         endpoint(functools.partial(handlers.gradient_attack, spec)),
