@@ -125,5 +125,7 @@ def test_phone_picks_and_reads(browser, site):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
     shot(page, "phone")
+    page.goto(site + "?tab=gradient", wait_until="load")  # a link opens a tab
+    expect(page.get_by_role("button", name="Attack the image")).to_be_visible(timeout=QUICK)
     expect_no_error(page)
     page.close()
