@@ -24,7 +24,7 @@ from cnnviz.app.own.handlers import model_input, no_image_hint
 from cnnviz.app.pictures import feature_map_picture, kernel_picture
 from cnnviz.app.unit_view import input_picture, unit_html
 from cnnviz.feature_vis import READABLE, visualise
-from cnnviz.layers import activations, conv_filters, feature_layers
+from cnnviz.layers import NoFeatureMaps, activations, conv_filters, feature_layers
 from cnnviz.neuron import unit_computation, unit_layers
 
 if TYPE_CHECKING:
@@ -57,7 +57,11 @@ def first_hint(spec: UserModel) -> str:
 
 @lru_cache(maxsize=8)
 def _layers(spec: UserModel) -> dict[str, tuple[int, int, int]]:
-    return feature_layers(spec.model, spec.input_shape)
+    """The model's layers with feature maps; none for a model without (an MLP)."""
+    try:
+        return feature_layers(spec.model, spec.input_shape)
+    except NoFeatureMaps:
+        return {}
 
 
 def layer_choices(spec: UserModel) -> list[tuple[str, str]]:
