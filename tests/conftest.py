@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import http.server
 import os
 import socket
 import struct
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from cnnviz.data import (
     MNIST_FILES,
     DatasetNotFoundError,
     Splits,
+    default_cache_dir,
     download_mnist,
     load_splits,
     search_roots,
@@ -195,3 +199,56 @@ def web_server(web_site: Path) -> Iterator[str]:
     """``web_site`` served on 127.0.0.1; yields its base URL with a trailing slash."""
     with serve_directory(web_site) as url:
         yield url + "/"
+
+
+TEACHER_DIR = Path(__file__).resolve().parents[1] / "docs" / "teacher"
+
+
+def teacher_cache(name: str) -> Path:
+    """``~/.cache/cnnviz/teacher/<key>/name``: the key hashes teachernet.py and torch's version,
+    so a changed recipe or network trains again, and CI trains once per machine."""
+    digest = hashlib.sha256((TEACHER_DIR / "teachernet.py").read_bytes())
+    digest.update(torch.__version__.encode())
+    return default_cache_dir() / "teacher" / digest.hexdigest()[:12] / name
+
+
+@pytest.fixture(scope="session")
+def teachernet_dir() -> Path:
+    """docs/teacher, on ``sys.path``: ``import teachernet`` and ``--model teachernet:build``."""
+    if str(TEACHER_DIR) not in sys.path:
+        sys.path.insert(0, str(TEACHER_DIR))
+    return TEACHER_DIR
+
+
+@pytest.fixture(scope="session")
+def teacher_weights(teachernet_dir: Path, request) -> Path:
+    """The teacher's ``Net`` trained on the real MNIST (``teachernet.train_net``), safetensors.
+
+    Trained once per machine (a few minutes on a busy 2-core CPU), then read from the cache.
+    """
+    import teachernet
+
+    path = teacher_cache("net.safetensors")
+    if not path.is_file():
+        teachernet.train_net(path, data=request.getfixturevalue("mnist_dir"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def teacher_pictures(teachernet_dir: Path, tmp_path_factory) -> Path:
+    """A folder of generated colour pictures, ``cat/ dog/ car/ ship/ tree/``, 40 of each."""
+    import teachernet
+
+    return teachernet.make_pictures(tmp_path_factory.mktemp("pictures"))
+
+
+@pytest.fixture(scope="session")
+def colour_weights(teachernet_dir: Path, teacher_pictures: Path) -> Path:
+    """The teacher's colour CNN trained on ``teacher_pictures`` (``teachernet.train_colour``),
+    cached like ``teacher_weights`` (the pictures are seeded: the same on every machine)."""
+    import teachernet
+
+    path = teacher_cache("colour.safetensors")
+    if not path.is_file():
+        teachernet.train_colour(path, teacher_pictures)
+    return path

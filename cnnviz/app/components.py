@@ -142,10 +142,10 @@ def gallery(label: str, **options) -> gr.Gallery:
     return gr.Gallery(label=label, format="png", object_fit="contain", **options)
 
 
-def attack_panel(prefix: str) -> list:
+def attack_panel(prefix: str, subject: str = "drawing") -> list:
     """Adversarial image, perturbation, before/after probabilities and a summary."""
     with gr.Row():
-        adversarial = picture("Attacked drawing", elem_id=f"{prefix}-image")
+        adversarial = picture(f"Attacked {subject}", elem_id=f"{prefix}-image")
         perturbation = picture("Change (pixel units)", elem_id=f"{prefix}-change")
         before = gr.Label(num_top_classes=3, label="Before")
         after = gr.Label(num_top_classes=3, label="After")
