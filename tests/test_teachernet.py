@@ -8,14 +8,20 @@ the accuracy the page quotes (the thresholds asserted here).
 from __future__ import annotations
 
 import doctest
+import re
+import shlex
+import shutil
+from pathlib import Path
 
 import pytest
 import teacher_net
 import torch
 from PIL import Image
+from test_docs_site import PROSE_NUMBER
 from torch import nn
 
 import cnnviz
+from cnnviz.cli import main
 
 NET_ACCURACY = 97.0  # % of MNIST's 10,000 test digits, at least (measured by cnnviz.train)
 COLOUR_ACCURACY = 95.0  # % of 100 pictures drawn with another seed, at least
@@ -100,3 +106,52 @@ def test_trained_colour_cnn_reads_pictures_it_never_saw(teachernet, colour_weigh
     _, accuracy = cnnviz.evaluate(net, x, y)
     print(f"teachernet:colour reads {accuracy:.1f} % of {len(y)} unseen pictures")
     assert len(y) == 100 and accuracy >= COLOUR_ACCURACY
+
+
+PAGE = Path(__file__).parents[1] / "docs" / "your_model.rst"
+
+
+def page_prose() -> str:
+    """The page's sentences: without code blocks, literal blocks and inline code."""
+    kept, skipping = [], False
+    for line in PAGE.read_text(encoding="utf-8").splitlines():
+        if skipping and (not line.strip() or line.startswith(" ")):
+            continue
+        skipping = line.rstrip().endswith("::") or line.startswith(".. ")
+        kept.append(line)
+    return re.sub(r"``.*?``", "", " ".join(kept))
+
+
+def test_the_page_quotes_only_the_numbers_these_tests_check():
+    quoted = {float(n) for n in PROSE_NUMBER.findall(page_prose())}
+    assert quoted == {NET_ACCURACY, COLOUR_ACCURACY}
+
+
+def console_examples() -> list[tuple[list[str], str]]:
+    """The page's ``$ cnnviz ...`` commands (arguments) and the line printed after each."""
+    block = re.search(r"code-block:: console\n\n((?: {3}.*\n)+)", PAGE.read_text())
+    lines = [line.strip() for line in block.group(1).splitlines()]
+    return [
+        (shlex.split(command)[2:], printed)
+        for command, printed in zip(lines[::2], lines[1::2], strict=True)
+        if command.startswith("$ cnnviz ")
+    ]
+
+
+def test_the_pages_bad_launches_print_what_the_page_says(
+    colour_weights, tmp_path, monkeypatch, capsys
+):
+    import cnnviz.app
+
+    def no_server(*args, **kwargs):
+        raise AssertionError("a bad launch reached the server")
+
+    monkeypatch.setattr(cnnviz.app, "launch", no_server)
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(colour_weights, "colour.safetensors")
+    Path("empty").mkdir()
+    examples = console_examples()
+    assert len(examples) == 3
+    for argv, printed in examples:
+        assert main(argv) == 2, argv
+        assert capsys.readouterr().err.strip() == printed
