@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import functools
 import gzip
 import hashlib
@@ -205,9 +206,11 @@ TEACHER_DIR = Path(__file__).resolve().parents[1] / "docs" / "teacher"
 
 
 def teacher_cache(name: str) -> Path:
-    """``~/.cache/cnnviz/teacher/<key>/name``: the key hashes teachernet.py and torch's version,
-    so a changed recipe or network trains again, and CI trains once per machine."""
-    digest = hashlib.sha256((TEACHER_DIR / "teachernet.py").read_bytes())
+    """``~/.cache/cnnviz/teacher/<key>/name``: the key hashes teachernet.py's code (its syntax
+    tree: comments and layout aside) and torch's version, so a changed recipe or network
+    trains again, and CI trains once per machine."""
+    tree = ast.parse((TEACHER_DIR / "teachernet.py").read_text(encoding="utf-8"))
+    digest = hashlib.sha256(ast.dump(tree).encode())
     digest.update(torch.__version__.encode())
     return default_cache_dir() / "teacher" / digest.hexdigest()[:12] / name
 

@@ -11,6 +11,8 @@ import doctest
 import re
 import shlex
 import shutil
+import textwrap
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -155,3 +157,23 @@ def test_the_pages_bad_launches_print_what_the_page_says(
     for argv, printed in examples:
         assert main(argv) == 2, argv
         assert capsys.readouterr().err.strip() == printed
+
+
+def test_the_pages_notebook_cell_serves_the_app_until_closed(
+    colour_weights, teacher_pictures, tmp_path, monkeypatch
+):
+    cell = re.search(r"code-block:: python\n\n((?: {3}.*\n|\n)+)", PAGE.read_text()).group(1)
+    opened, closing = textwrap.dedent(cell).split("app.close()")
+    assert "launch(" in opened and not closing.strip()
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(colour_weights, "colour.safetensors")
+    shutil.copytree(teacher_pictures, "pictures")
+    scope: dict = {}
+    exec(opened, scope)
+    try:
+        with urllib.request.urlopen(scope["app"].local_url, timeout=30) as response:
+            assert response.status == 200 and b"gradio" in response.read().lower()
+    finally:
+        exec("app.close()", scope)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(scope["app"].local_url, timeout=5)
