@@ -23,7 +23,7 @@ from test_docs_site import PROSE_NUMBER
 from torch import nn
 
 import cnnviz
-from cnnviz.cli import main
+from cnnviz.cli import build_parser, main
 
 NET_ACCURACY = 97.0  # % of MNIST's 10,000 test digits, at least (measured by cnnviz.train)
 COLOUR_ACCURACY = 95.0  # % of 100 pictures drawn with another seed, at least
@@ -177,3 +177,44 @@ def test_the_pages_notebook_cell_serves_the_app_until_closed(
         exec("app.close()", scope)
     with pytest.raises(OSError):
         urllib.request.urlopen(scope["app"].local_url, timeout=5)
+
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def model_commands(text: str) -> list[list[str]]:
+    """The ``cnnviz ... --model ...`` commands of ``text`` (continued lines joined), as
+    arguments without the leading ``cnnviz``."""
+    lines = re.sub(r"\\\n\s*", " ", text).splitlines()
+    found = [shlex.split(line)[1:] for line in lines if line.strip().startswith("cnnviz ")]
+    return [argv for argv in found if "--model" in argv]
+
+
+def test_the_model_commands_of_the_page_and_readme_load_what_they_name(
+    teacher_weights, colour_weights, teacher_pictures, tmp_path, monkeypatch
+):
+    """Each ``cnnviz demo --model`` command loads its model and pictures and reaches the
+    server; each ``export-web`` command's options exist."""
+    import cnnviz.app
+
+    commands = [argv for text in (PAGE, README) for argv in model_commands(text.read_text())]
+    demos = [argv for argv in commands if argv[0] == "demo"]
+    exports = [argv for argv in commands if argv[0] == "export-web"]
+    assert len(demos) == 4 and len(exports) == 1 and len(commands) == 5
+    launched = []
+    monkeypatch.setattr(cnnviz.app, "launch", lambda spec, **kw: launched.append((spec, kw)))
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(teacher_weights, "net.safetensors")
+    shutil.copy(colour_weights, "colour.safetensors")
+    shutil.copytree(teacher_pictures, "pictures")
+    for argv in demos:
+        assert main(argv) == 0, argv
+        spec, options = launched.pop()
+        if spec.drawable:
+            assert spec.classes == tuple("0123456789") and options["images"] is None
+        else:
+            assert spec.input_shape == (3, 32, 32) and spec.bounds == (0.0, 1.0)
+            assert spec.classes == ("cat", "dog", "car", "ship", "tree")
+            assert len(options["images"].names) == 200 and None not in options["images"].labels
+    for argv in exports:
+        assert build_parser().parse_args(argv).images == Path("pictures")
