@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="MODULE:FACTORY",
         help="export your classifier instead of the shipped networks: FACTORY() in MODULE "
-        "builds it (e.g. mynet:Net)",
+        "(or in path/to/file.py) builds it (e.g. mynet:Net)",
     )
     web.add_argument("--weights", type=Path, default=None, help="its weights (.safetensors, .pt)")
     web.add_argument(
@@ -171,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="C,H,W",
         help="one image's shape for --model (default: the model's input_shape, else 1,28,28)",
+    )
+    web.add_argument(
+        "--images",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a folder of pictures for --model, the lab's sample instead of MNIST digits "
+        "(subfolders named after classes give their true labels)",
     )
     web.add_argument("--app-url", default=None, help="link to the full Gradio app")
     return parser

@@ -115,7 +115,10 @@ def parse_shape(text: str, *, what: str = "--input-shape") -> tuple[int, int, in
 
 def _checked_shape(shape: Sequence[int], what: str) -> tuple[int, int, int]:
     """``shape`` as three ints: 1 or 3 channels, sides 1..MAX_SIDE."""
-    values = tuple(int(n) for n in shape)
+    try:
+        values = tuple(int(n) for n in shape)
+    except (TypeError, ValueError):
+        raise ModelLoadError(f"{what} must be three sizes C,H,W, not {shape!r}") from None
     if len(values) != 3:
         raise ModelLoadError(f"{what} must be three sizes C,H,W, not {list(values)}")
     channels, height, width = values
@@ -195,7 +198,10 @@ def _names(class_names: str | Sequence[str] | None, model: nn.Module) -> tuple[s
             return None
     if isinstance(class_names, str):
         class_names = class_names.split(",")
-    names = tuple(str(name).strip() for name in class_names)
+    try:
+        names = tuple(str(name).strip() for name in class_names)
+    except TypeError:
+        raise ModelLoadError(f"class names must be a list of names, not {class_names!r}") from None
     if not all(names):
         raise ModelLoadError(f"class names must not be empty: {list(names)}")
     if len(set(names)) != len(names):

@@ -170,6 +170,15 @@ def test_a_bad_input_shape_is_one_line(shape, says):
     assert says in one_line(load_user_model, "teacher_net:colour_net", input_shape=shape)
 
 
+def test_odd_model_attributes_are_one_line():
+    net = colour_net()
+    net.input_shape = 32
+    assert "the input shape must be three sizes C,H,W, not 32" in one_line(user_model, net)
+    net = colour_net()
+    net.classes = 5
+    assert "class names must be a list of names, not 5" in one_line(user_model, net)
+
+
 def test_bad_bounds_are_one_line():
     message = one_line(load_user_model, "teacher_net:colour_net", bounds=(1, 0))
     assert message.startswith("teacher_net:colour_net: bounds must be finite (low, high)")

@@ -3,7 +3,7 @@
 
 import { fgsm, pgd } from "./attacks.js";
 import { colourBar, paint } from "./colormap.js";
-import { el, largest, linePlot, paintInput, percent, renderWhenShown } from "./panel_util.js";
+import { el, inputWord, largest, linePlot, paintInput, percent, renderWhenShown } from "./panel_util.js";
 import { addHooks, plain, withModel } from "./testing.js";
 
 const METHODS = {
@@ -82,7 +82,9 @@ export async function mount(root, lab, state) {
       return false;
     }
     if (!state.x || !state.prediction) {
-      note.textContent = "Draw a digit (or pick a random test digit) first, then press Attack.";
+      note.textContent = inputWord(lab) === "picture"
+        ? 'Pick a picture ("Random image" in the Draw view) first, then press Attack.'
+        : "Draw a digit (or pick a random test digit) first, then press Attack.";
       return false;
     }
     return true;
@@ -162,7 +164,7 @@ export async function mount(root, lab, state) {
     else before.getContext("2d").clearRect(0, 0, before.width, before.height);
     if (!ready()) return;
     const classes = lab.model.classes;
-    beforeCaption.textContent = `Your digit: read as ${classes[state.prediction.top]} (${percent(state.prediction.probs[state.prediction.top])})`;
+    beforeCaption.textContent = `Your ${inputWord(lab)}: read as ${classes[state.prediction.top]} (${percent(state.prediction.probs[state.prediction.top])})`;
     note.textContent = "Choose a method and eps, then press Attack.";
   }
 
