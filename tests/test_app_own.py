@@ -130,6 +130,8 @@ def test_folder_pictures_are_the_gallery_and_the_image(colour, pictures):
     items = handlers.folder_gallery(colour, pictures)
     assert [caption for _, caption in items] == ["cat/green.png", "cat/red.png", "dog/blue.png"]
     assert items[2][0].shape == (128, 128, 3) and items[2][0][0, 0].tolist() == [0, 0, 255]
+    truth = handlers.folder_truth(colour, pictures, 2)
+    assert truth == "Picked dog/blue.png. Its true label (its folder): **dog**."
     image = handlers.from_folder(pictures, 1)
     assert image.shape == (1, 3, 32, 32) and image[0, :, 0, 0].tolist() == [1.0, 0.0, 0.0]
     with pytest.raises(InputError, match="The picture"):

@@ -69,6 +69,9 @@ def test_picked_pictures_are_read_with_names_and_every_tab_answers(browser, site
     tab(page, "Look")
     pick(page, 0)  # car/car-000.png: the folder is sorted
     assert expect_read(page) == "car"
+    expect(page.locator("#truth")).to_have_text(
+        "Picked car/car-000.png. Its true label (its folder): car.", timeout=QUICK
+    )
     for picture in ("#seen", "#occluded", "#salient"):
         expect_images_loaded(page, picture)
     expect(page.locator("#seen img")).to_have_attribute("alt", re.compile("32x32 pixels"))
@@ -80,6 +83,7 @@ def test_picked_pictures_are_read_with_names_and_every_tab_answers(browser, site
     page.locator("#upload input[type=file]").set_input_files(str(red))
     expect(page.locator("#seen img")).not_to_have_attribute("src", seen, timeout=QUICK)
     expect_read(page)
+    expect(page.locator("#truth")).to_have_text("", timeout=QUICK)  # an upload has none
     shot(page, "upload")
     pick(page, 3 * 40)  # ship/ship-000.png
     read = expect_read(page)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from cnnviz.app import server
+from cnnviz.app.own.inside import CSS as INSIDE_CSS
 from cnnviz.app.own.page import build, tab_labels
 from cnnviz.app.page import CSS, head
 from cnnviz.image_folder import ImageSet, load_image_folder
@@ -86,7 +87,7 @@ def launch(
         server_port=port,
         prevent_thread_lock=True,
         head=head({label: tab for tab, label in labels.items()}, {}, {}),
-        css=CSS,
+        css=CSS + INSIDE_CSS,
         max_file_size="5mb",
         footer_links=["api"],
     )

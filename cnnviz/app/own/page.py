@@ -76,11 +76,12 @@ class Header:
     verdict: gr.Markdown
     label: gr.Label
     message: gr.Markdown
+    truth: gr.Markdown  # the picked picture's name and true label
 
 
 def header(spec: UserModel, images: ImageSet | None) -> tuple[Header, list]:
     """The input widgets and the prediction; returns them and the input events to wire
-    (``(event, handler, inputs)``: each handler gives the new image)."""
+    (``(event, handler, inputs)``: each handler gives the new image and its true label)."""
     inputs = []
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
@@ -96,9 +97,7 @@ def header(spec: UserModel, images: ImageSet | None) -> tuple[Header, list]:
                     elem_id="sketchpad",
                 )
                 guarded(sketch)
-                inputs.append(
-                    (sketch.change, functools.partial(handlers.from_sketch, spec), sketch)
-                )
+                inputs.append((sketch.change, drawn(spec), sketch))
             if images is not None:
                 pictures = gallery(
                     "Your pictures (click one)",
@@ -108,7 +107,7 @@ def header(spec: UserModel, images: ImageSet | None) -> tuple[Header, list]:
                     allow_preview=False,
                     elem_id="pictures",
                 )
-                inputs.append((pictures.select, picked(images), None))
+                inputs.append((pictures.select, picked(spec, images), None))
             if not spec.drawable:
                 upload = gr.Image(
                     label="Or your own picture (upload or webcam)",
@@ -124,7 +123,8 @@ def header(spec: UserModel, images: ImageSet | None) -> tuple[Header, list]:
             verdict = gr.Markdown(elem_id="verdict")
             label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")
             message = gr.Markdown(handlers.no_image_hint(spec), elem_id="message")
-    return Header(gr.State(None), verdict, label, message), inputs
+            truth = gr.Markdown(elem_id="truth")
+    return Header(gr.State(None), verdict, label, message, truth), inputs
 
 
 def checked(handler):
@@ -140,11 +140,22 @@ def checked(handler):
     return run
 
 
-def picked(images: ImageSet):
-    """The handler of a click in the teacher's gallery: that picture, as the image."""
+def drawn(spec: UserModel):
+    """The handler of a stroke: the drawing prepared as MNIST's digits, as the image."""
+
+    def draw(sketch):
+        return handlers.from_sketch(spec, sketch), ""
+
+    return draw
+
+
+def picked(spec: UserModel, images: ImageSet):
+    """The handler of a click in the teacher's gallery: that picture, as the image, and
+    its name and true label."""
 
     def pick(event: gr.SelectData):
-        return handlers.from_folder(images, event.index)
+        index = event.index
+        return handlers.from_folder(images, index), handlers.folder_truth(spec, images, index)
 
     return pick
 
@@ -153,7 +164,9 @@ def uploaded(spec: UserModel):
     """The handler of an upload or webcam frame; clearing the box keeps the image."""
 
     def upload(picture):
-        return gr.skip() if picture is None else handlers.from_picture(spec, picture)
+        if picture is None:
+            return gr.skip(), gr.skip()
+        return handlers.from_picture(spec, picture), ""
 
     return upload
 
@@ -301,7 +314,7 @@ def page(spec: UserModel, images: ImageSet | None, app: gr.Blocks) -> None:
     look_outputs = [top.label, look.seen, look.occluded, look.salient, top.message, top.verdict]
     show = functools.partial(shown, spec)
     for event, handler, source in inputs:
-        event(checked(handler), source, top.image, api_name=False, **QUICK).then(
+        event(checked(handler), source, [top.image, top.truth], api_name=False, **QUICK).then(
             show, look_inputs, look_outputs, api_name=False, **QUICK
         )
         event(stale, None, attacks, api_name=False, queue=False)
