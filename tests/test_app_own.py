@@ -225,6 +225,10 @@ def test_bad_launches_say_one_line_before_any_server(no_server, capsys, tmp_path
     (mixed / "notes.txt").write_text("not a picture")
     line = demo_error(capsys, "--model", "teacher_net:seeded_net", "--images", str(mixed))
     assert "notes.txt is not an image" in line
+    net = ("--model", "teacher_net:seeded_net")
+    assert "shape [3, 32, 32]" in demo_error(capsys, *net, "--input-shape", "3,32,32")
+    names = demo_error(capsys, *net, "--class-names", "cat,dog")
+    assert "returns 10 scores per image, but 2 class names were given" in names
     weights_alone = demo_error(capsys, "--weights", str(other))
     assert weights_alone.endswith("--weights needs --model MODULE:FACTORY (your model)")
 
