@@ -133,3 +133,26 @@ def test_phone_picks_and_reads(browser, site):
     expect(page.get_by_role("button", name="Attack the image")).to_be_visible(timeout=QUICK)
     expect_no_error(page)
     page.close()
+
+
+def test_webcam_photo_is_read(browser, site):
+    """Chromium's fake camera (a test pattern) stands in for the webcam."""
+    from conftest import CHROMIUM, CHROMIUM_FLAGS
+
+    fake_camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    camera = browser.browser_type.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS + fake_camera
+    )
+    try:
+        page = camera.new_context(viewport=LAPTOP, permissions=["camera"]).new_page()
+        page.goto(site, wait_until="load")
+        page.locator('#upload button[aria-label="Capture from camera"]').click()
+        page.get_by_text("Click to Access Webcam").click()
+        page.locator('#upload button[aria-label="capture photo"]').click()
+        expect_read(page)
+        expect_images_loaded(page, "#seen")
+        expect(page.locator("#truth")).to_have_text("")
+        shot(page, "webcam")
+        expect_no_error(page)
+    finally:
+        camera.close()

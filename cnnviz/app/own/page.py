@@ -232,6 +232,7 @@ def classes_tab(spec: UserModel) -> None:
         status = gr.Markdown(elem_id="class-status")
         images = gallery(
             "Grown from noise until the model is sure",
+            height="auto",
             elem_id="class-images",
             elem_classes="class-images",
         )
