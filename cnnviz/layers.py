@@ -160,6 +160,18 @@ def _layer_names(model: nn.Module, layers: str | Sequence[str] | None) -> tuple[
     return names
 
 
+class NoFeatureMaps(ValueError):
+    """A model none of whose layers outputs feature maps (a multilayer perceptron).
+
+    Examples
+    --------
+    >>> feature_layers(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), (1, 2, 2))
+    Traceback (most recent call last):
+    ...
+    cnnviz.layers.NoFeatureMaps: Sequential has no layer whose output is a feature map
+    """
+
+
 def feature_layers(model: nn.Module, input_shape: Sequence[int]) -> dict[str, tuple[int, int, int]]:
     """The layers whose output is a stack of feature maps, with its shape, in forward order.
 
@@ -184,7 +196,8 @@ def feature_layers(model: nn.Module, input_shape: Sequence[int]) -> dict[str, tu
     Raises
     ------
     ValueError
-        If ``input_shape`` is not ``(C, H, W)`` or the model yields no feature map.
+        If ``input_shape`` is not ``(C, H, W)``; :class:`NoFeatureMaps` if the model
+        yields no feature map.
 
     Examples
     --------
@@ -219,5 +232,5 @@ def feature_layers(model: nn.Module, input_shape: Sequence[int]) -> dict[str, tu
         for handle in handles:
             handle.remove()
     if not shapes:
-        raise ValueError(f"{type(model).__name__} has no layer whose output is a feature map")
+        raise NoFeatureMaps(f"{type(model).__name__} has no layer whose output is a feature map")
     return shapes

@@ -1,10 +1,12 @@
-"""Inside one neuron of the report's CNN: the exact computation behind a single value.
+"""Inside one neuron: the exact computation behind a single value, for any model.
 
-CNN Explainer's formula view, as data: for one unit of ``conv1``, ``conv2``, ``fc1`` or
-``fc2`` on an input digit, :func:`unit_computation` returns the input values it reads,
-its weights, their element-wise products, the bias, batch norm with its running
-statistics, the ReLU and which value 2x2 max pooling kept, together with the value the
-model's own forward pass computed there, so the terms can be checked to add up to it.
+CNN Explainer's formula view, as data: for one unit of any model's ``Conv2d`` or
+``Linear`` layer (:func:`unit_layers`; the report CNN's ``conv1``, ``conv2``, ``fc1``,
+``fc2``), :func:`unit_computation` returns the values the layer received, its weights,
+their products and the bias, with the value the forward pass computed there. For the
+report's CNN on a digit it also returns batch norm with its running statistics, the ReLU
+and which value 2x2 max pooling kept. The terms can be checked to add up to the forward
+pass's value.
 :func:`receptive_field` gives the pixels of the 28x28 input a unit can see (3, 4, 8 and
 10 pixels wide for interior units of conv1, pool1, conv2 and pool2).
 """
@@ -139,18 +141,22 @@ class UnitComputation:
     Attributes
     ----------
     layer
-        ``"conv1"``, ``"conv2"``, ``"fc1"`` or ``"fc2"``.
+        The layer's name: ``"conv1"``, ``"conv2"``, ``"fc1"`` or ``"fc2"`` of the
+        report's CNN, any nested name of another model's ``Conv2d`` or ``Linear``.
     unit
         Output channel (convolutions) or neuron (fully connected).
     position
         ``(row, col)`` in the layer's output map; ``None`` for fully connected units.
     source
-        What the inputs are: ``"image"``, ``"pool1"`` (after ReLU), ``"pool2"`` (after
-        ReLU, flattened) or ``"relu3"`` (fc1 after batch norm and ReLU).
+        What the inputs are: ``"image"`` (the model's input itself), for the report's
+        CNN ``"pool1"`` (after ReLU), ``"pool2"`` (after ReLU, flattened) or ``"relu3"``
+        (fc1 after batch norm and ReLU); for other models ``"input"`` (what the layer
+        received).
     inputs, weights
-        Convolutions: ``(C_in, 3, 3)``, the input window (zero where it hangs over the
-        border: the convolution's padding) and the kernel; fully connected: ``(n_in,)``.
-        float64.
+        Convolutions: ``(C_in / groups, kh, kw)``, the input window of the unit's group
+        of channels (with the layer's stride and dilation; where it hangs over the border,
+        the padding: zeros, or what the layer's ``padding_mode`` puts there) and the
+        kernel; fully connected: ``(n_in,)``. float64.
     padding
         bool, the shape of ``inputs``: where the window lies outside the map.
     bias
@@ -164,7 +170,10 @@ class UnitComputation:
     pool
         The max pooling that follows (conv1, conv2), else ``None``.
     receptive_field
-        ``(top, bottom, left, right)`` of the input image this unit sees (half-open).
+        ``(top, bottom, left, right)`` of the input image this unit sees (half-open):
+        for other models than the report's, every pixel it depends on, found by letting
+        not-a-number through the model from each side (the whole image for a model that
+        stops it).
 
     Examples
     --------
@@ -422,9 +431,12 @@ def _layer_call(
     seen: list[torch.Tensor] = []
 
     def hook(_module, inputs, output):
-        if threading.get_ident() == owner and not seen:
-            seen.extend([inputs[0].detach().clone(), output.detach().clone()])
-            raise _Stop
+        if threading.get_ident() != owner or seen:
+            return
+        if not inputs or not isinstance(inputs[0], torch.Tensor):
+            raise ValueError("the layer was called without a tensor as its first argument")
+        seen.extend([inputs[0].detach().clone(), output.detach().clone()])
+        raise _Stop
 
     handle = module.register_forward_hook(hook)
     try:
@@ -597,7 +609,7 @@ def unit_computation(
         ``(C, H, W)`` (or ``(1, C, H, W)``) in the model's input space: ``(1, 28, 28)``
         in [-1, 1] for the report's CNN.
     layer
-        A name from :func:`unit_layers` (nested ones too, ``"blocks.0.conv"``).
+        A name from ``unit_layers(model)`` (nested ones too, ``"blocks.0.conv"``).
     unit
         Output channel (convolutions) or neuron (fully connected; the class for the last).
     position

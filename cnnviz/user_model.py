@@ -132,6 +132,12 @@ def _checked_shape(shape: Sequence[int], what: str) -> tuple[int, int, int]:
     return values
 
 
+def _detail(error: BaseException) -> str:
+    """The first line of an error's message, or its type's name when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def _import_module(location: str) -> object:
     """The module ``location`` names: a dotted module name, or a path to a ``.py`` file."""
     if location.endswith(".py") or "/" in location or os.sep in location:
@@ -148,7 +154,7 @@ def _import_module(location: str) -> object:
         except Exception as error:  # running the teacher's file: any error is theirs
             del sys.modules[path.stem]
             raise ModelLoadError(
-                f"cannot run {location}: {type(error).__name__}: {error}"
+                f"cannot run {location}: {type(error).__name__}: {_detail(error)}"
             ) from None
         return module
     if os.getcwd() not in sys.path:
@@ -156,7 +162,7 @@ def _import_module(location: str) -> object:
     try:
         return importlib.import_module(location)
     except Exception as error:  # an import runs the teacher's code: any error is theirs
-        raise ModelLoadError(f"cannot import {location}: {error}") from None
+        raise ModelLoadError(f"cannot import {location}: {_detail(error)}") from None
 
 
 def load_factory(spec: str) -> nn.Module:
@@ -184,7 +190,7 @@ def load_factory(spec: str) -> nn.Module:
     try:
         model = factory()
     except Exception as error:
-        raise ModelLoadError(f"{spec}() failed: {type(error).__name__}: {error}") from None
+        raise ModelLoadError(f"{spec}() failed: {type(error).__name__}: {_detail(error)}") from None
     if not isinstance(model, nn.Module):
         raise ModelLoadError(f"{spec}() returned {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -229,10 +235,9 @@ def _checked(
         with torch.no_grad():
             scores = class_scores(model, torch.full((2, *shape), low))
     except Exception as error:  # the teacher's forward: any error is theirs
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelLoadError(
             f"{origin} fails on images of shape {list(shape)} (--input-shape C,H,W sets it): "
-            f"{detail}"
+            f"{_detail(error)}"
         ) from None
     if not torch.isfinite(scores).all():
         raise ModelLoadError(f"{origin} returns scores that are not finite (NaN or inf)")
@@ -313,7 +318,7 @@ def load_user_model(
         try:
             model, metadata = load_checkpoint(weights, model=model)
         except ValueError as error:  # CheckpointError: missing, unsafe, or does not fit
-            raise ModelLoadError(str(error).splitlines()[0]) from None
+            raise ModelLoadError(_detail(error)) from None
         origin = f"{spec} with {Path(weights).name}"
     if isinstance(input_shape, str):
         input_shape = parse_shape(input_shape)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,6 +130,8 @@ def test_folder_pictures_are_the_gallery_and_the_image(colour, pictures):
     items = handlers.folder_gallery(colour, pictures)
     assert [caption for _, caption in items] == ["cat/green.png", "cat/red.png", "dog/blue.png"]
     assert items[2][0].shape == (128, 128, 3) and items[2][0][0, 0].tolist() == [0, 0, 255]
+    truth = handlers.folder_truth(colour, pictures, 2)
+    assert truth == "Picked dog/blue.png. Its true label (its folder): **dog**."
     image = handlers.from_folder(pictures, 1)
     assert image.shape == (1, 3, 32, 32) and image[0, :, 0, 0].tolist() == [1.0, 0.0, 0.0]
     with pytest.raises(InputError, match="The picture"):
@@ -178,6 +181,8 @@ def test_page_has_the_report_apps_tab_ids(colour, net):
     assert ids == list(TABS)
     texts = [c["props"].get("value") for c in config["components"] if c["type"] == "markdown"]
     assert REPORT_ONLY.format(tab="Transfer") in texts
+    explanations = " ".join(str(t) for t in texts if "**Occlusion**" in str(t))
+    assert "hides part of the image" in explanations and "digit" not in explanations
     assert any("cnnviz: your model ColourNet (from Python)" in str(t) for t in texts)
 
 
@@ -220,5 +225,37 @@ def test_bad_launches_say_one_line_before_any_server(no_server, capsys, tmp_path
     (mixed / "notes.txt").write_text("not a picture")
     line = demo_error(capsys, "--model", "teacher_net:seeded_net", "--images", str(mixed))
     assert "notes.txt is not an image" in line
+    net = ("--model", "teacher_net:seeded_net")
+    assert "shape [3, 32, 32]" in demo_error(capsys, *net, "--input-shape", "3,32,32")
+    names = demo_error(capsys, *net, "--class-names", "cat,dog")
+    assert "returns 10 scores per image, but 2 class names were given" in names
     weights_alone = demo_error(capsys, "--weights", str(other))
     assert weights_alone.endswith("--weights needs --model MODULE:FACTORY (your model)")
+
+
+def test_launch_from_python_serves_the_model_and_its_pictures(tmp_path):
+    from conftest import free_port
+
+    folder = tmp_path / "pictures" / "ship"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (40, 40), (0, 0, 200)).save(folder / "blue.png")
+    net = ColourNet()
+    with pytest.raises(ValueError, match="7 scores per image, but 2 class names"):
+        cnnviz.app.launch(net, input_shape=(3, 32, 32), class_names=["cat", "dog"])
+    port, threads = free_port(), torch.get_num_threads()
+    app = cnnviz.app.launch(
+        net,
+        images=folder.parent,
+        input_shape=(3, 32, 32),
+        class_names=NAMES,
+        port=port,
+        block=False,
+    )
+    try:
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
+        assert "cnnviz: ColourNet" in page
+        assert "cnnviz: your model ColourNet (from Python)" in page
+        assert "1 picture of yours to pick from" in page
+    finally:
+        app.close()
+        torch.set_num_threads(threads)  # launch serves with one

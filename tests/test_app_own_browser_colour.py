@@ -1,10 +1,10 @@
-"""``cnnviz demo --model teachernet:colour --images DIR --class-names cat,dog,car,ship,tree``
-in a real browser.
+"""``cnnviz demo --model teachernet:colour --weights colour.safetensors --images DIR
+--class-names cat,dog,car,ship,tree`` in a real browser.
 
-A 3x32x32 CNN with batch norm and adaptive pooling, on a folder of the teacher's
-pictures (the ``teacher_pictures`` fixture). A picture picked in the gallery is read with
-those names; an uploaded one too; every tab that applies answers, and Transfer and Train
-say they are for the report's CNN; the same on a phone. Screenshots go to
+A 3x32x32 CNN with batch norm and adaptive pooling, trained (``colour_weights``), on a
+folder of the teacher's pictures (``teacher_pictures``). Pictures picked in the gallery are
+read right, with those names; an uploaded one is read; every tab that applies answers,
+and Transfer and Train say they are for the report's CNN; the same on a phone. Screenshots go to
 ``test-artifacts/own_colour_*.png``.
 """
 
@@ -25,9 +25,10 @@ READ = re.compile(r"The model reads (cat|dog|car|ship|tree) \(")
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, teachernet_dir, teacher_pictures) -> Iterator[str]:
+def site(tmp_path_factory, teachernet_dir, teacher_pictures, colour_weights) -> Iterator[str]:
     log = tmp_path_factory.mktemp("own-colour") / "server.log"
-    options = ("--model", "teachernet:colour", "--images", str(teacher_pictures))
+    options = ("--model", "teachernet:colour", "--weights", str(colour_weights))
+    options += ("--images", str(teacher_pictures))
     options += ("--class-names", ",".join(NAMES))
     with served_demo(log, teachernet_dir, *options) as url:
         yield url
@@ -38,9 +39,14 @@ def shot(page: Page, name: str) -> None:
 
 
 def pick(page: Page, index: int) -> None:
-    """Click the ``index``-th picture of the teacher's gallery."""
+    """Click the ``index``-th picture of the teacher's gallery; wait until the model sees it."""
     expect_images_loaded(page, "#pictures", at_least=index + 1)
+    seen = page.locator("#seen img")
+    before = seen.get_attribute("src") if seen.count() else None
     page.locator("#pictures .thumbnail-item").nth(index).click()
+    expect(seen).to_have_attribute("src", re.compile("^data:image/png"), timeout=QUICK)
+    if before is not None:
+        expect(seen).not_to_have_attribute("src", before, timeout=QUICK)
 
 
 def expect_read(page: Page) -> str:
@@ -61,8 +67,11 @@ def test_picked_pictures_are_read_with_names_and_every_tab_answers(browser, site
     page.locator("#gradient").click()  # no image yet: it says what to do
     expect(page.locator("#gradient-summary")).to_contain_text("Pick one", timeout=SLOW)
     tab(page, "Look")
-    pick(page, 0)
-    expect_read(page)
+    pick(page, 0)  # car/car-000.png: the folder is sorted
+    assert expect_read(page) == "car"
+    expect(page.locator("#truth")).to_have_text(
+        "Picked car/car-000.png. Its true label (its folder): car.", timeout=QUICK
+    )
     for picture in ("#seen", "#occluded", "#salient"):
         expect_images_loaded(page, picture)
     expect(page.locator("#seen img")).to_have_attribute("alt", re.compile("32x32 pixels"))
@@ -74,9 +83,11 @@ def test_picked_pictures_are_read_with_names_and_every_tab_answers(browser, site
     page.locator("#upload input[type=file]").set_input_files(str(red))
     expect(page.locator("#seen img")).not_to_have_attribute("src", seen, timeout=QUICK)
     expect_read(page)
+    expect(page.locator("#truth")).to_have_text("", timeout=QUICK)  # an upload has none
     shot(page, "upload")
-    pick(page, 3)
+    pick(page, 3 * 40)  # ship/ship-000.png
     read = expect_read(page)
+    assert read == "ship"
 
     tab(page, "Classes")
     page.get_by_label("Class", exact=True).click()
@@ -118,5 +129,7 @@ def test_phone_picks_and_reads(browser, site):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
     shot(page, "phone")
+    page.goto(site + "?tab=gradient", wait_until="load")  # a link opens a tab
+    expect(page.get_by_role("button", name="Attack the image")).to_be_visible(timeout=QUICK)
     expect_no_error(page)
     page.close()

@@ -72,6 +72,19 @@ def test_drawn_digits_are_read_and_every_tab_answers(browser, site):
     patch.press("Enter")
     expect(page.locator("#message")).to_contain_text("A 9x9 grey patch", timeout=QUICK)
 
+    tab(page, "Inside")
+    expect(page.locator("#own-inside-maps img")).to_have_count(32, timeout=SLOW)  # conv1
+    page.locator("#own-inside-maps img").nth(4).click()
+    expect(page.locator("#own-inside-map-note")).to_contain_text("channel 4", timeout=SLOW)
+    expect_images_loaded(page, "#own-inside-map")
+    page.get_by_text("Fully connected units and class scores").click()
+    page.locator("#own-inside-fc-open").click()
+    expect(page.locator("#own-inside-unit")).to_contain_text("fc2", timeout=SLOW)
+    page.get_by_text("What this channel looks for").click()
+    page.locator("#own-inside-grow").click()
+    expect_images_loaded(page, "#own-inside-grown")
+    shot(page, "inside")
+
     tab(page, "Classes")
     page.get_by_label("Class", exact=True).click()
     page.get_by_role("option", name="3", exact=True).click()

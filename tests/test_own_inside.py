@@ -17,6 +17,7 @@ from teacher_net import Net, seeded_net
 
 from cnnviz.app.inputs import InputError
 from cnnviz.app.own import inside_handlers as handlers
+from cnnviz.app.own.inside import CSS as INSIDE_CSS
 from cnnviz.app.own.inside import inside_tab
 from cnnviz.app.page import CSS
 from cnnviz.app.pictures import feature_map_picture
@@ -84,7 +85,7 @@ def test_without_an_image_every_output_says_what_to_do_first(net, colour):
         assert words in hint and hint.startswith("No image yet")
         first = handlers.layer_choices(spec)[0][1]
         assert handlers.feature_maps(spec, None, first) == ([], hint)
-        assert handlers.channel_map(spec, None, first, 0) == (None, hint, "")
+        assert handlers.channel_map(spec, None, first, 0) == (None, hint, "", hint)
         assert handlers.open_unit(spec, None, first, 0, 10, 10) == ("", hint)
         last = handlers.linear_layers(spec)[-1]
         assert handlers.linear_unit(spec, None, last, 0) == ("", hint)
@@ -96,8 +97,8 @@ def test_the_feature_maps_are_the_layer_outputs_labelled_by_channel(net, digit):
     maps = activations(net.model, torch.from_numpy(digit), "conv2")["conv2"][0]
     assert np.array_equal(items[7][0], feature_map_picture(maps[7], handlers.THUMB_PX))
     assert "64 feature maps of 24x24" in note and "first" not in note
-    picture, sentence, cleared = handlers.channel_map(net, digit, "conv2", 7)
-    assert picture.shape == (280, 280, 3) and cleared == ""
+    picture, sentence, cleared, prompt = handlers.channel_map(net, digit, "conv2", 7)
+    assert picture.shape == (280, 280, 3) and cleared == "" and "Click a pixel" in prompt
     assert f"from {float(maps[7].min()):.3f} to {float(maps[7].max()):.3f}" in sentence
 
 
@@ -187,7 +188,11 @@ def inside_site(colour, picture):
         use.click(lambda: picture, None, image, api_name=False)
     port = free_port()
     app.queue().launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        css=CSS + INSIDE_CSS,
     )
     yield f"http://127.0.0.1:{port}"
     app.close()
@@ -221,14 +226,21 @@ def test_the_tab_in_a_browser_opens_a_unit(browser, inside_site, colour, picture
         expect(page.locator("#own-inside-maps-note")).to_contain_text(hint, timeout=WAIT)
         expect(page.locator("#own-inside-unit-note")).to_contain_text(hint)
         expect(page.locator("#own-inside-filters img")).to_have_count(12, timeout=WAIT)
+        page.get_by_text("Fully connected units and class scores").click()
+        page.locator("#own-inside-fc-open").click()  # no image yet: the hint again
+        expect(page.locator("#own-inside-unit-note")).to_contain_text(hint, timeout=WAIT)
         page.locator("#use-picture").click()
         expect(page.locator("#own-inside-maps img")).to_have_count(12, timeout=WAIT)
+        box = page.locator("#own-inside-maps").bounding_box()
+        last = page.locator("#own-inside-maps img").nth(11).bounding_box()
+        assert last["x"] + last["width"] <= box["x"] + box["width"] + 1  # none off the edge
         page.get_by_label("Layer", exact=True).click()
         page.get_by_role("option", name="features.1.2 (ReLU): 12 maps of 16x16").click()
         maps_note = page.locator("#own-inside-maps-note")
         expect(maps_note).to_contain_text("features.1.2: 12 feature maps of 16x16", timeout=WAIT)
+        map_note = page.locator("#own-inside-map-note")  # the new layer's channel 0 first
+        expect(map_note).to_contain_text("features.1.2 channel 0: 16x16 values", timeout=WAIT)
         page.locator("#own-inside-maps img").nth(2).click()  # channel 2
-        map_note = page.locator("#own-inside-map-note")
         expect(map_note).to_contain_text("features.1.2 channel 2: 16x16 values", timeout=WAIT)
         expect(map_note).to_contain_text("Click a pixel to open that unit of features.1.0")
         expect(page.locator("#own-inside-map img")).to_be_visible(timeout=WAIT)
@@ -254,6 +266,49 @@ def test_the_tab_in_a_browser_opens_a_unit(browser, inside_site, colour, picture
         name = "laptop" if viewport["width"] > 800 else "phone"
         view.scroll_into_view_if_needed()
         page.screenshot(path=ARTIFACTS / f"own_inside_unit_{name}.png", full_page=True)
+        page.get_by_label("Channel").fill("5")
+        page.get_by_label("Channel").press("Enter")
+        expect(map_note).to_contain_text("features.1.2 channel 5: 16x16 values", timeout=WAIT)
+        page.get_by_label("Unit", exact=True).click()
+        page.get_by_role("option", name="class ship").click()
+        page.locator("#own-inside-fc-open").click()
+        expect(view).to_contain_text("class ship (head.1) sees", timeout=WAIT)
+        expect(unit_note).to_contain_text("head.1 class ship = 256 inputs x weights + bias")
+        page.get_by_text("What this channel looks for").click()
+        expect(page.locator("#own-inside-cost")).to_contain_text("64 steps, each a forward")
+        page.locator("#own-inside-grow").click()
+        grown = page.locator("#own-inside-grown-note")
+        expect(grown).to_contain_text("features.1.2 channel 5 looks for this", timeout=WAIT)
+        expect(page.locator("#own-inside-grown img")).to_be_visible()
+        page.screenshot(path=ARTIFACTS / f"own_inside_more_{name}.png", full_page=True)
         assert page.locator('[data-testid="toast-body"]').count() == 0
     finally:
         page.close()
+
+
+def test_a_model_without_feature_maps_offers_its_fully_connected_units(digit):
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(784, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10)
+    )
+    spec = user_model(mlp, input_shape=(1, 28, 28))
+    assert handlers.layer_choices(spec) == [] and handlers.linear_layers(spec) == ["1", "3"]
+    with gr.Blocks() as app, gr.Tab("Inside"):
+        inside_tab(spec, gr.State(None))
+    ids = {block.elem_id for block in app.blocks.values()}
+    assert "own-inside-fc-open" in ids and "own-inside-maps" not in ids
+    view, sentence = handlers.linear_unit(spec, digit, "3", 4)
+    assert "class 4 (3) sees" in view and "16 inputs x weights" in sentence
+
+
+def test_a_normalised_net_shows_what_its_first_layer_receives(mnist):
+    from cnnviz.classifier import Normalized
+
+    spec = user_model(Normalized(seeded_net(), [0.1307], [0.3081]), input_shape=(1, 28, 28))
+    pixels = ((mnist.test_x[:1] + 1) / 2).numpy().astype(np.float32)  # [0, 1]
+    view, sentence = handlers.open_unit(spec, pixels, "model.conv1", 4, 140, 140)
+    assert "<b>model.conv1[4, 13, 13]</b> = 9 products" in sentence
+    assert "input window (model.conv1 receives)" in view and view.count("<table>") == 3
+    terms = unit_computation(spec.model, torch.from_numpy(pixels)[0], "model.conv1", 4, (13, 13))
+    normalised = (pixels[0, 0, 13:16, 13:16] - 0.1307) / 0.3081
+    assert np.allclose(terms.inputs[0], normalised, atol=1e-6)

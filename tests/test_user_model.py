@@ -121,6 +121,7 @@ def test_user_model_checks_a_module_from_python():
         ("teacher_net:Missing", "teacher_net has no callable Missing"),
         ("teacher_net:COLOUR_CLASSES", "teacher_net has no callable COLOUR_CLASSES"),
         ("teacher_net:broken_net", "teacher_net:broken_net() failed: RuntimeError: the teacher"),
+        ("teacher_net:chatty_net", "chatty_net() failed: ValueError: the first line says what"),
         ("teacher_net:not_a_module", "teacher_net:not_a_module() returned str, not a torch.nn"),
         ("teacher_net:not_a_classifier", "must return scores of shape (N, K) for N images"),
         ("teacher_net:NanNet", "teacher_net:NanNet returns scores that are not finite"),

@@ -75,13 +75,15 @@ def base(teacher) -> Iterator[str]:
         yield url + "/"
 
 
-def open_lab(browser, url: str, viewport: dict, **options) -> tuple[Page, list[str]]:
-    """The lab, started, and the list its console errors and page errors go to."""
+def open_lab(
+    browser, url: str, viewport: dict, *, address: str = "index.html", **options
+) -> tuple[Page, list[str]]:
+    """The lab at ``url + address``, started, and the list its console and page errors go to."""
     page = browser.new_context(viewport=viewport, **options).new_page()
     errors: list[str] = []
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url + "index.html")
+    page.goto(url + address)
     page.wait_for_function("document.body.dataset.ready === 'true'", timeout=START)
     return page, errors
 
@@ -203,12 +205,76 @@ def test_random_image_shows_a_picture_by_name_read_as_python_reads_it(laptop, te
     assert errors == []
 
 
-def test_the_attack_view_speaks_of_the_picture(laptop):
+def test_the_attack_view_attacks_the_picture_in_colour(laptop):
     page, errors = laptop
     page.click("#tab-attack")
-    expect(page.locator("#attack-before-caption")).to_contain_text("Your picture: read as ")
+    caption = page.locator("#attack-before-caption")
+    expect(caption).to_contain_text("Your picture: read as ")
+    assert re.search(rf"read as ({'|'.join(COLOUR_CLASSES)}) ", caption.text_content())
+    page.wait_for_selector("#attack-run:not([disabled])")
+    page.click("#attack-run")
+    page.wait_for_selector("#attack-result:not(:empty)", timeout=20_000)
+    verdict = page.text_content("#attack-result")
+    assert verdict.startswith(("The attack worked", "The attack failed")), verdict
+    attacked = page.eval_on_selector(
+        "#attack-image",
+        "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)",
+    )
+    rgb = np.array(attacked, np.int32).reshape(-1, 4)[:, :3]
+    assert len(rgb) == 32 * 32 and (rgb.max(1) - rgb.min(1)).max() > 0  # colour, not grey
+    intro = page.text_content("#attack-view .panel-intro")
+    assert "your picture" in intro and "digit" not in intro
+    assert page.text_content("#attack-change-caption").startswith(
+        "The change, averaged over red, green and blue"
+    )
+    page.screenshot(path=ARTIFACTS / "web-pictures-attack.png", full_page=True)
     page.click("#tab-draw")
     assert errors == []
+
+
+def test_the_classes_view_grows_one_image_per_class_name(laptop):
+    page, errors = laptop
+    page.click("#tab-classes")
+    intro = page.text_content("#classes-view .panel-intro")
+    assert "think a ship looks like" in intro and "All 5 images grow" in intro
+    page.click("#classes-run")
+    page.wait_for_selector("#classes-images figure", timeout=60_000)
+    assert re.match(r"\d of 5 classes reached p >= 0.99", page.text_content("#classes-note"))
+    captions = page.locator("#classes-images figcaption").all_text_contents()
+    assert [caption.split(" ")[0] for caption in captions] == list(COLOUR_CLASSES)
+    legend = page.locator("#classes-legend li").all_text_contents()
+    assert [item.strip() for item in legend] == list(COLOUR_CLASSES)
+    page.click("#tab-draw")
+    assert errors == []
+
+
+def test_clear_and_the_keyboard(laptop):
+    page, errors = laptop
+    page.focus("#random-digit")
+    page.keyboard.press("Enter")
+    page.evaluate("window.cnnvizLab.idle()")
+    assert page.text_content("#truth").startswith("Picture ")
+    assert PREDICTION.match(page.text_content("#prediction"))
+    page.click("#clear")
+    page.evaluate("window.cnnvizLab.idle()")
+    assert page.text_content("#truth") == ""
+    assert page.text_content("#prediction") == (
+        'This network takes 3 x 32 x 32 images: press "Random image".'
+    )
+    assert page.locator("#top3 li").count() == 0
+    assert errors == []
+
+
+def test_the_address_names_a_picture_by_its_place(browser, base, teacher):
+    page, errors = open_lab(browser, base, LAPTOP, address="index.html?digit=3")
+    names = json.loads((teacher["site"] / "manifest.json").read_text())["digits"]["names"]
+    assert page.text_content("#truth").startswith(f"Picture {names[3]} (4 of 11). ")
+    assert "digit=3" in page.url
+    page.goto(base + "index.html?digit=11")
+    page.wait_for_function("document.body.dataset.ready === 'true'", timeout=START)
+    assert "a picture is a whole number from 0 to 10" in page.text_content("#address-note")
+    assert errors == []
+    page.context.close()
 
 
 def test_a_phone_shows_a_random_image_too(browser, base):

@@ -24,7 +24,7 @@ from cnnviz.app.own.handlers import model_input, no_image_hint
 from cnnviz.app.pictures import feature_map_picture, kernel_picture
 from cnnviz.app.unit_view import input_picture, unit_html
 from cnnviz.feature_vis import READABLE, visualise
-from cnnviz.layers import activations, conv_filters, feature_layers
+from cnnviz.layers import NoFeatureMaps, activations, conv_filters, feature_layers
 from cnnviz.neuron import unit_computation, unit_layers
 
 if TYPE_CHECKING:
@@ -57,7 +57,11 @@ def first_hint(spec: UserModel) -> str:
 
 @lru_cache(maxsize=8)
 def _layers(spec: UserModel) -> dict[str, tuple[int, int, int]]:
-    return feature_layers(spec.model, spec.input_shape)
+    """The model's layers with feature maps; none for a model without (an MLP)."""
+    try:
+        return feature_layers(spec.model, spec.input_shape)
+    except NoFeatureMaps:
+        return {}
 
 
 def layer_choices(spec: UserModel) -> list[tuple[str, str]]:
@@ -151,11 +155,13 @@ def _map_size(height: int, width: int) -> tuple[int, int]:
 
 
 def channel_map(spec: UserModel, image, layer: str, channel):
-    """One channel's map, :data:`MAP_PX` high, to click on; a sentence; the unit view cleared."""
+    """One channel's map, :data:`MAP_PX` high, to click on, and a sentence; the unit view
+    cleared and its note saying what to do (the unit shown before was of another map or
+    image)."""
     channel = _channel(spec, layer, channel)
     x = model_input(spec, image)
     if x is None:
-        return None, first_hint(spec), ""
+        return None, first_hint(spec), "", first_hint(spec)
     values = activations(spec.model, x, layer)[layer][0, channel]
     unit_layer = unit_layer_of(spec, layer)
     action = (
@@ -169,7 +175,8 @@ def channel_map(spec: UserModel, image, layer: str, channel):
         f"**{layer} channel {channel}**: {values.shape[0]}x{values.shape[1]} values from "
         f"{float(values.min()):.3f} to {float(values.max()):.3f}. {action}"
     )
-    return feature_map_picture(values, MAP_PX), note, ""
+    prompt = "Click a pixel of the opened map to see that unit's computation."
+    return feature_map_picture(values, MAP_PX), note, "", prompt if unit_layer else ""
 
 
 def _sentence(terms, layer: str, after: float | None) -> str:
