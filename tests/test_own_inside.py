@@ -85,7 +85,7 @@ def test_without_an_image_every_output_says_what_to_do_first(net, colour):
         assert words in hint and hint.startswith("No image yet")
         first = handlers.layer_choices(spec)[0][1]
         assert handlers.feature_maps(spec, None, first) == ([], hint)
-        assert handlers.channel_map(spec, None, first, 0) == (None, hint, "")
+        assert handlers.channel_map(spec, None, first, 0) == (None, hint, "", hint)
         assert handlers.open_unit(spec, None, first, 0, 10, 10) == ("", hint)
         last = handlers.linear_layers(spec)[-1]
         assert handlers.linear_unit(spec, None, last, 0) == ("", hint)
@@ -97,8 +97,8 @@ def test_the_feature_maps_are_the_layer_outputs_labelled_by_channel(net, digit):
     maps = activations(net.model, torch.from_numpy(digit), "conv2")["conv2"][0]
     assert np.array_equal(items[7][0], feature_map_picture(maps[7], handlers.THUMB_PX))
     assert "64 feature maps of 24x24" in note and "first" not in note
-    picture, sentence, cleared = handlers.channel_map(net, digit, "conv2", 7)
-    assert picture.shape == (280, 280, 3) and cleared == ""
+    picture, sentence, cleared, prompt = handlers.channel_map(net, digit, "conv2", 7)
+    assert picture.shape == (280, 280, 3) and cleared == "" and "Click a pixel" in prompt
     assert f"from {float(maps[7].min()):.3f} to {float(maps[7].max()):.3f}" in sentence
 
 
@@ -299,3 +299,16 @@ def test_a_model_without_feature_maps_offers_its_fully_connected_units(digit):
     assert "own-inside-fc-open" in ids and "own-inside-maps" not in ids
     view, sentence = handlers.linear_unit(spec, digit, "3", 4)
     assert "class 4 (3) sees" in view and "16 inputs x weights" in sentence
+
+
+def test_a_normalised_net_shows_what_its_first_layer_receives(mnist):
+    from cnnviz.classifier import Normalized
+
+    spec = user_model(Normalized(seeded_net(), [0.1307], [0.3081]), input_shape=(1, 28, 28))
+    pixels = ((mnist.test_x[:1] + 1) / 2).numpy().astype(np.float32)  # [0, 1]
+    view, sentence = handlers.open_unit(spec, pixels, "model.conv1", 4, 140, 140)
+    assert "<b>model.conv1[4, 13, 13]</b> = 9 products" in sentence
+    assert "input window (model.conv1 receives)" in view and view.count("<table>") == 3
+    terms = unit_computation(spec.model, torch.from_numpy(pixels)[0], "model.conv1", 4, (13, 13))
+    normalised = (pixels[0, 0, 13:16, 13:16] - 0.1307) / 0.3081
+    assert np.allclose(terms.inputs[0], normalised, atol=1e-6)

@@ -133,9 +133,12 @@ def test_the_page_quotes_only_the_numbers_these_tests_check():
 
 
 def console_examples() -> list[tuple[list[str], str]]:
-    """The page's ``$ cnnviz ...`` commands (arguments) and the line printed after each."""
-    block = re.search(r"code-block:: console\n\n((?: {3}.*\n)+)", PAGE.read_text())
-    lines = [line.strip() for line in block.group(1).splitlines()]
+    """The page's ``$ cnnviz ...`` commands (arguments) and the line printed after each
+    (the page wraps long lines: a continued command ends with a backslash, a continued
+    output line is indented)."""
+    block = re.search(r"code-block:: console\n\n((?: {3}.*\n)+)", PAGE.read_text()).group(1)
+    text = re.sub(r"\s*\\\n\s*|\n\s+", " ", textwrap.dedent(block))
+    lines = text.splitlines()
     return [
         (shlex.split(command)[2:], printed)
         for command, printed in zip(lines[::2], lines[1::2], strict=True)

@@ -139,12 +139,13 @@ def _tables(terms: UnitComputation) -> list[str]:
     """Window, kernel and products of each input channel as tables (one channel: no name)."""
     parts = []
     named = len(terms.inputs) > 1
+    window = "input window" if terms.source == "image" else f"input window ({terms.layer} receives)"
     for channel, (inputs, weights, padded) in enumerate(
         zip(terms.inputs, terms.weights, terms.padding, strict=True)
     ):
         prefix = f"channel {channel}: " if named else ""
         parts += [
-            _grid(inputs, f"{prefix}input window", padded=padded),
+            _grid(inputs, f"{prefix}{window}", padded=padded),
             _grid(weights, "x kernel"),
             _grid(inputs * weights, "= products", padded=padded),
         ]

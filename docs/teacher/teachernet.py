@@ -4,8 +4,9 @@ Put this file next to your notebook (or on ``PYTHONPATH``) and run::
 
     python teachernet.py net.safetensors colour.safetensors pictures
 
-It trains pytorch/examples' MNIST ``Net``, writes a folder of generated
-colour pictures, trains a colour CNN on them and saves both; then::
+It trains pytorch/examples' MNIST ``Net``, writes a folder of
+generated colour pictures, trains a colour CNN on them, saves both;
+then::
 
     cnnviz demo --model teachernet:build --weights net.safetensors
     cnnviz demo --model teachernet:colour \\
@@ -55,8 +56,9 @@ NET_RECIPE = cnnviz.Recipe(
 )
 NET_TRAIN_SIZE = 24_000
 
-#: How ``train_colour`` trains ``colour``: 12 passes over the pictures,
-#: Adam with a one-cycle schedule, random shifts of up to 3 pixels.
+#: How ``train_colour`` trains ``colour``: 12 passes over the
+#: pictures, Adam with a one-cycle schedule, random shifts of up to 3
+#: pixels.
 COLOUR_RECIPE = cnnviz.Recipe(
     "colour",
     epochs=12,
@@ -70,9 +72,9 @@ COLOUR_RECIPE = cnnviz.Recipe(
 
 
 class Net(nn.Module):
-    """pytorch/examples' MNIST network: takes ``(N, 1, 28, 28)`` digits
-    normalised with MNIST's mean and standard deviation; returns
-    log-probabilities ``(N, 10)``."""
+    """pytorch/examples' MNIST network: digits ``(N, 1, 28, 28)``
+    normalised with MNIST's mean and standard deviation in,
+    log-probabilities ``(N, 10)`` out."""
 
     def __init__(self):
         super().__init__()
@@ -100,7 +102,7 @@ class Net(nn.Module):
 
 
 def build() -> nn.Module:
-    """``Net`` for ``[0, 1]`` digits ``(N, 1, 28, 28)``: a ``--model``.
+    """``Net`` for digits ``(N, 1, 28, 28)`` in ``[0, 1]``: a model.
 
     Examples
     --------
@@ -114,7 +116,7 @@ class ColourNet(nn.Module):
     """Three blocks (convolution, batch norm, ReLU), adaptive pooling.
 
     Takes ``[0, 1]`` colour pictures ``(N, 3, 32, 32)`` (other sizes
-    work too: the pooling adapts); returns scores ``(N, num_classes)``.
+    work too: the pooling adapts); returns scores, one per class.
     """
 
     input_shape = (3, PICTURE_SIZE, PICTURE_SIZE)
@@ -144,7 +146,7 @@ class ColourNet(nn.Module):
 
 
 def colour() -> nn.Module:
-    """The colour CNN for :func:`make_pictures`' classes: a ``--model``.
+    """The colour CNN for the classes of :func:`make_pictures`.
 
     Examples
     --------
@@ -161,7 +163,7 @@ def _draw(draw, name: str, rng: np.random.Generator, size: int):
     x0, y0 = rng.uniform(0, size - s, 2)
 
     def at(*xy: float) -> list[float]:  # object (0..1) to pixels
-        return [(y0 if i % 2 else x0) + v * s for i, v in enumerate(xy)]
+        return [(x0, y0)[i % 2] + v * s for i, v in enumerate(xy)]
 
     def shade(*rgb: int) -> tuple[int, ...]:
         noise = rng.integers(-25, 26, len(rgb))
@@ -185,9 +187,11 @@ def _draw(draw, name: str, rng: np.random.Generator, size: int):
     elif name == "car":  # a red body, a pale cabin, two black wheels
         cabin = shade(240, 170, 170)
         draw.rectangle(at(0.25, 0.25, 0.75, 0.5), fill=cabin)
-        draw.rectangle(at(0.0, 0.45, 1.0, 0.8), fill=shade(210, 30, 40))
+        body = shade(210, 30, 40)
+        draw.rectangle(at(0.0, 0.45, 1.0, 0.8), fill=body)
         for x in (0.1, 0.62):
-            draw.ellipse(at(x, 0.65, x + 0.28, 0.93), fill=(15, 15, 15))
+            wheel = at(x, 0.65, x + 0.28, 0.93)
+            draw.ellipse(wheel, fill=(15, 15, 15))
     elif name == "ship":  # blue sea, a dark hull, a white sail
         sea = [0, y0 + 0.75 * s, size, size]
         draw.rectangle(sea, fill=shade(30, 80, 200))
@@ -198,10 +202,11 @@ def _draw(draw, name: str, rng: np.random.Generator, size: int):
     elif name == "tree":  # a brown trunk under a green crown
         trunk = shade(110, 70, 30)
         draw.rectangle(at(0.42, 0.55, 0.58, 1.0), fill=trunk)
-        draw.ellipse(at(0.05, 0.0, 0.95, 0.7), fill=shade(40, 150, 40))
+        crown = shade(40, 150, 40)
+        draw.ellipse(at(0.05, 0.0, 0.95, 0.7), fill=crown)
     else:
         known = ", ".join(CLASSES)
-        raise ValueError(f"no drawing for {name!r}: choose in {known}")
+        raise ValueError(f"no drawing for {name!r}: draw {known}")
 
 
 def make_pictures(
@@ -212,10 +217,10 @@ def make_pictures(
     size: int = 64,
     seed: int = 0,
 ) -> Path:
-    """Write ``per_class`` PNG pictures per class into ``folder/NAME``.
+    """Write ``per_class`` PNG pictures of each class to ``folder``.
 
     Each is one object of :data:`CLASSES` (a cat's face with pointed
-    ears, a dog's with hanging ears, a red car, a sailing ship, a tree)
+    ears, a dog's with hanging ears, a red car, a sailboat, a tree)
     of random size, place and shade on a random pale background,
     ``size`` x ``size`` RGB pixels.
 
@@ -241,8 +246,8 @@ def make_pictures(
 def read_pictures(
     folder: str | Path, *, classes: Sequence[str] = CLASSES
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The PNGs of ``folder/<class>``: ``(N, 3, 32, 32)`` in ``[0, 1]``,
-    and their labels ``(N,)``.
+    """The PNGs of ``folder/<class>``: ``(N, 3, 32, 32)`` pictures in
+    ``[0, 1]``, and their labels ``(N,)``.
 
     Examples
     --------
@@ -325,4 +330,4 @@ if __name__ == "__main__":
     print(f"Net: {history.test_acc:.2f} % of MNIST's test digits")
     make_pictures(folder)
     history = train_colour(colour_path, folder, progress=True)
-    print(f"colour: {history.test_acc:.1f} % of the held-out pictures")
+    print(f"colour: {history.test_acc:.1f} % of held-out pictures")

@@ -1,11 +1,12 @@
-"""teachernet's networks, trained once per machine (tests, screenshots).
+"""teachernet's networks trained once per machine (tests and shots).
 
 ``net_weights`` and ``colour_weights`` return a safetensors file in
 ``~/.cache/cnnviz/teacher/KEY/`` (or under ``$XDG_CACHE_HOME``),
 trained there by ``teachernet.train_net`` / ``train_colour`` when
-missing. ``KEY`` hashes teachernet.py's code (its syntax tree: comments
-and layout aside) and torch's version: a changed recipe or network
-trains again. Not what a teacher writes: the page prints teachernet.py.
+missing. ``KEY`` hashes teachernet.py's code (its syntax tree:
+comments and layout aside) and torch's version: a changed recipe or
+network trains again. Not what a teacher writes (the page prints
+teachernet.py).
 """
 
 from __future__ import annotations

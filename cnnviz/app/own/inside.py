@@ -55,7 +55,7 @@ def _maps(spec: UserModel, image: gr.State, unit_view: gr.HTML, unit_note: gr.HT
         elem_id="own-inside-map",
     )
     maps_io = ([image, layer], [maps, maps_note])
-    map_io = ([image, layer, channel], [unit_map, map_note, unit_view])
+    map_io = ([image, layer, channel], [unit_map, map_note, unit_view, unit_note])
     refresh_maps = endpoint(partial(handlers.feature_maps, spec))
     open_map = endpoint(partial(handlers.channel_map, spec))
     image.change(refresh_maps, *maps_io, **EVENT).then(open_map, *map_io, **EVENT)

@@ -155,11 +155,13 @@ def _map_size(height: int, width: int) -> tuple[int, int]:
 
 
 def channel_map(spec: UserModel, image, layer: str, channel):
-    """One channel's map, :data:`MAP_PX` high, to click on; a sentence; the unit view cleared."""
+    """One channel's map, :data:`MAP_PX` high, to click on, and a sentence; the unit view
+    cleared and its note saying what to do (the unit shown before was of another map or
+    image)."""
     channel = _channel(spec, layer, channel)
     x = model_input(spec, image)
     if x is None:
-        return None, first_hint(spec), ""
+        return None, first_hint(spec), "", first_hint(spec)
     values = activations(spec.model, x, layer)[layer][0, channel]
     unit_layer = unit_layer_of(spec, layer)
     action = (
@@ -173,7 +175,8 @@ def channel_map(spec: UserModel, image, layer: str, channel):
         f"**{layer} channel {channel}**: {values.shape[0]}x{values.shape[1]} values from "
         f"{float(values.min()):.3f} to {float(values.max()):.3f}. {action}"
     )
-    return feature_map_picture(values, MAP_PX), note, ""
+    prompt = "Click a pixel of the opened map to see that unit's computation."
+    return feature_map_picture(values, MAP_PX), note, "", prompt if unit_layer else ""
 
 
 def _sentence(terms, layer: str, after: float | None) -> str:
