@@ -609,7 +609,7 @@ def unit_computation(
         ``(C, H, W)`` (or ``(1, C, H, W)``) in the model's input space: ``(1, 28, 28)``
         in [-1, 1] for the report's CNN.
     layer
-        A name from ``unit_layers(model)`` (nested ones too, ``"blocks.0.conv"``).
+        A name from :func:`unit_layers` (nested ones too, ``"blocks.0.conv"``).
     unit
         Output channel (convolutions) or neuron (fully connected; the class for the last).
     position
