@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="MODULE:FACTORY",
         help="export your classifier instead of the shipped networks: FACTORY() in MODULE "
-        "builds it (e.g. mynet:Net)",
+        "(or in path/to/file.py) builds it (e.g. mynet:Net)",
     )
     web.add_argument("--weights", type=Path, default=None, help="its weights (.safetensors, .pt)")
     web.add_argument(
@@ -171,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="C,H,W",
         help="one image's shape for --model (default: the model's input_shape, else 1,28,28)",
+    )
+    web.add_argument(
+        "--images",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a folder of pictures for --model, the lab's sample instead of MNIST digits "
+        "(subfolders named after classes give their true labels)",
     )
     web.add_argument("--app-url", default=None, help="link to the full Gradio app")
     return parser
@@ -315,7 +323,8 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.model is None:
         given = [flag for flag, value in options.items() if value is not None]
         if given:
-            raise ValueError(f"{' and '.join(given)} need --model MODULE:FACTORY (your model)")
+            verb = "needs" if len(given) == 1 else "need"
+            raise ValueError(f"{' and '.join(given)} {verb} --model MODULE:FACTORY (your model)")
         if args.no_lab:
             os.environ["CNNVIZ_LAB"] = "0"  # read by cnnviz.app.lab_site
         serve_app(host=args.host, port=args.port)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cnnviz.classifier import from_pixels
 
@@ -179,7 +179,7 @@ def _picture_files(folder: Path, limit: int) -> list[Path]:
 
 
 def _read_picture(path: Path, shown: str) -> np.ndarray:
-    """The picture at ``path`` as ``uint8`` RGBA ``(h, w, 4)``; errors name it as ``shown``."""
+    """The picture at ``path``, upright, as ``uint8`` RGBA ``(h, w, 4)``; errors name ``shown``."""
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise ImageFolderError(
             f"{shown} is not an image (cnnviz reads {', '.join(IMAGE_SUFFIXES)}); "
@@ -196,14 +196,15 @@ def _read_picture(path: Path, shown: str) -> np.ndarray:
             image.verify()
         with Image.open(path) as image:
             width, height = image.size
-            picture = np.asarray(image.convert("RGBA")) if width * height <= MAX_PIXELS else None
+            if width * height > MAX_PIXELS:  # an ImageFolderError passes the except below
+                raise ImageFolderError(
+                    f"{shown} is {width}x{height} pixels; pictures must have at most "
+                    f"{MAX_PIXELS} pixels"
+                )
+            upright = ImageOps.exif_transpose(image)  # a phone photo's EXIF rotation
+            return np.asarray(upright.convert("RGBA"))
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as error:
         raise ImageFolderError(f"{shown} is not a readable image: {error}") from None
-    if picture is None:
-        raise ImageFolderError(
-            f"{shown} is {width}x{height} pixels; pictures must have at most {MAX_PIXELS} pixels"
-        )
-    return picture
 
 
 def load_image_folder(

@@ -2,7 +2,7 @@
 
 :func:`load_user_model` builds the model a factory returns (``"mynet:Net"`` imports
 ``mynet``; ``"path/to/mynet.py:Net"`` runs that file), loads its weights safely
-(safetensors from :func:`cnnviz.save_checkpoint`, or a ``torch.save`` state dict read
+(safetensors from :func:`~cnnviz.checkpoint.save_checkpoint`, or a ``torch.save`` state dict read
 with ``weights_only=True``), works out its input shape, bounds and class names, and runs
 it once on black images. :func:`user_model` does the same checks for a module built in
 Python. Either gives a :class:`UserModel`, or a :class:`ModelLoadError` of one sentence
@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ class UserModel:
 
 
 def parse_shape(text: str, *, what: str = "--input-shape") -> tuple[int, int, int]:
-    """``"3,32,32"`` (or ``"[3, 32, 32]"``) as ``(3, 32, 32)``, or a :class:`ModelLoadError`.
+    """``"3,32,32"`` or ``"[3, 32, 32]"`` as ``(3, 32, 32)``; else a ``ModelLoadError``.
 
     Examples
     --------
@@ -115,7 +116,10 @@ def parse_shape(text: str, *, what: str = "--input-shape") -> tuple[int, int, in
 
 def _checked_shape(shape: Sequence[int], what: str) -> tuple[int, int, int]:
     """``shape`` as three ints: 1 or 3 channels, sides 1..MAX_SIDE."""
-    values = tuple(int(n) for n in shape)
+    try:
+        values = tuple(int(n) for n in shape)
+    except (TypeError, ValueError):
+        raise ModelLoadError(f"{what} must be three sizes C,H,W, not {shape!r}") from None
     if len(values) != 3:
         raise ModelLoadError(f"{what} must be three sizes C,H,W, not {list(values)}")
     channels, height, width = values
@@ -127,6 +131,32 @@ def _checked_shape(shape: Sequence[int], what: str) -> tuple[int, int, int]:
     if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
         raise ModelLoadError(f"{what} {list(values)}: H and W must be between 1 and {MAX_SIDE}")
     return values
+
+
+def _detail(error: BaseException) -> str:
+    """The first line of an error's message, or its type's name when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _shortened(message: str, *, keep: int = 3) -> str:
+    """A checkpoint error with at most ``keep`` keys per list and ``keep`` shape differences.
+
+    ``"missing keys ['a', 'b', 'c', 'd']; shape differences x: ...; y: ...; z: ...; w: ..."``
+    keeps the first ``keep`` of each and says how many more there are.
+    """
+
+    def fewer(match: re.Match) -> str:
+        items = match.group(1).split(", ")
+        more = f", and {len(items) - keep} more" if len(items) > keep else ""
+        return "[" + ", ".join(items[:keep]) + more + "]"
+
+    message = re.sub(r"\[([^\[\]]*)\]", fewer, message)
+    head, found, shapes = message.partition("shape differences ")
+    differences = shapes.split("; ")
+    if found and len(differences) > keep:
+        shapes = "; ".join(differences[:keep]) + f"; and {len(differences) - keep} more"
+    return head + found + shapes
 
 
 def _import_module(location: str) -> object:
@@ -145,7 +175,7 @@ def _import_module(location: str) -> object:
         except Exception as error:  # running the teacher's file: any error is theirs
             del sys.modules[path.stem]
             raise ModelLoadError(
-                f"cannot run {location}: {type(error).__name__}: {error}"
+                f"cannot run {location}: {type(error).__name__}: {_detail(error)}"
             ) from None
         return module
     if os.getcwd() not in sys.path:
@@ -153,7 +183,7 @@ def _import_module(location: str) -> object:
     try:
         return importlib.import_module(location)
     except Exception as error:  # an import runs the teacher's code: any error is theirs
-        raise ModelLoadError(f"cannot import {location}: {error}") from None
+        raise ModelLoadError(f"cannot import {location}: {_detail(error)}") from None
 
 
 def load_factory(spec: str) -> nn.Module:
@@ -181,7 +211,7 @@ def load_factory(spec: str) -> nn.Module:
     try:
         model = factory()
     except Exception as error:
-        raise ModelLoadError(f"{spec}() failed: {type(error).__name__}: {error}") from None
+        raise ModelLoadError(f"{spec}() failed: {type(error).__name__}: {_detail(error)}") from None
     if not isinstance(model, nn.Module):
         raise ModelLoadError(f"{spec}() returned {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -195,7 +225,10 @@ def _names(class_names: str | Sequence[str] | None, model: nn.Module) -> tuple[s
             return None
     if isinstance(class_names, str):
         class_names = class_names.split(",")
-    names = tuple(str(name).strip() for name in class_names)
+    try:
+        names = tuple(str(name).strip() for name in class_names)
+    except TypeError:
+        raise ModelLoadError(f"class names must be a list of names, not {class_names!r}") from None
     if not all(names):
         raise ModelLoadError(f"class names must not be empty: {list(names)}")
     if len(set(names)) != len(names):
@@ -223,10 +256,9 @@ def _checked(
         with torch.no_grad():
             scores = class_scores(model, torch.full((2, *shape), low))
     except Exception as error:  # the teacher's forward: any error is theirs
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelLoadError(
             f"{origin} fails on images of shape {list(shape)} (--input-shape C,H,W sets it): "
-            f"{detail}"
+            f"{_detail(error)}"
         ) from None
     if not torch.isfinite(scores).all():
         raise ModelLoadError(f"{origin} returns scores that are not finite (NaN or inf)")
@@ -262,9 +294,9 @@ def load_user_model(
         ``"MODULE:FACTORY"`` (``MODULE`` importable, the current folder included) or
         ``"path/to/file.py:FACTORY"``; ``FACTORY()`` returns the ``nn.Module``.
     weights
-        A ``.safetensors`` checkpoint (:func:`cnnviz.save_checkpoint`) or a ``.pt``/``.pth``
-        state dict saved with ``torch.save`` (read with ``weights_only=True``), or ``None``
-        to keep the factory's weights.
+        A ``.safetensors`` checkpoint (:func:`~cnnviz.checkpoint.save_checkpoint`) or a
+        ``.pt``/``.pth`` state dict saved with ``torch.save`` (read with
+        ``weights_only=True``), or ``None`` to keep the factory's weights.
     class_names
         One name per score (a sequence, or a comma-separated string); default the
         model's ``classes`` or ``class_names`` attribute, else ``"0"``, ``"1"``, ...
@@ -274,7 +306,7 @@ def load_user_model(
         attribute, else ``(1, 28, 28)``.
     bounds
         ``(black, white)`` in the model's input; default the checkpoint's
-        ``input_bounds`` metadata, else :func:`cnnviz.input_bounds` of the model
+        ``input_bounds`` metadata, else :func:`~cnnviz.classifier.input_bounds` of the model
         (its ``input_bounds`` attribute, else ``(0, 1)``).
 
     Returns
@@ -307,7 +339,7 @@ def load_user_model(
         try:
             model, metadata = load_checkpoint(weights, model=model)
         except ValueError as error:  # CheckpointError: missing, unsafe, or does not fit
-            raise ModelLoadError(str(error).splitlines()[0]) from None
+            raise ModelLoadError(_shortened(_detail(error))) from None
         origin = f"{spec} with {Path(weights).name}"
     if isinstance(input_shape, str):
         input_shape = parse_shape(input_shape)
@@ -341,7 +373,7 @@ def user_model(
     bounds: Sequence[float] | None = None,
     name: str | None = None,
 ) -> UserModel:
-    """Check a classifier built in Python, as :func:`load_user_model` checks a factory's.
+    """Check a classifier built in Python, as :func:`~cnnviz.user_model.load_user_model` does.
 
     Parameters
     ----------

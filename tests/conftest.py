@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
 import http.server
 import os
 import socket
@@ -17,13 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from cnnviz.data import (
     MNIST_FILES,
     DatasetNotFoundError,
     Splits,
-    default_cache_dir,
     download_mnist,
     load_splits,
     search_roots,
@@ -204,14 +201,6 @@ def web_server(web_site: Path) -> Iterator[str]:
 TEACHER_DIR = Path(__file__).resolve().parents[1] / "docs" / "teacher"
 
 
-def teacher_cache(name: str) -> Path:
-    """``~/.cache/cnnviz/teacher/<key>/name``: the key hashes teachernet.py and torch's version,
-    so a changed recipe or network trains again, and CI trains once per machine."""
-    digest = hashlib.sha256((TEACHER_DIR / "teachernet.py").read_bytes())
-    digest.update(torch.__version__.encode())
-    return default_cache_dir() / "teacher" / digest.hexdigest()[:12] / name
-
-
 @pytest.fixture(scope="session")
 def teachernet_dir() -> Path:
     """docs/teacher, on ``sys.path``: ``import teachernet`` and ``--model teachernet:build``."""
@@ -224,14 +213,14 @@ def teachernet_dir() -> Path:
 def teacher_weights(teachernet_dir: Path, request) -> Path:
     """The teacher's ``Net`` trained on the real MNIST (``teachernet.train_net``), safetensors.
 
-    Trained once per machine (a few minutes on a busy 2-core CPU), then read from the cache.
+    Trained once per machine (minutes on a busy 2-core CPU), then read from the cache
+    (docs/teacher/trained.py).
     """
-    import teachernet
+    import trained
 
-    path = teacher_cache("net.safetensors")
-    if not path.is_file():
-        teachernet.train_net(path, data=request.getfixturevalue("mnist_dir"))
-    return path
+    if trained.cache_path("net.safetensors").is_file():
+        return trained.net_weights()
+    return trained.net_weights(data=request.getfixturevalue("mnist_dir"))
 
 
 @pytest.fixture(scope="session")
@@ -246,9 +235,6 @@ def teacher_pictures(teachernet_dir: Path, tmp_path_factory) -> Path:
 def colour_weights(teachernet_dir: Path, teacher_pictures: Path) -> Path:
     """The teacher's colour CNN trained on ``teacher_pictures`` (``teachernet.train_colour``),
     cached like ``teacher_weights`` (the pictures are seeded: the same on every machine)."""
-    import teachernet
+    import trained
 
-    path = teacher_cache("colour.safetensors")
-    if not path.is_file():
-        teachernet.train_colour(path, teacher_pictures)
-    return path
+    return trained.colour_weights(teacher_pictures)

@@ -51,6 +51,11 @@ def broken_net() -> Net:
     raise RuntimeError("the teacher's factory failed")
 
 
+def chatty_net() -> Net:
+    """A factory whose error message runs over several lines."""
+    raise ValueError("the first line says what\nand a second line says more")
+
+
 def not_a_classifier() -> nn.Module:
     """A module whose output is not one score per class: (N, 32, 26, 26) maps."""
     return nn.Conv2d(1, 32, 3)

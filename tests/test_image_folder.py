@@ -61,6 +61,16 @@ def test_grey_rgb_and_rgba_pictures_become_inputs_of_the_models_shape_and_bounds
     assert mono.images.min() >= BOUNDS[0] and mono.images.max() <= BOUNDS[1]
 
 
+def test_a_phone_photos_exif_rotation_is_applied(tmp_path):
+    wide = np.zeros((2, 4), np.uint8)
+    wide[0, 0] = 255  # a white top-left pixel
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to show"
+    Image.fromarray(wide).save(tmp_path / "photo.png", exif=exif)
+    (x,) = load_image_folder(tmp_path, shape=(1, 4, 2), bounds=(0, 1)).images
+    assert x[0].tolist() == [[0, 1], [0, 0], [0, 0], [0, 0]]  # turned clockwise: now top right
+
+
 def test_a_picture_is_stretched_with_its_edges_kept():
     picture = np.zeros((16, 16), np.uint8)
     picture[:, 8:] = 255

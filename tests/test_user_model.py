@@ -121,6 +121,7 @@ def test_user_model_checks_a_module_from_python():
         ("teacher_net:Missing", "teacher_net has no callable Missing"),
         ("teacher_net:COLOUR_CLASSES", "teacher_net has no callable COLOUR_CLASSES"),
         ("teacher_net:broken_net", "teacher_net:broken_net() failed: RuntimeError: the teacher"),
+        ("teacher_net:chatty_net", "chatty_net() failed: ValueError: the first line says what"),
         ("teacher_net:not_a_module", "teacher_net:not_a_module() returned str, not a torch.nn"),
         ("teacher_net:not_a_classifier", "must return scores of shape (N, K) for N images"),
         ("teacher_net:NanNet", "teacher_net:NanNet returns scores that are not finite"),
@@ -138,6 +139,13 @@ def test_weights_that_do_not_fit_or_are_missing_are_one_line(tmp_path):
     assert (
         "weights do not fit Net: shape differences conv2.weight: file (32, 32, 3, 3), model (64"
         in message
+    )
+    assert message.endswith("; and 2 more")  # five tensors differ: three are named
+    colour = save_checkpoint(colour_net(), tmp_path / "colour.safetensors")
+    message = one_line(load_user_model, "teacher_net:Net", weights=colour)
+    assert message == (
+        f"{colour}: weights do not fit Net: missing keys ['conv1.bias', 'conv1.weight', "
+        "'conv2.bias', and 5 more]; unexpected keys ['0.bias', '0.weight', '1.bias', and 13 more]"
     )
     message = one_line(load_user_model, "teacher_net:Net", weights=tmp_path / "none.safetensors")
     assert message.endswith("none.safetensors: no such checkpoint file")
@@ -168,6 +176,15 @@ def test_wrong_class_names_are_one_line():
 )
 def test_a_bad_input_shape_is_one_line(shape, says):
     assert says in one_line(load_user_model, "teacher_net:colour_net", input_shape=shape)
+
+
+def test_odd_model_attributes_are_one_line():
+    net = colour_net()
+    net.input_shape = 32
+    assert "the input shape must be three sizes C,H,W, not 32" in one_line(user_model, net)
+    net = colour_net()
+    net.classes = 5
+    assert "class names must be a list of names, not 5" in one_line(user_model, net)
 
 
 def test_bad_bounds_are_one_line():

@@ -67,9 +67,13 @@ def slider(*args, **options) -> gr.Slider:
     return lenient(gr.Slider(*args, **options))
 
 
-def explained(*controls: str) -> gr.Markdown:
-    """One line for a beginner per control, with its gallery page (:mod:`cnnviz.app.words`)."""
+def explained(*controls: str, words_for: dict[str, str] | None = None) -> gr.Markdown:
+    """One line for a beginner per control, with its gallery page (:mod:`cnnviz.app.words`);
+    ``words_for`` replaces words (``{"digit": "class"}`` for a model that does not read
+    digits)."""
     lines = "\n\n".join(words.explanation(control) for control in controls)
+    for word, replacement in (words_for or {}).items():
+        lines = lines.replace(word, replacement)
     return gr.Markdown(lines, elem_classes="explained")
 
 

@@ -7,9 +7,11 @@ import logging
 from os import PathLike
 
 import gradio as gr
+import torch
 from torch import nn
 
 from cnnviz.app import server
+from cnnviz.app.own.inside import CSS as INSIDE_CSS
 from cnnviz.app.own.page import build, tab_labels
 from cnnviz.app.page import CSS, head
 from cnnviz.image_folder import ImageSet, load_image_folder
@@ -77,6 +79,7 @@ def launch(
             images, shape=model.input_shape, bounds=model.bounds, classes=model.classes
         )
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    torch.set_num_threads(1)  # one per request: on a busy machine, 2 threads were 80x slower
     labels = tab_labels(model)
     app = build(model, images).queue(max_size=server.MAX_QUEUE)
     app.launch(
@@ -84,7 +87,7 @@ def launch(
         server_port=port,
         prevent_thread_lock=True,
         head=head({label: tab for tab, label in labels.items()}, {}, {}),
-        css=CSS,
+        css=CSS + INSIDE_CSS,
         max_file_size="5mb",
         footer_links=["api"],
     )

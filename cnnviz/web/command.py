@@ -2,7 +2,8 @@
 
 ``cnnviz export-web OUT`` exports the three shipped networks; ``--model MODULE:FACTORY
 --weights FILE`` exports the classifier ``FACTORY()`` builds instead (any model that
-``torch.onnx`` exports), named by ``--class-names``. Every failure is one line.
+``torch.onnx`` exports), named by ``--class-names``; ``--images DIR`` makes the teacher's
+pictures the lab's sample in place of MNIST's digits. Every failure is one line.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib.util
 import sys
 import time
 
+from cnnviz.image_folder import load_image_folder
 from cnnviz.user_model import ModelLoadError, UserModel, load_user_model
 from cnnviz.web.export import WebModel, classifier_model, default_graph_cache
 from cnnviz.web.runtime import RuntimeUnavailableError
@@ -66,7 +68,7 @@ def export_web(args: argparse.Namespace) -> int:
     >>> from pathlib import Path
     >>> args = argparse.Namespace(out=Path(tempfile.mkdtemp()), model="nomodule:Net",
     ...                           weights=None, class_names=None, input_shape=None,
-    ...                           app_url=None)
+    ...                           images=None, app_url=None)
     >>> export_web(args)
     2
     """
@@ -80,6 +82,7 @@ def export_web(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         models = None
+        pictures = None
         if args.model is not None:
             user = load_user_model(
                 args.model,
@@ -88,12 +91,19 @@ def export_web(args: argparse.Namespace) -> int:
                 input_shape=args.input_shape,
             )
             models = [teacher_model(user)]
-        elif args.weights is not None or args.class_names is not None:
-            raise ModelLoadError("--weights and --class-names need --model MODULE:FACTORY")
+            if args.images is not None:
+                pictures = load_image_folder(
+                    args.images, shape=user.input_shape, bounds=(0.0, 1.0), classes=user.classes
+                )
+        elif any(getattr(args, name) is not None for name in ("weights", "class_names", "images")):
+            raise ModelLoadError(
+                "--weights, --class-names and --images need --model MODULE:FACTORY"
+            )
         result = export_site(
             args.out,
             models=models,
             app_url=args.app_url,
+            pictures=pictures,
             cache=default_graph_cache(),
             progress=_say,
         )

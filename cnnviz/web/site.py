@@ -8,6 +8,7 @@ Layout (see ``notes/web-contract.md``)::
     OUT/models/<id>/                 forward.onnx, logits.onnx, gradient.onnx, weights.bin,
                                      history.json
     OUT/data/digits.bin              the bundled MNIST test digits, N x 28 x 28 x 1 uint8
+    OUT/data/pictures.bin            or a teacher's pictures, N x H x W x C uint8
 
 Every URL in the manifest is relative, so the site works under any sub-path and from
 any static file host.
@@ -23,16 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from cnnviz import __version__
 from cnnviz.checkpoint import history_path, pretrained, pretrained_metadata, pretrained_path
 from cnnviz.digits import SAMPLE_PATH
+from cnnviz.image_folder import ImageSet
 from cnnviz.web.export import ExportedModel, WebModel, export_model, report_cnn_model
 from cnnviz.web.runtime import ORT_VERSION, VendoredRuntime, vendor_runtime
 
 STATIC_DIR = Path(__file__).parent / "static"
 MANIFEST_FILE = "manifest.json"
 DIGITS_FILE = "data/digits.bin"
+PICTURES_FILE = "data/pictures.bin"
 MANIFEST_FORMAT = 1
 
 #: The shipped networks: site id -> (variant of cnnviz.pretrained, label, what it is).
@@ -92,6 +96,50 @@ def write_digits(site: Path, sample: Path = SAMPLE_PATH) -> dict:
         "labels": labels.astype(int).tolist(),
         "indices": indices.astype(int).tolist(),
         "source": "MNIST test set (bundled sample)",
+    }
+
+
+def write_pictures(site: Path, pictures: ImageSet) -> dict:
+    """Write a teacher's pictures as ``N x H x W x C`` uint8; return the manifest's ``digits``.
+
+    The lab's sample is then these pictures: ``kind`` is ``"pictures"``, ``names`` their
+    paths in the folder, ``labels`` their class indices (``None`` when unknown).
+
+    Parameters
+    ----------
+    site
+        The site's root folder.
+    pictures
+        Loaded with pixel bounds: ``load_image_folder(folder, shape=..., bounds=(0, 1))``
+        (``images`` ``(N, C, H, W)`` in ``[0, 1]``, stored exactly as their 8-bit pixels).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> pictures = ImageSet(torch.ones(2, 3, 4, 5), ("cat/a.png", "b.png"), (0, None))
+    >>> site = Path(tempfile.mkdtemp())
+    >>> sample = write_pictures(site, pictures)
+    >>> sample["kind"], sample["shape"], sample["names"], sample["labels"]
+    ('pictures', [4, 5, 3], ['cat/a.png', 'b.png'], [0, None])
+    >>> (site / sample["images"]).read_bytes()[:3]
+    b'\\xff\\xff\\xff'
+    """
+    images = pictures.images
+    if images.ndim != 4 or images.numel() == 0 or images.min() < 0 or images.max() > 1:
+        raise ValueError("pictures must be (N, C, H, W) in [0, 1]: load them with bounds=(0, 1)")
+    pixels = (images.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).contiguous().numpy()
+    path = site / PICTURES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pixels.tobytes())
+    return {
+        "images": PICTURES_FILE,
+        "count": len(pixels),
+        "shape": list(pixels.shape[1:]),
+        "labels": list(pictures.labels),
+        "indices": list(range(len(pixels))),
+        "names": list(pictures.names),
+        "kind": "pictures",
+        "source": "your pictures",
     }
 
 
@@ -170,6 +218,7 @@ def export_site(
     models: Sequence[WebModel] | None = None,
     default_model: str | None = None,
     app_url: str | None = None,
+    pictures: ImageSet | None = None,
     runtime: bool = True,
     cache: Path | None = None,
     progress: Callable[[str], None] = lambda message: None,
@@ -190,6 +239,9 @@ def export_site(
         the first).
     app_url
         Link to the full Gradio app, or ``None``.
+    pictures
+        A teacher's pictures (:func:`write_pictures`), shown instead of the bundled MNIST
+        digits; every model must take their shape. ``None``: the digits.
     runtime
         Vendor ONNX Runtime Web into ``out/ort`` (needs the cached tarball or the npm
         registry; see :func:`cnnviz.web.runtime.runtime_tarball`).
@@ -232,6 +284,14 @@ def export_site(
         default_model = DEFAULT_MODEL if DEFAULT_MODEL in ids else ids[0]
     if default_model not in ids:
         raise ValueError(f"default_model {default_model!r} is not one of {ids}")
+    if pictures is not None:
+        shape = tuple(pictures.images.shape[1:])
+        for spec in specs:
+            if spec.input_shape != shape:
+                raise ValueError(
+                    f"the pictures are {list(shape)}, but {spec.label} takes "
+                    f"{list(spec.input_shape)} images"
+                )
     if STATIC_DIR.is_dir():
         shutil.copytree(
             STATIC_DIR, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
@@ -250,7 +310,7 @@ def export_site(
         "app_url": app_url,
         "default_model": default_model,
         "models": [model.entry for model in exported],
-        "digits": write_digits(out),
+        "digits": write_digits(out) if pictures is None else write_pictures(out, pictures),
     }
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n")
     return SiteResult(out, manifest, exported, vendored)

@@ -119,6 +119,28 @@ def from_folder(images: ImageSet, index) -> np.ndarray:
     return images.images[pick : pick + 1].numpy().astype(np.float32)
 
 
+def folder_truth(spec: UserModel, images: ImageSet, index) -> str:
+    """A sentence naming the picked picture and, where its folder names a class, its label.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from cnnviz.user_model import user_model
+    >>> spec = user_model(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), input_shape=(1, 2, 2),
+    ...                   class_names=["cat", "dog"])
+    >>> pictures = ImageSet(torch.zeros(2, 1, 2, 2), ("dog/a.png", "b.png"), (1, None))
+    >>> folder_truth(spec, pictures, 0)
+    'Picked dog/a.png. Its true label (its folder): **dog**.'
+    >>> folder_truth(spec, pictures, 1)
+    'Picked b.png (in no class folder: no true label).'
+    """
+    pick = int(number(index, "The picture", 0, len(images.names) - 1))
+    name, label = images.names[pick], images.labels[pick]
+    if label is None:
+        return f"Picked {name} (in no class folder: no true label)."
+    return f"Picked {name}. Its true label (its folder): **{spec.classes[label]}**."
+
+
 def model_picture(spec: UserModel, x: torch.Tensor, height: int | None = PICTURE_HEIGHT):
     """One model-space image ``(1, C, H, W)`` or ``(C, H, W)`` as the model sees it: RGB
     for three channels, else grey (the channels' mean), upscaled with sharp pixels to
@@ -151,7 +173,7 @@ def look(spec: UserModel, image, patch, stride):
     The occlusion map is on a fixed 0-100 % scale, the saliency map (largest
     ``|gradient|`` over the channels) on ``[0, max]``; both with labelled colour bars.
     """
-    largest = min(spec.input_shape[1:])
+    largest = occlusion_defaults(spec)[0]
     patch = int(number(patch, "The occlusion patch", 2, largest))
     stride = min(int(number(stride, "The occlusion stride", 1, largest)), patch)
     x = model_input(spec, image)
@@ -228,6 +250,8 @@ def attack_outputs(spec: UserModel, result: AttackResult, summary: str):
     change, size = perturbation_image(result)
     before = probabilities(spec, result.originals)
     after = probabilities(spec, result.images)
+    if spec.input_shape[0] == 3:
+        size += " The change of each channel, side by side: red | green | blue."
     return model_picture(spec, result.images), change, before, after, f"{summary} {size}"
 
 

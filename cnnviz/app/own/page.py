@@ -28,6 +28,7 @@ from cnnviz.app.components import (
 from cnnviz.app.events import QUICK, SLOW
 from cnnviz.app.inputs import InputError
 from cnnviz.app.own import handlers
+from cnnviz.app.own.inside import inside_tab
 from cnnviz.app.pictures import inline_img
 from cnnviz.app.tabs import TABS
 from cnnviz.image_folder import ImageSet
@@ -37,6 +38,11 @@ REPORT_ONLY = (
     "**{tab} is for the report's CNN.** It needs the report's network and MNIST, so it is not "
     "offered for your model. Run `cnnviz demo` without `--model` to use it."
 )
+
+
+def wording(spec: UserModel) -> dict[str, str]:
+    """The report's explanations speak of drawn digits; other models read images of classes."""
+    return {} if spec.drawable else {"your drawing": "the image", "digit": "class"}
 
 
 def tab_labels(spec: UserModel) -> dict[str, str]:
@@ -50,7 +56,10 @@ def intro(spec: UserModel, images: ImageSet | None) -> str:
     low, high = spec.bounds
     names = ", ".join(spec.classes[:12]) + (", ..." if len(spec.classes) > 12 else "")
     source = "Draw" if spec.drawable else "Pick, upload or take"
-    pictures = "" if images is None else f" {len(images.names)} pictures of yours to pick from."
+    count = 0 if images is None else len(images)
+    pictures = (
+        f" {count} picture{'' if count == 1 else 's'} of yours to pick from." if count else ""
+    )
     return (
         f"# cnnviz: your model {spec.origin}\n"
         f"{source} an image: your network reads it ({channels}x{height}x{width} inputs from "
@@ -67,11 +76,12 @@ class Header:
     verdict: gr.Markdown
     label: gr.Label
     message: gr.Markdown
+    truth: gr.Markdown  # the picked picture's name and true label
 
 
 def header(spec: UserModel, images: ImageSet | None) -> tuple[Header, list]:
     """The input widgets and the prediction; returns them and the input events to wire
-    (``(event, handler, inputs)``: each handler gives the new image)."""
+    (``(event, handler, inputs)``: each handler gives the new image and its true label)."""
     inputs = []
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
@@ -87,9 +97,7 @@ def header(spec: UserModel, images: ImageSet | None) -> tuple[Header, list]:
                     elem_id="sketchpad",
                 )
                 guarded(sketch)
-                inputs.append(
-                    (sketch.change, functools.partial(handlers.from_sketch, spec), sketch)
-                )
+                inputs.append((sketch.change, drawn(spec), sketch))
             if images is not None:
                 pictures = gallery(
                     "Your pictures (click one)",
@@ -99,7 +107,7 @@ def header(spec: UserModel, images: ImageSet | None) -> tuple[Header, list]:
                     allow_preview=False,
                     elem_id="pictures",
                 )
-                inputs.append((pictures.select, picked(images), None))
+                inputs.append((pictures.select, picked(spec, images), None))
             if not spec.drawable:
                 upload = gr.Image(
                     label="Or your own picture (upload or webcam)",
@@ -115,7 +123,8 @@ def header(spec: UserModel, images: ImageSet | None) -> tuple[Header, list]:
             verdict = gr.Markdown(elem_id="verdict")
             label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")
             message = gr.Markdown(handlers.no_image_hint(spec), elem_id="message")
-    return Header(gr.State(None), verdict, label, message), inputs
+            truth = gr.Markdown(elem_id="truth")
+    return Header(gr.State(None), verdict, label, message, truth), inputs
 
 
 def checked(handler):
@@ -131,11 +140,22 @@ def checked(handler):
     return run
 
 
-def picked(images: ImageSet):
-    """The handler of a click in the teacher's gallery: that picture, as the image."""
+def drawn(spec: UserModel):
+    """The handler of a stroke: the drawing prepared as MNIST's digits, as the image."""
+
+    def draw(sketch):
+        return handlers.from_sketch(spec, sketch), ""
+
+    return draw
+
+
+def picked(spec: UserModel, images: ImageSet):
+    """The handler of a click in the teacher's gallery: that picture, as the image, and
+    its name and true label."""
 
     def pick(event: gr.SelectData):
-        return handlers.from_folder(images, event.index)
+        index = event.index
+        return handlers.from_folder(images, index), handlers.folder_truth(spec, images, index)
 
     return pick
 
@@ -144,7 +164,9 @@ def uploaded(spec: UserModel):
     """The handler of an upload or webcam frame; clearing the box keeps the image."""
 
     def upload(picture):
-        return gr.skip() if picture is None else handlers.from_picture(spec, picture)
+        if picture is None:
+            return gr.skip(), gr.skip()
+        return handlers.from_picture(spec, picture), ""
 
     return upload
 
@@ -169,7 +191,7 @@ def look_tab(spec: UserModel, label: str) -> LookTab:
         with gr.Row():
             patch = slider(2, largest, value=patch, step=1, label="Occlusion patch (px)")
             stride = slider(1, largest, value=stride, step=1, label="Occlusion stride (px)")
-        explained("occlusion", "saliency")
+        explained("occlusion", "saliency", words_for=wording(spec))
     return LookTab(patch, stride, seen, occluded, salient)
 
 
@@ -206,10 +228,11 @@ def classes_tab(spec: UserModel) -> None:
         with gr.Row():
             target = gr.Dropdown(handlers.class_choices(spec), value=handlers.ALL, label="Class")
             grow = gr.Button("Grow from noise", variant="primary", elem_id="grow")
-        explained("classes")
+        explained("classes", words_for=wording(spec))
         status = gr.Markdown(elem_id="class-status")
         images = gallery(
             "Grown from noise until the model is sure",
+            height="auto",
             elem_id="class-images",
             elem_classes="class-images",
         )
@@ -232,7 +255,7 @@ def targeted_tab(spec: UserModel, image: gr.State, subject: str) -> list:
             beta = slider(0, 200, value=20, step=2, label="beta (stay close)")
             steps = slider(10, handlers.MAX_ATTACK_STEPS, value=200, step=10, label="Step cap")
             attack = gr.Button(f"Attack the {subject}", variant="primary", elem_id="targeted")
-        explained("targeted")
+        explained("targeted", words_for=wording(spec))
         outputs = attack_panel("targeted", subject)
     attack.click(
         endpoint(functools.partial(handlers.targeted, spec)),
@@ -250,7 +273,7 @@ def gradient_tab(spec: UserModel, image: gr.State, subject: str) -> list:
             method = gr.Radio(list(handlers.METHODS), value="FGSM", label="Method")
             eps = slider(0, 0.4, value=0.15, step=0.01, label="epsilon (pixels)")
             attack = gr.Button(f"Attack the {subject}", variant="primary", elem_id="gradient")
-        explained("gradient")
+        explained("gradient", words_for=wording(spec))
         outputs = attack_panel("gradient", subject)
     attack.click(
         endpoint(functools.partial(handlers.gradient_attack, spec)),
@@ -268,10 +291,6 @@ def report_only_tab(tab: str) -> None:
         gr.Markdown(REPORT_ONLY.format(tab=TABS[tab]), elem_id=f"{tab}-note")
 
 
-def inside_placeholder() -> None:
-    gr.Markdown("The Inside tab for your model is not ready yet.", elem_id="inside-note")
-
-
 def opened(request: gr.Request):
     """The tab an address names (``?tab=classvis``), as the report's app opens it."""
     tab = request.query_params.get("tab") if request is not None else None
@@ -287,7 +306,7 @@ def page(spec: UserModel, images: ImageSet | None, app: gr.Blocks) -> None:
     with gr.Tabs(elem_id="tabs", overflow_behavior="wrap") as tabs:
         look = look_tab(spec, labels["draw"])
         with gr.Tab(TABS["inside"], id="inside"):
-            inside_placeholder()
+            inside_tab(spec, top.image)
         classes_tab(spec)
         attacks = targeted_tab(spec, top.image, subject) + gradient_tab(spec, top.image, subject)
         report_only_tab("transfer")
@@ -296,7 +315,7 @@ def page(spec: UserModel, images: ImageSet | None, app: gr.Blocks) -> None:
     look_outputs = [top.label, look.seen, look.occluded, look.salient, top.message, top.verdict]
     show = functools.partial(shown, spec)
     for event, handler, source in inputs:
-        event(checked(handler), source, top.image, api_name=False, **QUICK).then(
+        event(checked(handler), source, [top.image, top.truth], api_name=False, **QUICK).then(
             show, look_inputs, look_outputs, api_name=False, **QUICK
         )
         event(stale, None, attacks, api_name=False, queue=False)
@@ -313,7 +332,7 @@ def build(spec: UserModel, images: ImageSet | None = None) -> gr.Blocks:
     --------
     >>> from torch import nn
     >>> from cnnviz.user_model import user_model
-    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2))
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
     >>> app = build(user_model(net, input_shape=(3, 8, 8), class_names=["cat", "dog"]))
     >>> events = app.config["dependencies"]
     >>> sorted(e["api_name"] for e in events if e["api_visibility"] == "public")

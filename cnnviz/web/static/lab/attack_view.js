@@ -3,12 +3,12 @@
 
 import { fgsm, pgd } from "./attacks.js";
 import { colourBar, paint } from "./colormap.js";
-import { el, largest, linePlot, paintInput, percent, renderWhenShown } from "./panel_util.js";
+import { el, inputWord, largest, linePlot, paintInput, percent, renderWhenShown } from "./panel_util.js";
 import { addHooks, plain, withModel } from "./testing.js";
 
 const METHODS = {
-  fgsm: "FGSM: one step of size eps in the direction that raises the error most",
-  pgd: "PGD-40: 40 smaller steps from a random start, staying within eps of your digit",
+  fgsm: () => "FGSM: one step of size eps in the direction that raises the error most",
+  pgd: (word) => `PGD-40: 40 smaller steps from a random start, staying within eps of your ${word}`,
 };
 
 function plainResult(result) {
@@ -26,6 +26,7 @@ function plainResult(result) {
 }
 
 export async function mount(root, lab, state) {
+  const word = inputWord(lab);
   const method = el("select", { id: "attack-method" }, [
     el("option", { value: "fgsm", text: "FGSM (one step)" }),
     el("option", { value: "pgd", text: "PGD-40 (40 steps)" }),
@@ -35,30 +36,31 @@ export async function mount(root, lab, state) {
   const seed = el("input", { id: "attack-seed", type: "number", min: "0", max: "999999", step: "1", value: "0", inputmode: "numeric" });
   const seedBox = el("label", { class: "control", id: "attack-seed-box" }, [el("span", { text: "Random start seed " }), seed]);
   const run = el("button", { id: "attack-run", type: "button", class: "primary", text: "Attack" });
-  const explain = el("p", { class: "panel-note", id: "attack-method-note", text: METHODS.fgsm });
+  const explain = el("p", { class: "panel-note", id: "attack-method-note", text: METHODS.fgsm(word) });
   const note = el("p", { class: "panel-note", id: "attack-note", role: "status" });
-  const before = el("canvas", { id: "attack-original", class: "zoomed", role: "img", "aria-label": "the digit before the attack" });
+  const before = el("canvas", { id: "attack-original", class: "zoomed", role: "img", "aria-label": `the ${word} before the attack` });
   const change = el("canvas", { id: "attack-perturbation", class: "zoomed", role: "img", "aria-label": "the change the attack made to each pixel" });
-  const after = el("canvas", { id: "attack-image", class: "zoomed", role: "img", "aria-label": "the attacked digit" });
+  const after = el("canvas", { id: "attack-image", class: "zoomed", role: "img", "aria-label": `the attacked ${word}` });
   const bar = el("div", { class: "colour-bar-box", id: "attack-scale" });
   const beforeCaption = el("figcaption", { id: "attack-before-caption", text: "Your digit" });
+  const changeCaption = el("figcaption", { id: "attack-change-caption", text: "The change (red: brighter, blue: darker)" });
   const afterCaption = el("figcaption", { id: "attack-after-caption", text: "After the attack" });
   const verdict = el("p", { id: "attack-result", class: "attack-verdict", "aria-live": "polite" });
-  const curve = el("canvas", { id: "attack-curve", role: "img", "aria-label": "the probability of your digit's class after each step" });
+  const curve = el("canvas", { id: "attack-curve", role: "img", "aria-label": `the probability of your ${word}'s class after each step` });
   const curveCaption = el("figcaption", { id: "attack-curve-caption" });
   const curveBox = el("figure", { class: "attack-curve-box", hidden: true }, [curve, curveCaption]);
   const size = el("p", { id: "attack-size", class: "panel-note" });
   const figures = el("div", { class: "attack-figures", id: "attack-figures" }, [
     el("figure", {}, [before, beforeCaption]),
-    el("figure", {}, [el("div", { class: "with-bar" }, [change, bar]), el("figcaption", { text: "The change (red: brighter, blue: darker)" })]),
+    el("figure", {}, [el("div", { class: "with-bar" }, [change, bar]), changeCaption]),
     el("figure", {}, [after, afterCaption]),
   ]);
   root.replaceChildren(
     el("p", {
       class: "panel-intro",
       text:
-        "An adversarial attack changes every pixel of your digit by at most eps (0 = black, 1 = white), " +
-        "in the direction that makes the network most wrong. A small eps is almost invisible to you; does the network still read your digit?",
+        `An adversarial attack changes every pixel of your ${word} by at most eps (0 = black, 1 = white), ` +
+        `in the direction that makes the network most wrong. A small eps is almost invisible to you; does the network still read your ${word}?`,
     }),
     el("div", { class: "control-row" }, [
       el("label", { class: "control" }, [el("span", { text: "Method " }), method]),
@@ -82,7 +84,9 @@ export async function mount(root, lab, state) {
       return false;
     }
     if (!state.x || !state.prediction) {
-      note.textContent = "Draw a digit (or pick a random test digit) first, then press Attack.";
+      note.textContent = inputWord(lab) === "picture"
+        ? 'Pick a picture ("Random image" in the Draw view) first, then press Attack.'
+        : "Draw a digit (or pick a random test digit) first, then press Attack.";
       return false;
     }
     return true;
@@ -98,12 +102,20 @@ export async function mount(root, lab, state) {
   }
 
   function show(result, name, budget) {
-    const [, h, w] = lab.model.input.shape;
+    const [c, h, w] = lab.model.input.shape;
     const classes = lab.model.classes;
     const scale = lab.model.input.bounds[1] - lab.model.input.bounds[0];
     const delta = result.images.map((v, i) => (v - result.originals[i]) / scale);
-    const top = largest(delta, 1e-3);
-    paint(change, delta, w, h, { cmap: "RdBu_r", low: -top, high: top });
+    // A colour picture's change per pixel: the mean over its channels (brighter or darker).
+    const shown = new Float32Array(h * w);
+    for (let p = 0; p < h * w; p += 1) {
+      for (let ch = 0; ch < c; ch += 1) shown[p] += delta[ch * h * w + p] / c;
+    }
+    const top = largest(shown, 1e-3);
+    paint(change, shown, w, h, { cmap: "RdBu_r", low: -top, high: top });
+    changeCaption.textContent = c === 1
+      ? "The change (red: brighter, blue: darker)"
+      : "The change, averaged over red, green and blue (red: brighter, blue: darker)";
     colourBar(bar, { cmap: "RdBu_r", low: -top, high: top, ticks: [`+${top.toFixed(2)}`, "0", `-${top.toFixed(2)}`], label: "change per pixel" });
     paintInput(after, lab, result.images);
     figures.classList.remove("empty");
@@ -162,7 +174,7 @@ export async function mount(root, lab, state) {
     else before.getContext("2d").clearRect(0, 0, before.width, before.height);
     if (!ready()) return;
     const classes = lab.model.classes;
-    beforeCaption.textContent = `Your digit: read as ${classes[state.prediction.top]} (${percent(state.prediction.probs[state.prediction.top])})`;
+    beforeCaption.textContent = `Your ${inputWord(lab)}: read as ${classes[state.prediction.top]} (${percent(state.prediction.probs[state.prediction.top])})`;
     note.textContent = "Choose a method and eps, then press Attack.";
   }
 
@@ -172,7 +184,7 @@ export async function mount(root, lab, state) {
     if (!figures.classList.contains("empty")) attack();
   };
   method.addEventListener("change", () => {
-    explain.textContent = METHODS[method.value];
+    explain.textContent = METHODS[method.value](word);
     seedBox.hidden = method.value !== "pgd";
     again();
   });

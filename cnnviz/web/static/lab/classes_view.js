@@ -17,13 +17,16 @@ export async function mount(root, lab, state) {
     el("figcaption", { text: "The score (logit) of each class at each step; a line stays flat once its class reached p >= 0.99." }),
     legend,
   ]);
+  const names = lab.model.classes; // a teacher's site has one network: its class names
+  const example = names[Math.min(3, names.length - 1)];
+  const count = names.length === 10 ? "ten" : String(names.length);
   root.replaceChildren(
     el("p", {
       class: "panel-intro",
       text:
-        "What does the network think a 3 looks like? Start from grey noise and change the pixels, step by step, " +
+        `What does the network think a ${example} looks like? Start from grey noise and change the pixels, step by step, ` +
         `so that the network becomes more sure it sees each class, until it is ${Math.round(100 * CLASS_DEFAULTS.threshold)} % sure ` +
-        `(at most ${CLASS_DEFAULTS.steps} steps). All ten images grow at once, here in your browser.`,
+        `(at most ${CLASS_DEFAULTS.steps} steps). All ${count} images grow at once, here in your browser.`,
     }),
     el("div", { class: "control-row" }, [
       el("label", { class: "control" }, [el("span", { text: "Start noise seed " }), seed]),

@@ -80,6 +80,21 @@ export function paintGrey(canvas, pixels, w, h) {
   context.putImageData(image, 0, 0);
 }
 
+// A model input's pixels in [0, 1] (c x h x w, c 1 or 3) on `canvas`, in its own colours.
+export function paintPixels(canvas, pixels, c, h, w) {
+  const [context, image] = sized(canvas, w, h);
+  const data = image.data;
+  const plane = h * w;
+  for (let p = 0; p < plane; p += 1) {
+    for (let ch = 0; ch < 3; ch += 1) {
+      const v = pixels[(c === 1 ? 0 : ch) * plane + p];
+      data[4 * p + ch] = Math.round(255 * Math.min(1, Math.max(0, v)));
+    }
+    data[4 * p + 3] = 255;
+  }
+  context.putImageData(image, 0, 0);
+}
+
 // A vertical colour bar in `element`: high at the top, `ticks` (strings) spread top to bottom.
 export function colourBar(element, { cmap, low, high, ticks, label }) {
   element.replaceChildren();

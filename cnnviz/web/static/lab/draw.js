@@ -119,6 +119,22 @@ export class Sketchpad {
     this.context.drawImage(small, 0, 0, this.canvas.width, this.canvas.height);
   }
 
+  // A picture (pixels in [0, 1], h x w x c with c 1 or 3, as stored) filling the canvas.
+  showPicture(pixels, h, w, c) {
+    const small = document.createElement("canvas");
+    small.width = w;
+    small.height = h;
+    const image = small.getContext("2d").createImageData(w, h);
+    for (let p = 0; p < h * w; p += 1) {
+      const rgb = c === 1 ? [pixels[p], pixels[p], pixels[p]] : [pixels[3 * p], pixels[3 * p + 1], pixels[3 * p + 2]];
+      image.data.set([...rgb.map((v) => Math.round(255 * v)), 255], 4 * p);
+    }
+    small.getContext("2d").putImageData(image, 0, 0);
+    this.clear();
+    this.context.imageSmoothingEnabled = false;
+    this.context.drawImage(small, 0, 0, this.canvas.width, this.canvas.height);
+  }
+
   imageData() {
     return this.context.getImageData(0, 0, this.canvas.width, this.canvas.height);
   }

@@ -1,13 +1,13 @@
 // The page: starts the lab, the Draw view (sketchpad, prediction, what the model sees,
-// occlusion, saliency), the model switch, the random test digit, the tabs, and mounts the
-// panels (Inside, Attack, Classes) when their modules are present.
+// occlusion, saliency), the model switch, the random test digit (or a teacher's picture), the
+// tabs, and mounts the panels (Inside, Attack, Classes) when their modules are present.
 
 import { createLab } from "./runtime.js";
 import { Sketchpad } from "./draw.js";
 import { prepareDrawing, FIELD } from "./prepare.js";
 import { occlusionMap } from "./occlusion.js";
 import { saliencyMap, perPixel } from "./saliency.js";
-import { paint, paintGrey, colourBar } from "./colormap.js";
+import { paint, paintGrey, paintPixels, colourBar } from "./colormap.js";
 import { panelsDrawn } from "./panel_util.js";
 import { addHooks, markInteractive, markReady, markFailed, withModel, plain } from "./testing.js";
 
@@ -20,6 +20,40 @@ const PANELS = [
 
 function percent(p) {
   return `${(100 * p).toFixed(1)} %`;
+}
+
+// Whether a network reads drawings: 1 x 28 x 28 inputs, as MNIST's digits.
+function drawable(shape) {
+  return shape[0] === 1 && shape[1] === FIELD && shape[2] === FIELD;
+}
+
+// Whether the site's sample (digits or a teacher's pictures, H x W x C) fits the network.
+function sampleFits(lab) {
+  if (!lab.digits) return false;
+  const [h, w, c] = lab.digits.shape;
+  const [C, H, W] = lab.model.input.shape;
+  return c === C && h === H && w === W;
+}
+
+function hasPictures(lab) {
+  return lab.digits?.kind === "pictures";
+}
+
+// A site exported with a teacher's pictures (--images) speaks of pictures, not MNIST digits.
+function describePictures(lab) {
+  const [c, h, w] = lab.model.input.shape;
+  const count = lab.digits.count;
+  $("random-digit").textContent = "Random image";
+  $("pad-title").textContent = "The picture";
+  document.querySelector(".intro").textContent =
+    `Press "Random image" for one of the ${count} pictures: the ${lab.model.label} network reads it. ` +
+    "It runs here, in your browser: nothing is sent anywhere.";
+  $("pad-help").textContent = drawable(lab.model.input.shape)
+    ? 'Draw with a mouse, a finger or a pen, or press "Random image".'
+    : `This network reads ${c === 1 ? "grey" : "colour"} pictures of ${w} x ${h} pixels, not drawings.`;
+  $("seen-help").textContent = `The picture as the network gets it: ${w} x ${h} pixels.`;
+  $("top3").setAttribute("aria-label", "Three most likely classes");
+  $("occlusion-title").textContent = "Occlusion: where hiding part of the picture hurts";
 }
 
 function showError(message) {
@@ -188,13 +222,20 @@ class DrawView {
 
   loadDigit(i) {
     const digits = this.lab.digits;
-    const [h, w] = digits.shape;
-    this.pad.showDigit(digits.pixels(i), h === w ? h : FIELD);
+    const [h, w, c] = digits.shape;
+    const label = digits.label(i);
+    const name = label === null ? null : this.lab.model.classes[label];
     this.state.source = "digit";
     this.state.digitIndex = i;
-    this.state.label = digits.label(i);
-    const name = this.lab.model.classes[digits.label(i)];
-    $("truth").textContent = `Test digit #${digits.index(i)} from ${digits.source}. Its true label: ${name}.`;
+    this.state.label = label;
+    if (digits.kind === "pictures") {
+      this.pad.showPicture(digits.pixels(i), h, w, c);
+      const truth = name === null ? "Its true label is not known (its folder is not a class name)." : `Its true label: ${name}.`;
+      $("truth").textContent = `Picture ${digits.name(i)} (${i + 1} of ${digits.count}). ${truth}`;
+    } else {
+      this.pad.showDigit(digits.pixels(i), h === w ? h : FIELD);
+      $("truth").textContent = `Test digit #${digits.index(i)} from ${digits.source}. Its true label: ${name}.`;
+    }
     this.drawn();
   }
 
@@ -244,8 +285,7 @@ class DrawView {
     const image = this.pad.imageData();
     const prepared = prepareDrawing(image.data, image.width, image.height);
     state.pixels = prepared.pixels;
-    const drawable = shape[0] === 1 && shape[1] === FIELD && shape[2] === FIELD;
-    state.x = prepared.empty || !drawable ? null : this.lab.toModelSpace(prepared.pixels);
+    state.x = prepared.empty || !drawable(shape) ? null : this.lab.toModelSpace(prepared.pixels);
   }
 
   async predict() {
@@ -272,10 +312,14 @@ class DrawView {
 
   showEmpty() {
     const shape = this.lab.model.input.shape;
-    const drawable = shape[0] === 1 && shape[1] === FIELD && shape[2] === FIELD;
-    $("prediction").textContent = drawable
-      ? "Draw a digit to start."
-      : `This network takes ${shape.join(" x ")} images: press "Random test digit".`;
+    const button = $("random-digit").textContent;
+    let prompt = "Draw a digit to start.";
+    if (!drawable(shape)) {
+      prompt = sampleFits(this.lab)
+        ? `This network takes ${shape.join(" x ")} images: press "${button}".`
+        : `This network takes ${shape.join(" x ")} images, and this site has none: export it with --images DIR.`;
+    }
+    $("prediction").textContent = prompt;
     $("top3").replaceChildren();
     paintGrey($("seen"), new Float32Array(FIELD * FIELD), FIELD, FIELD);
     for (const id of ["occlusion-map", "saliency-map"]) {
@@ -308,8 +352,12 @@ class DrawView {
       item.append(name, bar, value);
       return item;
     });
+    const longest = Math.max(...classes.map((name) => name.length));
+    $("top3").style.setProperty("--name-width", `min(10rem, max(1.5rem, ${longest + 1}ch))`);
     $("top3").replaceChildren(...items);
-    paintGrey($("seen"), pixels, FIELD, FIELD);
+    const [c, h, w] = this.lab.model.input.shape;
+    if (drawable([c, h, w])) paintGrey($("seen"), pixels, FIELD, FIELD);
+    else paintPixels($("seen"), this.lab.toPixels(this.state.x), c, h, w);
   }
 
   async maps() {
@@ -373,6 +421,7 @@ function setupModelSwitch(lab, state, view) {
       await lab.use(select.value);
       $("error").hidden = true;
       state.modelId = lab.model.id;
+      $("random-digit").disabled = !sampleFits(lab);
       describe();
       $("status").textContent = `Ready: the ${lab.model.label} network runs in your browser.`;
       view.drawn();
@@ -545,7 +594,8 @@ function addressDigit(lab, text, notes) {
   if (text === undefined) return null;
   const count = lab.digits ? lab.digits.count : 0;
   if (!/^\d+$/.test(text) || Number(text) >= count) {
-    notes.push(`digit "${text}" (a test digit is a whole number from 0 to ${count - 1})`);
+    const what = hasPictures(lab) ? "a picture" : "a test digit";
+    notes.push(`digit "${text}" (${what} is a whole number from 0 to ${count - 1})`);
     return null;
   }
   return Number(text);
@@ -577,9 +627,10 @@ async function start() {
     link.href = lab.manifest.app_url;
     link.hidden = false;
   }
+  if (hasPictures(lab)) describePictures(lab);
   const view = new DrawView(lab, state);
   setupModelSwitch(lab, state, view);
-  $("random-digit").disabled = !lab.digits;
+  $("random-digit").disabled = !sampleFits(lab);
   const digit = addressDigit(lab, asked.digit, asked.notes);
   if (digit !== null) view.loadDigit(digit);
   noteAddress(asked.notes);

@@ -1,6 +1,6 @@
 // Small DOM helpers shared by the Inside, Attack and Classes views.
 
-import { paintGrey } from "./colormap.js";
+import { paintPixels } from "./colormap.js";
 
 /** An element with attributes (`text` sets textContent) and children. */
 export function el(tag, attributes = {}, children = []) {
@@ -83,10 +83,15 @@ export function renderWhenShown(root, state, render) {
   return { run, poke };
 }
 
-/** Paint one model-space image `x` (C = 1, h x w) in grey, black = the low bound. */
+/** Paint one model-space image `x` (C x h x w, grey or colour), black = the low bound. */
 export function paintInput(canvas, lab, x) {
-  const [, h, w] = lab.model.input.shape;
-  paintGrey(canvas, lab.toPixels(x), w, h);
+  const [c, h, w] = lab.model.input.shape;
+  paintPixels(canvas, lab.toPixels(x), c, h, w);
+}
+
+/** What the lab's inputs are called: "picture" on a site with a teacher's pictures, else "digit". */
+export function inputWord(lab) {
+  return lab.digits?.kind === "pictures" ? "picture" : "digit";
 }
 
 /** Largest |value| of an array (at least `floor`, so an all-zero map still has a scale). */

@@ -92,6 +92,8 @@ class Digits {
     this.shape = info.shape;
     this.size = product(info.shape);
     this.source = info.source;
+    // "digits" (the bundled MNIST sample) or "pictures" (a teacher's, with file names).
+    this.kind = info.kind ?? "digits";
     this.lab = lab;
     if (this.bytes.length !== this.count * this.size) {
       throw new LabError(`The bundled digits file has ${this.bytes.length} bytes, expected ${this.count * this.size}.`);
@@ -119,8 +121,14 @@ class Digits {
     return this.lab.toModelSpace(chw);
   }
 
+  // Class index of sample i, or null when unknown (a picture outside the class folders).
   label(i) {
-    return this.info.labels[i];
+    return this.info.labels[i] ?? null;
+  }
+
+  // A picture's path in the teacher's folder ("cat/01.png"); null for a digit.
+  name(i) {
+    return this.info.names ? this.info.names[i] : null;
   }
 
   index(i) {
@@ -323,7 +331,7 @@ export async function createLab(baseUrl, { model, preferred } = {}) {
   const manifest = await readManifest(base);
   const lab = new Lab(base, ort, manifest);
   const digits = manifest.digits
-    ? fetchBytes(new URL(manifest.digits.images, base), "the bundled test digits")
+    ? fetchBytes(new URL(manifest.digits.images, base), manifest.digits.kind === "pictures" ? "the pictures" : "the bundled test digits")
     : Promise.resolve(null);
   const known = manifest.models.some((m) => m.id === preferred);
   const fallback = manifest.default_model ?? manifest.models[0].id;
