@@ -101,6 +101,29 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the server answers every stroke (no in-browser Draw view; as CNNVIZ_LAB=0)",
     )
+    demo.add_argument(
+        "--model",
+        default=None,
+        metavar="MODULE:FACTORY",
+        help="serve the app on your classifier: FACTORY() in MODULE (or in a file.py) builds "
+        "it (e.g. mynet:Net)",
+    )
+    demo.add_argument("--weights", type=Path, default=None, help="its weights (.safetensors, .pt)")
+    demo.add_argument(
+        "--images",
+        type=Path,
+        default=None,
+        help="a folder of your pictures to pick from (subfolders named as classes, if you like)",
+    )
+    demo.add_argument(
+        "--class-names", default=None, help="comma-separated class names (default: 0, 1, ...)"
+    )
+    demo.add_argument(
+        "--input-shape",
+        default=None,
+        metavar="C,H,W",
+        help="one image's shape for --model (default: the model's input_shape, else 1,28,28)",
+    )
 
     figures = commands.add_parser("figures", help="write the report's figures as PNG files")
     figures.add_argument("--out", type=Path, default=Path("figures"), help="default: figures")
@@ -281,17 +304,46 @@ APP_EXTRA_MISSING = 'the app needs gradio: install the extra with pip install "c
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """``cnnviz demo``: serve the packaged app (:func:`cnnviz.app.main`) until interrupted."""
+    """``cnnviz demo``: serve the packaged app (:func:`cnnviz.app.main`), or with ``--model``
+    the app on that model (:func:`cnnviz.app.launch`), until interrupted.
+
+    The model and its pictures are loaded and checked before any server starts: a bad
+    one raises a ``ValueError`` (one line from :func:`main`, exit status 2).
+    """
     try:
+        from cnnviz.app import launch
         from cnnviz.app import main as serve_app
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] != "gradio":
             raise
         print(f"cnnviz demo: error: {APP_EXTRA_MISSING}", file=sys.stderr)
         return 2
-    if args.no_lab:
-        os.environ["CNNVIZ_LAB"] = "0"  # read by cnnviz.app.lab_site
-    serve_app(host=args.host, port=args.port)
+    options = {"--weights": args.weights, "--images": args.images}
+    options |= {"--class-names": args.class_names, "--input-shape": args.input_shape}
+    if args.model is None:
+        given = [flag for flag, value in options.items() if value is not None]
+        if given:
+            verb = "needs" if len(given) == 1 else "need"
+            raise ValueError(f"{' and '.join(given)} {verb} --model MODULE:FACTORY (your model)")
+        if args.no_lab:
+            os.environ["CNNVIZ_LAB"] = "0"  # read by cnnviz.app.lab_site
+        serve_app(host=args.host, port=args.port)
+        return 0
+    from cnnviz.image_folder import load_image_folder
+    from cnnviz.user_model import load_user_model
+
+    spec = load_user_model(
+        args.model,
+        weights=args.weights,
+        class_names=args.class_names,
+        input_shape=args.input_shape,
+    )
+    images = None
+    if args.images is not None:
+        images = load_image_folder(
+            args.images, shape=spec.input_shape, bounds=spec.bounds, classes=spec.classes
+        )
+    launch(spec, images=images, host=args.host, port=args.port)
     return 0
 
 

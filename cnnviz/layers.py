@@ -1,4 +1,7 @@
-"""What the layers hold: convolution filters (R9) and feature maps (R10), for any model."""
+"""What the layers hold: convolution filters (R9) and feature maps (R10), for any model.
+
+:func:`feature_layers` lists a model's layers whose outputs are feature maps.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnviz.classifier import check_images
-from cnnviz.model import CNN, _recorded_outputs
+from cnnviz.classifier import check_images, class_scores, model_placement
+from cnnviz.model import CNN, _recorded_outputs, eval_mode
 
 #: The report CNN's layers whose outputs the app offers, in forward order.
 ACTIVATION_LAYERS = ("conv1", "relu1", "pool1", "conv2", "conv2_bn", "relu2", "pool2")
@@ -155,3 +158,79 @@ def _layer_names(model: nn.Module, layers: str | Sequence[str] | None) -> tuple[
     if not names:
         raise ValueError("name at least one layer")
     return names
+
+
+class NoFeatureMaps(ValueError):
+    """A model none of whose layers outputs feature maps (a multilayer perceptron).
+
+    Examples
+    --------
+    >>> feature_layers(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), (1, 2, 2))
+    Traceback (most recent call last):
+    ...
+    cnnviz.layers.NoFeatureMaps: Sequential has no layer whose output is a feature map
+    """
+
+
+def feature_layers(model: nn.Module, input_shape: Sequence[int]) -> dict[str, tuple[int, int, int]]:
+    """The layers whose output is a stack of feature maps, with its shape, in forward order.
+
+    Parameters
+    ----------
+    model
+        Any classifier; run once on a zero image in eval mode (its mode is restored), its
+        weights untouched.
+    input_shape
+        ``(C, H, W)`` of one input image.
+
+    Returns
+    -------
+    dict
+        Name in ``model.named_modules()`` (nested ones too, ``"blocks.0.conv"``) -> the
+        ``(C, H, W)`` of its output, for every module (convolution, batch norm, ReLU,
+        pooling, a custom block) whose output for one image is such a 3-D map, in the
+        order their forward calls end. ``nn.Sequential`` containers are left out (their
+        output is their last layer's); functional steps (``F.relu``) have no name, so
+        no entry.
+
+    Raises
+    ------
+    ValueError
+        If ``input_shape`` is not ``(C, H, W)``; :class:`NoFeatureMaps` if the model
+        yields no feature map.
+
+    Examples
+    --------
+    >>> list(feature_layers(CNN(), (1, 28, 28)))
+    ['conv1', 'relu1', 'pool1', 'conv2', 'conv2_bn', 'relu2', 'pool2']
+    >>> net = nn.Sequential(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), nn.Flatten(),
+    ...                     nn.Linear(144, 2))
+    >>> feature_layers(net, (3, 8, 8))
+    {'0.0': (4, 6, 6), '0.1': (4, 6, 6)}
+    """
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (C, H, W), not {tuple(input_shape)}")
+    shapes: dict[str, tuple[int, int, int]] = {}
+
+    def recorder(name: str):
+        def hook(_module, _inputs, output):
+            if isinstance(output, torch.Tensor) and output.ndim == 4 and name not in shapes:
+                shapes[name] = tuple(output.shape[1:])
+
+        return hook
+
+    device, dtype = model_placement(model)
+    handles = [
+        module.register_forward_hook(recorder(name))
+        for name, module in model.named_modules()
+        if name and not isinstance(module, nn.Sequential | nn.ModuleList | nn.ModuleDict)
+    ]
+    try:
+        with eval_mode(model), torch.no_grad():
+            class_scores(model, torch.zeros(1, *input_shape, device=device, dtype=dtype))
+    finally:
+        for handle in handles:
+            handle.remove()
+    if not shapes:
+        raise NoFeatureMaps(f"{type(model).__name__} has no layer whose output is a feature map")
+    return shapes

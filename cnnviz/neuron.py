@@ -1,25 +1,28 @@
-"""Inside one neuron of the report's CNN: the exact computation behind a single value.
+"""Inside one neuron: the exact computation behind a single value, for any model.
 
-CNN Explainer's formula view, as data: for one unit of ``conv1``, ``conv2``, ``fc1`` or
-``fc2`` on an input digit, :func:`unit_computation` returns the input values it reads,
-its weights, their element-wise products, the bias, batch norm with its running
-statistics, the ReLU and which value 2x2 max pooling kept, together with the value the
-model's own forward pass computed there, so the terms can be checked to add up to it.
+CNN Explainer's formula view, as data: for one unit of any model's ``Conv2d`` or
+``Linear`` layer (:func:`unit_layers`; the report CNN's ``conv1``, ``conv2``, ``fc1``,
+``fc2``), :func:`unit_computation` returns the values the layer received, its weights,
+their products and the bias, with the value the forward pass computed there. For the
+report's CNN on a digit it also returns batch norm with its running statistics, the ReLU
+and which value 2x2 max pooling kept. The terms can be checked to add up to the forward
+pass's value.
 :func:`receptive_field` gives the pixels of the 28x28 input a unit can see (3, 4, 8 and
 10 pixels wide for interior units of conv1, pool1, conv2 and pool2).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from cnnviz.classifier import check_images
+from cnnviz.classifier import check_images, class_scores, model_placement
 from cnnviz.layers import activations
-from cnnviz.model import CNN
+from cnnviz.model import CNN, eval_mode
 
 #: The layers whose units :func:`unit_computation` opens, in forward order.
 UNIT_LAYERS = ("conv1", "conv2", "fc1", "fc2")
@@ -138,18 +141,22 @@ class UnitComputation:
     Attributes
     ----------
     layer
-        ``"conv1"``, ``"conv2"``, ``"fc1"`` or ``"fc2"``.
+        The layer's name: ``"conv1"``, ``"conv2"``, ``"fc1"`` or ``"fc2"`` of the
+        report's CNN, any nested name of another model's ``Conv2d`` or ``Linear``.
     unit
         Output channel (convolutions) or neuron (fully connected).
     position
         ``(row, col)`` in the layer's output map; ``None`` for fully connected units.
     source
-        What the inputs are: ``"image"``, ``"pool1"`` (after ReLU), ``"pool2"`` (after
-        ReLU, flattened) or ``"relu3"`` (fc1 after batch norm and ReLU).
+        What the inputs are: ``"image"`` (the model's input itself), for the report's
+        CNN ``"pool1"`` (after ReLU), ``"pool2"`` (after ReLU, flattened) or ``"relu3"``
+        (fc1 after batch norm and ReLU); for other models ``"input"`` (what the layer
+        received).
     inputs, weights
-        Convolutions: ``(C_in, 3, 3)``, the input window (zero where it hangs over the
-        border: the convolution's padding) and the kernel; fully connected: ``(n_in,)``.
-        float64.
+        Convolutions: ``(C_in / groups, kh, kw)``, the input window of the unit's group
+        of channels (with the layer's stride and dilation; where it hangs over the border,
+        the padding: zeros, or what the layer's ``padding_mode`` puts there) and the
+        kernel; fully connected: ``(n_in,)``. float64.
     padding
         bool, the shape of ``inputs``: where the window lies outside the map.
     bias
@@ -163,7 +170,10 @@ class UnitComputation:
     pool
         The max pooling that follows (conv1, conv2), else ``None``.
     receptive_field
-        ``(top, bottom, left, right)`` of the input image this unit sees (half-open).
+        ``(top, bottom, left, right)`` of the input image this unit sees (half-open):
+        for other models than the report's, every pixel it depends on, found by letting
+        not-a-number through the model from each side (the whole image for a model that
+        stops it).
 
     Examples
     --------
@@ -243,7 +253,9 @@ class UnitComputation:
 
     def push_meaning(self) -> str:
         """What one contribution of :meth:`pushes` is, for an axis label."""
-        return "input x weight" if self.position is None else "sum of a channel's 9 products"
+        if self.position is None:
+            return "input x weight"
+        return f"sum of a channel's {self.inputs[0].size} products"
 
     def arithmetic(self) -> str:
         """The unit's value term by term, as lines of monospaced text.
@@ -305,48 +317,14 @@ def _pool_terms(after_relu: torch.Tensor, pooled: torch.Tensor, row: int, col: i
 
 
 @torch.no_grad()
-def unit_computation(
+def _report_unit(
     model: CNN,
     image: torch.Tensor,
     layer: str,
     unit: int,
-    position: tuple[int, int] | None = None,
+    position: tuple[int, int] | None,
 ) -> UnitComputation:
-    """The exact computation of one unit of the report's CNN on one image.
-
-    Parameters
-    ----------
-    model
-        The report's :class:`~cnnviz.model.CNN` (either variant); run in eval mode.
-    image
-        ``(1, 28, 28)`` (or ``(1, 1, 28, 28)``) in the model's space [-1, 1].
-    layer
-        One of :data:`UNIT_LAYERS`.
-    unit
-        Output channel (conv1, conv2: 0-31) or neuron (fc1: 0-499, fc2: the class).
-    position
-        ``(row, col)`` in the output map for convolutions (conv1: 0-27, conv2: 0-13).
-
-    Returns
-    -------
-    UnitComputation
-        Its ``total`` equals ``forward_value`` to float rounding (1e-5).
-
-    Raises
-    ------
-    ValueError
-        For another model, layer, an index or position outside the layer.
-
-    Examples
-    --------
-    >>> import cnnviz
-    >>> model, image = cnnviz.pretrained(), cnnviz.load_test_digits().x[0]
-    >>> terms = unit_computation(model, image, "fc2", 7)
-    >>> terms.inputs.shape, round(terms.total - terms.forward_value, 5) == 0
-    ((500,), True)
-    """
-    if not isinstance(model, CNN):
-        raise ValueError(f"unit computations are for the report's CNN, not {type(model).__name__}")
+    """A unit of the report's CNN, with the batch norm, ReLU and pooling that follow it."""
     if layer not in UNIT_LAYERS:
         raise ValueError(f"layer must be one of {UNIT_LAYERS}, not {layer!r}")
     image = check_images(image if image.ndim == 4 else image[None], "image")
@@ -406,3 +384,267 @@ def unit_computation(
         pool=_pool_terms(maps[relu][unit], maps[pool][unit], row, col),
         receptive_field=receptive_field(layer, row, col),
     )
+
+
+def unit_layers(model: nn.Module) -> tuple[str, ...]:
+    """Every ``Conv2d`` and ``Linear``: the layers :func:`~cnnviz.neuron.unit_computation` opens.
+
+    Parameters
+    ----------
+    model
+        Any model.
+
+    Returns
+    -------
+    tuple of str
+        Their names in ``model.named_modules()`` (nested ones too, ``"blocks.0.conv"``), in
+        the order the model defines them (the forward order of a sequential model). The
+        report's CNN gives :data:`UNIT_LAYERS`.
+
+    Examples
+    --------
+    >>> unit_layers(CNN()) == UNIT_LAYERS
+    True
+    >>> net = nn.Sequential(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), nn.Flatten(),
+    ...                     nn.Linear(16, 2))
+    >>> unit_layers(net)
+    ('0.0', '2')
+    """
+    return tuple(
+        name for name, module in model.named_modules() if isinstance(module, nn.Conv2d | nn.Linear)
+    )
+
+
+class _Stop(Exception):
+    """Ends a forward pass once the hooked layer has run (the rest is not needed)."""
+
+
+def _layer_call(
+    model: nn.Module, module: nn.Module, images: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first input and the output of ``module``'s first call in ``model(images)``.
+
+    The forward pass runs in eval mode without gradients and stops after the module (the
+    hook is removed before returning, and records only this thread's pass).
+    """
+    owner = threading.get_ident()
+    seen: list[torch.Tensor] = []
+
+    def hook(_module, inputs, output):
+        if threading.get_ident() != owner or seen:
+            return
+        if not inputs or not isinstance(inputs[0], torch.Tensor):
+            raise ValueError("the layer was called without a tensor as its first argument")
+        seen.extend([inputs[0].detach().clone(), output.detach().clone()])
+        raise _Stop
+
+    handle = module.register_forward_hook(hook)
+    try:
+        with eval_mode(model), torch.no_grad():
+            class_scores(model, images)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    if not seen:
+        raise ValueError("the layer did not run in the model's forward pass")
+    return seen[0], seen[1]
+
+
+def _field_in_image(
+    model: nn.Module, module: nn.Module, image: torch.Tensor, index: tuple[int, ...]
+) -> tuple[int, int, int, int]:
+    """The rows and columns of ``image`` ``(1, C, H, W)`` that output ``index`` depends on.
+
+    Not-a-number spreads through every sum, product, maximum and ReLU, so a unit is NaN
+    exactly when its field meets NaN pixels. Covering the image with NaN from one side, a
+    few more rows (or columns) each time, the first cover that reaches the unit gives the
+    field's edge on that side: a bisection, the four sides in one batch of four, about
+    ``log2(max(H, W))`` short forward passes. The whole image when the model does not let
+    NaN through.
+    """
+    _, _, height, width = image.shape
+    rows = torch.arange(height, device=image.device)[:, None].expand(height, width)
+    cols = torch.arange(width, device=image.device)[None, :].expand(height, width)
+
+    def reached(covers: list[int]) -> list[bool]:
+        """For each side, whether NaN on its first ``cover + 1`` rows or columns reaches."""
+        masks = torch.stack(
+            [
+                rows <= covers[0],
+                rows >= height - 1 - covers[1],
+                cols <= covers[2],
+                cols >= width - 1 - covers[3],
+            ]
+        )
+        probes = image.repeat(4, 1, 1, 1)
+        probes[masks[:, None].expand_as(probes)] = float("nan")
+        _, output = _layer_call(model, module, probes)
+        return output[(slice(None), *index)].isnan().tolist()
+
+    sizes = (height, height, width, width)
+    low, high = [0] * 4, [size - 1 for size in sizes]
+    if not all(reached(high)):
+        return 0, height, 0, width
+    for _ in range(max(sizes).bit_length()):  # bisection: the smallest cover that reaches
+        middle = [(a + b) // 2 for a, b in zip(low, high, strict=True)]
+        for side, hit in enumerate(reached(middle)):
+            if hit:
+                high[side] = middle[side]
+            else:
+                low[side] = min(middle[side] + 1, high[side])
+    return low[0], height - low[1], low[2], width - low[3]
+
+
+def _conv_window(
+    conv: nn.Conv2d, maps: torch.Tensor, unit: int, row: int, col: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The values ``conv``'s ``unit`` at ``(row, col)`` multiplies, and where they are padding.
+
+    ``maps`` ``(C_in, H, W)`` is the convolution's input; the window is
+    ``(C_in / groups, kh, kw)`` from the unit's group of channels, with the layer's stride,
+    dilation and padding (zeros, or the values its ``padding_mode`` makes).
+    """
+    per_group = conv.in_channels // conv.groups
+    group = unit // (conv.out_channels // conv.groups)
+    channels = maps[group * per_group : (group + 1) * per_group][None].double()
+    sides = tuple(conv._reversed_padding_repeated_twice)  # (left, right, top, bottom)
+    mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
+    padded = torch.nn.functional.pad(channels, sides, mode=mode)[0].numpy()
+    inside = np.pad(np.ones(maps.shape[1:], dtype=bool), (sides[2:], sides[:2]))
+    (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.stride, conv.dilation
+    rows = row * sh + dh * np.arange(kh)
+    cols = col * sw + dw * np.arange(kw)
+    window = padded[:, rows[:, None], cols[None, :]]
+    outside = ~inside[rows[:, None], cols[None, :]]
+    return window, np.broadcast_to(outside, window.shape).copy()
+
+
+def _any_unit(
+    model: nn.Module,
+    image: torch.Tensor,
+    layer: str,
+    unit: int,
+    position: tuple[int, int] | None,
+) -> UnitComputation:
+    """A unit of any model's ``Conv2d`` or ``Linear``, read from the module's own input."""
+    layers = unit_layers(model)
+    if not layers:
+        raise ValueError(
+            f"{type(model).__name__} has no Conv2d or Linear layer to open (unit computations "
+            "are for those layers, as conv1, conv2, fc1 and fc2 of the report's CNN)"
+        )
+    if layer not in layers:
+        raise ValueError(
+            f"{layer!r} is not a Conv2d or Linear layer of the model; "
+            f"its layers with units are {', '.join(layers)}"
+        )
+    image = check_images(image if image.ndim == 4 else image[None], "image")
+    if image.shape[0] != 1:
+        raise ValueError(f"need one image, got a batch of {image.shape[0]}")
+    module = dict(model.named_modules())[layer]
+    device, dtype = model_placement(model)
+    image = image.to(device, dtype)
+    seen, output = _layer_call(model, module, image)
+    count = output.shape[1]
+    if not 0 <= unit < count:
+        raise ValueError(f"{layer} has units 0 to {count - 1}, not {unit}")
+    weights = module.weight[unit].detach().double().cpu().numpy()
+    bias = 0.0 if module.bias is None else float(module.bias[unit].detach())
+    source = "image" if seen.shape == image.shape and torch.equal(seen, image) else "input"
+    if isinstance(module, nn.Linear):
+        if seen.ndim != 2:
+            raise ValueError(
+                f"{layer} is applied to a {tuple(seen.shape[1:])} tensor; units open "
+                "Linear layers on flat vectors"
+            )
+        index: tuple[int, ...] = (unit,)
+        inputs = seen[0].double().cpu().numpy()
+        padding = np.zeros(inputs.shape, dtype=bool)
+    else:
+        height, width = output.shape[2:]
+        if position is None:
+            raise ValueError(f"a {layer} unit needs its (row, col) position")
+        row, col = (int(value) for value in position)
+        if not (0 <= row < height and 0 <= col < width):
+            raise ValueError(
+                f"{layer} positions are rows 0 to {height - 1} and columns 0 to {width - 1}, "
+                f"not {(row, col)}"
+            )
+        position, index = (row, col), (unit, row, col)
+        inputs, padding = _conv_window(module, seen[0].cpu(), unit, row, col)
+    return UnitComputation(
+        layer=layer,
+        unit=unit,
+        position=position if isinstance(module, nn.Conv2d) else None,
+        source=source,
+        inputs=inputs,
+        weights=weights,
+        padding=padding,
+        bias=bias,
+        forward_value=float(output[(0, *index)]),
+        batch_norm=None,
+        relu=None,
+        pool=None,
+        receptive_field=_field_in_image(model, module, image, index),
+    )
+
+
+def unit_computation(
+    model: nn.Module,
+    image: torch.Tensor,
+    layer: str,
+    unit: int,
+    position: tuple[int, int] | None = None,
+) -> UnitComputation:
+    """The exact computation of one unit of a ``Conv2d`` or ``Linear`` layer on one image.
+
+    Parameters
+    ----------
+    model
+        Any classifier (see :mod:`cnnviz.classifier`), run in eval mode, left as it was.
+        For the report's :class:`~cnnviz.model.CNN` (either variant) the terms go on
+        through the batch norm, ReLU and max pooling that follow the unit.
+    image
+        ``(C, H, W)`` (or ``(1, C, H, W)``) in the model's input space: ``(1, 28, 28)``
+        in [-1, 1] for the report's CNN.
+    layer
+        A name from :func:`unit_layers` (nested ones too, ``"blocks.0.conv"``).
+    unit
+        Output channel (convolutions) or neuron (fully connected; the class for the last).
+    position
+        ``(row, col)`` in the output map, for convolutions (report: conv1 0-27, conv2
+        0-13).
+
+    Returns
+    -------
+    UnitComputation
+        ``inputs`` are what the layer itself received in the forward pass (captured with a
+        hook): for a convolution the window its stride, dilation and padding give, from
+        its group of input channels. Its ``total`` equals ``forward_value`` to float
+        rounding (1e-5). Any other model's units stop at the layer (no batch norm, ReLU
+        or pooling terms).
+
+    Raises
+    ------
+    ValueError
+        For a layer that is not a ``Conv2d`` or ``Linear`` of the model (the message
+        lists those that are), a unit or position outside the layer, a missing position.
+
+    Examples
+    --------
+    >>> import cnnviz
+    >>> model, image = cnnviz.pretrained(), cnnviz.load_test_digits().x[0]
+    >>> terms = unit_computation(model, image, "fc2", 7)
+    >>> terms.inputs.shape, round(terms.total - terms.forward_value, 5) == 0
+    ((500,), True)
+    >>> net = nn.Sequential(nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2), nn.ReLU())
+    >>> terms = unit_computation(net, torch.rand(4, 8, 8), "0", 5, (0, 3))
+    >>> terms.inputs.shape, terms.padding[0, 0].tolist(), terms.receptive_field
+    ((2, 3, 3), [True, True, True], (0, 2, 5, 8))
+    >>> abs(terms.total - terms.forward_value) < 1e-5
+    True
+    """
+    if isinstance(model, CNN):
+        return _report_unit(model, image, layer, unit, position)
+    return _any_unit(model, image, layer, unit, position)

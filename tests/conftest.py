@@ -8,6 +8,7 @@ import http.server
 import os
 import socket
 import struct
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -195,3 +196,45 @@ def web_server(web_site: Path) -> Iterator[str]:
     """``web_site`` served on 127.0.0.1; yields its base URL with a trailing slash."""
     with serve_directory(web_site) as url:
         yield url + "/"
+
+
+TEACHER_DIR = Path(__file__).resolve().parents[1] / "docs" / "teacher"
+
+
+@pytest.fixture(scope="session")
+def teachernet_dir() -> Path:
+    """docs/teacher, on ``sys.path``: ``import teachernet`` and ``--model teachernet:build``."""
+    if str(TEACHER_DIR) not in sys.path:
+        sys.path.insert(0, str(TEACHER_DIR))
+    return TEACHER_DIR
+
+
+@pytest.fixture(scope="session")
+def teacher_weights(teachernet_dir: Path, request) -> Path:
+    """The teacher's ``Net`` trained on the real MNIST (``teachernet.train_net``), safetensors.
+
+    Trained once per machine (minutes on a busy 2-core CPU), then read from the cache
+    (docs/teacher/trained.py).
+    """
+    import trained
+
+    if trained.cache_path("net.safetensors").is_file():
+        return trained.net_weights()
+    return trained.net_weights(data=request.getfixturevalue("mnist_dir"))
+
+
+@pytest.fixture(scope="session")
+def teacher_pictures(teachernet_dir: Path, tmp_path_factory) -> Path:
+    """A folder of generated colour pictures, ``cat/ dog/ car/ ship/ tree/``, 40 of each."""
+    import teachernet
+
+    return teachernet.make_pictures(tmp_path_factory.mktemp("pictures"))
+
+
+@pytest.fixture(scope="session")
+def colour_weights(teachernet_dir: Path, teacher_pictures: Path) -> Path:
+    """The teacher's colour CNN trained on ``teacher_pictures`` (``teachernet.train_colour``),
+    cached like ``teacher_weights`` (the pictures are seeded: the same on every machine)."""
+    import trained
+
+    return trained.colour_weights(teacher_pictures)

@@ -296,10 +296,21 @@ def served_app(
     }
     if data is None:
         environment |= {"HOME": str(empty), "XDG_CACHE_HOME": str(empty)}
+    with served_command([str(ROOT / "demo" / "app.py")], environment, log, port) as url:
+        yield url
+
+
+@contextmanager
+def served_command(
+    argv: list[str], environment: dict, log: Path, port: int, cwd: Path | None = None
+) -> Iterator[str]:
+    """``python ARGV`` serving on ``port`` of 127.0.0.1, its output in ``log``: yields its URL
+    once it answers, and stops it at the end."""
     with log.open("w") as output:
         server = subprocess.Popen(
-            [sys.executable, str(ROOT / "demo" / "app.py")],
+            [sys.executable, *argv],
             env=environment,
+            cwd=cwd,
             stdout=output,
             stderr=subprocess.STDOUT,
         )

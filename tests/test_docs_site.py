@@ -415,3 +415,18 @@ def test_the_screenshot_script_takes_both_shots_of_the_running_app(tmp_path):
             grey = shot.convert("L")
             assert min(grey.getdata()) < 40 and max(grey.getdata()) > 215  # not blank
     assert app_screenshots.stale(tmp_path) is None
+
+
+def test_your_model_page_shows_teachernet_whole_and_uncut(visit):
+    """The teacher's page prints teachernet.py in full, and no code block of it scrolls
+    sideways at 1280 px (teachernet.py keeps to docs/teacher/ruff.toml's line length)."""
+    page, failures = visit("your_model.html")
+    assert failures == []
+    listing = page.locator(".bd-article pre").last.text_content()
+    source = (ROOT / "docs" / "teacher" / "teachernet.py").read_text(encoding="utf-8")
+    assert listing.strip() == source.strip()
+    cut = page.locator(".bd-article pre").evaluate_all(
+        "blocks => blocks.filter(b => b.scrollWidth > b.clientWidth + 1)"
+        ".map(b => b.textContent.slice(0, 60))"
+    )
+    assert cut == [], cut

@@ -9,9 +9,11 @@ Modules, one job each: :mod:`~cnnviz.app.inputs` (user values checked),
 to UI values through the library; no gradio), :mod:`~cnnviz.app.components` (gradio
 widgets, checked inputs, served outputs), :mod:`~cnnviz.app.tabs` (one builder per tab),
 :mod:`~cnnviz.app.events` (the wiring), :mod:`~cnnviz.app.page` (title, style, script)
-and :mod:`~cnnviz.app.server` (build, queue, launch).
+and :mod:`~cnnviz.app.server` (build, queue, launch). :func:`launch` serves the same
+tabs on a teacher's own model (:mod:`cnnviz.app.own`).
 """
 
+from cnnviz.app.launch import launch
 from cnnviz.app.server import build, main
 
-__all__ = ["build", "main"]
+__all__ = ["build", "launch", "main"]

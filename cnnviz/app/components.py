@@ -67,9 +67,13 @@ def slider(*args, **options) -> gr.Slider:
     return lenient(gr.Slider(*args, **options))
 
 
-def explained(*controls: str) -> gr.Markdown:
-    """One line for a beginner per control, with its gallery page (:mod:`cnnviz.app.words`)."""
+def explained(*controls: str, words_for: dict[str, str] | None = None) -> gr.Markdown:
+    """One line for a beginner per control, with its gallery page (:mod:`cnnviz.app.words`);
+    ``words_for`` replaces words (``{"digit": "class"}`` for a model that does not read
+    digits)."""
     lines = "\n\n".join(words.explanation(control) for control in controls)
+    for word, replacement in (words_for or {}).items():
+        lines = lines.replace(word, replacement)
     return gr.Markdown(lines, elem_classes="explained")
 
 
@@ -142,10 +146,10 @@ def gallery(label: str, **options) -> gr.Gallery:
     return gr.Gallery(label=label, format="png", object_fit="contain", **options)
 
 
-def attack_panel(prefix: str) -> list:
+def attack_panel(prefix: str, subject: str = "drawing") -> list:
     """Adversarial image, perturbation, before/after probabilities and a summary."""
     with gr.Row():
-        adversarial = picture("Attacked drawing", elem_id=f"{prefix}-image")
+        adversarial = picture(f"Attacked {subject}", elem_id=f"{prefix}-image")
         perturbation = picture("Change (pixel units)", elem_id=f"{prefix}-change")
         before = gr.Label(num_top_classes=3, label="Before")
         after = gr.Label(num_top_classes=3, label="After")

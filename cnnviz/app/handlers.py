@@ -22,6 +22,7 @@ from cnnviz import plots
 from cnnviz.app import session_models
 from cnnviz.app.inputs import InputError, number, read_sketch, sketch_image
 from cnnviz.app.pictures import (
+    channel_strip,
     digit_image,
     feature_map_picture,
     figure_image,
@@ -218,11 +219,12 @@ def grow_class_images(model_name: str, target: str):
 
 
 def perturbation_image(result: AttackResult) -> tuple[np.ndarray, str]:
-    """The perturbation on a symmetric colour scale with a bar, and its L-inf and L2 size.
+    """The perturbation on a symmetric colour scale with a bar (several channels side by
+    side), and its L-inf and L2 size.
 
     Sizes are in pixel units (intensities in [0, 1]; the model's [-1, 1] is twice as wide).
     """
-    values = result.perturbation[0, 0].detach().cpu().numpy()
+    values = channel_strip(result.perturbation[0].detach().cpu().numpy())
     linf, l2 = (float(size[0]) for size in result.perturbation_size())
     limit = linf or 1.0
     picture = with_colour_bar(

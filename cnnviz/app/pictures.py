@@ -77,6 +77,20 @@ def with_colour_bar(
     return np.asarray(canvas)
 
 
+def channel_strip(maps: np.ndarray) -> np.ndarray:
+    """``(C, H, W)`` maps side by side as one ``(H, C * (W + 1) - 1)`` map, one column of
+    NaN (drawn black by :func:`colour`) between channels; one channel is itself.
+
+    Examples
+    --------
+    >>> channel_strip(np.zeros((3, 2, 2))).shape
+    (2, 8)
+    """
+    gap = np.full((maps.shape[1], 1), np.nan)
+    parts = [part for channel in maps for part in (gap, channel)][1:]
+    return np.concatenate(parts, axis=1)
+
+
 def feature_map_picture(values: torch.Tensor, height: int = 112) -> np.ndarray:
     """One feature map ``(h, w)`` on its own scale, by the library's rule.
 

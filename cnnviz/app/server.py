@@ -96,6 +96,12 @@ def prepare(*, lab: bool = False) -> gr.Blocks:
     return app
 
 
+def mount_docs(app: gr.Blocks) -> None:
+    """Serve this checkout's built docs at ``/docs``, for the explanations' links."""
+    if words.DOCS_URL == "/docs/":
+        app.server_app.mount("/docs", StaticFiles(directory=words.BUILT_DOCS, html=True))
+
+
 def main(host: str | None = None, port: int | None = None) -> None:
     """Serve the app until interrupted.
 
@@ -117,8 +123,7 @@ def main(host: str | None = None, port: int | None = None) -> None:
         prevent_thread_lock=True,
         **LAUNCH_OPTIONS,
     )
-    if words.DOCS_URL == "/docs/":  # this checkout's built docs, for the explanations' links
-        app.server_app.mount("/docs", StaticFiles(directory=words.BUILT_DOCS, html=True))
+    mount_docs(app)
     if site is not None:
         app.server_app.mount(lab_site.MOUNT, StaticFiles(directory=site, html=True))
         log.warning("the Draw view runs in the browser (the lab at %s)", lab_site.MOUNT)
