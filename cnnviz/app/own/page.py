@@ -318,7 +318,8 @@ def page(spec: UserModel, images: ImageSet | None, app: gr.Blocks) -> None:
         event(checked(handler), source, [top.image, top.truth], api_name=False, **QUICK).then(
             show, look_inputs, look_outputs, api_name=False, **QUICK
         )
-        event(stale, None, attacks, api_name=False, queue=False)
+    # a State's change fires only for a new value: a repeated sketchpad event keeps results
+    top.image.change(stale, None, attacks, api_name=False, queue=False)
     for setting in (look.patch, look.stride):
         for trigger in (setting.release, setting.input):
             trigger(show, look_inputs, look_outputs, api_name=False, **QUICK)
