@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from cnnviz.app.handlers import perturbation_image
+from cnnviz.app.handlers import MAX_ATTACK_STEPS, perturbation_image
 from cnnviz.app.inputs import InputError, number, sketch_input
 from cnnviz.app.pictures import upscale, with_colour_bar
 from cnnviz.attacks import AttackResult, class_visualisation, get_attack, targeted_attack
@@ -26,7 +26,6 @@ from cnnviz.occlusion_maps import occlusion
 from cnnviz.saliency_maps import saliency
 from cnnviz.user_model import UserModel
 
-MAX_ATTACK_STEPS = 300
 PICTURE_HEIGHT = 224  # px on screen for a model-space picture
 ALL = "all"
 METHODS = {"FGSM": "fgsm", "PGD-40": "pgd"}
