@@ -98,6 +98,7 @@ def test_look_names_the_class_and_maps_on_the_models_input(net):
     assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
     guess = max(probs, key=probs.get)
     assert f"reads **{guess}**" in message and "5x5 grey patch" in message
+    assert message.endswith(handlers.LOG_PROBABILITY_NOTE)  # Net ends in log_softmax
     assert seen.shape == (28, 28, 3)  # shown 8x larger by the page
     pixels = to_pixels(torch.from_numpy(image), net.bounds)[0, 0].numpy()
     assert np.allclose(seen[:, :, 0] / 255, pixels, atol=1 / 255)
@@ -117,6 +118,7 @@ def test_colour_picture_is_resized_and_read_with_class_names(colour):
     probs, seen, _, salient, message = handlers.look(colour, image, 6, 3)
     assert list(probs) == NAMES
     assert re.search(r"reads \*\*(cat|dog|car|ship|tree|boat|bird)\*\*", message)
+    assert handlers.LOG_PROBABILITY_NOTE not in message  # ColourNet returns logits
     assert seen.shape == (32, 32, 3) and seen[5, 5].tolist() == [255, 0, 0]
     assert salient.shape[0] == 240
     assert handlers.from_picture(colour, None) is None

@@ -12,6 +12,7 @@ from torch import nn
 
 from cnnviz.app import server
 from cnnviz.app.own.inside import CSS as INSIDE_CSS
+from cnnviz.app.own.page import CSS as OWN_CSS
 from cnnviz.app.own.page import build, tab_labels
 from cnnviz.app.page import CSS, head
 from cnnviz.image_folder import ImageSet, load_image_folder
@@ -87,7 +88,7 @@ def launch(
         server_port=port,
         prevent_thread_lock=True,
         head=head({label: tab for tab, label in labels.items()}, {}, {}),
-        css=CSS + INSIDE_CSS,
+        css=CSS + INSIDE_CSS + OWN_CSS,
         max_file_size="5mb",
         footer_links=["api"],
     )
