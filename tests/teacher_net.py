@@ -97,6 +97,12 @@ def named_colour_net() -> nn.Sequential:
     return net
 
 
+def tiny_digit_net() -> nn.Sequential:
+    """A seeded linear classifier of 1x28x28 digits in [0, 1] (quick to export)."""
+    torch.manual_seed(5)
+    return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10)).eval()
+
+
 def not_a_module() -> str:
     """A factory that returns something other than a module."""
     return "a network"

@@ -34,6 +34,7 @@ PHONE = {"width": 390, "height": 844}
 START = 30_000  # ms
 NAMES = ",".join(COLOUR_CLASSES)
 PREDICTION = re.compile(rf"^({'|'.join(COLOUR_CLASSES)}): \d{{1,3}}\.\d %$")
+PREDICTION_DIGIT = re.compile(r"^\d: \d{1,3}\.\d %$")
 
 
 def make_pictures(folder: Path) -> None:
@@ -287,5 +288,86 @@ def test_a_phone_shows_a_random_image_too(browser, base):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"]
     page.screenshot(path=ARTIFACTS / "web-pictures-phone.png", full_page=True)
+    assert errors == []
+    page.context.close()
+
+
+# --- A network that reads drawings (1x28x28), with the teacher's digit pictures --------
+
+
+@pytest.fixture(scope="module")
+def digit_site(tmp_path_factory) -> Iterator[dict]:
+    """A 1x28x28 classifier exported with three grey digit pictures (white on black)."""
+    root = tmp_path_factory.mktemp("digit-pictures")
+    folder = root / "pictures"
+    for name, corners in {
+        "1/a.png": [(14, 4), (14, 24)],
+        "7/b.png": [(6, 5), (22, 5), (12, 24)],
+    }.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        image = Image.new("L", (28, 28), 0)
+        ImageDraw.Draw(image).line(corners, fill=255, width=3)
+        image.save(folder / name)
+    image = Image.new("L", (56, 56), 0)
+    ImageDraw.Draw(image).ellipse([12, 8, 44, 48], outline=255, width=6)
+    image.save(folder / "zero.png")
+    out = root / "site"
+    assert (
+        main(
+            [
+                "export-web",
+                str(out),
+                "--model",
+                "teacher_net:tiny_digit_net",
+                "--images",
+                str(folder),
+            ]
+        )
+        == 0
+    )
+    with serve_directory(out) as url:
+        yield {"url": url + "/", "folder": folder}
+
+
+def pad_pixel(page: Page, x: float, y: float) -> int:
+    """The sketchpad's red byte at a fraction (x, y) of its width and height."""
+    return page.eval_on_selector(
+        "#sketchpad",
+        f"c => c.getContext('2d').getImageData(Math.floor(c.width * {x}), "
+        f"Math.floor(c.height * {y}), 1, 1).data[0]",
+    )
+
+
+def test_a_drawing_network_shows_a_picture_as_ink_a_stroke_continues(browser, digit_site):
+    page, errors = open_lab(browser, digit_site["url"], LAPTOP)
+    assert page.text_content("#pad-title") == "Your drawing or picture"
+    assert page.text_content("#prediction") == "Draw a digit to start."
+    assert page.text_content("#seen-help").startswith("Your drawing cropped")  # as MNIST's
+    spec = load_user_model("teacher_net:tiny_digit_net")
+    pictures = load_image_folder(
+        digit_site["folder"], shape=(1, 28, 28), bounds=(0, 1), classes=spec.classes
+    )
+    assert pictures.names == ("1/a.png", "7/b.png", "zero.png")
+    page.goto(digit_site["url"] + "index.html?digit=1")  # 7/b.png
+    page.wait_for_function("document.body.dataset.ready === 'true'", timeout=START)
+    page.evaluate("window.cnnvizLab.idle()")
+    assert page.text_content("#truth") == "Picture 7/b.png (2 of 3). Its true label: 7."
+    assert pad_pixel(page, 14 / 28, 5.5 / 28) < 60  # the 7's bar: dark ink
+    assert pad_pixel(page, 3 / 28, 24 / 28) > 200  # the black background: white paper
+    probs = np.array(page.evaluate("Array.from(window.cnnvizLab.view.state.prediction.probs)"))
+    with torch.no_grad():
+        expected = class_scores(spec.model, pictures.images[1:2]).softmax(1)[0].numpy()
+    assert np.abs(probs - expected).max() < 1e-4
+    box = page.locator("#sketchpad").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.55)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.55, steps=8)
+    page.mouse.up()
+    page.evaluate("window.cnnvizLab.idle()")
+    assert page.text_content("#truth") == ""  # now a drawing: the 7 with a bar across
+    seen = np.array(page.evaluate("Array.from(window.cnnvizLab.view.state.pixels)"))
+    assert 0.02 < seen.mean() < 0.3  # strokes on black, as MNIST: not an inverted blob
+    assert PREDICTION_DIGIT.match(page.text_content("#prediction"))
+    page.screenshot(path=ARTIFACTS / "web-pictures-digit.png")
     assert errors == []
     page.context.close()

@@ -8,7 +8,7 @@ import { prepareDrawing, FIELD } from "./prepare.js";
 import { occlusionMap } from "./occlusion.js";
 import { saliencyMap, perPixel } from "./saliency.js";
 import { paint, paintGrey, paintPixels, colourBar } from "./colormap.js";
-import { panelsDrawn } from "./panel_util.js";
+import { hasPictures, panelsDrawn } from "./panel_util.js";
 import { addHooks, markInteractive, markReady, markFailed, withModel, plain } from "./testing.js";
 
 const $ = (id) => document.getElementById(id);
@@ -35,23 +35,19 @@ function sampleFits(lab) {
   return c === C && h === H && w === W;
 }
 
-function hasPictures(lab) {
-  return lab.digits?.kind === "pictures";
-}
-
 // A site exported with a teacher's pictures (--images) speaks of pictures, not MNIST digits.
 function describePictures(lab) {
   const [c, h, w] = lab.model.input.shape;
   const count = lab.digits.count;
   $("random-digit").textContent = "Random image";
-  $("pad-title").textContent = "The picture";
+  $("pad-title").textContent = drawable(lab.model.input.shape) ? "Your drawing or picture" : "The picture";
   document.querySelector(".intro").textContent =
     `Press "Random image" for one of the ${count} pictures: the ${lab.model.label} network reads it. ` +
     "It runs here, in your browser: nothing is sent anywhere.";
   $("pad-help").textContent = drawable(lab.model.input.shape)
     ? 'Draw with a mouse, a finger or a pen, or press "Random image".'
     : `This network reads ${c === 1 ? "grey" : "colour"} pictures of ${w} x ${h} pixels, not drawings.`;
-  $("seen-help").textContent = `The picture as the network gets it: ${w} x ${h} pixels.`;
+  if (!drawable(lab.model.input.shape)) $("seen-help").textContent = `The picture as the network gets it: ${w} x ${h} pixels.`;
   $("top3").setAttribute("aria-label", "Three most likely classes");
   $("occlusion-title").textContent = "Occlusion: where hiding part of the picture hurts";
 }
@@ -228,14 +224,14 @@ class DrawView {
     this.state.source = "digit";
     this.state.digitIndex = i;
     this.state.label = label;
-    if (digits.kind === "pictures") {
-      this.pad.showPicture(digits.pixels(i), h, w, c);
-      const truth = name === null ? "Its true label is not known (its folder is not a class name)." : `Its true label: ${name}.`;
-      $("truth").textContent = `Picture ${digits.name(i)} (${i + 1} of ${digits.count}). ${truth}`;
-    } else {
-      this.pad.showDigit(digits.pixels(i), h === w ? h : FIELD);
-      $("truth").textContent = `Test digit #${digits.index(i)} from ${digits.source}. Its true label: ${name}.`;
-    }
+    const truth = name === null ? "Its true label is not known (its folder is not a class name)." : `Its true label: ${name}.`;
+    $("truth").textContent = digits.kind === "pictures"
+      ? `Picture ${digits.name(i)} (${i + 1} of ${digits.count}). ${truth}`
+      : `Test digit #${digits.index(i)} from ${digits.source}. ${truth}`;
+    // A digit, or a grey 28 x 28 picture for a network that reads drawings, is shown as ink
+    // (dark where the network sees bright), so a stroke continues it.
+    if (drawable(this.lab.model.input.shape)) this.pad.showDigit(digits.pixels(i), h);
+    else this.pad.showPicture(digits.pixels(i), h, w, c);
     this.drawn();
   }
 

@@ -89,9 +89,14 @@ export function paintInput(canvas, lab, x) {
   paintPixels(canvas, lab.toPixels(x), c, h, w);
 }
 
+/** Whether the site's sample is a teacher's pictures (`export-web --images`), not MNIST digits. */
+export function hasPictures(lab) {
+  return lab.digits?.kind === "pictures";
+}
+
 /** What the lab's inputs are called: "picture" on a site with a teacher's pictures, else "digit". */
 export function inputWord(lab) {
-  return lab.digits?.kind === "pictures" ? "picture" : "digit";
+  return hasPictures(lab) ? "picture" : "digit";
 }
 
 /** Largest |value| of an array (at least `floor`, so an all-zero map still has a scale). */
