@@ -387,7 +387,7 @@ def _report_unit(
 
 
 def unit_layers(model: nn.Module) -> tuple[str, ...]:
-    """The layers whose units :func:`unit_computation` opens: every ``Conv2d`` and ``Linear``.
+    """Every ``Conv2d`` and ``Linear``: the layers :func:`~cnnviz.neuron.unit_computation` opens.
 
     Parameters
     ----------

@@ -156,3 +156,38 @@ def test_bad_requests_name_the_valid_layers_and_ranges(colour_inputs):
         unit_computation(model, torch.zeros(2, 3, 32, 32), "head.1", 0)
     with pytest.raises(ValueError, match="no Conv2d or Linear"):
         unit_computation(nn.Sequential(nn.Flatten()), image, "0", 0)
+
+
+class Guarded(nn.Module):
+    """Replaces not-a-number by 0 before its convolution (so NaN cannot reach a unit)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.head = nn.Linear(2 * 6 * 6, 3)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.conv(torch.nan_to_num(images)).flatten(1))
+
+
+class TokenHead(nn.Module):
+    """A Linear layer applied to each of 4 rows (a (N, 4, 8) tensor), then averaged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mix = nn.Linear(8, 3)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.mix(images.reshape(len(images), 4, 8)).mean(1)
+
+
+def test_a_model_that_stops_nan_gives_the_whole_image_as_field():
+    terms = unit_computation(Guarded(), torch.rand(1, 8, 8), "conv", 1, (2, 3))
+    assert terms.receptive_field == (0, 8, 0, 8)
+    assert abs(terms.total - terms.forward_value) < 1e-5
+
+
+def test_a_linear_layer_on_more_than_a_vector_is_refused():
+    with pytest.raises(ValueError, match=r"applied to a \(4, 8\) tensor"):
+        unit_computation(TokenHead(), torch.rand(2, 4, 4), "mix", 0)

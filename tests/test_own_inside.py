@@ -121,7 +121,7 @@ def test_a_click_after_batch_norm_and_relu_opens_the_convolution(colour, picture
     after = activations(colour.model, x, "features.0.2")["features.0.2"][0, 4, 0, 0]
     assert "<b>features.0.0[4, 0, 0]</b> = 27 products + bias" in sentence  # 3x5x5 minus pad
     assert f"features.0.2 then makes it {float(after):.4f}" in sentence
-    assert view.count("<table>") == 9 and "channel 2: input window" in view
+    assert view.count("<table>") == 9 and "blue: input window" in view
     assert view.count(">pad 0<") == 2 * 3 * (25 - 9)  # window and products, 3 channels
     pooled, why = handlers.open_unit(colour, picture, "features.3", 0, 5, 5)
     assert pooled == "" and "pooling" in why

@@ -29,6 +29,7 @@ FIELD_PX = 168  # the drawing, 6 px a pixel
 #: this wide show their windows, kernels and products as tables; others as bars.
 TABLE_CHANNELS, TABLE_KERNEL = 3, 5
 REPORT_BOUNDS = (-1.0, 1.0)
+COLOURS = ("red", "green", "blue")  # the channels of a colour image
 
 
 def _cells(values: np.ndarray) -> list[tuple[str, str]]:
@@ -135,6 +136,13 @@ def _input_name(terms: UnitComputation) -> str:
     return "input" if terms.position is None else "channel"
 
 
+def _channel_name(terms: UnitComputation, channel: int) -> str:
+    """An input channel's name: its colour for a colour image, else its index."""
+    if terms.source == "image" and len(terms.inputs) == 3:
+        return COLOURS[channel]
+    return f"channel {channel}"
+
+
 def _tables(terms: UnitComputation) -> list[str]:
     """Window, kernel and products of each input channel as tables (one channel: no name)."""
     parts = []
@@ -143,7 +151,7 @@ def _tables(terms: UnitComputation) -> list[str]:
     for channel, (inputs, weights, padded) in enumerate(
         zip(terms.inputs, terms.weights, terms.padding, strict=True)
     ):
-        prefix = f"channel {channel}: " if named else ""
+        prefix = f"{_channel_name(terms, channel)}: " if named else ""
         parts += [
             _grid(inputs, f"{prefix}{window}", padded=padded),
             _grid(weights, "x kernel"),
@@ -204,7 +212,7 @@ def unit_html(
     >>> net = nn.Sequential(nn.Conv2d(3, 2, 3), nn.Flatten(), nn.Linear(8, 2))
     >>> picture = torch.rand(3, 4, 4)
     >>> view = unit_html(unit_computation(net, picture, "0", 1, (0, 1)), picture, bounds=(0, 1))
-    >>> view.count("<table>"), view.count("channel 2: input window")
+    >>> view.count("<table>"), view.count("blue: input window")
     (9, 1)
     """
     parts = [_field(terms, image, bounds, title)]
