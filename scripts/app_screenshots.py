@@ -51,7 +51,6 @@ LAYOUT = (
     "cnnviz/web/static/**/*.html",
     "cnnviz/web/static/**/*.css",
     "cnnviz/app/own/*.py",
-    "docs/teacher/teachernet.py",
 )
 LAPTOP = {"width": 1366, "height": 768}
 #: File name -> viewport of each screenshot of the report's app.
