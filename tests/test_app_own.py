@@ -28,7 +28,7 @@ from cnnviz.checkpoint import save_checkpoint
 from cnnviz.classifier import to_pixels
 from cnnviz.cli import main
 from cnnviz.drawing import prepare_drawing
-from cnnviz.image_folder import load_image_folder
+from cnnviz.image_folder import ImageSet, load_image_folder
 from cnnviz.user_model import user_model
 
 NAMES = ["cat", "dog", "car", "ship", "tree", "boat", "bird"]
@@ -244,6 +244,9 @@ def test_launch_from_python_serves_the_model_and_its_pictures(tmp_path):
     net = ColourNet()
     with pytest.raises(ValueError, match="7 scores per image, but 2 class names"):
         cnnviz.app.launch(net, input_shape=(3, 32, 32), class_names=["cat", "dog"])
+    grey = ImageSet(torch.zeros(1, 1, 32, 32), ("a.png",), (None,))
+    with pytest.raises(ValueError, match=r"the pictures are \(1, 32, 32\), but the model takes"):
+        cnnviz.app.launch(net, images=grey, input_shape=(3, 32, 32), class_names=NAMES)
     port, threads = free_port(), torch.get_num_threads()
     app = cnnviz.app.launch(
         net,

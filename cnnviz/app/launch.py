@@ -72,13 +72,17 @@ def launch(
     ...
     cnnviz.user_model.ModelLoadError: ...
     """
-    if not isinstance(model, UserModel) or (class_names, bounds, input_shape) != (None,) * 3:
+    given = any(option is not None for option in (class_names, bounds, input_shape))
+    if not isinstance(model, UserModel) or given:
         base = model.model if isinstance(model, UserModel) else model
         model = user_model(base, input_shape=input_shape, class_names=class_names, bounds=bounds)
     if images is not None and not isinstance(images, ImageSet):
         images = load_image_folder(
             images, shape=model.input_shape, bounds=model.bounds, classes=model.classes
         )
+    if images is not None and tuple(images.images.shape[1:]) != model.input_shape:
+        shape = tuple(images.images.shape[1:])
+        raise ValueError(f"the pictures are {shape}, but the model takes {model.input_shape}")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(1)  # one per request: on a busy machine, 2 threads were 80x slower
     labels = tab_labels(model)
