@@ -311,7 +311,6 @@ def run_demo(args: argparse.Namespace) -> int:
     one raises a ``ValueError`` (one line from :func:`main`, exit status 2).
     """
     try:
-        from cnnviz.app import launch
         from cnnviz.app import main as serve_app
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] != "gradio":
@@ -329,6 +328,7 @@ def run_demo(args: argparse.Namespace) -> int:
             os.environ["CNNVIZ_LAB"] = "0"  # read by cnnviz.app.lab_site
         serve_app(host=args.host, port=args.port)
         return 0
+    from cnnviz.app import launch
     from cnnviz.image_folder import load_image_folder
     from cnnviz.user_model import load_user_model
 

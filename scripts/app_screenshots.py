@@ -9,6 +9,12 @@ page (:data:`LAYOUT`). ``tests/test_docs_site.py`` recomputes that hash and fail
 layout file changed after the screenshots were made: run this script again then. The
 server and the browser are stopped at the end, also on failure.
 
+The same for the app on a teacher's own model (docs/your_model.rst), served as the page
+says from a folder holding the trained weights (docs/teacher/trained.py: trained once per
+machine) and the generated pictures: ``app-own-net.png`` (``--model teachernet:build``, a
+7 drawn) and ``app-own-colour.png`` (``--model teachernet:colour`` with the pictures, a
+cat's picture clicked), at the laptop's size.
+
 Options: ``--out DIR`` (default ``docs/_static``), ``--check`` (exit 1 if stale, take
 nothing).
 """
@@ -19,9 +25,11 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -42,12 +50,25 @@ LAYOUT = (
     "cnnviz/app/*.css",
     "cnnviz/web/static/**/*.html",
     "cnnviz/web/static/**/*.css",
+    "cnnviz/app/own/*.py",
 )
-#: File name -> viewport of each screenshot.
+LAPTOP = {"width": 1366, "height": 768}
+#: File name -> viewport of each screenshot of the report's app.
 SHOTS = {
-    "app.png": {"width": 1366, "height": 768},
+    "app.png": LAPTOP,
     "app-phone.png": {"width": 390, "height": 844},
 }
+#: File name -> the ``cnnviz demo`` options of each screenshot of a teacher's model
+#: (docs/your_model.rst), taken at the laptop's size.
+OWN_SHOTS = {
+    "app-own-net.png": ("--model", "teachernet:build", "--weights", "net.safetensors"),
+    "app-own-colour.png": (
+        *("--model", "teachernet:colour", "--weights", "colour.safetensors"),
+        *("--images", "pictures", "--class-names", "cat,dog,car,ship,tree"),
+    ),
+}
+TEACHER = ROOT / "docs" / "teacher"
+CAT = 40  # the gallery's first cat: the folder is sorted (car, cat, dog, ship, tree)
 #: Height (CSS px) of a screenshot: the page below the viewport too, up to this height,
 #: so the laptop shot shows the Draw tab's outputs under the sketchpad.
 SHOT_HEIGHT = 1100
@@ -79,13 +100,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_app(log: Path) -> Iterator[str]:
-    """The app of this checkout on 127.0.0.1; yields its URL, stops it at the end."""
+def served_app(log: Path, options: tuple[str, ...] = (), cwd: Path = ROOT) -> Iterator[str]:
+    """The app of this checkout (``cnnviz demo`` with ``options``, run in ``cwd``) on
+    127.0.0.1; yields its URL, stops it at the end."""
     port = free_port()
-    command = [sys.executable, "-m", "cnnviz.cli", "demo", "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "cnnviz.cli", "demo", *options, "--host", "127.0.0.1"]
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), str(TEACHER)])}
     with log.open("w") as output:
         server = subprocess.Popen(
-            [*command, "--port", str(port)], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+            [*command, "--port", str(port)],
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}/"
         try:
@@ -156,29 +183,75 @@ def draw_seven(page) -> None:
     page.wait_for_timeout(2000)  # the last outputs painted
 
 
+def pick_cat(page) -> None:
+    """Click the first cat of the teacher's gallery and wait until the page says the model
+    reads a cat (the caption of the screenshot says so)."""
+    page.locator("#pictures .thumbnail-item").nth(CAT).click(timeout=READ_MS)
+    page.wait_for_function(
+        "/The model reads cat/.test(document.querySelector('#message')?.textContent ?? '')",
+        timeout=READ_MS,
+    )
+    # The gallery's pictures load lazily (those out of sight never complete): wait for
+    # the outputs' images only.
+    page.wait_for_function(
+        "[...document.querySelectorAll('#seen img, #occluded img, #salient img')]"
+        ".every(image => image.complete && image.naturalWidth > 0)",
+        timeout=READ_MS,
+    )
+    page.wait_for_timeout(2000)  # the last outputs painted
+
+
+def shoot(browser, url: str, path: Path, viewport: dict, act) -> None:
+    """Open ``url`` at ``viewport``, ``act`` on the page, save its top (down to
+    :data:`SHOT_HEIGHT`) to ``path``."""
+    page = browser.new_page(viewport=viewport)
+    try:
+        page.goto(url, wait_until="load")
+        act(page)
+        page.evaluate("window.scrollTo(0, 0)")
+        height = page.evaluate("document.documentElement.scrollHeight")
+        clip = {"x": 0, "y": 0, "width": viewport["width"]}
+        clip["height"] = max(viewport["height"], min(height, SHOT_HEIGHT))
+        page.screenshot(path=str(path), full_page=True, clip=clip)
+        print(f"wrote {path} ({viewport['width']}x{viewport['height']})")
+    finally:
+        page.close()
+
+
+def teacher_folder(folder: Path) -> Path:
+    """``folder`` as the teacher of docs/your_model.rst has it: ``net.safetensors``,
+    ``colour.safetensors`` (trained once per machine) and ``pictures/``."""
+    sys.path.insert(0, str(TEACHER))
+    import teachernet
+    import trained
+
+    pictures = teachernet.make_pictures(folder / "pictures")
+    shutil.copy(trained.net_weights(), folder / "net.safetensors")
+    shutil.copy(trained.colour_weights(pictures), folder / "colour.safetensors")
+    return folder
+
+
 def take(out: Path) -> dict:
-    """Serve the app, take every shot of :data:`SHOTS` into ``out``; the record written."""
+    """Serve the app, take every shot of :data:`SHOTS`, then serve it on each teacher's
+    model and take :data:`OWN_SHOTS`, into ``out``; the record written."""
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
     log = out / ".app_screenshots.log"
     try:
-        with served_app(log) as url, sync_playwright() as playwright:
+        with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=str(CHROMIUM), args=["--no-sandbox", "--headless"]
             )
             try:
-                for name, viewport in SHOTS.items():
-                    page = browser.new_page(viewport=viewport)
-                    page.goto(url, wait_until="load")
-                    draw_seven(page)
-                    page.evaluate("window.scrollTo(0, 0)")
-                    height = page.evaluate("document.documentElement.scrollHeight")
-                    clip = {"x": 0, "y": 0, "width": viewport["width"]}
-                    clip["height"] = max(viewport["height"], min(height, SHOT_HEIGHT))
-                    page.screenshot(path=str(out / name), full_page=True, clip=clip)
-                    page.close()
-                    print(f"wrote {out / name} ({viewport['width']}x{viewport['height']})")
+                with served_app(log) as url:
+                    for name, viewport in SHOTS.items():
+                        shoot(browser, url, out / name, viewport, draw_seven)
+                teacher = teacher_folder(Path(folder))
+                for name, options in OWN_SHOTS.items():
+                    act = pick_cat if "--images" in options else draw_seven
+                    with served_app(log, options, cwd=teacher) as url:
+                        shoot(browser, url, out / name, LAPTOP, act)
             finally:
                 browser.close()
     finally:
@@ -186,7 +259,7 @@ def take(out: Path) -> dict:
     record = {
         "layout_sha256": layout_hash(),
         "layout_files": [path.as_posix() for path in layout_files()],
-        "shots": SHOTS,
+        "shots": SHOTS | dict.fromkeys(OWN_SHOTS, LAPTOP),
         "made_by": "python scripts/app_screenshots.py",
     }
     (out / RECORD).write_text(json.dumps(record, indent=1) + "\n")

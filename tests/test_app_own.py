@@ -28,7 +28,7 @@ from cnnviz.checkpoint import save_checkpoint
 from cnnviz.classifier import to_pixels
 from cnnviz.cli import main
 from cnnviz.drawing import prepare_drawing
-from cnnviz.image_folder import load_image_folder
+from cnnviz.image_folder import ImageSet, load_image_folder
 from cnnviz.user_model import user_model
 
 NAMES = ["cat", "dog", "car", "ship", "tree", "boat", "bird"]
@@ -98,6 +98,7 @@ def test_look_names_the_class_and_maps_on_the_models_input(net):
     assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
     guess = max(probs, key=probs.get)
     assert f"reads **{guess}**" in message and "5x5 grey patch" in message
+    assert message.endswith(handlers.LOG_PROBABILITY_NOTE)  # Net ends in log_softmax
     assert seen.shape == (28, 28, 3)  # shown 8x larger by the page
     pixels = to_pixels(torch.from_numpy(image), net.bounds)[0, 0].numpy()
     assert np.allclose(seen[:, :, 0] / 255, pixels, atol=1 / 255)
@@ -117,6 +118,7 @@ def test_colour_picture_is_resized_and_read_with_class_names(colour):
     probs, seen, _, salient, message = handlers.look(colour, image, 6, 3)
     assert list(probs) == NAMES
     assert re.search(r"reads \*\*(cat|dog|car|ship|tree|boat|bird)\*\*", message)
+    assert handlers.LOG_PROBABILITY_NOTE not in message  # ColourNet returns logits
     assert seen.shape == (32, 32, 3) and seen[5, 5].tolist() == [255, 0, 0]
     assert salient.shape[0] == 240
     assert handlers.from_picture(colour, None) is None
@@ -242,6 +244,9 @@ def test_launch_from_python_serves_the_model_and_its_pictures(tmp_path):
     net = ColourNet()
     with pytest.raises(ValueError, match="7 scores per image, but 2 class names"):
         cnnviz.app.launch(net, input_shape=(3, 32, 32), class_names=["cat", "dog"])
+    grey = ImageSet(torch.zeros(1, 1, 32, 32), ("a.png",), (None,))
+    with pytest.raises(ValueError, match=r"the pictures are \(1, 32, 32\), but the model takes"):
+        cnnviz.app.launch(net, images=grey, input_shape=(3, 32, 32), class_names=NAMES)
     port, threads = free_port(), torch.get_num_threads()
     app = cnnviz.app.launch(
         net,

@@ -49,6 +49,15 @@ def pick(page: Page, index: int) -> None:
         expect(seen).not_to_have_attribute("src", before, timeout=QUICK)
 
 
+def expect_pictures_fit(page: Page) -> None:
+    """No column of the teacher's pictures hangs off the gallery's edge."""
+    widths = page.evaluate(
+        "(() => { const g = document.querySelector('#pictures .grid-wrap');"
+        " return [g.scrollWidth, g.clientWidth]; })()"
+    )
+    assert widths[0] <= widths[1], widths
+
+
 def expect_read(page: Page) -> str:
     """The class the page says the model reads (one of the names), after a new image."""
     expect(page.locator("#message")).to_have_text(READ, timeout=QUICK)
@@ -69,6 +78,7 @@ def test_picked_pictures_are_read_with_names_and_every_tab_answers(browser, site
     tab(page, "Look")
     pick(page, 0)  # car/car-000.png: the folder is sorted
     assert expect_read(page) == "car"
+    expect_pictures_fit(page)
     expect(page.locator("#truth")).to_have_text(
         "Picked car/car-000.png. Its true label (its folder): car.", timeout=QUICK
     )
@@ -125,6 +135,7 @@ def test_phone_picks_and_reads(browser, site):
     page = opened(browser, site, PHONE)
     pick(page, 1)
     expect_read(page)
+    expect_pictures_fit(page)
     expect_images_loaded(page, "#occluded")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
@@ -148,6 +159,9 @@ def test_webcam_photo_is_read(browser, site):
         page.goto(site, wait_until="load")
         page.locator('#upload button[aria-label="Capture from camera"]').click()
         page.get_by_text("Click to Access Webcam").click()
+        page.wait_for_function(  # the camera's frames are arriving
+            "() => document.querySelector('#upload video')?.videoWidth > 0", timeout=QUICK
+        )
         page.locator('#upload button[aria-label="capture photo"]').click()
         expect_read(page)
         expect_images_loaded(page, "#seen")

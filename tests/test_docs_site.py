@@ -168,6 +168,10 @@ def test_figure_text_is_readable_at_1280_px(visit, example):
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_code_and_output_are_not_cut_off(visit, example):
     page, _ = visit(f"auto_examples/{example}.html")
+    for shot in ("app-own-net.png", "app-own-colour.png"):  # scripts/app_screenshots.py
+        picture = page.locator(f"img[src$='{shot}']")
+        assert picture.evaluate("img => img.naturalWidth") > 0
+        assert "teachernet:" in picture.get_attribute("alt")
     cut = page.locator(".bd-article pre").evaluate_all(
         "blocks => blocks.filter(b => b.scrollWidth > b.clientWidth + 1)"
         ".map(b => b.textContent.split('\\n').reduce((a, l) => l.length > a.length ? l : a))"
@@ -394,9 +398,11 @@ def test_the_layout_hash_follows_the_layout_files(tmp_path):
     assert app_screenshots.layout_hash(tmp_path) != before
 
 
-def test_the_screenshot_script_takes_both_shots_of_the_running_app(tmp_path):
+def test_the_screenshot_script_takes_every_shot_of_the_running_app(tmp_path):
     """The script itself works: it serves the app, draws a 7 until it is read as 7 (it
-    raises otherwise), and writes both shots and a record of the current layout."""
+    raises otherwise), serves it on the teacher's two models of docs/your_model.rst (a 7
+    drawn for the Net, a cat picked for the colour CNN, each read right), and writes
+    every shot and a record of the current layout."""
     app_screenshots = screenshot_script()
     script = ROOT / "scripts" / "app_screenshots.py"  # its own process: its own Playwright
     done = subprocess.run(
@@ -409,7 +415,8 @@ def test_the_screenshot_script_takes_both_shots_of_the_running_app(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     record = json.loads((tmp_path / app_screenshots.RECORD).read_text())
     assert record["layout_sha256"] == app_screenshots.layout_hash()
-    for name, viewport in app_screenshots.SHOTS.items():
+    assert set(record["shots"]) == {*app_screenshots.SHOTS, *app_screenshots.OWN_SHOTS}
+    for name, viewport in record["shots"].items():
         with Image.open(tmp_path / name) as shot:
             assert shot.width == viewport["width"] and shot.height >= viewport["height"]
             grey = shot.convert("L")
@@ -418,13 +425,18 @@ def test_the_screenshot_script_takes_both_shots_of_the_running_app(tmp_path):
 
 
 def test_your_model_page_shows_teachernet_whole_and_uncut(visit):
-    """The teacher's page prints teachernet.py in full, and no code block of it scrolls
-    sideways at 1280 px (teachernet.py keeps to docs/teacher/ruff.toml's line length)."""
+    """The teacher's page prints teachernet.py in full, shows the app on both its models,
+    and no code block of it scrolls sideways at 1280 px (teachernet.py keeps to
+    docs/teacher/ruff.toml's line length)."""
     page, failures = visit("your_model.html")
     assert failures == []
     listing = page.locator(".bd-article pre").last.text_content()
     source = (ROOT / "docs" / "teacher" / "teachernet.py").read_text(encoding="utf-8")
     assert listing.strip() == source.strip()
+    for shot in ("app-own-net.png", "app-own-colour.png"):  # scripts/app_screenshots.py
+        picture = page.locator(f"img[src$='{shot}']")
+        assert picture.evaluate("img => img.naturalWidth") > 0
+        assert "teachernet:" in picture.get_attribute("alt")
     cut = page.locator(".bd-article pre").evaluate_all(
         "blocks => blocks.filter(b => b.scrollWidth > b.clientWidth + 1)"
         ".map(b => b.textContent.slice(0, 60))"

@@ -12,6 +12,7 @@ from torch import nn
 
 from cnnviz.app import server
 from cnnviz.app.own.inside import CSS as INSIDE_CSS
+from cnnviz.app.own.page import CSS as OWN_CSS
 from cnnviz.app.own.page import build, tab_labels
 from cnnviz.app.page import CSS, head
 from cnnviz.image_folder import ImageSet, load_image_folder
@@ -71,13 +72,17 @@ def launch(
     ...
     cnnviz.user_model.ModelLoadError: ...
     """
-    if not isinstance(model, UserModel) or (class_names, bounds, input_shape) != (None,) * 3:
+    given = any(option is not None for option in (class_names, bounds, input_shape))
+    if not isinstance(model, UserModel) or given:
         base = model.model if isinstance(model, UserModel) else model
         model = user_model(base, input_shape=input_shape, class_names=class_names, bounds=bounds)
     if images is not None and not isinstance(images, ImageSet):
         images = load_image_folder(
             images, shape=model.input_shape, bounds=model.bounds, classes=model.classes
         )
+    if images is not None and tuple(images.images.shape[1:]) != model.input_shape:
+        shape = tuple(images.images.shape[1:])
+        raise ValueError(f"the pictures are {shape}, but the model takes {model.input_shape}")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(1)  # one per request: on a busy machine, 2 threads were 80x slower
     labels = tab_labels(model)
@@ -87,7 +92,7 @@ def launch(
         server_port=port,
         prevent_thread_lock=True,
         head=head({label: tab for tab, label in labels.items()}, {}, {}),
-        css=CSS + INSIDE_CSS,
+        css=CSS + INSIDE_CSS + OWN_CSS,
         max_file_size="5mb",
         footer_links=["api"],
     )

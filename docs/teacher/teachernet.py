@@ -1,4 +1,4 @@
-"""A teacher's two networks for ``cnnviz demo --model``.
+r"""A teacher's two networks for ``cnnviz demo --model``.
 
 Put this file next to your notebook (or on ``PYTHONPATH``) and run::
 
@@ -9,8 +9,8 @@ generated colour pictures, trains a colour CNN on them, saves both;
 then::
 
     cnnviz demo --model teachernet:build --weights net.safetensors
-    cnnviz demo --model teachernet:colour \\
-        --weights colour.safetensors --images pictures \\
+    cnnviz demo --model teachernet:colour \
+        --weights colour.safetensors --images pictures \
         --class-names cat,dog,car,ship,tree
 
 ``build`` is ``Net`` (``mnist/main.py``) unchanged, wrapped in

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from cnnviz.app.handlers import perturbation_image
+from cnnviz.app.handlers import MAX_ATTACK_STEPS, perturbation_image
 from cnnviz.app.inputs import InputError, number, sketch_input
 from cnnviz.app.pictures import upscale, with_colour_bar
 from cnnviz.attacks import AttackResult, class_visualisation, get_attack, targeted_attack
@@ -26,7 +26,6 @@ from cnnviz.occlusion_maps import occlusion
 from cnnviz.saliency_maps import saliency
 from cnnviz.user_model import UserModel
 
-MAX_ATTACK_STEPS = 300
 PICTURE_HEIGHT = 224  # px on screen for a model-space picture
 ALL = "all"
 METHODS = {"FGSM": "fgsm", "PGD-40": "pgd"}
@@ -167,6 +166,29 @@ def probabilities(spec: UserModel, x: torch.Tensor) -> dict[str, float]:
     return {name: float(p) for name, p in zip(spec.classes, probs, strict=True)}
 
 
+def returns_log_probabilities(spec: UserModel, x: torch.Tensor) -> bool:
+    """Whether the model's scores of ``x`` are log-probabilities (``log_softmax`` output:
+    their exponentials sum to 1), so that their gradients vanish where it is sure.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from cnnviz.user_model import user_model
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.LogSoftmax(dim=1))
+    >>> returns_log_probabilities(user_model(net, input_shape=(1, 2, 2)), torch.ones(1, 1, 2, 2))
+    True
+    """
+    with torch.no_grad():
+        total = torch.logsumexp(class_scores(spec.model, x), dim=1)
+    return bool(total.abs().max() < 1e-4)
+
+
+LOG_PROBABILITY_NOTE = (
+    " Your model returns log-probabilities (log_softmax): where it is sure, log p barely "
+    "changes with any pixel, so its saliency is small; a model returning logits shows more."
+)
+
+
 def look(spec: UserModel, image, patch, stride):
     """Draw / Look tab: probabilities, what the model sees, occlusion, saliency, message.
 
@@ -191,6 +213,8 @@ def look(spec: UserModel, image, patch, stride):
         f"anywhere leaves p({name}) at {float(heat.min()):.1%} or more (map: colour scale "
         f"0-100 %). Saliency: |d score({name}) / d pixel|, largest {top:.3g}."
     )
+    if returns_log_probabilities(spec, x):
+        message += LOG_PROBABILITY_NOTE
     return (
         probs,
         model_picture(spec, x, height=None),  # the page shows it larger with sharp pixels

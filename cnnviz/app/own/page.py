@@ -34,6 +34,14 @@ from cnnviz.app.tabs import TABS
 from cnnviz.image_folder import ImageSet
 from cnnviz.user_model import UserModel
 
+#: The page's own style, after the report app's: the teacher's pictures fit their box
+#: (six columns hung off its edge on a laptop), three on a phone.
+CSS = """
+#pictures .grid-container { grid-template-columns: repeat(6, minmax(0, 1fr)) !important; }
+@media (max-width: 640px) {
+  #pictures .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }
+}
+"""
 REPORT_ONLY = (
     "**{tab} is for the report's CNN.** It needs the report's network and MNIST, so it is not "
     "offered for your model. Run `cnnviz demo` without `--model` to use it."
@@ -318,7 +326,8 @@ def page(spec: UserModel, images: ImageSet | None, app: gr.Blocks) -> None:
         event(checked(handler), source, [top.image, top.truth], api_name=False, **QUICK).then(
             show, look_inputs, look_outputs, api_name=False, **QUICK
         )
-        event(stale, None, attacks, api_name=False, queue=False)
+    # a State's change fires only for a new value: a repeated sketchpad event keeps results
+    top.image.change(stale, None, attacks, api_name=False, queue=False)
     for setting in (look.patch, look.stride):
         for trigger in (setting.release, setting.input):
             trigger(show, look_inputs, look_outputs, api_name=False, **QUICK)
