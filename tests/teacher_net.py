@@ -1,43 +1,23 @@
-"""pytorch/examples' MNIST ``Net`` (mnist/main.py), as a teacher would bring it to ``export-web``.
-
-Copied verbatim in structure: two convolutions, max pooling, dropout, two linear layers,
-``log_softmax`` output; inputs normalised with MNIST's mean and std (``transforms.Normalize
-((0.1307,), (0.3081,))``), so its input bounds are ``(-0.4242, 2.8215)``.
+"""pytorch/examples' MNIST ``Net`` (mnist/main.py), as a teacher would bring it to ``export-web``:
+the docs' copy (docs/teacher/teachernet.py), unwrapped, so it takes inputs normalised with
+MNIST's mean and std (``transforms.Normalize((0.1307,), (0.3081,))``) and says so: its input
+bounds are ``(-0.4242, 2.8215)``. Plus factories that fail, as a teacher's would.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import torch
 from torch import nn
-from torch.nn import functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "teacher"))
+import teachernet  # the docs' teacher module, beside this one on sys.path)
 
 
-class Net(nn.Module):
+class Net(teachernet.Net):
     input_bounds = ((0 - 0.1307) / 0.3081, (1 - 0.1307) / 0.3081)
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, 1)
-        self.conv2 = nn.Conv2d(32, 64, 3, 1)
-        self.dropout1 = nn.Dropout(0.25)
-        self.dropout2 = nn.Dropout(0.5)
-        self.fc1 = nn.Linear(9216, 128)
-        self.fc2 = nn.Linear(128, 10)
-
-    def forward(self, x):
-        x = self.conv1(x)
-        x = F.relu(x)
-        x = self.conv2(x)
-        x = F.relu(x)
-        x = F.max_pool2d(x, 2)
-        x = self.dropout1(x)
-        x = torch.flatten(x, 1)
-        x = self.fc1(x)
-        x = F.relu(x)
-        x = self.dropout2(x)
-        x = self.fc2(x)
-        output = F.log_softmax(x, dim=1)
-        return output
 
 
 def seeded_net(seed: int = 0) -> Net:

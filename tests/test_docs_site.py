@@ -168,10 +168,6 @@ def test_figure_text_is_readable_at_1280_px(visit, example):
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_code_and_output_are_not_cut_off(visit, example):
     page, _ = visit(f"auto_examples/{example}.html")
-    for shot in ("app-own-net.png", "app-own-colour.png"):  # scripts/app_screenshots.py
-        picture = page.locator(f"img[src$='{shot}']")
-        assert picture.evaluate("img => img.naturalWidth") > 0
-        assert "teachernet:" in picture.get_attribute("alt")
     cut = page.locator(".bd-article pre").evaluate_all(
         "blocks => blocks.filter(b => b.scrollWidth > b.clientWidth + 1)"
         ".map(b => b.textContent.split('\\n').reduce((a, l) => l.length > a.length ? l : a))"

@@ -16,7 +16,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import teacher_net
 import torch
 from PIL import Image
 from test_docs_site import PROSE_NUMBER
@@ -40,7 +39,16 @@ def test_build_is_the_examples_net_taking_pixels_in_0_1(teachernet):
     net = teachernet.build().eval()
     assert isinstance(net, cnnviz.Normalized) and cnnviz.input_bounds(net) == (0.0, 1.0)
     shapes = {name: tuple(p.shape) for name, p in net.model.state_dict().items()}
-    assert shapes == {name: tuple(p.shape) for name, p in teacher_net.Net().state_dict().items()}
+    assert shapes == {  # pytorch/examples' Net, layer by layer
+        "conv1.weight": (32, 1, 3, 3),
+        "conv1.bias": (32,),
+        "conv2.weight": (64, 32, 3, 3),
+        "conv2.bias": (64,),
+        "fc1.weight": (128, 9216),
+        "fc1.bias": (128,),
+        "fc2.weight": (10, 128),
+        "fc2.bias": (10,),
+    }
     assert (net.mean.item(), net.std.item()) == pytest.approx((0.1307, 0.3081))
     digits = torch.rand(4, 1, 28, 28)
     scores = net(digits)
