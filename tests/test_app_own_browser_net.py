@@ -77,6 +77,14 @@ def test_drawn_digits_are_read_and_every_tab_answers(browser, site):
     page.locator("#own-inside-maps img").nth(4).click()
     expect(page.locator("#own-inside-map-note")).to_contain_text("channel 4", timeout=SLOW)
     expect_images_loaded(page, "#own-inside-map")
+    channel = page.locator("#own-inside-channel input")  # typed: the page's checks apply
+    channel.fill("9")
+    channel.press("Enter")
+    expect(page.locator("#own-inside-map-note")).to_contain_text("channel 9", timeout=SLOW)
+    channel.fill("99")  # conv1 has 32 channels
+    channel.press("Enter")
+    expect(page.get_by_text("Channel must be from 0 to 31: 99 became 31.")).to_be_visible()
+    expect(page.locator("#own-inside-map-note")).to_contain_text("channel 31", timeout=SLOW)
     page.get_by_text("Fully connected units and class scores").click()
     page.locator("#own-inside-fc-open").click()
     expect(page.locator("#own-inside-unit")).to_contain_text("fc2", timeout=SLOW)

@@ -36,16 +36,24 @@ function boxName(box) {
   return title ? title.textContent.trim() : "This box";
 }
 
+// "from 0 to 31", or one end only where the box has no other (a box without min or max).
+function rangeText(low, high) {
+  if (Number.isFinite(low) && Number.isFinite(high)) return `from ${low} to ${high}`;
+  if (Number.isFinite(low)) return `of ${low} or more`;
+  if (Number.isFinite(high)) return `of ${high} or less`;
+  return "";
+}
+
 function corrected(box) {
-  const low = parseFloat(box.min);
-  const high = parseFloat(box.max);
+  const low = box.min === "" ? -Infinity : parseFloat(box.min);
+  const high = box.max === "" ? Infinity : parseFloat(box.max);
   const whole = parseFloat(box.step) >= 1;
   const before = committed.get(box) ?? box.defaultValue;
   const typed = box.value.trim();
   const value = parseFloat(typed);
-  const range = `from ${low} to ${high}`;
+  const range = rangeText(low, high);
   if (!Number.isFinite(value)) {
-    return [before, `${boxName(box)}: type a number ${range}; kept ${before}.`];
+    return [before, `${boxName(box)}: type a number${range && ` ${range}`}; kept ${before}.`];
   }
   let fixed = Math.min(Math.max(value, low), high);
   if (whole) fixed = Math.round(fixed);

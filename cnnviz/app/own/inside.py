@@ -45,7 +45,14 @@ def _maps(spec: UserModel, image: gr.State, unit_view: gr.HTML, unit_note: gr.HT
         elem_id="own-inside-maps",
         allow_preview=False,
     )
-    channel = gr.Number(0, label="Channel", precision=0, minimum=0, elem_id="own-inside-channel")
+    channel = gr.Number(
+        0,
+        label="Channel",
+        precision=0,
+        minimum=0,
+        maximum=handlers.channel_count(spec, choices[0][1]) - 1 if choices else 0,
+        elem_id="own-inside-channel",
+    )
     map_note = gr.Markdown(hint, elem_id="own-inside-map-note")
     unit_map = gr.Image(
         label="The opened map: click a unit",
@@ -59,7 +66,11 @@ def _maps(spec: UserModel, image: gr.State, unit_view: gr.HTML, unit_note: gr.HT
     refresh_maps = endpoint(partial(handlers.feature_maps, spec))
     open_map = endpoint(partial(handlers.channel_map, spec))
     image.change(refresh_maps, *maps_io, **EVENT).then(open_map, *map_io, **EVENT)
-    layer.change(lambda: 0, None, channel, api_name=False, queue=False).then(
+    def first_channel(name: str) -> gr.Number:
+        """Channel 0 of the chosen layer, the box's range that layer's channels."""
+        return gr.Number(0, maximum=handlers.channel_count(spec, name) - 1)
+
+    layer.change(first_channel, layer, channel, api_name=False, queue=False).then(
         refresh_maps, *maps_io, **EVENT
     ).then(open_map, *map_io, **EVENT)
 

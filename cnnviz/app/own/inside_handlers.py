@@ -91,6 +91,20 @@ def _shape(spec: UserModel, layer) -> tuple[int, int, int]:
     return layers[layer]
 
 
+def channel_count(spec: UserModel, layer: str) -> int:
+    """How many channels (feature maps) ``layer`` has: the Channel box's range is 0 to one less.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from cnnviz.user_model import user_model
+    >>> spec = user_model(nn.Sequential(nn.Conv2d(1, 6, 3), nn.Flatten(), nn.LazyLinear(2)))
+    >>> channel_count(spec, "0")
+    6
+    """
+    return _shape(spec, layer)[0]
+
+
 def _channel(spec: UserModel, layer: str, channel) -> int:
     count = _shape(spec, layer)[0]
     return int(number(channel, f"The channel of {layer}", 0, count - 1))
