@@ -66,6 +66,7 @@ def _maps(spec: UserModel, image: gr.State, unit_view: gr.HTML, unit_note: gr.HT
     refresh_maps = endpoint(partial(handlers.feature_maps, spec))
     open_map = endpoint(partial(handlers.channel_map, spec))
     image.change(refresh_maps, *maps_io, **EVENT).then(open_map, *map_io, **EVENT)
+
     def first_channel(name: str) -> gr.Number:
         """Channel 0 of the chosen layer, the box's range that layer's channels."""
         return gr.Number(0, maximum=handlers.channel_count(spec, name) - 1)
