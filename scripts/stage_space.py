@@ -30,6 +30,7 @@ SPACE_FILES: tuple[str, ...] = (
     "cnnviz/*.py",
     "cnnviz/app/*.py",
     "cnnviz/app/*.js",
+    "cnnviz/app/own/*.py",
     "cnnviz/web/*.py",
     "cnnviz/web/static/*.html",
     "cnnviz/web/static/lab/*",
