@@ -147,6 +147,24 @@ def test_fully_connected_units_of_the_net(net, digit):
         handlers.linear_unit(net, digit, "conv1", 0)
 
 
+def test_maps_of_one_value_share_one_scale_and_say_their_value(colour, picture):
+    head = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    pooled = torch.nn.Sequential(colour.model.features, head, torch.nn.LazyLinear(5)).eval()
+    spec = user_model(pooled, input_shape=(3, 32, 32))
+    layer = "1.0"
+    assert ("1.0 (AdaptiveAvgPool2d): 16 maps of 1x1", layer) in handlers.layer_choices(spec)
+    items, note = handlers.feature_maps(spec, picture, layer)
+    values = activations(spec.model, torch.from_numpy(picture), layer)[layer][0, :, 0, 0]
+    assert [caption for _, caption in items] == [f"{c}: {v:.3g}" for c, v in enumerate(values)]
+    assert "all on one colour scale" in note and "its own" not in note
+    colours = {tuple(thumb[0, 0]) for thumb, _ in items}  # one scale: values differ, colours too
+    assert len(colours) == len(set(values.tolist())) > 1
+    top = int(values.argmax())
+    opened, sentence, _, _ = handlers.channel_map(spec, picture, layer, top)
+    assert f"one value, {float(values[top]):.3f}" in sentence and "values from" not in sentence
+    assert tuple(opened[0, 0]) == tuple(items[top][0][0, 0])
+
+
 def test_filters_of_the_layer(net, colour):
     items, note = handlers.layer_filters(net, "conv2")
     assert len(items) == 64 and items[0][1] == "filter 0"

@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz import plots
 from cnnviz.app.inputs import InputError, number
 from cnnviz.app.own.handlers import model_input, no_image_hint
-from cnnviz.app.pictures import feature_map_picture, kernel_picture
+from cnnviz.app.pictures import colour, feature_map_picture, kernel_picture, upscale
 from cnnviz.app.unit_view import input_picture, unit_html
 from cnnviz.feature_vis import READABLE, visualise
 from cnnviz.layers import NoFeatureMaps, activations, conv_filters, feature_layers
@@ -155,12 +156,29 @@ def feature_maps(spec: UserModel, image, layer: str):
         return [], first_hint(spec)
     maps = activations(spec.model, x, layer)[layer][0]
     shown = min(channels, MAX_MAPS)
-    items = [(feature_map_picture(maps[c], THUMB_PX), f"channel {c}") for c in range(shown)]
     more = f" (the first {shown} shown)" if shown < channels else ""
+    if height * width == 1:
+        items = [
+            (_value_picture(maps, c, THUMB_PX), f"{c}: {float(maps[c, 0, 0]):.3g}")
+            for c in range(shown)
+        ]
+        _, low, high = plots.activation_scale(maps)
+        return items, (
+            f"**{layer}**: {channels} maps of 1x1{more}, one value each, all on one colour "
+            f"scale ({low:.3g} to {high:.3g}); each caption says its channel and value. "
+            "Click a map to open it."
+        )
+    items = [(feature_map_picture(maps[c], THUMB_PX), f"channel {c}") for c in range(shown)]
     return items, (
         f"**{layer}**: {channels} feature maps of {height}x{width}{more}, each on its own "
         "colour scale. Click a map to open it."
     )
+
+
+def _value_picture(maps: torch.Tensor, channel: int, height: int) -> np.ndarray:
+    """Channel ``channel`` of ``(C, 1, 1)`` maps as a square on the scale all ``C`` share."""
+    cmap, low, high = plots.activation_scale(maps)
+    return upscale(colour(maps[channel].numpy(), cmap, low, high), height)
 
 
 def _map_size(height: int, width: int) -> tuple[int, int]:
@@ -185,12 +203,19 @@ def channel_map(spec: UserModel, image, layer: str, channel):
         "unit's sum. Open a convolution's map (or a layer of the same size after it) to "
         "see a unit's computation."
     )
-    note = (
-        f"**{layer} channel {channel}**: {values.shape[0]}x{values.shape[1]} values from "
-        f"{float(values.min()):.3f} to {float(values.max()):.3f}. {action}"
-    )
+    if values.numel() == 1:
+        maps = activations(spec.model, x, layer)[layer][0]
+        picture = _value_picture(maps, channel, MAP_PX)
+        value = f"one value, {float(values[0, 0]):.3f} (colour on the scale all channels share)"
+    else:
+        picture = feature_map_picture(values, MAP_PX)
+        value = (
+            f"{values.shape[0]}x{values.shape[1]} values from {float(values.min()):.3f} to "
+            f"{float(values.max()):.3f}"
+        )
+    note = f"**{layer} channel {channel}**: {value}. {action}"
     prompt = "Click a pixel of the opened map to see that unit's computation."
-    return feature_map_picture(values, MAP_PX), note, "", prompt if unit_layer else ""
+    return picture, note, "", prompt if unit_layer else ""
 
 
 def _sentence(terms, layer: str, after: float | None) -> str:
