@@ -168,7 +168,13 @@ def test_maps_of_one_value_share_one_scale_and_say_their_value(colour, picture):
 def test_filters_of_the_layer(net, colour):
     items, note = handlers.layer_filters(net, "conv2")
     assert len(items) == 64 and items[0][1] == "filter 0"
-    assert "64 filters, each 32 input channel(s) of 3x3" in note
+    assert "64 filters, each 32 input channel(s) of 3x3 (one tile per input channel, 6x6" in note
+    height, width, _ = items[0][0].shape  # 32 kernels as a near-square grid, not a strip
+    assert height == handlers.FILTER_PX and abs(width - height) <= 2
+    items, note = handlers.layer_filters(colour, "features.0.0")  # 3 inputs: 2x2, one blank
+    height, width, _ = items[0][0].shape
+    assert "3 input channel(s) of 5x5 (one tile per input channel, 2x2" in note
+    assert abs(width - height) <= 2
     items, note = handlers.layer_filters(colour, "features.1.2")  # grouped: 4 per filter
     assert len(items) == 12 and "**features.1.0**: 12 filters, each 4 input channel(s)" in note
     assert handlers.layer_filters(net, "dropout1")[0] == []
@@ -231,6 +237,23 @@ def click_at(page: Page, selector: str, x: float, y: float) -> None:
     page.mouse.click(left + x * width * scale, top + y * height * scale)
 
 
+def assert_captions_under_pictures(page: Page, gallery: str) -> None:
+    """The first thumbnail's caption is below its picture (``object-fit: contain`` draws the
+    picture as large as fits in the image's content box, centred)."""
+    thumb = page.locator(f"{gallery} .thumbnail-item").first
+    thumb.scroll_into_view_if_needed()
+    bottom = thumb.locator("img").evaluate(
+        """i => {
+          const box = i.getBoundingClientRect(), style = getComputedStyle(i);
+          const inner = [box.width, box.height - parseFloat(style.paddingBottom)];
+          const scale = Math.min(inner[0] / i.naturalWidth, inner[1] / i.naturalHeight);
+          return box.top + (inner[1] + i.naturalHeight * scale) / 2;
+        }"""
+    )
+    caption = thumb.locator(".caption-label").bounding_box()
+    assert caption["y"] >= bottom - 1, (caption, bottom)
+
+
 @pytest.mark.parametrize(
     "viewport",
     [{"width": 1366, "height": 768}, {"width": 390, "height": 844}],
@@ -244,11 +267,13 @@ def test_the_tab_in_a_browser_opens_a_unit(browser, inside_site, colour, picture
         expect(page.locator("#own-inside-maps-note")).to_contain_text(hint, timeout=WAIT)
         expect(page.locator("#own-inside-unit-note")).to_contain_text(hint)
         expect(page.locator("#own-inside-filters img")).to_have_count(12, timeout=WAIT)
+        assert_captions_under_pictures(page, "#own-inside-filters")
         page.get_by_text("Fully connected units and class scores").click()
         page.locator("#own-inside-fc-open").click()  # no image yet: the hint again
         expect(page.locator("#own-inside-unit-note")).to_contain_text(hint, timeout=WAIT)
         page.locator("#use-picture").click()
         expect(page.locator("#own-inside-maps img")).to_have_count(12, timeout=WAIT)
+        assert_captions_under_pictures(page, "#own-inside-maps")
         box = page.locator("#own-inside-maps").bounding_box()
         last = page.locator("#own-inside-maps img").nth(11).bounding_box()
         assert last["x"] + last["width"] <= box["x"] + box["width"] + 1  # none off the edge

@@ -311,6 +311,18 @@ def linear_unit(spec: UserModel, image, layer: str, unit):
     return unit_html(terms, x[0], bounds=spec.bounds, title=title), sentence
 
 
+def near_square(count: int) -> tuple[int, int]:
+    """``(rows, cols)`` of the most nearly square grid of at least ``count`` tiles.
+
+    Examples
+    --------
+    >>> [near_square(n) for n in (1, 3, 16, 32)]
+    [(1, 1), (2, 2), (4, 4), (6, 6)]
+    """
+    cols = math.ceil(math.sqrt(count))
+    return math.ceil(count / cols), cols
+
+
 def layer_filters(spec: UserModel, layer: str):
     """The filters of the convolution behind ``layer``: one picture per output channel."""
     conv = unit_layer_of(spec, layer)
@@ -320,8 +332,7 @@ def layer_filters(spec: UserModel, layer: str):
     count, per, kh, kw = filters.weights.shape
     if kh != kw:
         return [], f"{conv} has {kh}x{kw} kernels; only square kernels are drawn."
-    cols = min(per, 8)
-    rows = math.ceil(per / cols)
+    rows, cols = near_square(per)
     items = []
     for k in range(min(count, MAX_MAPS)):
         tiles = np.full((rows * cols, kh, kw), np.nan, dtype=np.float32)
@@ -330,7 +341,8 @@ def layer_filters(spec: UserModel, layer: str):
         items.append((picture, f"filter {k}"))
     note = (
         f"**{conv}**: {count} filters, each {per} input channel(s) of {kh}x{kw} (one tile per "
-        f"input channel), all on one scale: blue negative, red positive, up to "
+        f"input channel, {rows}x{cols}, row by row), all on one scale: blue negative, red "
+        "positive, up to "
         f"{filters.limit:.3f}."
     )
     return items, note
