@@ -168,15 +168,16 @@ def test_maps_of_one_value_share_one_scale_and_say_their_value(colour, picture):
 def test_filters_of_the_layer(net, colour):
     items, note = handlers.layer_filters(net, "conv2")
     assert len(items) == 64 and items[0][1] == "filter 0"
-    assert "64 filters, each 32 input channel(s) of 3x3 (one tile per input channel, 6x6" in note
+    assert "64 filters, each 32 input channels of 3x3 (one tile per input channel, 6x6" in note
     height, width, _ = items[0][0].shape  # 32 kernels as a near-square grid, not a strip
     assert height == handlers.FILTER_PX and abs(width - height) <= 2
+    assert "32 filters, each 1 input channel of 3x3" in handlers.layer_filters(net, "conv1")[1]
     items, note = handlers.layer_filters(colour, "features.0.0")  # 3 inputs: 2x2, one blank
     height, width, _ = items[0][0].shape
-    assert "3 input channel(s) of 5x5 (one tile per input channel, 2x2" in note
+    assert "3 input channels of 5x5 (one tile per input channel, 2x2" in note
     assert abs(width - height) <= 2
     items, note = handlers.layer_filters(colour, "features.1.2")  # grouped: 4 per filter
-    assert len(items) == 12 and "**features.1.0**: 12 filters, each 4 input channel(s)" in note
+    assert len(items) == 12 and "**features.1.0**: 12 filters, each 4 input channels" in note
     assert handlers.layer_filters(net, "dropout1")[0] == []
 
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from cnnviz import plots
 from cnnviz.app.inputs import InputError, number
-from cnnviz.app.own.handlers import model_input, no_image_hint
+from cnnviz.app.own.handlers import counted, model_input, no_image_hint
 from cnnviz.app.pictures import colour, feature_map_picture, kernel_picture, upscale
 from cnnviz.app.unit_view import input_picture, unit_html
 from cnnviz.feature_vis import READABLE, visualise
@@ -164,14 +164,14 @@ def feature_maps(spec: UserModel, image, layer: str):
         ]
         _, low, high = plots.activation_scale(maps)
         return items, (
-            f"**{layer}**: {channels} maps of 1x1{more}, one value each, all on one colour "
-            f"scale ({low:.3g} to {high:.3g}); each caption says its channel and value. "
+            f"**{layer}**: {counted(channels, 'map')} of 1x1{more}, one value each, all on one "
+            f"colour scale ({low:.3g} to {high:.3g}); each caption says its channel and value. "
             "Click a map to open it."
         )
     items = [(feature_map_picture(maps[c], THUMB_PX), f"channel {c}") for c in range(shown)]
     return items, (
-        f"**{layer}**: {channels} feature maps of {height}x{width}{more}, each on its own "
-        "colour scale. Click a map to open it."
+        f"**{layer}**: {counted(channels, 'feature map')} of {height}x{width}{more}, each on "
+        "its own colour scale. Click a map to open it."
     )
 
 
@@ -340,7 +340,8 @@ def layer_filters(spec: UserModel, layer: str):
         picture = kernel_picture(tiles.reshape(rows, cols, kh, kw), filters.limit, FILTER_PX)
         items.append((picture, f"filter {k}"))
     note = (
-        f"**{conv}**: {count} filters, each {per} input channel(s) of {kh}x{kw} (one tile per "
+        f"**{conv}**: {counted(count, 'filter')}, each {counted(per, 'input channel')} of "
+        f"{kh}x{kw} (one tile per "
         f"input channel, {rows}x{cols}, row by row), all on one scale: blue negative, red "
         "positive, up to "
         f"{filters.limit:.3f}."
