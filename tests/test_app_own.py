@@ -256,7 +256,7 @@ def test_launch_from_python_serves_the_model_and_its_pictures(tmp_path):
     folder = tmp_path / "pictures" / "ship"
     folder.mkdir(parents=True)
     Image.new("RGB", (40, 40), (0, 0, 200)).save(folder / "blue.png")
-    net = ColourNet()
+    net = ColourNet().train()  # as a teacher's net is while they train it
     with pytest.raises(ValueError, match="7 scores per image, but 2 class names"):
         cnnviz.app.launch(net, input_shape=(3, 32, 32), class_names=["cat", "dog"])
     grey = ImageSet(torch.zeros(1, 1, 32, 32), ("a.png",), (None,))
@@ -276,6 +276,7 @@ def test_launch_from_python_serves_the_model_and_its_pictures(tmp_path):
         assert "cnnviz: ColourNet" in page
         assert "cnnviz: your model ColourNet (from Python)" in page
         assert "1 picture of yours to pick from" in page
+        assert net.training  # the teacher's net keeps its mode: the app serves a copy
     finally:
         app.close()
         torch.set_num_threads(threads)  # launch serves with one
