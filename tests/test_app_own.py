@@ -22,7 +22,7 @@ from test_app import ROOT, served_command
 import cnnviz.app
 from cnnviz.app.inputs import InputError
 from cnnviz.app.own import handlers
-from cnnviz.app.own.page import REPORT_ONLY, build, tab_labels
+from cnnviz.app.own.page import REPORT_ONLY, build, tab_labels, uploaded
 from cnnviz.app.pictures import labelled_maps
 from cnnviz.app.tabs import TABS
 from cnnviz.attacks import get_attack
@@ -124,6 +124,15 @@ def test_colour_picture_is_resized_and_read_with_class_names(colour):
     assert seen.shape == (32, 32, 3) and seen[5, 5].tolist() == [255, 0, 0]
     assert salient.shape[0] == 240
     assert handlers.from_picture(colour, None) is None
+    cut_out = np.zeros((40, 40, 4), np.uint8)  # an upload with a transparent background
+    cut_out[10:30, 10:30] = (0, 160, 0, 255)
+    on_white = handlers.from_picture(colour, cut_out)[0]
+    assert on_white[:, 0, 0].tolist() == [1.0, 1.0, 1.0] and on_white[0, 16, 16] == 0.0
+    assert uploaded(colour)(None) == (None, "")  # a removed upload is no longer the image
+    upload = next(
+        c for c in build(colour).config["components"] if c["props"].get("elem_id") == "upload"
+    )
+    assert upload["props"]["image_mode"] == "RGBA"  # so the cut-out reaches the library
     assert handlers.look(colour, None, 6, 3)[4] == handlers.NO_IMAGE
     with pytest.raises(InputError, match="the model takes"):
         handlers.look(colour, np.zeros((1, 1, 28, 28), np.float32), 6, 3)
@@ -166,6 +175,9 @@ def test_targeted_attack_pushes_towards_the_named_class(net):
     )
     assert handlers.counted(1, "step") == "1 step" and handlers.counted(2, "step") == "2 steps"
     assert handlers.targeted(net, None, "8", 20, 200)[4] == handlers.NO_IMAGE_DRAWABLE
+    read = max(before, key=before.get)  # no attack towards what it already reads
+    same = handlers.targeted(net, image, read, 20, 200)
+    assert same[4] == f"It already reads {read}: pick another class." and same[0] is None
     with pytest.raises(InputError, match="target class"):
         handlers.targeted(net, image, "10", 20, 200)
 

@@ -319,6 +319,10 @@ def targeted(spec: UserModel, image, target, beta, max_steps):
     x = model_input(spec, image)
     if x is None:
         return None, None, None, None, no_image_hint(spec)
+    before = probabilities(spec, x)
+    if max(before, key=before.get) == spec.classes[target]:
+        name = spec.classes[target]
+        return None, None, before, None, f"It already reads {name}: pick another class."
     result = targeted_attack(spec.model, x, [target], beta=beta, steps=steps, bounds=spec.bounds)
     verdict = "Success" if bool(result.success[0]) else "Not reached within the step cap"
     summary = (

@@ -120,7 +120,7 @@ def header(spec: UserModel, images: ImageSet | None) -> tuple[Header, list]:
                     label="Or your own picture (upload or webcam)",
                     sources=["upload", "webcam"],
                     type="numpy",
-                    image_mode="RGB",
+                    image_mode="RGBA",  # the library puts a cut-out on white, not black
                     height=220,
                     elem_id="upload",
                 )
@@ -170,11 +170,10 @@ def picked(spec: UserModel, images: ImageSet):
 
 
 def uploaded(spec: UserModel):
-    """The handler of an upload or webcam frame; clearing the box keeps the image."""
+    """The handler of an upload or webcam frame (transparent pixels over white); clearing
+    the box clears the image, so nothing on the page shows the removed picture."""
 
     def upload(picture):
-        if picture is None:
-            return gr.skip(), gr.skip()
         return handlers.from_picture(spec, picture), ""
 
     return upload
