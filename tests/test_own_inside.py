@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -190,6 +191,22 @@ def test_what_a_channel_looks_for(colour):
     assert end > start and "16 steps" in note
     with pytest.raises(InputError, match="steps"):
         handlers.what_channel_looks_for(colour, "features.2", 3, 10_000)
+
+
+def test_a_flat_grown_image_is_said_to_show_a_colour(colour, monkeypatch):
+    """A first layer's channel often grows one colour everywhere: the note says so."""
+
+    def grow(model, channels, **options):
+        images = torch.full((1, 3, 32, 32), 0.8)
+        images[:, :, :, -2:] = 0.1  # a strip at the edge, as T saw
+        history = torch.tensor([[-0.3], [0.1]])
+        return SimpleNamespace(images=images, objective_history=history, objective=history[-1])
+
+    monkeypatch.setattr(handlers, "visualise", grow)
+    _, note = handlers.what_channel_looks_for(colour, "features.0.0", 3, 8)
+    assert note.endswith(handlers.FLAT_NOTE) and "from -0.300 to 0.100" in note
+    noise = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert not handlers.mostly_flat(noise, (0, 1))  # a shape-less noise is no flat colour
 
 
 def test_bad_values_are_refused_with_a_reason(net, digit):

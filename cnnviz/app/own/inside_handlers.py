@@ -368,6 +368,29 @@ def visualisation_cost(spec: UserModel, steps) -> str:
     )
 
 
+FLAT_NOTE = (
+    " Most of the image is one flat colour: this channel answers to a colour (or a "
+    "brightness) everywhere more than to a shape."
+)
+
+
+def mostly_flat(image: torch.Tensor, bounds: tuple[float, float]) -> bool:
+    """Whether at least 80 % of a ``(C, H, W)`` image's pixels are within 5 % of the input
+    range of its median colour (a grown image that shows a colour, not a shape).
+
+    Examples
+    --------
+    >>> flat = torch.full((3, 8, 8), 0.7)
+    >>> flat[:, :, -1] = 0.0  # a strip at one edge
+    >>> mostly_flat(flat, (0, 1)), mostly_flat(torch.rand(3, 8, 8), (0, 1))
+    (True, False)
+    """
+    low, high = bounds
+    median = image.flatten(1).median(dim=1).values[:, None, None]
+    near = ((image - median).abs() <= 0.05 * (high - low)).all(dim=0)
+    return float(near.float().mean()) >= 0.8
+
+
 def what_channel_looks_for(spec: UserModel, layer: str, channel, steps):
     """An image grown from noise to excite the channel's mean activation, and a note.
 
@@ -393,4 +416,6 @@ def what_channel_looks_for(spec: UserModel, layer: str, channel, steps):
         f"({time.perf_counter() - start:.1f} s; jitter, rotation, scale and blur keep it "
         "readable)."
     )
+    if mostly_flat(grown.images[0], spec.bounds):
+        note += FLAT_NOTE
     return input_picture(grown.images[0], spec.bounds, GROWN_PX), note
