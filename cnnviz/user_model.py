@@ -339,7 +339,11 @@ def load_user_model(
         try:
             model, metadata = load_checkpoint(weights, model=model)
         except ValueError as error:  # CheckpointError: missing, unsafe, or does not fit
-            raise ModelLoadError(_shortened(_detail(error))) from None
+            detail, kind = _detail(error), type(model).__name__
+            if kind != spec.rpartition(":")[2]:  # name the model as the teacher wrote it
+                fit = "weights do not fit "
+                detail = detail.replace(f"{fit}{kind}:", f"{fit}{spec}'s model:", 1)
+            raise ModelLoadError(_shortened(detail)) from None
         origin = f"{spec} with {Path(weights).name}"
     if isinstance(input_shape, str):
         input_shape = parse_shape(input_shape)

@@ -22,8 +22,10 @@ from test_app import ROOT, served_command
 import cnnviz.app
 from cnnviz.app.inputs import InputError
 from cnnviz.app.own import handlers
-from cnnviz.app.own.page import REPORT_ONLY, build, tab_labels
+from cnnviz.app.own.page import REPORT_ONLY, build, tab_labels, uploaded
+from cnnviz.app.pictures import labelled_maps
 from cnnviz.app.tabs import TABS
+from cnnviz.attacks import get_attack
 from cnnviz.checkpoint import save_checkpoint
 from cnnviz.classifier import to_pixels
 from cnnviz.cli import main
@@ -122,6 +124,15 @@ def test_colour_picture_is_resized_and_read_with_class_names(colour):
     assert seen.shape == (32, 32, 3) and seen[5, 5].tolist() == [255, 0, 0]
     assert salient.shape[0] == 240
     assert handlers.from_picture(colour, None) is None
+    cut_out = np.zeros((40, 40, 4), np.uint8)  # an upload with a transparent background
+    cut_out[10:30, 10:30] = (0, 160, 0, 255)
+    on_white = handlers.from_picture(colour, cut_out)[0]
+    assert on_white[:, 0, 0].tolist() == [1.0, 1.0, 1.0] and on_white[0, 16, 16] == 0.0
+    assert uploaded(colour)(None) == (None, "")  # a removed upload is no longer the image
+    upload = next(
+        c for c in build(colour).config["components"] if c["props"].get("elem_id") == "upload"
+    )
+    assert upload["props"]["image_mode"] == "RGBA"  # so the cut-out reaches the library
     assert handlers.look(colour, None, 6, 3)[4] == handlers.NO_IMAGE
     with pytest.raises(InputError, match="the model takes"):
         handlers.look(colour, np.zeros((1, 1, 28, 28), np.float32), 6, 3)
@@ -130,7 +141,7 @@ def test_colour_picture_is_resized_and_read_with_class_names(colour):
 
 def test_folder_pictures_are_the_gallery_and_the_image(colour, pictures):
     items = handlers.folder_gallery(colour, pictures)
-    assert [caption for _, caption in items] == ["cat/green.png", "cat/red.png", "dog/blue.png"]
+    assert [caption for _, caption in items] == ["green", "red", "blue"]  # short: they fit
     assert items[2][0].shape == (128, 128, 3) and items[2][0][0, 0].tolist() == [0, 0, 255]
     truth = handlers.folder_truth(colour, pictures, 2)
     assert truth == "Picked dog/blue.png. Its true label (its folder): **dog**."
@@ -158,7 +169,15 @@ def test_targeted_attack_pushes_towards_the_named_class(net):
     assert after["8"] > before["8"] and list(before) == list(net.classes)
     assert attacked.shape == (224, 224, 3) and change.shape[0] == 240
     assert "largest |change| (L-inf)" in summary
+    one = handlers.targeted(net, image, "8", 0, 1)[4]  # one step, said in the singular
+    assert re.match(
+        r"(Success|Not reached within the step cap): p\(8\) = [\d.]+ after 1 step\.", one
+    )
+    assert handlers.counted(1, "step") == "1 step" and handlers.counted(2, "step") == "2 steps"
     assert handlers.targeted(net, None, "8", 20, 200)[4] == handlers.NO_IMAGE_DRAWABLE
+    read = max(before, key=before.get)  # no attack towards what it already reads
+    same = handlers.targeted(net, image, read, 20, 200)
+    assert same[4] == f"It already reads {read}: pick another class." and same[0] is None
     with pytest.raises(InputError, match="target class"):
         handlers.targeted(net, image, "10", 20, 200)
 
@@ -170,7 +189,15 @@ def test_gradient_attack_stays_in_its_budget_on_colour(colour):
     match = re.search(r"read as (\w+) -> (\w+)\..*L-inf\) ([\d.]+)", summary)
     assert match and match[1] == max(before, key=before.get)
     assert match[2] == max(after, key=after.get) and float(match[3]) <= 0.1 + 1e-3
-    assert change.shape[1] > 2 * change.shape[0]  # three channels side by side, a bar
+    limit = float(re.search(r"L-inf\) ([\d.]+)", summary)[1])
+    names = ["red", "green", "blue"]  # in a 2x2 grid with the bar, not a small strip
+    x = torch.from_numpy(image)
+    label = colour.model(x).argmax(1)
+    fgsm = get_attack(handlers.METHODS["FGSM"])(colour.model, x, label, eps=0.1, bounds=(0, 1))
+    expected = labelled_maps(fgsm.perturbation[0].detach().numpy(), names, limit)
+    assert change.shape == expected.shape and np.abs(change - expected.astype(int)).max() <= 8
+    assert abs(change.shape[0] - change.shape[1]) < 0.2 * change.shape[0]
+    assert "drawn under its name (red, green, blue)" in summary
     with pytest.raises(InputError, match="Method"):
         handlers.gradient_attack(colour, image, "CW", 0.1)
 
@@ -241,7 +268,7 @@ def test_launch_from_python_serves_the_model_and_its_pictures(tmp_path):
     folder = tmp_path / "pictures" / "ship"
     folder.mkdir(parents=True)
     Image.new("RGB", (40, 40), (0, 0, 200)).save(folder / "blue.png")
-    net = ColourNet()
+    net = ColourNet().train()  # as a teacher's net is while they train it
     with pytest.raises(ValueError, match="7 scores per image, but 2 class names"):
         cnnviz.app.launch(net, input_shape=(3, 32, 32), class_names=["cat", "dog"])
     grey = ImageSet(torch.zeros(1, 1, 32, 32), ("a.png",), (None,))
@@ -261,6 +288,7 @@ def test_launch_from_python_serves_the_model_and_its_pictures(tmp_path):
         assert "cnnviz: ColourNet" in page
         assert "cnnviz: your model ColourNet (from Python)" in page
         assert "1 picture of yours to pick from" in page
+        assert net.training  # the teacher's net keeps its mode: the app serves a copy
     finally:
         app.close()
         torch.set_num_threads(threads)  # launch serves with one

@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 from test_app_own import served_demo
 from test_app_own_browser_net import LAPTOP, PHONE, opened
 from test_browser import ARTIFACTS, QUICK, SLOW, expect_images_loaded, expect_no_error, tab
+from test_own_inside import assert_captions_under_pictures
 
 NAMES = ("cat", "dog", "car", "ship", "tree")
 READ = re.compile(r"The model reads (cat|dog|car|ship|tree) \(")
@@ -79,6 +80,10 @@ def test_picked_pictures_are_read_with_names_and_every_tab_answers(browser, site
     pick(page, 0)  # car/car-000.png: the folder is sorted
     assert expect_read(page) == "car"
     expect_pictures_fit(page)
+    expect(page.locator("#pictures .thumbnail-item.selected")).to_have_count(1)
+    first = page.locator("#pictures .thumbnail-item").first
+    expect(first.locator(".caption-label")).to_have_text("car-000")
+    assert_captions_under_pictures(page, "#pictures")
     expect(page.locator("#truth")).to_have_text(
         "Picked car/car-000.png. Its true label (its folder): car.", timeout=QUICK
     )
@@ -94,6 +99,8 @@ def test_picked_pictures_are_read_with_names_and_every_tab_answers(browser, site
     expect(page.locator("#seen img")).not_to_have_attribute("src", seen, timeout=QUICK)
     expect_read(page)
     expect(page.locator("#truth")).to_have_text("", timeout=QUICK)  # an upload has none
+    expect(page.locator("#pictures .thumbnail-item.selected")).to_have_count(0)
+    page.mouse.move(0, 0)  # no thumbnail highlighted by hovering in the shot
     shot(page, "upload")
     pick(page, 3 * 40)  # ship/ship-000.png
     read = expect_read(page)

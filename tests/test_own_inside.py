@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -147,12 +148,37 @@ def test_fully_connected_units_of_the_net(net, digit):
         handlers.linear_unit(net, digit, "conv1", 0)
 
 
+def test_maps_of_one_value_share_one_scale_and_say_their_value(colour, picture):
+    head = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    pooled = torch.nn.Sequential(colour.model.features, head, torch.nn.LazyLinear(5)).eval()
+    spec = user_model(pooled, input_shape=(3, 32, 32))
+    layer = "1.0"
+    assert ("1.0 (AdaptiveAvgPool2d): 16 maps of 1x1", layer) in handlers.layer_choices(spec)
+    items, note = handlers.feature_maps(spec, picture, layer)
+    values = activations(spec.model, torch.from_numpy(picture), layer)[layer][0, :, 0, 0]
+    assert [caption for _, caption in items] == [f"{c}: {v:.3g}" for c, v in enumerate(values)]
+    assert "all on one colour scale" in note and "its own" not in note
+    colours = {tuple(thumb[0, 0]) for thumb, _ in items}  # one scale: values differ, colours too
+    assert len(colours) == len(set(values.tolist())) > 1
+    top = int(values.argmax())
+    opened, sentence, _, _ = handlers.channel_map(spec, picture, layer, top)
+    assert f"one value, {float(values[top]):.3f}" in sentence and "values from" not in sentence
+    assert tuple(opened[0, 0]) == tuple(items[top][0][0, 0])
+
+
 def test_filters_of_the_layer(net, colour):
     items, note = handlers.layer_filters(net, "conv2")
     assert len(items) == 64 and items[0][1] == "filter 0"
-    assert "64 filters, each 32 input channel(s) of 3x3" in note
+    assert "64 filters, each 32 input channels of 3x3 (one tile per input channel, 6x6" in note
+    height, width, _ = items[0][0].shape  # 32 kernels as a near-square grid, not a strip
+    assert height == handlers.FILTER_PX and abs(width - height) <= 2
+    assert "32 filters, each 1 input channel of 3x3" in handlers.layer_filters(net, "conv1")[1]
+    items, note = handlers.layer_filters(colour, "features.0.0")  # 3 inputs: 2x2, one blank
+    height, width, _ = items[0][0].shape
+    assert "3 input channels of 5x5 (one tile per input channel, 2x2" in note
+    assert abs(width - height) <= 2
     items, note = handlers.layer_filters(colour, "features.1.2")  # grouped: 4 per filter
-    assert len(items) == 12 and "**features.1.0**: 12 filters, each 4 input channel(s)" in note
+    assert len(items) == 12 and "**features.1.0**: 12 filters, each 4 input channels" in note
     assert handlers.layer_filters(net, "dropout1")[0] == []
 
 
@@ -165,6 +191,22 @@ def test_what_a_channel_looks_for(colour):
     assert end > start and "16 steps" in note
     with pytest.raises(InputError, match="steps"):
         handlers.what_channel_looks_for(colour, "features.2", 3, 10_000)
+
+
+def test_a_flat_grown_image_is_said_to_show_a_colour(colour, monkeypatch):
+    """A first layer's channel often grows one colour everywhere: the note says so."""
+
+    def grow(model, channels, **options):
+        images = torch.full((1, 3, 32, 32), 0.8)
+        images[:, :, :, -2:] = 0.1  # a strip at the edge, as T saw
+        history = torch.tensor([[-0.3], [0.1]])
+        return SimpleNamespace(images=images, objective_history=history, objective=history[-1])
+
+    monkeypatch.setattr(handlers, "visualise", grow)
+    _, note = handlers.what_channel_looks_for(colour, "features.0.0", 3, 8)
+    assert note.endswith(handlers.FLAT_NOTE) and "from -0.300 to 0.100" in note
+    noise = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert not handlers.mostly_flat(noise, (0, 1))  # a shape-less noise is no flat colour
 
 
 def test_bad_values_are_refused_with_a_reason(net, digit):
@@ -213,6 +255,23 @@ def click_at(page: Page, selector: str, x: float, y: float) -> None:
     page.mouse.click(left + x * width * scale, top + y * height * scale)
 
 
+def assert_captions_under_pictures(page: Page, gallery: str) -> None:
+    """The first thumbnail's caption is below its picture (``object-fit: contain`` draws the
+    picture as large as fits in the image's content box, centred)."""
+    thumb = page.locator(f"{gallery} .thumbnail-item").first
+    thumb.scroll_into_view_if_needed()
+    bottom = thumb.locator("img").evaluate(
+        """i => {
+          const box = i.getBoundingClientRect(), style = getComputedStyle(i);
+          const inner = [box.width, box.height - parseFloat(style.paddingBottom)];
+          const scale = Math.min(inner[0] / i.naturalWidth, inner[1] / i.naturalHeight);
+          return box.top + (inner[1] + i.naturalHeight * scale) / 2;
+        }"""
+    )
+    caption = thumb.locator(".caption-label").bounding_box()
+    assert caption["y"] >= bottom - 1, (caption, bottom)
+
+
 @pytest.mark.parametrize(
     "viewport",
     [{"width": 1366, "height": 768}, {"width": 390, "height": 844}],
@@ -226,11 +285,13 @@ def test_the_tab_in_a_browser_opens_a_unit(browser, inside_site, colour, picture
         expect(page.locator("#own-inside-maps-note")).to_contain_text(hint, timeout=WAIT)
         expect(page.locator("#own-inside-unit-note")).to_contain_text(hint)
         expect(page.locator("#own-inside-filters img")).to_have_count(12, timeout=WAIT)
+        assert_captions_under_pictures(page, "#own-inside-filters")
         page.get_by_text("Fully connected units and class scores").click()
         page.locator("#own-inside-fc-open").click()  # no image yet: the hint again
         expect(page.locator("#own-inside-unit-note")).to_contain_text(hint, timeout=WAIT)
         page.locator("#use-picture").click()
         expect(page.locator("#own-inside-maps img")).to_have_count(12, timeout=WAIT)
+        assert_captions_under_pictures(page, "#own-inside-maps")
         box = page.locator("#own-inside-maps").bounding_box()
         last = page.locator("#own-inside-maps img").nth(11).bounding_box()
         assert last["x"] + last["width"] <= box["x"] + box["width"] + 1  # none off the edge

@@ -133,7 +133,7 @@ def test_a_model_that_cannot_be_built_or_run_is_one_line(spec, says):
     assert says in one_line(load_user_model, spec)
 
 
-def test_weights_that_do_not_fit_or_are_missing_are_one_line(tmp_path):
+def test_weights_that_do_not_fit_or_are_missing_are_one_line(tmp_path, teachernet_dir):
     report_cnn = save_checkpoint(CNN(), tmp_path / "cnn.safetensors")
     message = one_line(load_user_model, "teacher_net:Net", weights=report_cnn)
     assert (
@@ -147,6 +147,9 @@ def test_weights_that_do_not_fit_or_are_missing_are_one_line(tmp_path):
         f"{colour}: weights do not fit Net: missing keys ['conv1.bias', 'conv1.weight', "
         "'conv2.bias', and 5 more]; unexpected keys ['0.bias', '0.weight', '1.bias', and 13 more]"
     )
+    build = f"{teachernet_dir / 'teachernet.py'}:build"  # a Net wrapped in Normalized
+    wrapped = one_line(load_user_model, build, weights=colour)
+    assert f"weights do not fit {build}'s model: missing keys" in wrapped
     message = one_line(load_user_model, "teacher_net:Net", weights=tmp_path / "none.safetensors")
     assert message.endswith("none.safetensors: no such checkpoint file")
     (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from os import PathLike
 
@@ -38,7 +39,9 @@ def launch(
     model : torch.nn.Module or cnnviz.user_model.UserModel
         A classifier ``(N, C, H, W) -> (N, K)`` scores, checked as
         :func:`cnnviz.user_model.user_model` checks it (one dry run), or one already
-        loaded (:func:`cnnviz.user_model.load_user_model`).
+        loaded (:func:`cnnviz.user_model.load_user_model`). The app serves a copy of a
+        module, in eval mode: yours keeps its mode (training goes on as before) and its
+        weights as they were; training it further does not change what the app shows.
     images : path or ImageSet, optional
         A folder of pictures (one subfolder per class, named as a class, if you like),
         resized to the model's input (:func:`cnnviz.image_folder.load_image_folder`).
@@ -74,7 +77,7 @@ def launch(
     """
     given = any(option is not None for option in (class_names, bounds, input_shape))
     if not isinstance(model, UserModel) or given:
-        base = model.model if isinstance(model, UserModel) else model
+        base = copy.deepcopy(model.model if isinstance(model, UserModel) else model)
         model = user_model(base, input_shape=input_shape, class_names=class_names, bounds=bounds)
     if images is not None and not isinstance(images, ImageSet):
         images = load_image_folder(

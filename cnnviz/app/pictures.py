@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 
 import matplotlib
 import numpy as np
@@ -23,6 +24,9 @@ from cnnviz.data import to_pixel_space
 
 SCALE = 8  # 28 px -> 224 px on screen
 FONT = ImageFont.load_default(size=13)
+LABEL_FONT = ImageFont.load_default(size=16)  # names in a picture shown smaller than drawn
+LABEL_PX = 22
+TOP_PX = 32
 
 
 def upscale(rgb: np.ndarray, height: int = 28 * SCALE) -> np.ndarray:
@@ -89,6 +93,38 @@ def channel_strip(maps: np.ndarray) -> np.ndarray:
     gap = np.full((maps.shape[1], 1), np.nan)
     parts = [part for channel in maps for part in (gap, channel)][1:]
     return np.concatenate(parts, axis=1)
+
+
+def labelled_maps(maps: np.ndarray, names: list[str], limit: float, side: int = 96) -> np.ndarray:
+    """``(C, h, w)`` maps on one scale ``[-limit, limit]`` (blue negative, red positive) in a
+    near-square grid, each ``side`` px high under its name; the last cell is the scale's bar
+    with its numbers. A white band of :data:`TOP_PX` on top leaves room for the label a
+    browser's picture box puts over its corner.
+
+    Examples
+    --------
+    >>> labelled_maps(np.zeros((3, 4, 4)), ["red", "green", "blue"], 1.0).shape
+    (300, 264, 3)
+    """
+    cols = math.ceil(math.sqrt(len(maps) + 1))
+    rows = math.ceil((len(maps) + 1) / cols)
+    tiles = [upscale(colour(m, plots.DIVERGING, -limit, limit), side) for m in maps]
+    cell_w, cell_h = max(tiles[0].shape[1], 80) + 36, side + LABEL_PX + 16
+    canvas = Image.new("RGB", (cols * cell_w, TOP_PX + rows * cell_h), "white")
+    pen = ImageDraw.Draw(canvas)
+    bar = colour(
+        np.linspace(limit, -limit, side)[:, None].repeat(14, axis=1), plots.DIVERGING, -limit, limit
+    )
+    cells = [*zip(tiles, names, strict=True), (upscale(bar, side), "")]
+    for index, (tile, name) in enumerate(cells):
+        row, col = divmod(index, cols)
+        x, y = col * cell_w + 6, TOP_PX + row * cell_h + 4
+        pen.text((x, y), name, fill="black", font=LABEL_FONT)
+        canvas.paste(Image.fromarray(tile), (x, y + LABEL_PX))
+    ticks = (f"+{limit:.3f}", "0", f"-{limit:.3f}")  # beside the bar, the last cell
+    for tick, dy in zip(ticks, (0, side // 2, side - 1), strict=True):
+        pen.text((x + 20, y + LABEL_PX + dy), tick, fill="black", font=LABEL_FONT, anchor="lm")
+    return np.asarray(canvas)
 
 
 def feature_map_picture(values: torch.Tensor, height: int = 112) -> np.ndarray:

@@ -11,13 +11,15 @@ Pictures are ``uint8 (H, W, 3)`` arrays; a value the user gave that cannot be us
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from cnnviz.app.handlers import MAX_ATTACK_STEPS, perturbation_image
 from cnnviz.app.inputs import InputError, number, sketch_input
-from cnnviz.app.pictures import upscale, with_colour_bar
+from cnnviz.app.pictures import labelled_maps, upscale, with_colour_bar
 from cnnviz.attacks import AttackResult, class_visualisation, get_attack, targeted_attack
 from cnnviz.classifier import class_scores, from_pixels, to_pixels
 from cnnviz.drawing import DrawingError
@@ -151,9 +153,20 @@ def model_picture(spec: UserModel, x: torch.Tensor, height: int | None = PICTURE
 
 
 def folder_gallery(spec: UserModel, images: ImageSet) -> list[tuple[np.ndarray, str]]:
-    """The teacher's pictures as the model sees them, captioned with their file names."""
+    """The teacher's pictures as the model sees them, captioned with their file names
+    without folder or suffix (the folder is the class; the full name shows when picked).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from cnnviz.user_model import user_model
+    >>> spec = user_model(nn.Sequential(nn.Flatten(), nn.Linear(12, 2)), input_shape=(3, 2, 2))
+    >>> pictures = ImageSet(torch.zeros(2, 3, 2, 2), ("car/car-007.png", "b.jpg"), (0, None))
+    >>> [caption for _, caption in folder_gallery(spec, pictures)]
+    ['car-007', 'b']
+    """
     return [
-        (model_picture(spec, image, height=128), name)
+        (model_picture(spec, image, height=128), PurePosixPath(name).stem)
         for image, name in zip(images.images, images.names, strict=True)
     ]
 
@@ -238,6 +251,17 @@ def class_choices(spec: UserModel) -> list[tuple[str, str]]:
     return [(ALL, ALL), *((name, str(k)) for k, name in enumerate(spec.classes))]
 
 
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, plural unless one.
+
+    Examples
+    --------
+    >>> counted(1, "step"), counted(40, "step"), counted(0, "picture")
+    ('1 step', '40 steps', '0 pictures')
+    """
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def class_index(spec: UserModel, value, what: str) -> int:
     """A class menu's value (the index, as text or int) checked against the model."""
     return int(number(value, what, 0, len(spec.classes) - 1))
@@ -257,16 +281,22 @@ def grow_class_images(spec: UserModel, target):
         result.images, targets, result.probabilities, result.steps, result.success, strict=True
     ):
         reached = "" if ok else " (did NOT reach 0.99)"
-        caption = f"{spec.classes[k]}: p = {float(p):.3f} after {int(steps)} steps{reached}"
+        caption = (
+            f"{spec.classes[k]}: p = {float(p):.3f} after {counted(int(steps), 'step')}{reached}"
+        )
         items.append((model_picture(spec, image), caption))
     failed = [spec.classes[k] for k, ok in zip(targets, result.success, strict=True) if not ok]
     status = (
-        f"{len(targets)} of {len(targets)} reached p >= 0.99 (max {int(result.steps.max())} steps)."
+        f"{len(targets)} of {len(targets)} reached p >= 0.99 "
+        f"(max {counted(int(result.steps.max()), 'step')})."
         if not failed
         else f"**{len(failed)} of {len(targets)} did not reach p >= 0.99** within the step "
         f"cap: {', '.join(failed)}."
     )
     return items, status
+
+
+RGB = ["red", "green", "blue"]
 
 
 def attack_outputs(spec: UserModel, result: AttackResult, summary: str):
@@ -275,7 +305,9 @@ def attack_outputs(spec: UserModel, result: AttackResult, summary: str):
     before = probabilities(spec, result.originals)
     after = probabilities(spec, result.images)
     if spec.input_shape[0] == 3:
-        size += " The change of each channel, side by side: red | green | blue."
+        limit = float(result.perturbation_size()[0][0]) or 1.0
+        change = labelled_maps(result.perturbation[0].detach().numpy(), RGB, limit)
+        size += " Each channel's change is drawn under its name (red, green, blue)."
     return model_picture(spec, result.images), change, before, after, f"{summary} {size}"
 
 
@@ -287,11 +319,15 @@ def targeted(spec: UserModel, image, target, beta, max_steps):
     x = model_input(spec, image)
     if x is None:
         return None, None, None, None, no_image_hint(spec)
+    before = probabilities(spec, x)
+    if max(before, key=before.get) == spec.classes[target]:
+        name = spec.classes[target]
+        return None, None, before, None, f"It already reads {name}: pick another class."
     result = targeted_attack(spec.model, x, [target], beta=beta, steps=steps, bounds=spec.bounds)
     verdict = "Success" if bool(result.success[0]) else "Not reached within the step cap"
     summary = (
         f"{verdict}: p({spec.classes[target]}) = {float(result.probabilities[0]):.3f} after "
-        f"{int(result.steps[0])} steps."
+        f"{counted(int(result.steps[0]), 'step')}."
     )
     return attack_outputs(spec, result, summary)
 

@@ -16,8 +16,11 @@ if TYPE_CHECKING:
     from cnnviz.user_model import UserModel
 
 #: The tab's styles, for the page's ``css`` after :data:`cnnviz.app.page.CSS`: on a phone,
-#: galleries of 4 columns within the box (8 would hang off its edge).
+#: galleries of 4 columns within the box (8 would hang off its edge). A map's or a filter's
+#: caption sits under its picture, not on it.
 CSS = """
+#own-inside-maps .thumbnail-item img, #own-inside-filters .thumbnail-item img {
+  box-sizing: border-box; padding-bottom: 1.9em; }
 @media (max-width: 640px) {
   #own-inside-maps .grid-container, #own-inside-filters .grid-container {
     grid-template-columns: repeat(4, minmax(0, 1fr)) !important; }

@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz import plots
 from cnnviz.app.inputs import InputError, number
-from cnnviz.app.own.handlers import model_input, no_image_hint
-from cnnviz.app.pictures import feature_map_picture, kernel_picture
+from cnnviz.app.own.handlers import counted, model_input, no_image_hint
+from cnnviz.app.pictures import colour, feature_map_picture, kernel_picture, upscale
 from cnnviz.app.unit_view import input_picture, unit_html
 from cnnviz.feature_vis import READABLE, visualise
 from cnnviz.layers import NoFeatureMaps, activations, conv_filters, feature_layers
@@ -155,12 +156,29 @@ def feature_maps(spec: UserModel, image, layer: str):
         return [], first_hint(spec)
     maps = activations(spec.model, x, layer)[layer][0]
     shown = min(channels, MAX_MAPS)
-    items = [(feature_map_picture(maps[c], THUMB_PX), f"channel {c}") for c in range(shown)]
     more = f" (the first {shown} shown)" if shown < channels else ""
+    if height * width == 1:
+        items = [
+            (_value_picture(maps, c, THUMB_PX), f"{c}: {float(maps[c, 0, 0]):.3g}")
+            for c in range(shown)
+        ]
+        _, low, high = plots.activation_scale(maps)
+        return items, (
+            f"**{layer}**: {counted(channels, 'map')} of 1x1{more}, one value each, all on one "
+            f"colour scale ({low:.3g} to {high:.3g}); each caption says its channel and value. "
+            "Click a map to open it."
+        )
+    items = [(feature_map_picture(maps[c], THUMB_PX), f"channel {c}") for c in range(shown)]
     return items, (
-        f"**{layer}**: {channels} feature maps of {height}x{width}{more}, each on its own "
-        "colour scale. Click a map to open it."
+        f"**{layer}**: {counted(channels, 'feature map')} of {height}x{width}{more}, each on "
+        "its own colour scale. Click a map to open it."
     )
+
+
+def _value_picture(maps: torch.Tensor, channel: int, height: int) -> np.ndarray:
+    """Channel ``channel`` of ``(C, 1, 1)`` maps as a square on the scale all ``C`` share."""
+    cmap, low, high = plots.activation_scale(maps)
+    return upscale(colour(maps[channel].numpy(), cmap, low, high), height)
 
 
 def _map_size(height: int, width: int) -> tuple[int, int]:
@@ -185,12 +203,19 @@ def channel_map(spec: UserModel, image, layer: str, channel):
         "unit's sum. Open a convolution's map (or a layer of the same size after it) to "
         "see a unit's computation."
     )
-    note = (
-        f"**{layer} channel {channel}**: {values.shape[0]}x{values.shape[1]} values from "
-        f"{float(values.min()):.3f} to {float(values.max()):.3f}. {action}"
-    )
+    if values.numel() == 1:
+        maps = activations(spec.model, x, layer)[layer][0]
+        picture = _value_picture(maps, channel, MAP_PX)
+        value = f"one value, {float(values[0, 0]):.3f} (colour on the scale all channels share)"
+    else:
+        picture = feature_map_picture(values, MAP_PX)
+        value = (
+            f"{values.shape[0]}x{values.shape[1]} values from {float(values.min()):.3f} to "
+            f"{float(values.max()):.3f}"
+        )
+    note = f"**{layer} channel {channel}**: {value}. {action}"
     prompt = "Click a pixel of the opened map to see that unit's computation."
-    return feature_map_picture(values, MAP_PX), note, "", prompt if unit_layer else ""
+    return picture, note, "", prompt if unit_layer else ""
 
 
 def _sentence(terms, layer: str, after: float | None) -> str:
@@ -286,6 +311,18 @@ def linear_unit(spec: UserModel, image, layer: str, unit):
     return unit_html(terms, x[0], bounds=spec.bounds, title=title), sentence
 
 
+def near_square(count: int) -> tuple[int, int]:
+    """``(rows, cols)`` of the most nearly square grid of at least ``count`` tiles.
+
+    Examples
+    --------
+    >>> [near_square(n) for n in (1, 3, 16, 32)]
+    [(1, 1), (2, 2), (4, 4), (6, 6)]
+    """
+    cols = math.ceil(math.sqrt(count))
+    return math.ceil(count / cols), cols
+
+
 def layer_filters(spec: UserModel, layer: str):
     """The filters of the convolution behind ``layer``: one picture per output channel."""
     conv = unit_layer_of(spec, layer)
@@ -295,8 +332,7 @@ def layer_filters(spec: UserModel, layer: str):
     count, per, kh, kw = filters.weights.shape
     if kh != kw:
         return [], f"{conv} has {kh}x{kw} kernels; only square kernels are drawn."
-    cols = min(per, 8)
-    rows = math.ceil(per / cols)
+    rows, cols = near_square(per)
     items = []
     for k in range(min(count, MAX_MAPS)):
         tiles = np.full((rows * cols, kh, kw), np.nan, dtype=np.float32)
@@ -304,8 +340,10 @@ def layer_filters(spec: UserModel, layer: str):
         picture = kernel_picture(tiles.reshape(rows, cols, kh, kw), filters.limit, FILTER_PX)
         items.append((picture, f"filter {k}"))
     note = (
-        f"**{conv}**: {count} filters, each {per} input channel(s) of {kh}x{kw} (one tile per "
-        f"input channel), all on one scale: blue negative, red positive, up to "
+        f"**{conv}**: {counted(count, 'filter')}, each {counted(per, 'input channel')} of "
+        f"{kh}x{kw} (one tile per "
+        f"input channel, {rows}x{cols}, row by row), all on one scale: blue negative, red "
+        "positive, up to "
         f"{filters.limit:.3f}."
     )
     return items, note
@@ -328,6 +366,29 @@ def visualisation_cost(spec: UserModel, steps) -> str:
         f"{steps} steps, each a forward and backward pass of one "
         f"{'x'.join(map(str, spec.input_shape))} image: about {max(seconds, 0.1):.1f} s here."
     )
+
+
+FLAT_NOTE = (
+    " Most of the image is one flat colour: this channel answers to a colour (or a "
+    "brightness) everywhere more than to a shape."
+)
+
+
+def mostly_flat(image: torch.Tensor, bounds: tuple[float, float]) -> bool:
+    """Whether at least 80 % of a ``(C, H, W)`` image's pixels are within 5 % of the input
+    range of its median colour (a grown image that shows a colour, not a shape).
+
+    Examples
+    --------
+    >>> flat = torch.full((3, 8, 8), 0.7)
+    >>> flat[:, :, -1] = 0.0  # a strip at one edge
+    >>> mostly_flat(flat, (0, 1)), mostly_flat(torch.rand(3, 8, 8), (0, 1))
+    (True, False)
+    """
+    low, high = bounds
+    median = image.flatten(1).median(dim=1).values[:, None, None]
+    near = ((image - median).abs() <= 0.05 * (high - low)).all(dim=0)
+    return float(near.float().mean()) >= 0.8
 
 
 def what_channel_looks_for(spec: UserModel, layer: str, channel, steps):
@@ -355,4 +416,6 @@ def what_channel_looks_for(spec: UserModel, layer: str, channel, steps):
         f"({time.perf_counter() - start:.1f} s; jitter, rotation, scale and blur keep it "
         "readable)."
     )
+    if mostly_flat(grown.images[0], spec.bounds):
+        note += FLAT_NOTE
     return input_picture(grown.images[0], spec.bounds, GROWN_PX), note

@@ -35,8 +35,9 @@ from cnnviz.image_folder import ImageSet
 from cnnviz.user_model import UserModel
 
 #: The page's own style, after the report app's: the teacher's pictures fit their box
-#: (six columns hung off its edge on a laptop), three on a phone.
+#: (six columns hung off its edge on a laptop), three on a phone; captions under them.
 CSS = """
+#pictures .thumbnail-item img { box-sizing: border-box; padding-bottom: 1.9em; }
 #pictures .grid-container { grid-template-columns: repeat(6, minmax(0, 1fr)) !important; }
 @media (max-width: 640px) {
   #pictures .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }
@@ -65,9 +66,7 @@ def intro(spec: UserModel, images: ImageSet | None) -> str:
     names = ", ".join(spec.classes[:12]) + (", ..." if len(spec.classes) > 12 else "")
     source = "Draw" if spec.drawable else "Pick, upload or take"
     count = 0 if images is None else len(images)
-    pictures = (
-        f" {count} picture{'' if count == 1 else 's'} of yours to pick from." if count else ""
-    )
+    pictures = f" {handlers.counted(count, 'picture')} of yours to pick from." if count else ""
     return (
         f"# cnnviz: your model {spec.origin}\n"
         f"{source} an image: your network reads it ({channels}x{height}x{width} inputs from "
@@ -121,12 +120,14 @@ def header(spec: UserModel, images: ImageSet | None) -> tuple[Header, list]:
                     label="Or your own picture (upload or webcam)",
                     sources=["upload", "webcam"],
                     type="numpy",
-                    image_mode="RGB",
+                    image_mode="RGBA",  # the library puts a cut-out on white, not black
                     height=220,
                     elem_id="upload",
                 )
                 guarded(upload)
                 inputs.append((upload.input, uploaded(spec), upload))
+                if images is not None:  # the image is no longer the picked picture
+                    upload.input(unselected, None, pictures, api_name=False, queue=False)
         with gr.Column(scale=1, min_width=300):
             verdict = gr.Markdown(elem_id="verdict")
             label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")
@@ -169,14 +170,19 @@ def picked(spec: UserModel, images: ImageSet):
 
 
 def uploaded(spec: UserModel):
-    """The handler of an upload or webcam frame; clearing the box keeps the image."""
+    """The handler of an upload or webcam frame (transparent pixels over white); clearing
+    the box clears the image, so nothing on the page shows the removed picture."""
 
     def upload(picture):
-        if picture is None:
-            return gr.skip(), gr.skip()
         return handlers.from_picture(spec, picture), ""
 
     return upload
+
+
+def unselected() -> gr.Gallery:
+    """The teacher's gallery with no picture highlighted (an upload or a webcam shot is the
+    image now)."""
+    return gr.Gallery(selected_index=None)
 
 
 @dataclass(frozen=True)
