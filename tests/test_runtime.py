@@ -118,11 +118,11 @@ def test_retained_memory_reuses_large_blocks_instead_of_mapping_each_anew():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
 def test_repeated_occlusion_maps_barely_fault_with_retained_memory():
+    """Only the bound: glibc's default may fault as little on some machines and runs (26
+    per map in one CI run, 1,500 on the reference machine), so no comparison with it."""
     applied, retained = faults(FAULTS_PER_MAP, "retain")
-    _, default = faults(FAULTS_PER_MAP, "default")
     assert applied == "True"
-    assert retained < 100  # about 10 on the reference machine, where the default gives 1,500
-    assert retained <= default
+    assert retained < 100  # 10 to 50 per map measured
 
 
 def test_rejects_absurd_sizes():
