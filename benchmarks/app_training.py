@@ -29,9 +29,9 @@ import torch
 from app_latency import start_app  # the app started as deployed, bounded wait
 from gradio_client import Client
 
-from cnnviz.app import live_training
-from cnnviz.live import LiveRun
-from cnnviz.model import CNN
+from cnnviz.app import train_handlers
+from cnnviz.models.cnn import CNN
+from cnnviz.training.live import LiveRun
 
 VALIDATION = re.compile(r"validation (\d+\.\d+) %")
 
@@ -55,12 +55,12 @@ def intervals(times: list[float]) -> str:
 
 def stop_latency(repeats: int = 5) -> None:
     """Seconds from ``stop()`` to the training thread's last step and to its end."""
-    live_training.warm_up()
-    data, _ = live_training.live_data()
-    recipe = live_training.live_recipe("fast", 1, 0.1, 128)
+    train_handlers.warm_up()
+    data, _ = train_handlers.live_data()
+    recipe = train_handlers.live_recipe("fast", 1, 0.1, 128)
     stopped, finished = [], []
     for _ in range(repeats):
-        run = LiveRun.start(CNN(), data, recipe, threads=live_training.TRAIN_THREADS)
+        run = LiveRun.start(CNN(), data, recipe, threads=train_handlers.TRAIN_THREADS)
         time.sleep(5)
         asked = time.monotonic()
         run.stop()

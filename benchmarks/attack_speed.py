@@ -9,7 +9,7 @@ In one process, with the shipped no-batch-norm model (the report attacked that o
 * the same PGD-40 against torchattacks' ``PGD`` on the same model and digits
   (``pip install --no-deps torchattacks==3.5.1``), and against cnnviz's own ``pgd``
   through autograd (the model wrapped, so the hand-written step of
-  :mod:`cnnviz.cnn_gradient` is not taken): the speed-up of that step, same process.
+  :mod:`cnnviz.fast.cnn_gradient` is not taken): the speed-up of that step, same process.
 
 "One at a time" is timed twice for the ascent attacks: the library's own function on
 one sample, and the report's loop (per step a second forward pass for the probability,
@@ -33,18 +33,15 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from cnnviz.attacks import (
-    REPORT_CLASS_VISUALISATION,
-    accuracy_under_attack,
-    all_pairs,
-    class_visualisation,
-    pgd,
-    targeted_attack,
-)
-from cnnviz.checkpoint import pretrained
-from cnnviz.data import first_per_class, load_splits
-from cnnviz.model import CNN
-from cnnviz.runtime import retain_freed_memory
+from cnnviz.attacks.evaluation import accuracy_under_attack
+from cnnviz.attacks.pgd import pgd
+from cnnviz.attacks.targeted import all_pairs, targeted_attack
+from cnnviz.core.runtime import retain_freed_memory
+from cnnviz.data.mnist import first_per_class, load_splits
+from cnnviz.models.checkpoint import pretrained
+from cnnviz.models.cnn import CNN
+from cnnviz.report.presets import REPORT_CLASS_VISUALISATION
+from cnnviz.visualise.class_images import class_visualisation
 
 
 def timed(function):

@@ -35,10 +35,10 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import CHROMIUM, CHROMIUM_FLAGS, serve_directory  # noqa: E402
-from test_web_browser import DIGITS, START  # noqa: E402
+
+from tests.web.test_web_browser import DIGITS, START  # noqa: E402
 
 # One stroke at a time, point by point: segment, then the page's update, timed to the
 # end of the tasks it queues (a message-channel round trip runs after all microtasks).

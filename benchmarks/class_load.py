@@ -64,12 +64,12 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import CHROMIUM, CHROMIUM_FLAGS, QuietHandler  # noqa: E402
-from test_app import served_app  # noqa: E402
-from test_app_lab import open_app  # noqa: E402
-from test_web_browser import DIGITS, LAPTOP, open_lab  # noqa: E402
+
+from tests.app.test_app import served_app  # noqa: E402
+from tests.app.test_app_lab import open_app  # noqa: E402
+from tests.web.test_web_browser import DIGITS, LAPTOP, open_lab  # noqa: E402
 
 CLASS = 30  # students, as in the measurement of the Gradio app
 WHO = "X-Cnnviz-Student"  # every client names itself, so the server can tell them apart

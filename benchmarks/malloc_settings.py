@@ -1,4 +1,4 @@
-"""Why :func:`cnnviz.runtime.retain_freed_memory` sets two glibc knobs, not one.
+"""Why :func:`cnnviz.core.runtime.retain_freed_memory` sets two glibc knobs, not one.
 
 Runs 200 steps of the ``robust`` recipe (batch norm, PGD-7 per batch) on 20,000 MNIST
 digits in a fresh interpreter per setting, and prints steps per second, minor page
@@ -22,10 +22,11 @@ import sys
 
 CHILD = """
 import ctypes, dataclasses, resource, time
-from cnnviz.data import Splits, load_splits
-from cnnviz.model import CNN
-from cnnviz.runtime import M_TOP_PAD, retain_freed_memory
-from cnnviz.training import RECIPES, train
+from cnnviz.data.mnist import Splits, load_splits
+from cnnviz.models.cnn import CNN
+from cnnviz.core.runtime import M_TOP_PAD, retain_freed_memory
+from cnnviz.training.recipe import RECIPES
+from cnnviz.training.loop import train
 setting = {setting!r}
 if setting == "top pad only":
     libc = ctypes.CDLL(None)

@@ -2,7 +2,7 @@
 
 Two measurements on this machine:
 
-1. in process: :func:`cnnviz.app.neurons.open_unit` (the unit's terms, the figure drawn
+1. in process: :func:`cnnviz.app.inside_handlers.open_unit` (the unit's terms, the figure drawn
    and rendered to pixels) for ``--clicks`` random units of conv1, pool1, relu2 and
    pool2, on a drawn 7;
 2. in a real browser (Debian's Chromium through Playwright, ``--chromium``): the app
@@ -32,8 +32,8 @@ import torch
 from app_latency import start_app  # the app started as deployed, bounded wait
 from PIL import Image, ImageDraw
 
-from cnnviz.app import neurons
-from cnnviz.drawing import prepare_drawing
+from cnnviz.app import inside_handlers
+from cnnviz.data.drawing import prepare_drawing
 
 LAYERS = ("conv1", "pool1", "relu2", "pool2")
 #: In the page: when the mouse button went down and up (the click), and the first moment
@@ -75,13 +75,16 @@ def percentiles(seconds: list[float]) -> str:
 
 def in_process(clicks: int, rng: random.Random) -> None:
     drawing = seven()
-    neurons.open_unit(drawing, "batch norm", "conv1", 0, 10, 10)  # warm up
+    inside_handlers.open_unit(drawing, "batch norm", "conv1", 0, 10, 10)  # warm up
     for layer in LAYERS:
         times = []
         for _ in range(clicks):
-            x, y = rng.randrange(neurons.MAP_HEIGHT), rng.randrange(neurons.MAP_HEIGHT)
+            x, y = (
+                rng.randrange(inside_handlers.MAP_HEIGHT),
+                rng.randrange(inside_handlers.MAP_HEIGHT),
+            )
             started = time.perf_counter()
-            neurons.open_unit(drawing, "batch norm", layer, rng.randrange(32), x, y)
+            inside_handlers.open_unit(drawing, "batch norm", layer, rng.randrange(32), x, y)
             times.append(time.perf_counter() - started)
         print(f"in process, {layer:<6} {percentiles(times)}")
 

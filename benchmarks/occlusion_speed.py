@@ -3,7 +3,7 @@
 Compares, in one process on the same image:
 
 * the report's CNN (shipped weights), 28x28, 576 positions:
-  ``cnnviz.occlusion_maps.occlusion`` (which takes its exact incremental path), the
+  ``cnnviz.inspect.occlusion.occlusion`` (which takes its exact incremental path), the
   generic path (the same CNN as a plain classifier, full forward passes in batches), and
   the report's way: a Python loop, one copied-and-patched image per forward pass;
 * a foreign classifier (``ColourNet`` of the tests, 3x32x32, 784 positions): the generic
@@ -11,7 +11,7 @@ Compares, in one process on the same image:
 
 Prints the median of ``--repeats`` runs of each (alternating) and their ratios. Like the
 app and the ``cnnviz`` command, the process first keeps freed memory mapped
-(:func:`cnnviz.runtime.retain_freed_memory`); ``--default-malloc`` skips that, to show
+(:func:`cnnviz.core.runtime.retain_freed_memory`); ``--default-malloc`` skips that, to show
 glibc's default. Run::
 
     python benchmarks/occlusion_speed.py
@@ -28,13 +28,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cnnviz.checkpoint import pretrained
-from cnnviz.classifier import class_scores
-from cnnviz.occlusion_maps import occlusion
-from cnnviz.runtime import retain_freed_memory
+from cnnviz.core.classifier import class_scores
+from cnnviz.core.runtime import retain_freed_memory
+from cnnviz.inspect.occlusion import occlusion
+from cnnviz.models.checkpoint import pretrained
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from foreign_models import ColourNet, colour_images
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.foreign_models import ColourNet, colour_images
 
 PATCH = 5
 

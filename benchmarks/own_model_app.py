@@ -30,8 +30,8 @@ import torch
 
 import cnnviz
 from cnnviz.app.own import handlers, inside_handlers
-from cnnviz.classifier import from_pixels, to_pixels
-from cnnviz.user_model import UserModel, load_user_model, user_model
+from cnnviz.core.classifier import from_pixels, to_pixels
+from cnnviz.models.user_model import UserModel, load_user_model, user_model
 
 TEACHER = Path(__file__).resolve().parents[1] / "docs" / "teacher"
 sys.path.insert(0, str(TEACHER))

@@ -8,10 +8,10 @@ test set without attack, then on the first ``--samples`` test digits:
 * FGSM at eps 0.3, which must never beat PGD (else the gradient is masked);
 * PGD-40 at eps 0.5 and 0.6, where accuracy must fall towards 0 (else it is masked);
 * how many of its ten class images (plain ascent from N(0, 0.1) noise,
-  :data:`cnnviz.attacks.LONG_CLASS_VISUALISATION`) a nearest-class-mean template matcher
-  reads as their class (:mod:`cnnviz.templates`): for the default start noise (seed 0,
-  the images the gallery shows) and on average over five start noises (seeds 0 to 4),
-  since one draw of noise can move the count by one or two.
+  :data:`cnnviz.report.presets.LONG_CLASS_VISUALISATION`) a nearest-class-mean
+  template matcher reads as their class (:mod:`cnnviz.visualise.templates`): for the
+  default start noise (seed 0, the images the gallery shows) and on average over five
+  start noises (seeds 0 to 4), since one draw of noise can move the count by one or two.
 
 ``--write`` stores the numbers in the checkpoint's metadata (``robust_*`` keys), which
 is how the shipped file got them. Run::
@@ -29,18 +29,20 @@ from pathlib import Path
 
 import torch
 
-from cnnviz.attacks import LONG_CLASS_VISUALISATION, accuracy_under_attack, class_visualisation
-from cnnviz.checkpoint import (
+from cnnviz.attacks.evaluation import accuracy_under_attack
+from cnnviz.data.mnist import load_splits
+from cnnviz.models.checkpoint import (
     history_path,
     load_checkpoint,
     pretrained_path,
     read_metadata,
     save_checkpoint,
 )
-from cnnviz.data import load_splits
-from cnnviz.history import History
-from cnnviz.templates import class_means, template_predictions
-from cnnviz.training import evaluate
+from cnnviz.report.presets import LONG_CLASS_VISUALISATION
+from cnnviz.training.evaluation import evaluate
+from cnnviz.training.history import History
+from cnnviz.visualise.class_images import class_visualisation
+from cnnviz.visualise.templates import class_means, template_predictions
 
 
 def measure(model: torch.nn.Module, data, samples: int) -> dict[str, float]:

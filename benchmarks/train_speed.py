@@ -2,7 +2,7 @@
 
 Measures, in one process on the same data:
 
-* (a) ``cnnviz.training`` with the ``fast`` recipe (in-memory tensors, batch 128, one-cycle
+* (a) ``cnnviz.training.loop`` with the ``fast`` recipe (in-memory tensors, batch 128, one-cycle
   SGD, shifts), its schedule compressed into ``--fast-epochs`` epochs;
 * (b) the report's pipeline: a ``DataLoader`` whose dataset turns each sample into a PIL
   image, then a tensor, then normalises it (torchvision's ``ToTensor`` + ``Normalize``,
@@ -38,9 +38,12 @@ from PIL import Image
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, SubsetRandomSampler
 
-from cnnviz.data import load_raw, make_splits, split_indices
-from cnnviz.model import CNN
-from cnnviz.training import evaluate, get_recipe, resolve_device, resolve_precision, train
+from cnnviz.data.mnist import load_raw, make_splits, split_indices
+from cnnviz.models.cnn import CNN
+from cnnviz.training.device import resolve_device, resolve_precision
+from cnnviz.training.evaluation import evaluate
+from cnnviz.training.loop import train
+from cnnviz.training.recipe import get_recipe
 
 
 def cpu_kind() -> str:
@@ -138,7 +141,7 @@ def run_baseline(raw, test_x, test_y, *, target, eval_every, max_epochs, budget,
 
 
 def run_fast(splits, *, target, eval_every, epochs, seed, device):
-    """``cnnviz.training`` with the fast recipe, validating on the test set to time the target."""
+    """``cnnviz.train`` with the fast recipe, validating on the test set to time the target."""
     probe = dataclasses.replace(splits, val_x=splits.test_x, val_y=splits.test_y)
     recipe = dataclasses.replace(get_recipe("fast", epochs=epochs), val_every=eval_every)
     _, history = train(

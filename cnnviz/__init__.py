@@ -1,7 +1,7 @@
 """cnnviz: see what a convolutional network sees.
 
 Plain functions over tensors that work on any PyTorch image classifier (a module mapping
-``(N, C, H, W)`` images to ``(N, K)`` class scores; see :mod:`cnnviz.classifier`), with
+``(N, C, H, W)`` images to ``(N, K)`` class scores; see :mod:`cnnviz.core.classifier`), with
 the classic MNIST assignment's CNN as the fast, exact special case and shipped weights:
 
 * data and training: :func:`load_splits`, :func:`train`, :func:`evaluate`,
@@ -13,7 +13,7 @@ the classic MNIST assignment's CNN as the fast, exact special case and shipped w
   :func:`noise_attack`, :func:`universal_perturbation`, :func:`accuracy_under_attack`,
   registered by name in :data:`ATTACKS`;
 * your model and pictures: :func:`load_user_model` (``--model MODULE:FACTORY``), and
-  ``cnnviz.user_model.user_model`` for a module from Python; :func:`load_image_folder`,
+  ``cnnviz.models.user_model.user_model`` for a module from Python; :func:`load_image_folder`,
   :func:`picture_to_input`;
 * figures: :mod:`cnnviz.plots`. The app lives in ``cnnviz.app`` (the ``app`` extra) and
   is never imported by this package.
@@ -30,42 +30,44 @@ torch.Size([2, 1, 28, 28])
 
 __version__ = "0.1.0"
 
-from cnnviz.attacks import (
-    ATTACKS,
-    AttackResult,
-    NoiseTransfer,
+from cnnviz.attacks.evaluation import accuracy_under_attack, robustness_curves
+from cnnviz.attacks.fgsm import fgsm
+from cnnviz.attacks.pgd import pgd
+from cnnviz.attacks.registry import ATTACKS, get_attack
+from cnnviz.attacks.result import AttackResult
+from cnnviz.attacks.targeted import all_pairs, targeted_attack
+from cnnviz.attacks.transfer import NoiseTransfer, noise_attack
+from cnnviz.attacks.universal import (
     UniversalPerturbation,
-    accuracy_under_attack,
-    all_pairs,
-    class_visualisation,
-    fgsm,
-    get_attack,
-    noise_attack,
-    pgd,
-    robustness_curves,
-    targeted_attack,
     universal_fooling_rate,
     universal_perturbation,
 )
-from cnnviz.checkpoint import (
+from cnnviz.core.classifier import Normalized, class_scores, input_bounds
+from cnnviz.core.hooks import eval_mode
+from cnnviz.data.drawing import prepare_drawing
+from cnnviz.data.image_folder import ImageFolderError, ImageSet, load_image_folder, picture_to_input
+from cnnviz.data.mnist import load_raw, load_splits
+from cnnviz.data.sample_digits import load_test_digits, sample_indices
+from cnnviz.inspect.layers import Filters, activations, conv_filters
+from cnnviz.inspect.occlusion import OcclusionResult, occlusion
+from cnnviz.inspect.saliency import input_gradient, saliency
+from cnnviz.models.checkpoint import (
     load_checkpoint,
     pretrained,
     pretrained_history,
     pretrained_metadata,
     save_checkpoint,
 )
-from cnnviz.classifier import Normalized, class_scores, input_bounds
-from cnnviz.data import load_raw, load_splits
-from cnnviz.digits import load_test_digits, sample_indices
-from cnnviz.drawing import prepare_drawing
-from cnnviz.history import History
-from cnnviz.image_folder import ImageFolderError, ImageSet, load_image_folder, picture_to_input
-from cnnviz.layers import Filters, activations, conv_filters
-from cnnviz.model import CNN, LayerInfo, eval_mode, format_summary, layer_summary
-from cnnviz.occlusion_maps import OcclusionResult, occlusion
-from cnnviz.saliency_maps import input_gradient, saliency
-from cnnviz.training import Recipe, cached_train, evaluate, resolve_device, train
-from cnnviz.user_model import ModelLoadError, UserModel, load_user_model
+from cnnviz.models.cnn import CNN
+from cnnviz.models.summary import LayerInfo, format_summary, layer_summary
+from cnnviz.models.user_model import ModelLoadError, UserModel, load_user_model
+from cnnviz.training.cache import cached_train
+from cnnviz.training.device import resolve_device
+from cnnviz.training.evaluation import evaluate
+from cnnviz.training.history import History
+from cnnviz.training.loop import train
+from cnnviz.training.recipe import Recipe
+from cnnviz.visualise.class_images import class_visualisation
 
 __all__ = [
     "ATTACKS",

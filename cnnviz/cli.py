@@ -14,18 +14,22 @@ from pathlib import Path
 from tqdm import tqdm
 
 from cnnviz import __version__
-from cnnviz.checkpoint import (
+from cnnviz.core.runtime import retain_freed_memory
+from cnnviz.data.idx import IDXError
+from cnnviz.data.mnist import DatasetNotFoundError, Splits, load_splits
+from cnnviz.models.checkpoint import (
     CheckpointError,
     load_checkpoint,
     pretrained_metadata,
     pretrained_path,
     save_checkpoint,
 )
-from cnnviz.data import DatasetNotFoundError, Splits, load_splits
-from cnnviz.idx import IDXError
-from cnnviz.model import CNN, format_summary
-from cnnviz.runtime import retain_freed_memory
-from cnnviz.training import RECIPES, evaluate, resolve_device, train
+from cnnviz.models.cnn import CNN
+from cnnviz.models.summary import format_summary
+from cnnviz.training.device import resolve_device
+from cnnviz.training.evaluation import evaluate
+from cnnviz.training.loop import train
+from cnnviz.training.recipe import RECIPES
 
 VARIANTS = {"bn": (True,), "nobn": (False,), "both": (True, False)}
 
@@ -264,7 +268,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_figures(args: argparse.Namespace) -> int:
     """``cnnviz figures``."""
-    from cnnviz.figures import report_figures  # matplotlib is only needed here
+    from cnnviz.report.figures import report_figures
 
     data = load_splits(args.data_dir, dataset=args.dataset)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -279,8 +283,9 @@ def run_figures(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    """``cnnviz report``: :func:`cnnviz.report.compute_report`, as text or JSON."""
-    from cnnviz.report import compute_report, format_report
+    """``cnnviz report``: :func:`cnnviz.report.numbers.compute_report`, as text or JSON."""
+    from cnnviz.report.numbers import compute_report
+    from cnnviz.report.table import format_report
 
     data = load_splits(args.data_dir, dataset=args.dataset)
     with tqdm(total=7, desc="report", unit="section", file=sys.stderr) as bar:
@@ -329,8 +334,8 @@ def run_demo(args: argparse.Namespace) -> int:
         serve_app(host=args.host, port=args.port)
         return 0
     from cnnviz.app import launch
-    from cnnviz.image_folder import load_image_folder
-    from cnnviz.user_model import load_user_model
+    from cnnviz.data.image_folder import load_image_folder
+    from cnnviz.models.user_model import load_user_model
 
     spec = load_user_model(
         args.model,

@@ -81,15 +81,16 @@ sphinx_gallery_conf = {
 
 
 def write_report_numbers(app) -> None:
-    """Render the report-versus-ours table from :mod:`cnnviz.report`, at build time.
+    """Render the report-versus-ours table from :mod:`cnnviz.report.numbers`, at build time.
 
     Writes ``_generated/report.json`` (what ``cnnviz report --json`` prints) and the
     list-table ``_generated/report_numbers.rst.txt`` that ``reproducing.rst`` includes.
     """
     import json
 
-    from cnnviz.data import load_splits
-    from cnnviz.report import compute_report, report_rows, subsets_sentence
+    from cnnviz.data.mnist import load_splits
+    from cnnviz.report.numbers import compute_report
+    from cnnviz.report.table import report_rows, subsets_sentence
 
     report = compute_report(load_splits())
     generated = Path(app.srcdir) / "_generated"

@@ -14,7 +14,7 @@ and the page that re-creates it.
 # %%
 # R1: loading the data
 # --------------------
-# :func:`cnnviz.data.load_splits` finds the four IDX files (or downloads and checks them),
+# :func:`cnnviz.data.mnist.load_splits` finds the four IDX files (or downloads and checks them),
 # splits the 60,000 training digits 90/10 into training and validation sets with a fixed
 # seed, and keeps everything in memory as tensors.
 import torch
@@ -60,8 +60,8 @@ plots.describe(
 # %%
 # R2 and R7: the network and its layer table
 # ------------------------------------------
-# :func:`cnnviz.model.format_summary` measures each layer with a forward pass.
-layers = cnnviz.model.layer_summary(cnnviz.CNN(batchnorm=False))
+# :func:`cnnviz.models.summary.format_summary` measures each layer with a forward pass.
+layers = cnnviz.models.summary.layer_summary(cnnviz.CNN(batchnorm=False))
 print(cnnviz.format_summary(cnnviz.CNN(batchnorm=False)))
 parameters = sum(row.parameters for row in layers)
 fc1 = next(row for row in layers if row.name == "fc1")

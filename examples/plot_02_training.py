@@ -19,12 +19,12 @@ examples come from the same recipe run for eight.
 # %%
 # R3, R4: training and testing
 # ----------------------------
-# :func:`cnnviz.training.cached_train` trains once and caches the result, so the next
+# :func:`cnnviz.training.cache.cached_train` trains once and caches the result, so the next
 # example can compare the two runs without training again.
 import cnnviz
 from cnnviz import plots
-from cnnviz.digits import sample_indices
-from cnnviz.training import cached_train
+from cnnviz.data.sample_digits import sample_indices
+from cnnviz.training.cache import cached_train
 
 data = cnnviz.load_splits()
 runs = {}
@@ -157,5 +157,5 @@ plots.describe(
 #
 # **Exercise.** Replace ``recipe="fast"`` by ``recipe="report"`` (the report's plain SGD
 # with ``lr=0.01``) and ``epochs=2`` by ``epochs=1``: the curves rise more slowly.
-# Change the seed of :func:`~cnnviz.digits.sample_indices` (``seed=1``) to see other
+# Change the seed of :func:`~cnnviz.data.sample_digits.sample_indices` (``seed=1``) to see other
 # test digits.

@@ -16,8 +16,8 @@ the cache) and the histories of the shipped models let us check both.
 # %%
 import cnnviz
 from cnnviz import plots
-from cnnviz.checkpoint import pretrained_history
-from cnnviz.training import cached_train
+from cnnviz.models.checkpoint import pretrained_history
+from cnnviz.training.cache import cached_train
 
 data = cnnviz.load_splits()
 short = [cached_train(data, batchnorm=bn, recipe="fast", epochs=2)[1] for bn in (False, True)]

@@ -17,7 +17,7 @@ white zero.
 # --------------------
 import cnnviz
 from cnnviz import plots
-from cnnviz.layers import conv_filters
+from cnnviz.inspect.layers import conv_filters
 
 model = cnnviz.pretrained(batchnorm=False)
 first = conv_filters(model, "conv1")

@@ -7,7 +7,7 @@ Activations (R10)
 This page re-creates report item R10, the feature maps of both convolutions for one
 digit (the report's Fig 10 and 11); :doc:`/reproducing` lists all report items. Each
 channel of ``conv1`` gives a map of 28x28, each channel of ``conv2`` (working on the
-pooled maps) one of 14x14. :func:`cnnviz.layers.activations` captures them with
+pooled maps) one of 14x14. :func:`cnnviz.inspect.layers.activations` captures them with
 forward hooks that it always removes. All maps of a figure share one colour scale,
 shown by its colour bar, so a weak channel looks weak.
 
@@ -24,8 +24,8 @@ Try it live: draw a digit (or pick a test digit) and open the feature maps of an
 # kernel matches the image, blue where it matches the opposite pattern.
 import cnnviz
 from cnnviz import plots
-from cnnviz.digits import sample_indices
-from cnnviz.layers import activations
+from cnnviz.data.sample_digits import sample_indices
+from cnnviz.inspect.layers import activations
 
 model = cnnviz.pretrained(batchnorm=False)
 data = cnnviz.load_splits()

@@ -25,9 +25,9 @@ import torch
 
 import cnnviz
 from cnnviz import plots
-from cnnviz.data import first_per_class
-from cnnviz.occlusion_maps import occlusion
-from cnnviz.saliency_maps import saliency
+from cnnviz.data.mnist import first_per_class
+from cnnviz.inspect.occlusion import occlusion
+from cnnviz.inspect.saliency import saliency
 
 model = cnnviz.pretrained(batchnorm=False)
 data = cnnviz.load_splits()
@@ -63,7 +63,7 @@ assert result.probability.min() < 0.5 * result.base_probability, "a patch hurts 
 # %%
 # The occlusion map by hand
 # -------------------------
-# What :func:`~cnnviz.occlusion_maps.occlusion` computes, written as a loop: one copy
+# What :func:`~cnnviz.inspect.occlusion.occlusion` computes, written as a loop: one copy
 # of the digit per patch position, the 5x5 window set to grey (0, the middle of the
 # network's [-1, 1] input range), and the probability of the 7 for every copy. The
 # library's result is the same to within rounding (checked, difference printed); it is

@@ -19,13 +19,14 @@ Try it live: grow the ten class images from noise in your browser, on any of the
 # %%
 # Fig 13: an image for every class
 # --------------------------------
-# :func:`cnnviz.attacks.class_visualisation` climbs the class's log-probability with steps
-# of fixed length, all ten classes in one batch.
+# :func:`cnnviz.class_visualisation` climbs the class's log-probability with steps of
+# fixed length, all ten classes in one batch.
 import torch
 
 import cnnviz
 from cnnviz import plots
-from cnnviz.attacks import REPORT_CLASS_VISUALISATION, class_visualisation
+from cnnviz.report.presets import REPORT_CLASS_VISUALISATION
+from cnnviz.visualise.class_images import class_visualisation
 
 model = cnnviz.pretrained(batchnorm=False)
 result = class_visualisation(model)

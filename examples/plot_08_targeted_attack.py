@@ -18,8 +18,8 @@ pairs run in one batch.
 # -----------------------------------------------
 import cnnviz
 from cnnviz import plots
-from cnnviz.attacks import all_pairs, targeted_attack
-from cnnviz.data import first_per_class
+from cnnviz.attacks.targeted import all_pairs, targeted_attack
+from cnnviz.data.mnist import first_per_class
 
 model = cnnviz.pretrained(batchnorm=False)
 data = cnnviz.load_splits()

@@ -26,23 +26,18 @@ import torch
 
 import cnnviz
 from cnnviz import plots
-from cnnviz.attacks import (
+from cnnviz.attacks.transfer import fooling_rates, noise_attack, transfer_predictions
+from cnnviz.models.checkpoint import pretrained_metadata
+from cnnviz.report.numbers import report_digits, report_universal
+from cnnviz.report.presets import (
     REPORT_NOISE_ATTACK,
-    fooling_rates,
-    noise_attack,
-    transfer_predictions,
-)
-from cnnviz.checkpoint import pretrained_metadata
-from cnnviz.report import (
     REPORT_TRANSFER_LABELS,
     REPORT_TRANSFER_TABLE,
     REPORT_TRANSFER_TARGETS,
     UNIVERSAL_SETTINGS,
-    report_digits,
     report_transfer_rates,
-    report_universal,
 )
-from cnnviz.training import cached_train
+from cnnviz.training.cache import cached_train
 
 data = cnnviz.load_splits()
 model = cnnviz.pretrained(batchnorm=False)
@@ -203,12 +198,12 @@ assert clipped_rate < procedure, "clipping takes transfer away"
 # Beyond the report: one noise for all digits
 # -------------------------------------------
 # Moosavi-Dezfooli et al. (2017) learn a single *universal* perturbation over many
-# images. :func:`cnnviz.attacks.universal_perturbation` is the simple batched version:
+# images. :func:`cnnviz.attacks.universal.universal_perturbation` is the simple batched version:
 # a projected-gradient ascent over *training* digits in mini-batches, towards one
 # class, kept within a budget per pixel (0.3 of the pixel range, the usual MNIST
 # L-infinity budget; the settings are printed). We measure it on the 200 unseen *test*
 # digits. It is the very computation behind the universal perturbation's line in
-# :doc:`/reproducing` (:func:`cnnviz.report.report_universal`, computed once per docs
+# :doc:`/reproducing` (:func:`cnnviz.report.numbers.report_universal`, computed once per docs
 # build), so the two pages show the same rate.
 universal, rate = report_universal("nobn", data)
 print(f"learned on {len(digits.learn)} training digits with {UNIVERSAL_SETTINGS}")

@@ -51,9 +51,11 @@ from torch.nn import functional as F
 
 import cnnviz
 from cnnviz import plots
-from cnnviz.attacks import fgsm, pgd, robustness_curves
-from cnnviz.digits import sample_indices
-from cnnviz.report import fgsm_disagreements, report_digits
+from cnnviz.attacks.evaluation import robustness_curves
+from cnnviz.attacks.fgsm import fgsm
+from cnnviz.attacks.pgd import pgd
+from cnnviz.data.sample_digits import sample_indices
+from cnnviz.report.numbers import fgsm_disagreements, report_digits
 
 data = cnnviz.load_splits()
 epsilons = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3]
@@ -86,7 +88,7 @@ print("misread of 5: ", "     ".join(str(n) for n in misread))
 # network reads pixels in [-1, 1], where a budget of ``eps`` pixel units is ``2 * eps``.
 # The library's calls give the same images, to within rounding (checked below; PGD here
 # without its random start, so that both begin at the digit). The library computes the
-# report's CNN's gradient by hand, without autograd (:mod:`cnnviz.cnn_gradient`), so
+# report's CNN's gradient by hand, without autograd (:mod:`cnnviz.fast.cnn_gradient`), so
 # where a pixel's gradient is within rounding of zero its sign can differ; over 40 PGD
 # steps such a pixel then takes another path, while the predictions stay the same.
 
@@ -134,7 +136,7 @@ for name, by_hand, library, share in (
 # Accuracy against epsilon
 # ------------------------
 # Both attacks on the 100 test digits that "Reproducing the report" attacks
-# (:func:`cnnviz.report.report_digits`), for both shipped models: at the budgets both
+# (:func:`cnnviz.report.numbers.report_digits`), for both shipped models: at the budgets both
 # pages show, FGSM gives the same accuracies there and here (checked below the table).
 picks = report_digits(data).attacked
 models = {"no batch norm": model, "batch norm": cnnviz.pretrained(True)}

@@ -8,7 +8,7 @@ Beyond the report (whose items R1-R14 are listed in :doc:`/reproducing`). A digi
 in the app lives on a big canvas, anywhere, at any size. MNIST digits were made a
 specific way: the ink cropped, its longer side scaled to 20 pixels, and placed in a
 28x28 field with its centre of mass at the centre.
-:func:`cnnviz.drawing.prepare_drawing` does exactly that; skipping it costs dearly.
+:func:`cnnviz.data.drawing.prepare_drawing` does exactly that; skipping it costs dearly.
 
 Try it live: draw a digit below; the small picture "what the model sees" is this preparation,
 computed in your browser.
@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 
 import cnnviz
 from cnnviz import plots
-from cnnviz.drawing import naive_resize, prepare_drawing
+from cnnviz.data.drawing import naive_resize, prepare_drawing
 
 model = cnnviz.pretrained(batchnorm=True)
 canvas = Image.new("RGB", (500, 500), "white")
@@ -69,7 +69,7 @@ assert probabilities[1].argmax() == 7, "made MNIST-like, it is read correctly"
 # On real digits
 # --------------
 # The test suite renders 1,000 MNIST test digits onto large canvases at random sizes and
-# positions and checks that :func:`~cnnviz.drawing.prepare_drawing` keeps the accuracy
+# positions and checks that :func:`~cnnviz.data.drawing.prepare_drawing` keeps the accuracy
 # close to the accuracy on MNIST itself, while the naive resize makes it collapse. A
 # smaller version of that check, on 100 digits:
 data = cnnviz.load_splits()

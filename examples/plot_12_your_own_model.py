@@ -25,7 +25,7 @@ from torch import nn
 
 import cnnviz
 from cnnviz import plots
-from cnnviz.data import first_per_class
+from cnnviz.data.mnist import first_per_class
 
 BOUNDS = (0.0, 1.0)  # black and white pixels in this model's input
 

@@ -36,18 +36,16 @@ import torch
 
 import cnnviz
 from cnnviz import plots
-from cnnviz.attacks import (
-    LONG_CLASS_VISUALISATION,
-    all_pairs,
-    class_visualisation,
-    robustness_curves,
-    targeted_attack,
-)
-from cnnviz.checkpoint import pretrained_history, pretrained_metadata
-from cnnviz.data import first_per_class, to_pixel_space
-from cnnviz.neuron_plots import plot_image_rows
-from cnnviz.report import fgsm_disagreements, report_digits
-from cnnviz.templates import class_means, template_predictions
+from cnnviz.attacks.evaluation import robustness_curves
+from cnnviz.attacks.targeted import all_pairs, targeted_attack
+from cnnviz.core.classifier import to_pixels
+from cnnviz.data.mnist import first_per_class
+from cnnviz.models.checkpoint import pretrained_history, pretrained_metadata
+from cnnviz.plots.neuron import plot_image_rows
+from cnnviz.report.numbers import fgsm_disagreements, report_digits
+from cnnviz.report.presets import LONG_CLASS_VISUALISATION
+from cnnviz.visualise.class_images import class_visualisation
+from cnnviz.visualise.templates import class_means, template_predictions
 
 data = cnnviz.load_splits()
 models = {
@@ -145,7 +143,7 @@ assert curves["robust, PGD-40"][at[0.4]] < curves["robust, PGD-40"][at[0.3]] - 1
 # The report's procedure (R12): plain steps on the target's logit from N(0, 0.1) noise,
 # no regulariser and no digit-shaped start, here at ten times the report's step and
 # continued for 1,000 steps after the network is sure
-# (:data:`~cnnviz.attacks.LONG_CLASS_VISUALISATION`). A template matcher (the nearest
+# (:data:`~cnnviz.report.presets.LONG_CLASS_VISUALISATION`). A template matcher (the nearest
 # class-mean image, with no gradient to fool; its accuracy on the test set is printed)
 # says whether each image looks like its class.
 means = class_means(data.train_x, data.train_y)
@@ -209,12 +207,12 @@ budget = float(recipe["adversarial_eps"])
 
 def black_below_budget(images: torch.Tensor) -> torch.Tensor:
     """``images`` in [-1, 1] with every pixel darker than ``budget`` (pixel units) black."""
-    return images.masked_fill(to_pixel_space(images) < budget, -1.0)
+    return images.masked_fill(to_pixels(images, (-1.0, 1.0)) < budget, -1.0)
 
 
 levelled, median, sure, matched_levelled = {}, {}, {}, {}
 for name, result in grown.items():
-    median[name] = float(to_pixel_space(result.images).flatten(1).median(1).values.mean())
+    median[name] = float(to_pixels(result.images, result.bounds).flatten(1).median(1).values.mean())
     levelled[name] = black_below_budget(result.images)
     with torch.no_grad():
         scores = cnnviz.class_scores(models[name], levelled[name])

@@ -22,21 +22,22 @@ Try it live: click a feature map, then one of its units, to see the numbers of i
 # %%
 # One value of conv1
 # ------------------
-# :func:`cnnviz.neuron.unit_computation` returns every term of one unit, and the value
+# :func:`cnnviz.inspect.neuron.unit_computation` returns every term of one unit, and the value
 # the model's own forward pass computed there, so the two can be compared.
 import torch
 
 import cnnviz
 from cnnviz import plots
-from cnnviz.attacks import REPORT_CLASS_VISUALISATION, class_visualisation
-from cnnviz.feature_vis import PLAIN, READABLE, top_patches, visualise
-from cnnviz.neuron import receptive_field, unit_computation
-from cnnviz.neuron_plots import (
+from cnnviz.inspect.neuron import receptive_field, unit_computation
+from cnnviz.plots.neuron import (
     plot_image_rows,
     plot_receptive_fields,
     plot_top_patches,
     plot_unit_computation,
 )
+from cnnviz.report.presets import REPORT_CLASS_VISUALISATION
+from cnnviz.visualise.class_images import class_visualisation
+from cnnviz.visualise.features import PLAIN, READABLE, top_patches, visualise
 
 model = cnnviz.pretrained()  # the batch-norm network
 digits = cnnviz.load_test_digits()
@@ -166,7 +167,7 @@ for channel in channels:
 # Gradient ascent on the channel's mean activation, from the report's N(0, 0.1) noise.
 # Plain ascent (the report's method for classes) against the same ascent where every
 # step sees the image shifted by up to two pixels, turned by up to 10 degrees, scaled by
-# up to 10 % and then blurred a little (:data:`cnnviz.feature_vis.READABLE`).
+# up to 10 % and then blurred a little (:data:`cnnviz.visualise.features.READABLE`).
 print(f"start: N(0, 0.1) noise; {READABLE}")
 plain = visualise(model, channels, layer="relu2", regularisers=PLAIN)
 readable = visualise(model, channels, layer="relu2", regularisers=READABLE)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnviz.data import (
+from cnnviz.data.mnist import (
     MNIST_FILES,
     DatasetNotFoundError,
     Splits,
@@ -25,7 +25,7 @@ from cnnviz.data import (
     load_splits,
     search_roots,
 )
-from cnnviz.digits import load_test_digits
+from cnnviz.data.sample_digits import load_test_digits
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -9,10 +9,10 @@ import types
 
 import pytest
 import torch
-from conftest import write_idx_dataset
 
-from cnnviz.checkpoint import load_checkpoint
 from cnnviz.cli import main
+from cnnviz.models.checkpoint import load_checkpoint
+from tests.conftest import write_idx_dataset
 
 
 def test_info_prints_the_report_counts(capsys):

@@ -1,6 +1,6 @@
 """Live training curves as inline SVG: what the Train tab redraws several times a second.
 
-The library draws the same curves with :func:`cnnviz.live_plots.plot_progress`
+The library draws the same curves with :func:`cnnviz.plots.training.plot_progress`
 (matplotlib). In the app they are redrawn while training runs in the same process, and
 a matplotlib figure costs about 0.15 s of the interpreter per update, time the training
 threads wait for; an SVG string costs about a millisecond and the browser draws it.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from cnnviz.live_plots import COLOURS
-from cnnviz.progress import Progress
+from cnnviz.plots.training import COLOURS
+from cnnviz.training.progress import Progress
 
 WIDTH, HEIGHT = 900, 300
 PANEL = 380  # width of each panel's plotting area
@@ -81,7 +81,7 @@ def progress_svg(runs: Mapping[str, Sequence[Progress]], threshold: float | None
     Parameters
     ----------
     runs
-        Name -> the :class:`~cnnviz.progress.Progress` reports so far (may be empty).
+        Name -> the :class:`~cnnviz.training.progress.Progress` reports so far (may be empty).
     threshold
         A validation accuracy (%) drawn as a dashed line.
 

@@ -14,13 +14,13 @@ from collections.abc import Callable
 import gradio as gr
 from PIL import Image
 
-from cnnviz.app import handlers, lab_site, live_training, neurons, session_models
+from cnnviz.app import handlers, inside_handlers, lab_site, session_models, train_handlers
 from cnnviz.app.components import endpoint
 from cnnviz.app.inputs import InputError, read_sketch
 from cnnviz.app.pictures import inline_img
 from cnnviz.app.tabs import TABS, Page
-from cnnviz.digits import read_test_sample
-from cnnviz.training import get_recipe
+from cnnviz.data.sample_digits import read_test_sample
+from cnnviz.training.recipe import get_recipe
 
 DRAW_WORKERS = 2  # one handler per core; torch uses one thread per handler
 TRAIN_SLOTS = 2  # trainings (or races) at once; others wait in a queue they can see
@@ -97,14 +97,14 @@ def opened(request: gr.Request):
         except InputError as error:
             truth = str(error)
         canvas = gr.skip() if canvas is None else canvas
-    epochs, batch = live_training.defaults()
+    epochs, batch = train_handlers.defaults()
     return (
         gr.Tabs(selected=tab) if tab in TABS else gr.skip(),  # a click meanwhile stays
         model_name,
         canvas,
         truth,
         tab == "inside" if tab in TABS else gr.skip(),
-        gr.Slider(maximum=live_training.max_epochs(), value=epochs),
+        gr.Slider(maximum=train_handlers.max_epochs(), value=epochs),
         batch,
     )
 
@@ -187,7 +187,7 @@ def is_inside(event: gr.SelectData) -> bool:
 
 def channel_map(*args) -> tuple:
     """The opened channel's map and sentence, and the unit figure cleared."""
-    picture, note, _ = endpoint(neurons.channel_map)(*args)
+    picture, note, _ = endpoint(inside_handlers.channel_map)(*args)
     return picture, note, ""
 
 
@@ -204,12 +204,12 @@ def picked_channel(event: gr.SelectData) -> int:
 def unit_clicked(drawing, model_name: str, layer: str, channel, event: gr.SelectData):
     """The computation of the unit under the click on the opened map."""
     x, y = event.index
-    return endpoint(neurons.open_unit)(drawing, model_name, layer, channel, x, y)
+    return endpoint(inside_handlers.open_unit)(drawing, model_name, layer, channel, x, y)
 
 
 def class_clicked(drawing, model_name: str, event: gr.SelectData):
     """fc2's terms for the class clicked in the prediction, shown in the Inside tab."""
-    view, note = endpoint(neurons.class_terms)(drawing, model_name, event.value)
+    view, note = endpoint(inside_handlers.class_terms)(drawing, model_name, event.value)
     return view, note, gr.Tabs(selected="inside"), True
 
 
@@ -350,14 +350,14 @@ def connect_neurons(page: Page, drawn: gr.State) -> None:
         **INSTANT,
     )
     neuron.look.click(
-        endpoint(neurons.what_channel_looks_for),
+        endpoint(inside_handlers.what_channel_looks_for),
         [top.chosen, inside.layer, neuron.channel, neuron.toggles],
         [neuron.examples, neuron.plain, neuron.readable, neuron.look_note],
         api_name="channel",
         **SLOW,
     )
     classes.grow_readable.click(
-        endpoint(neurons.readable_class_images),
+        endpoint(inside_handlers.readable_class_images),
         [top.chosen, classes.toggles],
         [classes.readable, classes.readable_status],
         api_name="readable_class_images",
@@ -406,7 +406,7 @@ def _filters(filters) -> str:
 def train_stream(recipe, batchnorm, epochs, lr, batch_size, request: gr.Request):
     """The Train button: curves, filters and status as they come; at the end the
     summary and the token of the session's new model."""
-    updates = endpoint(live_training.train_live)
+    updates = endpoint(train_handlers.train_live)
     for curves, filters, status, summary, token in updates(
         recipe, batchnorm, epochs, lr, batch_size, request.session_hash
     ):
@@ -422,7 +422,7 @@ def your_model_choice(token: str | None):
 
 def race_stream(recipe, epochs, lr, batch_size, request: gr.Request):
     """The race: both variants' curves overlaid as they come, then their summary."""
-    updates = endpoint(live_training.race_live)
+    updates = endpoint(train_handlers.race_live)
     for curves, status, summary in updates(recipe, epochs, lr, batch_size, request.session_hash):
         yield curves, status, summary or gr.skip()
 
@@ -431,13 +431,13 @@ def stop_training(request: gr.Request):
     """The Stop button: the session's runs end after their current step. The status
     belongs to the run's stream, whose next update says so (an answer from here could
     arrive after the stream's last one and hide the result)."""
-    live_training.stop(request.session_hash)
+    train_handlers.stop(request.session_hash)
     return gr.skip()
 
 
 def forget_session(request: gr.Request) -> None:
     """The page was closed: stop its training and free its model."""
-    live_training.stop(request.session_hash)
+    train_handlers.stop(request.session_hash)
     session_models.forget_session(request.session_hash)
 
 

@@ -30,21 +30,20 @@ from cnnviz.app.pictures import (
     with_colour_bar,
 )
 from cnnviz.app.words import not_a_digit_hint
-from cnnviz.attacks import (
-    AttackResult,
-    class_visualisation,
-    get_attack,
-    noise_attack,
-    targeted_attack,
-)
-from cnnviz.checkpoint import pretrained
-from cnnviz.digits import load_test_digits, sample_indices
-from cnnviz.layers import ACTIVATION_LAYERS, activations, conv_filters
-from cnnviz.model import CNN
-from cnnviz.occlusion_maps import occlusion
-from cnnviz.saliency_maps import saliency
+from cnnviz.attacks.registry import get_attack
+from cnnviz.attacks.result import AttackResult
+from cnnviz.attacks.targeted import targeted_attack
+from cnnviz.attacks.transfer import noise_attack
+from cnnviz.data.sample_digits import load_test_digits, sample_indices
+from cnnviz.inspect.layers import activations, conv_filters
+from cnnviz.inspect.occlusion import occlusion
+from cnnviz.inspect.saliency import saliency
+from cnnviz.models.checkpoint import pretrained
+from cnnviz.models.cnn import ACTIVATION_LAYERS, CNN
+from cnnviz.visualise.class_images import class_visualisation
 
-#: The model switch: shown name -> shipped variant (:data:`cnnviz.checkpoint.PRETRAINED_FILES`).
+#: The model switch: shown name -> shipped variant
+#: (:data:`cnnviz.models.checkpoint.PRETRAINED_FILES`).
 MODELS = {"batch norm": "bn", "no batch norm": "nobn", "robust": "robust"}
 MAX_ATTACK_STEPS = 300
 TRANSFER_DIGITS = 10  # other test digits the learned noise is added to

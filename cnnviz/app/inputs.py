@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from cnnviz.drawing import FIELD, DrawingError, prepare_drawing
+from cnnviz.data.drawing import FIELD, DrawingError, prepare_drawing
 
 EMPTY_HINT = "Draw a digit in the box, big and centred."
 
@@ -63,7 +63,7 @@ def lab_value(sketch) -> dict | None:
 def lab_pixels(value: dict) -> np.ndarray | None:
     """The ``(28, 28)`` float32 intensities of a :func:`lab_value`, or ``None`` when empty.
 
-    Raises :class:`cnnviz.drawing.DrawingError` unless they are 784 finite numbers in
+    Raises :class:`cnnviz.data.drawing.DrawingError` unless they are 784 finite numbers in
     ``[0, 1]``.
 
     Examples
@@ -73,7 +73,7 @@ def lab_pixels(value: dict) -> np.ndarray | None:
     >>> lab_pixels({"pixels": [2.0] * 784})
     Traceback (most recent call last):
     ...
-    cnnviz.drawing.DrawingError: the lab's pixels must be finite and in [0, 1]
+    cnnviz.data.drawing.DrawingError: the lab's pixels must be finite and in [0, 1]
     """
     pixels = value.get("pixels")
     if pixels is None:
@@ -103,7 +103,7 @@ def sketch_input(sketch: dict | str | np.ndarray | None) -> torch.Tensor | None:
 
     Accepts Gradio's sketchpad dict (``composite``; all ``None`` after "Clear"), an
     image array, or the lab's prepared pixels (:func:`lab_value`). Raises
-    :class:`cnnviz.drawing.DrawingError` for unreadable drawings.
+    :class:`cnnviz.data.drawing.DrawingError` for unreadable drawings.
     """
     lab = lab_value(sketch)
     if lab is not None:

@@ -19,14 +19,15 @@ import shutil
 from pathlib import Path
 
 from cnnviz import __version__
-from cnnviz.checkpoint import pretrained_path
-from cnnviz.data import default_cache_dir
+from cnnviz.data.mnist import default_cache_dir
+from cnnviz.models.checkpoint import pretrained_path
 
 log = logging.getLogger("cnnviz.app")
 
 #: Where the app serves the lab.
 MOUNT = "/lab"
-#: The switch's variants (``cnnviz.checkpoint``) -> the lab's network ids (``cnnviz.web.site``).
+#: The switch's variants (``cnnviz.models.checkpoint``) -> the lab's network ids
+#: (``cnnviz.web.site``).
 LAB_MODELS = {"nobn": "standard", "bn": "batchnorm", "robust": "robust"}
 EXPORTER = ("onnx", "onnxscript", "onnxruntime")  # the web extra: to export the graphs
 STATIC_DIR = Path(__file__).parents[1] / "web" / "static"

@@ -16,8 +16,8 @@ from cnnviz.app.own.inside import CSS as INSIDE_CSS
 from cnnviz.app.own.page import CSS as OWN_CSS
 from cnnviz.app.own.page import build, tab_labels
 from cnnviz.app.page import CSS, head
-from cnnviz.image_folder import ImageSet, load_image_folder
-from cnnviz.user_model import UserModel, user_model
+from cnnviz.data.image_folder import ImageSet, load_image_folder
+from cnnviz.models.user_model import UserModel, user_model
 
 
 def launch(
@@ -36,15 +36,15 @@ def launch(
 
     Parameters
     ----------
-    model : torch.nn.Module or cnnviz.user_model.UserModel
+    model : torch.nn.Module or cnnviz.models.user_model.UserModel
         A classifier ``(N, C, H, W) -> (N, K)`` scores, checked as
-        :func:`cnnviz.user_model.user_model` checks it (one dry run), or one already
-        loaded (:func:`cnnviz.user_model.load_user_model`). The app serves a copy of a
+        :func:`cnnviz.models.user_model.user_model` checks it (one dry run), or one already
+        loaded (:func:`cnnviz.models.user_model.load_user_model`). The app serves a copy of a
         module, in eval mode: yours keeps its mode (training goes on as before) and its
         weights as they were; training it further does not change what the app shows.
     images : path or ImageSet, optional
         A folder of pictures (one subfolder per class, named as a class, if you like),
-        resized to the model's input (:func:`cnnviz.image_folder.load_image_folder`).
+        resized to the model's input (:func:`cnnviz.data.image_folder.load_image_folder`).
     class_names, bounds, input_shape : optional
         The model's class names (one per score), input range ``(black, white)`` and
         ``(C, H, W)``; by default the model's own attributes, else digits, ``(0, 1)``
@@ -73,7 +73,7 @@ def launch(
     >>> launch(net, input_shape=(3, 8, 8), class_names=["cat", "dog", "car"])
     Traceback (most recent call last):
     ...
-    cnnviz.user_model.ModelLoadError: ...
+    cnnviz.models.user_model.ModelLoadError: ...
     """
     given = any(option is not None for option in (class_names, bounds, input_shape))
     if not isinstance(model, UserModel) or given:

@@ -1,7 +1,7 @@
 """MNIST for a server that starts without it (a Space): fetched in the background.
 
 At start, :func:`start` downloads the four MNIST files with the library's checksummed,
-atomic download (:func:`cnnviz.data.download_mnist`) into the first folder the library
+atomic download (:func:`cnnviz.data.mnist.download_mnist`) into the first folder the library
 searches, in a background thread; the app serves the bundled sample meanwhile. When the
 files are there and read, the test digits and the training data switch to them
 (``on_done`` of :func:`start` clears the app's caches). Offline, the sample stays; the
@@ -18,9 +18,9 @@ import os
 import threading
 from collections.abc import Callable
 
-from cnnviz.data import MNIST_MIRRORS, DatasetNotFoundError, load_raw, search_roots
-from cnnviz.digits import load_test_digits
-from cnnviz.idx import IDXError
+from cnnviz.data.idx import IDXError
+from cnnviz.data.mnist import MNIST_MIRRORS, DatasetNotFoundError, load_raw, search_roots
+from cnnviz.data.sample_digits import load_test_digits
 
 MIRRORS_ENV = "CNNVIZ_MNIST_MIRRORS"
 FETCHING, READY, OFFLINE = "fetching", "ready", "offline"

@@ -20,7 +20,8 @@ from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
 from cnnviz import plots
-from cnnviz.data import to_pixel_space
+from cnnviz.core.classifier import to_pixels
+from cnnviz.models.cnn import CNN
 
 SCALE = 8  # 28 px -> 224 px on screen
 FONT = ImageFont.load_default(size=13)
@@ -41,7 +42,7 @@ def digit_image(x: torch.Tensor, height: int = 28 * SCALE, ink: bool = False) ->
 
     White on black as MNIST stores it, or with ``ink`` black on white as drawn.
     """
-    pixels = to_pixel_space(x.detach().reshape(28, 28)).clamp(0, 1).numpy()
+    pixels = to_pixels(x.detach().reshape(28, 28), CNN.input_bounds).clamp(0, 1).numpy()
     return upscale(np.repeat((1.0 - pixels if ink else pixels)[:, :, None], 3, axis=2), height)
 
 

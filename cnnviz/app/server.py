@@ -11,10 +11,10 @@ import gradio as gr
 import torch
 from starlette.staticfiles import StaticFiles
 
-from cnnviz.app import events, handlers, lab_site, live_training, mnist_fetch, tabs, words
+from cnnviz.app import events, handlers, lab_site, mnist_fetch, tabs, train_handlers, words
 from cnnviz.app.page import CSS, INTRO, TITLE, head
-from cnnviz.conv1_pool import compile_kernels
-from cnnviz.runtime import retain_freed_memory
+from cnnviz.core.runtime import retain_freed_memory
+from cnnviz.fast.conv1_pool import compile_kernels
 
 log = logging.getLogger("cnnviz.app")
 MAX_QUEUE = 64
@@ -87,9 +87,9 @@ def prepare(*, lab: bool = False) -> gr.Blocks:
     retain_freed_memory()
     for name in handlers.MODELS:
         handlers.model(name)
-    threading.Thread(target=live_training.warm_up, name="cnnviz-warm-up", daemon=True).start()
+    threading.Thread(target=train_handlers.warm_up, name="cnnviz-warm-up", daemon=True).start()
     threading.Thread(target=compile_kernels, name="cnnviz-kernels", daemon=True).start()
-    mnist_fetch.start(on_done=live_training.live_data.cache_clear)
+    mnist_fetch.start(on_done=train_handlers.live_data.cache_clear)
     app = build(lab=lab).queue(max_size=MAX_QUEUE)
     gc.collect()
     gc.freeze()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from cnnviz.app import handlers, lab_site, live_training, neurons
+from cnnviz.app import handlers, inside_handlers, lab_site, train_handlers
 from cnnviz.app.components import (
     attack_panel,
     explained,
@@ -187,7 +187,9 @@ def neuron_panel(*, lab: bool = False) -> NeuronPanel:
     unit_figure = inline_picture("Its computation", "unit-figure")
     with gr.Row():
         toggles = gr.CheckboxGroup(
-            list(neurons.TOGGLES), value=neurons.DEFAULT_TOGGLES, label="Regularisers"
+            list(inside_handlers.TOGGLES),
+            value=inside_handlers.DEFAULT_TOGGLES,
+            label="Regularisers",
         )
         look = gr.Button("What does this channel look for?", elem_id="channel-look")
     examples = gallery(
@@ -270,7 +272,9 @@ def classes_tab() -> ClassesTab:
         )
         with gr.Row():
             toggles = gr.CheckboxGroup(
-                list(neurons.TOGGLES), value=neurons.DEFAULT_TOGGLES, label="Regularisers"
+                list(inside_handlers.TOGGLES),
+                value=inside_handlers.DEFAULT_TOGGLES,
+                label="Regularisers",
             )
             grow_readable = gr.Button("Grow readable images", elem_id="grow-readable")
         readable_status = gr.Markdown(elem_id="readable-status")
@@ -381,11 +385,16 @@ def train_tab() -> TrainTab:
         explained("train")
         with gr.Row():
             recipe = gr.Radio(
-                list(live_training.RECIPES), value="fast", label="Recipe", elem_id="train-recipe"
+                list(train_handlers.RECIPES), value="fast", label="Recipe", elem_id="train-recipe"
             )
             batchnorm = gr.Checkbox(value=True, label="Batch norm")
             epochs = slider(
-                1, live_training.MAX_EPOCHS, value=1, step=1, label="Epochs", elem_id="train-epochs"
+                1,
+                train_handlers.MAX_EPOCHS,
+                value=1,
+                step=1,
+                label="Epochs",
+                elem_id="train-epochs",
             )
             lr = lenient(
                 gr.Number(

@@ -1,6 +1,6 @@
 """One unit's computation as HTML: the app's view of a click, built in about a millisecond.
 
-The gallery draws the same terms with :func:`cnnviz.neuron_plots.plot_unit_computation`
+The gallery draws the same terms with :func:`cnnviz.plots.neuron.plot_unit_computation`
 (matplotlib), for the report's CNN. A click in the app cannot wait for that figure (about
 0.2 s to lay out and render on the 2-core CPU), so the app writes the terms (of any model's
 conv or linear unit) as small HTML tables and bars that the browser lays out itself. No
@@ -17,10 +17,10 @@ import torch
 from PIL import Image
 
 from cnnviz.app.pictures import colour, png_data_uri, upscale
-from cnnviz.data import to_pixel_space
-from cnnviz.neuron import UnitComputation
-from cnnviz.neuron_plots import SOURCE_NAMES
+from cnnviz.core.classifier import to_pixels
+from cnnviz.inspect.neuron import UnitComputation
 from cnnviz.plots import DIVERGING
+from cnnviz.plots.neuron import SOURCE_NAMES
 
 UP, DOWN = "#b2182b", "#2166ac"  # the diverging map's ends: pushes up (red), down (blue)
 BAR_PX = 90  # the longest bar of a side
@@ -79,7 +79,7 @@ def input_picture(image: torch.Tensor, bounds=REPORT_BOUNDS, height: int = 0) ->
     >>> input_picture(torch.zeros(3, 4, 4), (0.0, 1.0), height=8).shape
     (8, 8, 3)
     """
-    pixels = to_pixel_space(image.detach().cpu().float(), bounds).clamp(0, 1).numpy()
+    pixels = to_pixels(image.detach().cpu().float(), bounds).clamp(0, 1).numpy()
     rgb = np.repeat(pixels[0][:, :, None], 3, axis=2) if len(pixels) == 1 else pixels[:3]
     rgb = rgb if len(pixels) == 1 else rgb.transpose(1, 2, 0)
     return upscale(rgb, height or rgb.shape[0])
@@ -180,7 +180,7 @@ def unit_html(
     Parameters
     ----------
     terms
-        From :func:`cnnviz.neuron.unit_computation` (any model's Conv2d or Linear unit).
+        From :func:`cnnviz.inspect.neuron.unit_computation` (any model's Conv2d or Linear unit).
     image
         The ``(C, H, W)`` image it was computed on, in model space (the report's digit
         ``(1, 28, 28)`` in [-1, 1]).
@@ -203,7 +203,7 @@ def unit_html(
     Examples
     --------
     >>> from cnnviz import load_test_digits, pretrained
-    >>> from cnnviz.neuron import unit_computation
+    >>> from cnnviz.inspect.neuron import unit_computation
     >>> seven = load_test_digits().x[0]
     >>> view = unit_html(unit_computation(pretrained(), seven, "conv2", 5, (7, 6)), seven)
     >>> view.count("<table>"), view.count("pool1 channel"), "forward pass" in view

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnviz.drawing import INK_THRESHOLD, ink_map, prepare_drawing
+from cnnviz.data.drawing import INK_THRESHOLD, ink_map, prepare_drawing
 
 #: The documentation built in a checkout (``make docs``); the app serves it at ``/docs/``.
 BUILT_DOCS = Path(__file__).resolve().parents[2] / "docs" / "_build" / "html"

@@ -13,8 +13,8 @@ import importlib.util
 import sys
 import time
 
-from cnnviz.image_folder import load_image_folder
-from cnnviz.user_model import ModelLoadError, UserModel, load_user_model
+from cnnviz.data.image_folder import load_image_folder
+from cnnviz.models.user_model import ModelLoadError, UserModel, load_user_model
 from cnnviz.web.export import WebModel, classifier_model, default_graph_cache
 from cnnviz.web.runtime import RuntimeUnavailableError
 from cnnviz.web.site import export_site
@@ -28,7 +28,8 @@ def teacher_model(user: UserModel) -> WebModel:
 
     Examples
     --------
-    >>> spec = teacher_model(load_user_model("cnnviz.model:CNN", class_names=list("abcdefghij")))
+    >>> loaded = load_user_model("cnnviz.models.cnn:CNN", class_names=list("abcdefghij"))
+    >>> spec = teacher_model(loaded)
     >>> spec.id, spec.kind, spec.classes[:3], spec.outputs
     ('cnn', 'classifier', ('a', 'b', 'c'), ('conv1', 'conv2'))
     """

@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 from cnnviz import __version__
-from cnnviz.data import default_cache_dir
-from cnnviz.model import CNN
+from cnnviz.data.mnist import default_cache_dir
+from cnnviz.models.cnn import CNN
 from cnnviz.web.graphs import (
     FORWARD_INPUTS,
     GRADIENT_INPUTS,
@@ -108,7 +108,7 @@ REPORT_OUTPUTS = (
 def report_cnn_model(
     id: str, model: CNN, *, label: str, description: str, history: Path | None = None
 ) -> WebModel:
-    """The :class:`~cnnviz.web.export.WebModel` of a report CNN (``*_bn`` outputs if it has BN).
+    """The :class:`WebModel` of a report CNN (``*_bn`` outputs if it has BN).
 
     Examples
     --------
@@ -139,7 +139,7 @@ def classifier_model(
     label: str,
     description: str,
 ) -> WebModel:
-    """A :class:`~cnnviz.web.export.WebModel` of any classifier: logits and its convs' outputs.
+    """A :class:`WebModel` of any classifier: logits and its convs' outputs.
 
     Examples
     --------

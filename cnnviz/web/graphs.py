@@ -39,7 +39,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from cnnviz.classifier import class_scores
+from cnnviz.core.classifier import class_scores
 
 OPSET = 18
 #: Prefix of the initializer names in both graphs: ``model.`` + state-dict name.
@@ -164,7 +164,7 @@ class ForwardGraph(nn.Module):
 
     Examples
     --------
-    >>> from cnnviz.model import CNN
+    >>> from cnnviz.models.cnn import CNN
     >>> graph = ForwardGraph(CNN().eval(), ["conv1", "pool2"])
     >>> [tuple(t.shape) for t in graph(torch.zeros(2, 1, 28, 28))]
     [(2, 10), (2, 32, 28, 28), (2, 32, 7, 7)]
@@ -226,7 +226,7 @@ class GradientGraph(nn.Module):
 
     Examples
     --------
-    >>> from cnnviz.model import CNN
+    >>> from cnnviz.models.cnn import CNN
     >>> model = CNN(batchnorm=True).eval()
     >>> graph = GradientGraph.trace(model, (1, 28, 28), classes=10)
     >>> x = torch.rand(3, 1, 28, 28) * 2 - 1

@@ -18,8 +18,8 @@ import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnviz.data import default_cache_dir
-from cnnviz.download import fetch_to_file
+from cnnviz.data.download import fetch_to_file
+from cnnviz.data.mnist import default_cache_dir
 
 #: The pinned release of the npm package ``onnxruntime-web``.
 ORT_VERSION = "1.30.0"
@@ -204,7 +204,7 @@ class VendoredRuntime:
 def vendor_runtime(folder: Path, *, tarball: Path | None = None, **fetch) -> VendoredRuntime:
     """Copy the wasm backend's files out of the tarball into ``folder``.
 
-    The files are :data:`~cnnviz.web.runtime.ORT_FILES`.
+    The files are :data:`ORT_FILES`.
 
     Parameters
     ----------

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from cnnviz import __version__
-from cnnviz.checkpoint import history_path, pretrained, pretrained_metadata, pretrained_path
-from cnnviz.digits import SAMPLE_PATH
-from cnnviz.image_folder import ImageSet
+from cnnviz.data.image_folder import ImageSet
+from cnnviz.data.sample_digits import SAMPLE_PATH
+from cnnviz.models.checkpoint import history_path, pretrained, pretrained_metadata, pretrained_path
 from cnnviz.web.export import ExportedModel, WebModel, export_model, report_cnn_model
 from cnnviz.web.runtime import ORT_VERSION, VendoredRuntime, vendor_runtime
 
@@ -159,7 +159,7 @@ def gzip_size(path: Path) -> int:
 
 @dataclass(frozen=True)
 class SiteResult:
-    """What :func:`~cnnviz.web.site.export_site` wrote.
+    """What :func:`export_site` wrote.
 
     Attributes
     ----------

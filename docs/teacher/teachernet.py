@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import cnnviz
-from cnnviz.data import Splits
+from cnnviz.data.mnist import Splits
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 CLASSES = ("cat", "dog", "car", "ship", "tree")

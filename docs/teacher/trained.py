@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 import teachernet
-from cnnviz.data import default_cache_dir
+from cnnviz.data.mnist import default_cache_dir
 
 SOURCE = Path(teachernet.__file__)
 

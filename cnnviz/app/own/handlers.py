@@ -1,6 +1,6 @@
 """What the page on a teacher's model calls: plain functions from UI values to UI values.
 
-No gradio here (tested directly). The model is a :class:`cnnviz.user_model.UserModel`
+No gradio here (tested directly). The model is a :class:`cnnviz.models.user_model.UserModel`
 (``spec``): its ``input_shape`` ``(C, H, W)``, ``bounds`` (black, white) and ``classes``
 are used everywhere. The page's current image is ``image``: a float32 array
 ``(1, C, H, W)`` in the model's input space, or ``None`` before one is drawn or picked.
@@ -20,13 +20,16 @@ from torch.nn import functional as F
 from cnnviz.app.handlers import MAX_ATTACK_STEPS, perturbation_image
 from cnnviz.app.inputs import InputError, number, sketch_input
 from cnnviz.app.pictures import labelled_maps, upscale, with_colour_bar
-from cnnviz.attacks import AttackResult, class_visualisation, get_attack, targeted_attack
-from cnnviz.classifier import class_scores, from_pixels, to_pixels
-from cnnviz.drawing import DrawingError
-from cnnviz.image_folder import ImageSet, picture_to_input
-from cnnviz.occlusion_maps import occlusion
-from cnnviz.saliency_maps import saliency
-from cnnviz.user_model import UserModel
+from cnnviz.attacks.registry import get_attack
+from cnnviz.attacks.result import AttackResult
+from cnnviz.attacks.targeted import targeted_attack
+from cnnviz.core.classifier import class_scores, from_pixels, to_pixels
+from cnnviz.data.drawing import DrawingError
+from cnnviz.data.image_folder import ImageSet, picture_to_input
+from cnnviz.inspect.occlusion import occlusion
+from cnnviz.inspect.saliency import saliency
+from cnnviz.models.user_model import UserModel
+from cnnviz.visualise.class_images import class_visualisation
 
 PICTURE_HEIGHT = 224  # px on screen for a model-space picture
 ALL = "all"
@@ -41,7 +44,7 @@ def no_image_hint(spec: UserModel) -> str:
     Examples
     --------
     >>> from torch import nn
-    >>> from cnnviz.user_model import user_model
+    >>> from cnnviz.models.user_model import user_model
     >>> net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 2))
     >>> no_image_hint(user_model(net, input_shape=(3, 4, 4)))
     'Pick one of the pictures, upload one or take one with the webcam.'
@@ -58,7 +61,7 @@ def occlusion_defaults(spec: UserModel) -> tuple[int, int, int]:
     Examples
     --------
     >>> from torch import nn
-    >>> from cnnviz.user_model import user_model
+    >>> from cnnviz.models.user_model import user_model
     >>> net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 2))
     >>> occlusion_defaults(user_model(net, input_shape=(3, 32, 32)))
     (16, 6, 3)
@@ -74,7 +77,7 @@ def model_input(spec: UserModel, image) -> torch.Tensor | None:
     Examples
     --------
     >>> from torch import nn
-    >>> from cnnviz.user_model import user_model
+    >>> from cnnviz.models.user_model import user_model
     >>> spec = user_model(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), input_shape=(1, 2, 2))
     >>> model_input(spec, np.zeros((1, 1, 2, 2), np.float32)).shape
     torch.Size([1, 1, 2, 2])
@@ -95,7 +98,7 @@ def model_input(spec: UserModel, image) -> torch.Tensor | None:
 
 
 def from_sketch(spec: UserModel, sketch) -> np.ndarray | None:
-    """A sketchpad drawing prepared as MNIST digits are (:mod:`cnnviz.drawing`), in the
+    """A sketchpad drawing prepared as MNIST digits are (:mod:`cnnviz.data.drawing`), in the
     model's bounds, or ``None`` when empty; an unreadable drawing raises
     :class:`~cnnviz.app.inputs.InputError`."""
     try:
@@ -107,7 +110,7 @@ def from_sketch(spec: UserModel, sketch) -> np.ndarray | None:
 
 def from_picture(spec: UserModel, picture) -> np.ndarray | None:
     """An uploaded picture or webcam frame (``uint8`` array), resized to the model's input
-    (:func:`cnnviz.image_folder.picture_to_input`); ``None`` for none."""
+    (:func:`cnnviz.data.image_folder.picture_to_input`); ``None`` for none."""
     if picture is None:
         return None
     shape, bounds = spec.input_shape, spec.bounds
@@ -126,7 +129,7 @@ def folder_truth(spec: UserModel, images: ImageSet, index) -> str:
     Examples
     --------
     >>> from torch import nn
-    >>> from cnnviz.user_model import user_model
+    >>> from cnnviz.models.user_model import user_model
     >>> spec = user_model(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), input_shape=(1, 2, 2),
     ...                   class_names=["cat", "dog"])
     >>> pictures = ImageSet(torch.zeros(2, 1, 2, 2), ("dog/a.png", "b.png"), (1, None))
@@ -159,7 +162,7 @@ def folder_gallery(spec: UserModel, images: ImageSet) -> list[tuple[np.ndarray, 
     Examples
     --------
     >>> from torch import nn
-    >>> from cnnviz.user_model import user_model
+    >>> from cnnviz.models.user_model import user_model
     >>> spec = user_model(nn.Sequential(nn.Flatten(), nn.Linear(12, 2)), input_shape=(3, 2, 2))
     >>> pictures = ImageSet(torch.zeros(2, 3, 2, 2), ("car/car-007.png", "b.jpg"), (0, None))
     >>> [caption for _, caption in folder_gallery(spec, pictures)]
@@ -186,7 +189,7 @@ def returns_log_probabilities(spec: UserModel, x: torch.Tensor) -> bool:
     Examples
     --------
     >>> from torch import nn
-    >>> from cnnviz.user_model import user_model
+    >>> from cnnviz.models.user_model import user_model
     >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.LogSoftmax(dim=1))
     >>> returns_log_probabilities(user_model(net, input_shape=(1, 2, 2)), torch.ones(1, 1, 2, 2))
     True
@@ -243,7 +246,7 @@ def class_choices(spec: UserModel) -> list[tuple[str, str]]:
     Examples
     --------
     >>> from torch import nn
-    >>> from cnnviz.user_model import user_model
+    >>> from cnnviz.models.user_model import user_model
     >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
     >>> class_choices(user_model(net, input_shape=(1, 2, 2), class_names=["cat", "dog"]))
     [('all', 'all'), ('cat', '0'), ('dog', '1')]

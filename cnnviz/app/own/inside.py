@@ -13,7 +13,7 @@ from cnnviz.app.components import endpoint, gallery, slider
 from cnnviz.app.own import inside_handlers as handlers
 
 if TYPE_CHECKING:
-    from cnnviz.user_model import UserModel
+    from cnnviz.models.user_model import UserModel
 
 #: The tab's styles, for the page's ``css`` after :data:`cnnviz.app.page.CSS`: on a phone,
 #: galleries of 4 columns within the box (8 would hang off its edge). A map's or a filter's
@@ -164,7 +164,7 @@ def inside_tab(spec: UserModel, image: gr.State) -> None:
     Parameters
     ----------
     spec
-        The teacher's model (:class:`~cnnviz.user_model.UserModel`).
+        The teacher's model (:class:`~cnnviz.models.user_model.UserModel`).
     image
         The page's state: numpy ``float32 (1, C, H, W)`` in the model's space, or ``None``;
         every output refreshes when it changes. A model without feature maps (no

@@ -1,11 +1,11 @@
 """The Inside tab on a teacher's model: feature maps, a unit's computation, filters, and what
 a channel looks for (no gradio).
 
-Every handler takes the :class:`~cnnviz.user_model.UserModel` and the page's image (numpy
+Every handler takes the :class:`~cnnviz.models.user_model.UserModel` and the page's image (numpy
 ``float32 (1, C, H, W)`` in the model's space, or ``None`` before there is one) and returns
 UI values: pictures are ``uint8 (H, W, 3)`` arrays, galleries lists of ``(picture,
 caption)``, notes Markdown or HTML. Layers are listed from the model itself
-(:func:`cnnviz.layers.feature_layers`, :func:`cnnviz.neuron.unit_layers`).
+(:func:`cnnviz.inspect.layers.feature_layers`, :func:`cnnviz.inspect.neuron.unit_layers`).
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from cnnviz.app.inputs import InputError, number
 from cnnviz.app.own.handlers import counted, model_input, no_image_hint
 from cnnviz.app.pictures import colour, feature_map_picture, kernel_picture, upscale
 from cnnviz.app.unit_view import input_picture, unit_html
-from cnnviz.feature_vis import READABLE, visualise
-from cnnviz.layers import NoFeatureMaps, activations, conv_filters, feature_layers
-from cnnviz.neuron import unit_computation, unit_layers
+from cnnviz.inspect.layers import NoFeatureMaps, activations, conv_filters, feature_layers
+from cnnviz.inspect.neuron import unit_computation, unit_layers
+from cnnviz.visualise.features import READABLE, visualise
 
 if TYPE_CHECKING:
-    from cnnviz.user_model import UserModel
+    from cnnviz.models.user_model import UserModel
 
 #: Feature maps and filters shown of one layer (the first ones; a layer may have hundreds).
 MAX_MAPS = 64
@@ -47,7 +47,7 @@ def first_hint(spec: UserModel) -> str:
     Examples
     --------
     >>> from torch import nn
-    >>> from cnnviz.user_model import user_model
+    >>> from cnnviz.models.user_model import user_model
     >>> net = nn.Sequential(nn.Conv2d(3, 2, 3), nn.Flatten(), nn.Linear(8, 2))
     >>> first_hint(user_model(net, input_shape=(3, 4, 4)))
     'No image yet. Pick one of the pictures, upload one or take one with the webcam (Look tab).'
@@ -71,7 +71,7 @@ def layer_choices(spec: UserModel) -> list[tuple[str, str]]:
     Examples
     --------
     >>> from torch import nn
-    >>> from cnnviz.user_model import user_model
+    >>> from cnnviz.models.user_model import user_model
     >>> net = nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 2))
     >>> layer_choices(user_model(net, input_shape=(3, 4, 4)))
     [('0 (Conv2d): 2 maps of 2x2', '0'), ('1 (ReLU): 2 maps of 2x2', '1')]
@@ -98,7 +98,7 @@ def channel_count(spec: UserModel, layer: str) -> int:
     Examples
     --------
     >>> from torch import nn
-    >>> from cnnviz.user_model import user_model
+    >>> from cnnviz.models.user_model import user_model
     >>> spec = user_model(nn.Sequential(nn.Conv2d(1, 6, 3), nn.Flatten(), nn.LazyLinear(2)))
     >>> channel_count(spec, "0")
     6
@@ -121,7 +121,7 @@ def unit_layer_of(spec: UserModel, layer: str) -> str | None:
     Examples
     --------
     >>> from torch import nn
-    >>> from cnnviz.user_model import user_model
+    >>> from cnnviz.models.user_model import user_model
     >>> net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
     ...                     nn.Flatten(), nn.Linear(8, 2))
     >>> spec = user_model(net, input_shape=(1, 4, 4))
@@ -272,7 +272,7 @@ def linear_unit_choices(spec: UserModel, layer: str) -> list[tuple[str, int]]:
     Examples
     --------
     >>> from torch import nn
-    >>> from cnnviz.user_model import user_model
+    >>> from cnnviz.models.user_model import user_model
     >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     >>> spec = user_model(net, input_shape=(1, 2, 2), class_names=["cat", "dog"])
     >>> linear_unit_choices(spec, "1"), linear_unit_choices(spec, "3")
@@ -394,7 +394,7 @@ def mostly_flat(image: torch.Tensor, bounds: tuple[float, float]) -> bool:
 def what_channel_looks_for(spec: UserModel, layer: str, channel, steps):
     """An image grown from noise to excite the channel's mean activation, and a note.
 
-    Uses :func:`cnnviz.feature_vis.visualise` with the readable regularisers and the
+    Uses :func:`cnnviz.visualise.features.visualise` with the readable regularisers and the
     model's bounds and input shape; ``steps`` is bounded by :data:`MAX_STEPS`.
     """
     channel = _channel(spec, layer, channel)

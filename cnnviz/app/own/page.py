@@ -31,8 +31,8 @@ from cnnviz.app.own import handlers
 from cnnviz.app.own.inside import inside_tab
 from cnnviz.app.pictures import inline_img
 from cnnviz.app.tabs import TABS
-from cnnviz.image_folder import ImageSet
-from cnnviz.user_model import UserModel
+from cnnviz.data.image_folder import ImageSet
+from cnnviz.models.user_model import UserModel
 
 #: The page's own style, after the report app's: the teacher's pictures fit their box
 #: (six columns hung off its edge on a laptop), three on a phone; captions under them.
@@ -346,7 +346,7 @@ def build(spec: UserModel, images: ImageSet | None = None) -> gr.Blocks:
     Examples
     --------
     >>> from torch import nn
-    >>> from cnnviz.user_model import user_model
+    >>> from cnnviz.models.user_model import user_model
     >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
     >>> app = build(user_model(net, input_shape=(3, 8, 8), class_names=["cat", "dog"]))
     >>> events = app.config["dependencies"]

@@ -1,4 +1,4 @@
-// Occlusion as cnnviz.occlusion_maps.occlusion defines it: a patch filled with mid-grey (the
+// Occlusion as cnnviz.inspect.occlusion.occlusion defines it: a patch filled with mid-grey (the
 // middle of the input bounds) slid with Captum's window placement (corners 0, s, 2s, ...,
 // ceil((size - patch) / s) + 1 per axis, the last one may hang over the edge); the map is the
 // probability of the target class with the patch at each window; all windows in ONE batched run.

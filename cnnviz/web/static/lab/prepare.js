@@ -1,5 +1,5 @@
 // MNIST-style preparation of a drawing, the same steps and numbers as Python's
-// cnnviz.prepare_drawing (cnnviz/drawing.py): ink map, threshold, crop to the ink, resize
+// cnnviz.prepare_drawing (cnnviz/data/drawing.py): ink map, threshold, crop to the ink, resize
 // of the longer side to 20 px (torch's bilinear interpolation with antialias, i.e. PIL's
 // triangle filter), placement in 28 x 28 by the centre of mass, then [0, 1] pixels.
 

@@ -1,4 +1,4 @@
-// Saliency as cnnviz.saliency_maps.saliency defines it: |d logit[target] / d x| (pre-softmax
+// Saliency as cnnviz.inspect.saliency.saliency defines it: |d logit[target] / d x| (pre-softmax
 // score, eval mode), through the exported gradient graph (logit_weights = onehot, lse = 0).
 
 export async function saliencyMap(lab, x, target) {

@@ -1,5 +1,5 @@
 // The inside of one neuron of the report's CNN: every term of one unit's value.
-// A port of cnnviz.neuron.unit_computation: the input window (zero where it hangs over
+// A port of cnnviz.inspect.neuron.unit_computation: the input window (zero where it hangs over
 // the border), the weights, their products, the bias, the total beside the forward
 // pass's own value, batch norm with its running statistics, ReLU and what 2x2 max
 // pooling kept. Pure: it reads parameters through `param(name)` and the forward

@@ -1,0 +1,190 @@
+"""Adversarial lab (R12-R14 and beyond): one family of attacks for any classifier.
+
+Every attack has the same shape, as torchattacks' and Foolbox's do::
+
+    result = attack(model, images, labels, *, eps=..., steps=..., step_size=...,
+                    targets=None, bounds=None, seed=0, callback=None, ...)
+
+* ``model`` is any classifier (:mod:`cnnviz.core.classifier`): ``(N, C, H, W)`` images to
+  ``(N, K)`` scores. It runs in eval mode (its mode is restored afterwards); its
+  weights are never changed and no parameter gradient is accumulated.
+* ``images`` are in the model's input range ``bounds`` (default: the model's own,
+  ``(-1, 1)`` for the report's CNN, else ``(0, 1)``), and every adversarial image is
+  clipped to it (only :data:`~cnnviz.report.presets.REPORT_NOISE_ATTACK`, which
+  re-creates the report's unclipped noise, is not).
+* ``labels`` are the true classes; ``targets`` (where an attack takes them) the classes
+  to reach. Target-only attacks (:func:`targeted_attack`, :func:`class_visualisation`,
+  :func:`noise_attack`) take ``targets`` in that place.
+* Budgets and steps are in **pixel units** of ``[0, 1]`` images, whatever the bounds:
+  ``eps=0.3`` is the usual MNIST budget, ``8 / 255`` the usual CIFAR one. A plain
+  gradient step ``step_size * gradient`` is taken with respect to pixel intensities,
+  and closeness terms weigh mean squared changes in pixel units.
+* Each returns an :class:`AttackResult` (:func:`noise_attack` a :class:`NoiseTransfer`
+  that holds one): adversarial images, success flags, steps taken and the per-step
+  history the plots need. The long attacks take a ``callback(step, images,
+  probabilities)`` that can show progress and stop them.
+* Random starts come from a seeded CPU generator moved to the images' device, so results
+  are the same on every device.
+
+:data:`ATTACKS` names the attacks on given images (:func:`get_attack`);
+:func:`accuracy_under_attack` and :func:`robustness_curves` measure a model with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from cnnviz.core.classifier import (
+    Bounds,
+    as_targets,
+    class_scores,
+    pixel_scale,
+)
+from cnnviz.fast import cnn_gradient
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    """Outcome of an attack on a batch of ``N`` images.
+
+    Attributes
+    ----------
+    images
+        ``(N, C, H, W)`` adversarial images, model input space, within ``bounds``.
+    originals
+        ``(N, C, H, W)`` images the attack started from (the start noise for
+        :func:`class_visualisation`).
+    labels
+        ``(N,)`` true classes, or ``None`` (target-only attacks).
+    targets
+        ``(N,)`` classes the attack pushed towards, or ``None`` (untargeted).
+    success
+        ``(N,)`` bool: untargeted, the prediction differs from the label; targeted with
+        a budget, the prediction is the target; gradient ascent, the target's
+        probability reached the threshold.
+    steps
+        ``(N,)`` int64 steps each sample took.
+    logit_history, probability_history
+        ``(T, N)`` score (logit) and probability of each sample's attacked class (the
+        target, else the label) before each step ``t < T`` and after the last; entries
+        after a sample stopped repeat its final value (the report's "cost" curves).
+    predictions
+        ``(N,)`` class the model reads in ``images``.
+    bounds
+        The model's input range ``(low, high)`` the attack used.
+
+    Examples
+    --------
+    Every attack returns one; PGD on the bundled network, two test-like blank digits:
+
+    >>> import cnnviz
+    >>> model = cnnviz.pretrained()
+    >>> result = cnnviz.pgd(model, -torch.ones(2, 1, 28, 28), [1, 7], eps=0.3, steps=5)
+    >>> result.images.shape, result.logit_history.shape, result.success.dtype
+    (torch.Size([2, 1, 28, 28]), torch.Size([6, 2]), torch.bool)
+    >>> float(result.perturbation.abs().max()) <= 0.3 + 1e-6  # pixel units
+    True
+    """
+
+    images: torch.Tensor
+    originals: torch.Tensor
+    labels: torch.Tensor | None
+    targets: torch.Tensor | None
+    success: torch.Tensor
+    steps: torch.Tensor
+    logit_history: torch.Tensor
+    probability_history: torch.Tensor
+    predictions: torch.Tensor
+    bounds: Bounds
+
+    @property
+    def probabilities(self) -> torch.Tensor:
+        """``(N,)`` final probability of each sample's attacked class."""
+        return self.probability_history[-1]
+
+    @property
+    def perturbation(self) -> torch.Tensor:
+        """``(N, C, H, W)`` change ``images - originals`` in pixel units of [0, 1] images."""
+        return (self.images - self.originals) / pixel_scale(self.bounds)
+
+    def perturbation_size(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample ``(linf, l2)`` size of :attr:`perturbation`, ``(N,)`` each, pixel units.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from torch import nn
+        >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+        >>> from cnnviz.attacks.fgsm import fgsm
+        >>> result = fgsm(net, torch.full((2, 1, 2, 2), 0.5), [0, 1], eps=0.1, bounds=(0, 1))
+        >>> [round(float(v), 3) for v in result.perturbation_size()[0]]
+        [0.1, 0.1]
+        """
+        pixels = self.perturbation.detach().flatten(1)
+        return pixels.abs().amax(1), pixels.norm(dim=1)
+
+
+def _goal(
+    labels: int | Sequence[int] | torch.Tensor | None,
+    targets: int | Sequence[int] | torch.Tensor | None,
+    images: torch.Tensor,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """``(labels, targets)`` as ``(N,)`` int64 on the images' device (``None`` stays)."""
+    if labels is None and targets is None:
+        raise ValueError("need the true labels (untargeted) or targets (targeted)")
+    return (
+        as_targets(labels, images) if labels is not None else None,
+        as_targets(targets, images) if targets is not None else None,
+    )
+
+
+def _loss_gradient(
+    model: nn.Module, images: torch.Tensor, goal: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Detached scores ``(N, K)`` and d/d``images`` of the summed cross-entropy towards ``goal``.
+
+    Only the input's gradient is asked of autograd, so no weight gradient is formed; the
+    report's CNN in eval mode skips autograd (:mod:`cnnviz.fast.cnn_gradient`, same numbers).
+    """
+    if cnn_gradient.supports(model, images):
+        return cnn_gradient.cnn_loss_gradient(model, images.detach(), goal)
+    candidate = images.detach().requires_grad_(True)
+    with torch.enable_grad():
+        scores = class_scores(model, candidate)
+        loss = F.cross_entropy(scores, goal, reduction="sum")
+        (gradient,) = torch.autograd.grad(loss, candidate)
+    return scores.detach(), gradient
+
+
+@torch.no_grad()
+def _scores(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Class scores without a graph (the report's CNN on :mod:`cnnviz.fast.cnn_gradient`'s path)."""
+    if cnn_gradient.supports(model, images):
+        return cnn_gradient.cnn_scores(model, images)
+    return class_scores(model, images)
+
+
+def _concatenate(results: Sequence[AttackResult]) -> AttackResult:
+    """One result from the results of consecutive chunks of a batch (same steps each)."""
+
+    def cat(name: str, dim: int = 0) -> torch.Tensor | None:
+        parts = [getattr(result, name) for result in results]
+        return None if parts[0] is None else torch.cat(parts, dim)
+
+    return AttackResult(
+        images=cat("images"),
+        originals=cat("originals"),
+        labels=cat("labels"),
+        targets=cat("targets"),
+        success=cat("success"),
+        steps=cat("steps"),
+        logit_history=cat("logit_history", 1),
+        probability_history=cat("probability_history", 1),
+        predictions=cat("predictions"),
+        bounds=results[0].bounds,
+    )
