@@ -37,7 +37,9 @@ from cnnviz.plots.neuron import (
 )
 from cnnviz.report.presets import REPORT_CLASS_VISUALISATION
 from cnnviz.visualise.class_images import class_visualisation
-from cnnviz.visualise.features import PLAIN, READABLE, top_patches, visualise
+from cnnviz.visualise.features import visualise
+from cnnviz.visualise.patches import top_patches
+from cnnviz.visualise.transforms import PLAIN, READABLE
 
 model = cnnviz.pretrained()  # the batch-norm network
 digits = cnnviz.load_test_digits()
@@ -167,7 +169,7 @@ for channel in channels:
 # Gradient ascent on the channel's mean activation, from the report's N(0, 0.1) noise.
 # Plain ascent (the report's method for classes) against the same ascent where every
 # step sees the image shifted by up to two pixels, turned by up to 10 degrees, scaled by
-# up to 10 % and then blurred a little (:data:`cnnviz.visualise.features.READABLE`).
+# up to 10 % and then blurred a little (:data:`cnnviz.visualise.transforms.READABLE`).
 print(f"start: N(0, 0.1) noise; {READABLE}")
 plain = visualise(model, channels, layer="relu2", regularisers=PLAIN)
 readable = visualise(model, channels, layer="relu2", regularisers=READABLE)

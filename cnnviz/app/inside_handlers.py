@@ -22,7 +22,9 @@ from cnnviz.data.sample_digits import load_test_digits
 from cnnviz.inspect.layers import activations
 from cnnviz.inspect.neuron import UnitComputation, receptive_field, unit_computation
 from cnnviz.models.cnn import MAP_SIZE
-from cnnviz.visualise.features import PLAIN, Regularisers, top_patches, visualise
+from cnnviz.visualise.features import visualise
+from cnnviz.visualise.patches import top_patches
+from cnnviz.visualise.transforms import PLAIN, Regularisers
 
 #: The opened feature map's picture, px (10, 20 or 40 per unit). Larger than the 240 px it
 #: is shown at: Gradio maps a click to picture pixels correctly only for pictures shown
@@ -69,7 +71,7 @@ def _layer(model_name: str, layer: str) -> str:
 
 
 def regularisers(toggles: list[str] | None) -> Regularisers:
-    """The :class:`~cnnviz.visualise.features.Regularisers` of the ticked toggles (none: plain)."""
+    """The :class:`~cnnviz.visualise.transforms.Regularisers` ticked (none: plain ascent)."""
     settings: dict[str, object] = {}
     for name in toggles or []:
         if name not in TOGGLES:

@@ -17,7 +17,7 @@ from cnnviz.core.classifier import (
 )
 from cnnviz.core.hooks import eval_mode
 from cnnviz.core.noise import seeded_noise
-from cnnviz.visualise.class_images import Callback
+from cnnviz.visualise.ascent import Callback
 
 
 def pgd(

@@ -15,7 +15,9 @@ from cnnviz.core.classifier import (
     input_bounds,
     pixel_scale,
 )
-from cnnviz.visualise.class_images import Callback, _ascend
+from cnnviz.visualise.ascent import Callback
+from cnnviz.visualise.class_images import class_ascent
+from cnnviz.visualise.objectives import MeanSquaredChange
 
 
 def targeted_attack(
@@ -74,11 +76,7 @@ def targeted_attack(
     sources = check_images(images).detach()
     bounds = input_bounds(model, bounds)
     weight = beta / pixel_scale(bounds) ** 2
-
-    def penalty(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        return weight * (x - sources[idx]).pow(2).flatten(1).mean(1)
-
-    return _ascend(
+    return class_ascent(
         model,
         sources,
         as_targets(targets, sources),
@@ -86,7 +84,7 @@ def targeted_attack(
         threshold=threshold,
         step_size=step_size,
         steps=steps,
-        penalty=penalty if beta != 0.0 else None,
+        penalty=MeanSquaredChange(sources, weight) if beta != 0.0 else None,
         callback=callback,
     )
 

@@ -16,7 +16,8 @@ from cnnviz.core.classifier import (
     input_bounds,
 )
 from cnnviz.core.hooks import eval_mode
-from cnnviz.visualise.class_images import Callback, _ascend
+from cnnviz.visualise.ascent import Callback
+from cnnviz.visualise.class_images import class_ascent
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def noise_attack(
     images = check_images(images).detach()
     targets = torch.as_tensor(targets, dtype=torch.int64, device=images.device).reshape(-1)
     base = images.expand(len(targets), *images.shape[1:])
-    attack = _ascend(
+    attack = class_ascent(
         model,
         torch.zeros_like(base),
         targets,
@@ -199,8 +200,7 @@ def noise_attack(
         threshold=threshold,
         step_size=step_size,
         steps=steps,
-        perturb=lambda noise, idx: base[idx] + noise,
-        originals=base,
+        base=base,
         clip=clip,
         steps_past_threshold=steps_past_threshold,
         callback=callback,

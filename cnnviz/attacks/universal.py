@@ -20,7 +20,7 @@ from cnnviz.core.classifier import (
     pixel_scale,
 )
 from cnnviz.core.hooks import eval_mode
-from cnnviz.visualise.class_images import _unit_step
+from cnnviz.visualise.steps import unit_steps
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def universal_perturbation(
                 loss = F.cross_entropy(logits, as_targets(int(target), idx))
             (gradient,) = torch.autograd.grad(loss, candidate)
             losses[step] = loss.detach()
-            direction = gradient.sign() if norm == "linf" else _unit_step(gradient)
+            direction = gradient.sign() if norm == "linf" else unit_steps(gradient)
             delta = _project(delta - alpha * direction, radius, norm).detach()
     return UniversalPerturbation(
         perturbation=delta,

@@ -9,7 +9,7 @@ from matplotlib.patches import Rectangle
 
 from cnnviz.inspect.neuron import UnitComputation, receptive_field
 from cnnviz.plots import DIVERGING, network_colour, show_digit
-from cnnviz.visualise.features import TopPatches
+from cnnviz.visualise.patches import TopPatches
 
 #: Figure margins of :func:`plot_unit_computation` (a layout engine costs a click 0.1 s).
 _SPACING = {"left": 0.01, "right": 0.99, "top": 0.93, "bottom": 0.04, "wspace": 0.08}
@@ -190,7 +190,7 @@ def plot_top_patches(found: TopPatches, channels: list[int], count: int = 6) -> 
     Parameters
     ----------
     found
-        From :func:`cnnviz.visualise.features.top_patches`.
+        From :func:`cnnviz.visualise.patches.top_patches`.
     channels
         Channels to show, one row each.
     count
@@ -203,7 +203,7 @@ def plot_top_patches(found: TopPatches, channels: list[int], count: int = 6) -> 
     Examples
     --------
     >>> import cnnviz
-    >>> from cnnviz.visualise.features import top_patches
+    >>> from cnnviz.visualise.patches import top_patches
     >>> found = top_patches(cnnviz.pretrained(), cnnviz.load_test_digits().x[:50], "relu2", count=3)
     >>> len(plot_top_patches(found, [0, 5], count=3).axes)
     6

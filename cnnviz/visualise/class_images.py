@@ -1,4 +1,12 @@
-"""Class model visualisation (R12): grow an image that a class scores highly, by gradient ascent."""
+"""Class model visualisation (R12): grow an image that a class scores highly, by gradient ascent.
+
+:func:`class_ascent` climbs each row's class score on the engine
+(:func:`~cnnviz.visualise.ascent.ascend`) until the class is read with a given probability
+and reports it as an :class:`~cnnviz.attacks.result.AttackResult`;
+:func:`class_visualisation` grows images from noise with it, as
+:func:`~cnnviz.attacks.targeted.targeted_attack` and
+:func:`~cnnviz.attacks.transfer.noise_attack` change digits with it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,6 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from cnnviz.attacks.result import AttackResult
 from cnnviz.core.classifier import (
@@ -20,20 +27,10 @@ from cnnviz.core.classifier import (
 from cnnviz.core.hooks import eval_mode
 from cnnviz.core.noise import seeded_noise
 from cnnviz.models.cnn import CNN
-
-#: ``callback(step, images, probabilities) -> bool | None``: called before each step
-#: (and once after the last) with the step number, the current images ``(N, C, H, W)``
-#: and ``(N,)`` probability of each sample's attacked class (the target, else the true
-#: label). Returning ``False`` stops the attack; what was found so far is returned.
-Callback = Callable[[int, torch.Tensor, torch.Tensor], "bool | None"]
-
-
-#: What the gradient ascent climbs, ``(logits (M, K), targets (M,)) -> (M,)``.
-OBJECTIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "logit": lambda logits, t: logits.gather(1, t[:, None])[:, 0],
-    "log_probability": lambda logits, t: F.log_softmax(logits, 1).gather(1, t[:, None])[:, 0],
-}
-
+from cnnviz.visualise.ascent import Callback, ascend
+from cnnviz.visualise.objectives import ClassScore, MeanSquaredChange
+from cnnviz.visualise.parameterisations import Offset, Pixels
+from cnnviz.visualise.steps import PlainStep, UnitStep
 
 #: Default step cap of :func:`class_visualisation` (the app's default too). With the
 #: default normalised step both shipped models reach p >= 0.99 for every class in at
@@ -46,23 +43,7 @@ CLASS_VISUALISATION_MAX_STEPS = 200
 CLASS_VISUALISATION_STEP = 0.5
 
 
-def _unit_step(
-    gradient: torch.Tensor, images: torch.Tensor | None = None, bounds: Bounds = (-1.0, 1.0)
-) -> torch.Tensor:
-    """``gradient`` ``(M, ...)`` scaled to unit L2 length per sample.
-
-    With ``images`` (what the model saw), components that would push a pixel already at
-    a bound further out are dropped first, so the whole step counts.
-    """
-    if images is not None:
-        low, high = bounds
-        outward = ((images >= high) & (gradient > 0)) | ((images <= low) & (gradient < 0))
-        gradient = gradient.masked_fill(outward, 0.0)
-    norm = gradient.flatten(1).norm(dim=1).clamp_min(1e-12)
-    return gradient / norm.reshape(-1, *([1] * (gradient.ndim - 1)))
-
-
-def _ascend(
+def class_ascent(
     model: nn.Module,
     start: torch.Tensor,
     targets: torch.Tensor,
@@ -72,8 +53,7 @@ def _ascend(
     step_size: float,
     steps: int,
     penalty: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    perturb: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    originals: torch.Tensor | None = None,
+    base: torch.Tensor | None = None,
     objective: str = "logit",
     normalise: bool = False,
     clip: bool = True,
@@ -82,80 +62,74 @@ def _ascend(
 ) -> AttackResult:
     """Ascend ``objective[target] - penalty`` per sample until ``p(target) >= threshold``.
 
-    Works in model space; ``step_size`` is in pixel units (a plain step is
-    ``scale**2 * step_size * gradient`` in model space, a normalised step has L2 length
-    ``scale * step_size``). Each step evaluates only the samples still below the
-    threshold, so finished samples cost nothing. ``perturb(variables, indices)`` gives
-    what the model sees (identity when ``None``); ``penalty(images, indices)`` is
-    subtracted from the objective.
+    Parameters
+    ----------
+    model
+        Any classifier.
+    start
+        ``(N, C, H, W)`` starting images in model space (with ``base``: starting noises).
+    targets
+        ``(N,)`` int64 class of each sample.
+    bounds
+        The model's input range.
+    threshold, steps, steps_past_threshold, callback
+        When to stop (:func:`~cnnviz.visualise.ascent.ascend`).
+    step_size
+        Pixel units: a plain step is ``scale**2 * step_size * gradient`` in model space,
+        a normalised one (``normalise=True``) has L2 length ``scale * step_size``.
+    penalty
+        ``penalty(images, indices) -> (M,)`` subtracted from the objective.
+    base
+        ``(N, C, H, W)``: climb a noise added to these images instead of the images.
+    objective
+        ``"logit"`` or ``"log_probability"`` of the target.
+    clip
+        Keep what the model sees within the bounds (and, without ``base``, the images).
+
+    Returns
+    -------
+    AttackResult
+        ``originals`` are ``base`` (else ``start``); ``labels`` is ``None``.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> found = class_ascent(net, torch.full((1, 1, 2, 2), 0.5), torch.tensor([2]),
+    ...                      bounds=(0.0, 1.0), threshold=0.9, step_size=1.0, steps=3)
+    >>> found.images.shape, found.probability_history.shape
+    (torch.Size([1, 1, 2, 2]), torch.Size([4, 1]))
     """
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, not {steps}")
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be in (0, 1), not {threshold}")
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, not {objective!r}")
     low, high = bounds
     scale = pixel_scale(bounds)
-    model_step = step_size * scale if normalise else step_size * scale**2
-    variable = start.detach().clone()
-    n, device = len(variable), variable.device
-    taken = torch.zeros(n, dtype=torch.int64, device=device)
-    past = torch.zeros(n, dtype=torch.int64, device=device)
-    logit_now = torch.zeros(n, dtype=variable.dtype, device=device)
-    probability_now = torch.zeros_like(logit_now)
-    predictions = torch.zeros(n, dtype=torch.int64, device=device)
-    logits_seen, probabilities_seen = [], []
-
-    def image_of(v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        image = perturb(v, idx) if perturb is not None else v
-        return image.clamp(low, high) if clip else image
-
-    everyone = torch.arange(n, device=device)
-    active = everyone
-    with eval_mode(model), torch.enable_grad():
-        for step in range(steps + 1):
-            v = variable[active].requires_grad_(True)
-            images = image_of(v, active)
-            logits = class_scores(model, images)
-            seen = logits.detach()
-            logit_now[active] = seen.gather(1, targets[active, None])[:, 0]
-            probability_now[active] = F.softmax(seen, dim=1).gather(1, targets[active, None])[:, 0]
-            predictions[active] = seen.argmax(1)
-            logits_seen.append(logit_now.clone())
-            probabilities_seen.append(probability_now.clone())
-            if callback is not None and (
-                callback(step, image_of(variable, everyone).detach(), probability_now.clone())
-                is False
-            ):
-                break
-            reached = probability_now[active] >= threshold
-            going = ~reached | (past[active] < steps_past_threshold)
-            if step == steps or not going.any():
-                break
-            score = OBJECTIVES[objective](logits, targets[active])
-            if penalty is not None:
-                score = score - penalty(images, active)
-            (gradient,) = torch.autograd.grad(score[going].sum(), v)
-            if normalise:
-                gradient = _unit_step(gradient, images.detach() if clip else None, bounds)
-            past[active[going & reached]] += 1
-            active = active[going]
-            updated = variable[active] + model_step * gradient[going]
-            variable[active] = (
-                updated if perturb is not None or not clip else updated.clamp(low, high)
-            )
-            taken[active] += 1
+    if normalise:
+        step = UnitStep(step_size * scale, bounds if clip else None)
+    else:
+        step = PlainStep(step_size * scale**2)
+    parameterisation = Pixels(bounds, clip) if base is None else Offset(base, bounds, clip)
+    found = ascend(
+        model,
+        start,
+        parameterisation=parameterisation,
+        objective=ClassScore(targets, objective),
+        step=step,
+        steps=steps,
+        penalty=penalty,
+        project=(lambda x: x.clamp(low, high)) if base is None and clip else None,
+        classes=targets,
+        threshold=threshold,
+        steps_past_threshold=steps_past_threshold,
+        callback=callback,
+    )
     return AttackResult(
-        images=image_of(variable, everyone).detach(),
-        originals=(originals if originals is not None else start).detach(),
+        images=found.images,
+        originals=(base if base is not None else start).detach(),
         labels=None,
         targets=targets,
-        success=probability_now >= threshold,
-        steps=taken,
-        logit_history=torch.stack(logits_seen),
-        probability_history=torch.stack(probabilities_seen),
-        predictions=predictions,
+        success=found.probability_history[-1] >= threshold,
+        steps=found.steps,
+        logit_history=found.logit_history,
+        probability_history=found.probability_history,
+        predictions=found.predictions,
         bounds=bounds,
     )
 
@@ -240,7 +214,7 @@ def class_visualisation(
     bounds
         The model's input range; default :func:`~cnnviz.core.classifier.input_bounds`.
     callback
-        See :data:`Callback`; return ``False`` to stop.
+        See :data:`~cnnviz.visualise.ascent.Callback`; return ``False`` to stop.
 
     Returns
     -------
@@ -273,14 +247,8 @@ def class_visualisation(
     if start is None:
         noise = seeded_noise((len(targets), *image_shape), seed=seed, like=like, kind="normal")
         start = (grey + (noise_std * scale) * noise).clamp(low, high)
-    penalty = None
-    if l2 > 0:
-        weight = l2 / scale**2
-
-        def penalty(x: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
-            return weight * (x - grey).pow(2).flatten(1).mean(1)
-
-    return _ascend(
+    penalty = MeanSquaredChange(grey, l2 / scale**2) if l2 > 0 else None
+    return class_ascent(
         model,
         start,
         targets,

@@ -12,7 +12,7 @@ from cnnviz.app.handlers import model
 from cnnviz.app.inputs import InputError, read_sketch
 from cnnviz.data.sample_digits import load_test_digits
 from cnnviz.inspect.layers import activations
-from cnnviz.visualise.features import PLAIN, Regularisers
+from cnnviz.visualise.transforms import PLAIN, Regularisers
 from tests.app.test_app import SEVEN, sketch
 
 

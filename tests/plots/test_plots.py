@@ -249,7 +249,7 @@ def figure_makers(model) -> dict:
     from cnnviz.plots import training as live_plots
     from cnnviz.training.progress import Progress
     from cnnviz.visualise.class_images import class_visualisation
-    from cnnviz.visualise.features import top_patches
+    from cnnviz.visualise.patches import top_patches
 
     torch.manual_seed(1)
     normed = CNN(batchnorm=True).eval()  # batch norm's arithmetic is the longest text

@@ -26,7 +26,8 @@ from cnnviz.app.pictures import colour, feature_map_picture, kernel_picture, ups
 from cnnviz.app.unit_view import input_picture, unit_html
 from cnnviz.inspect.layers import NoFeatureMaps, activations, conv_filters, feature_layers
 from cnnviz.inspect.neuron import unit_computation, unit_layers
-from cnnviz.visualise.features import READABLE, visualise
+from cnnviz.visualise.features import visualise
+from cnnviz.visualise.transforms import READABLE
 
 if TYPE_CHECKING:
     from cnnviz.models.user_model import UserModel
