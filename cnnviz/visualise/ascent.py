@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -33,6 +34,28 @@ from cnnviz.core.scores import target_scores
 #: label; the objective when the targets are not classes). Returning ``False`` stops
 #: the ascent; what was found so far is returned.
 Callback = Callable[[int, torch.Tensor, torch.Tensor], "bool | None"]
+
+
+class Parameterisation(Protocol):
+    """Turns the variables of some rows into the images the model sees.
+
+    Examples
+    --------
+    >>> from cnnviz.visualise.parameterisations import Pixels
+    >>> isinstance(Pixels((0.0, 1.0)).image(torch.zeros(1, 1, 2, 2), None), torch.Tensor)
+    True
+    """
+
+    def image(self, variables: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """``(M, C, H, W)`` images of ``variables`` (the rows ``rows`` of the ascent)."""
+
+
+#: ``objective(model, images, rows) -> (values (M,), logits (M, K))``: the differentiable
+#: value to climb for each row and the class scores of the same forward pass.
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+#: ``step(variables, rows, gradient, images)``: update ``variables[rows]`` in place.
+StepRule = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], None]
 
 
 @dataclass(frozen=True)
@@ -82,9 +105,9 @@ def ascend(
     model: nn.Module,
     start: torch.Tensor,
     *,
-    parameterisation,
-    objective,
-    step,
+    parameterisation: Parameterisation,
+    objective: Objective,
+    step: StepRule,
     steps: int,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     penalty: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
@@ -134,6 +157,23 @@ def ascend(
     Returns
     -------
     Ascent
+
+    Examples
+    --------
+    Grow an image that a small network reads as class 2, in steps of L2 length 0.5,
+    until it is 80 % sure:
+
+    >>> from cnnviz.visualise.objectives import ClassScore
+    >>> from cnnviz.visualise.parameterisations import Pixels
+    >>> from cnnviz.visualise.steps import UnitStep
+    >>> _ = torch.manual_seed(0)
+    >>> net, targets = nn.Sequential(nn.Flatten(), nn.Linear(4, 3)), torch.tensor([2])
+    >>> bounds = (-9.0, 9.0)
+    >>> found = ascend(net, torch.zeros(1, 1, 2, 2), parameterisation=Pixels(bounds),
+    ...                objective=ClassScore(targets, "log_probability"),
+    ...                step=UnitStep(0.5, bounds), steps=100, classes=targets, threshold=0.8)
+    >>> bool(found.probability_history[-1] >= 0.8), int(found.steps) < 100
+    (True, True)
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, not {steps}")

@@ -75,6 +75,9 @@ class PlainStep:
 class UnitStep:
     """``x += size * gradient / |gradient|``: steps of L2 length ``size`` per sample.
 
+    Unlike plain steps, these keep their length where the gradient is small (a sure
+    network's log-probability), so a fixed number of steps travels a known distance.
+
     Attributes
     ----------
     size
