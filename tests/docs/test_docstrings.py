@@ -30,6 +30,7 @@ def public_names_without_examples() -> list[str]:
             defined_here = getattr(obj, "__module__", None) == module.__name__
             if name.startswith("_") or not defined_here:
                 continue
+            obj = inspect.unwrap(obj) if callable(obj) else obj  # functools.lru_cache
             if not (inspect.isfunction(obj) or inspect.isclass(obj)):
                 continue
             if "Examples\n" not in (obj.__doc__ or "") or ">>> " not in obj.__doc__:
