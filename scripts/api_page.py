@@ -66,7 +66,7 @@ def public_objects(module_name: str) -> list[str]:
 
 
 def documented_constants(path: Path) -> list[tuple[str, bool]]:
-    """``(NAME, long)`` of each upper-case constant with a ``#:`` comment above it."""
+    """``(name, long)`` of each public module-level name with a ``#:`` comment above it."""
     lines = path.read_text().splitlines()
     found = []
     for node in ast.parse("\n".join(lines)).body:
@@ -74,7 +74,7 @@ def documented_constants(path: Path) -> list[tuple[str, bool]]:
         if not isinstance(node, ast.Assign | ast.AnnAssign) or not isinstance(target, ast.Name):
             continue
         name = target.id
-        if name.startswith("_") or not name.isupper():
+        if name.startswith("_"):
             continue
         if node.lineno >= 2 and lines[node.lineno - 2].lstrip().startswith("#:"):
             found.append((name, node.end_lineno - node.lineno > 2))

@@ -49,12 +49,8 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 class LayerCall(NamedTuple):
     """What a module saw on its first call of a forward pass, as :func:`recording` keeps it.
 
-    Attributes
-    ----------
-    input_shape
-        Shape of the module's first input without its batch axis (``()`` if none).
-    output
-        Its output, batch axis kept (a detached copy if a tensor).
+    ``input_shape`` is the shape of the module's first input without its batch axis
+    (``()`` if none); ``output`` its output, batch axis kept (a detached copy if a tensor).
 
     Examples
     --------
