@@ -4,5 +4,6 @@
 * :mod:`~cnnviz.core.hooks`: evaluation mode and recording layer outputs;
 * :mod:`~cnnviz.core.batching`: batches of indices;
 * :mod:`~cnnviz.core.noise`: seeded noise on the CPU;
+* :mod:`~cnnviz.core.scores`: a target's score (logit, probability, log-probability);
 * :mod:`~cnnviz.core.runtime`: process-wide CPU memory settings.
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-#: The scores :func:`target_scores` can pick.
+#: The kinds of score that ``target_scores`` can pick.
 SCORES = ("logit", "probability", "log_probability")
 
 

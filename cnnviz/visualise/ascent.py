@@ -28,11 +28,11 @@ from torch import nn
 from cnnviz.core.hooks import eval_mode
 from cnnviz.core.scores import target_scores
 
-#: ``callback(step, images, probabilities) -> bool | None``: called before each step
-#: (and once after the last) with the step number, the current images ``(N, C, H, W)``
-#: and ``(N,)`` probability of each sample's attacked class (the target, else the true
-#: label; the objective when the targets are not classes). Returning ``False`` stops
-#: the ascent; what was found so far is returned.
+#: The progress callback of an ascent, ``callback(step, images, probabilities)``,
+#: called before each step (and once after the last) with the step number, the current
+#: images ``(N, C, H, W)`` and ``(N,)`` probability of each sample's attacked class (the
+#: target, else the true label; the objective when the targets are not classes).
+#: Returning ``False`` stops the ascent; what was found so far is returned.
 Callback = Callable[[int, torch.Tensor, torch.Tensor], "bool | None"]
 
 
@@ -50,11 +50,13 @@ class Parameterisation(Protocol):
         """``(M, C, H, W)`` images of ``variables`` (the rows ``rows`` of the ascent)."""
 
 
-#: ``objective(model, images, rows) -> (values (M,), logits (M, K))``: the differentiable
-#: value to climb for each row and the class scores of the same forward pass.
+#: What an ascent climbs, ``objective(model, images, rows) -> (values, logits)``, the
+#: ``(M,)`` differentiable values for the rows and the ``(M, K)`` class scores of the same
+#: forward pass.
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
-#: ``step(variables, rows, gradient, images)``: update ``variables[rows]`` in place.
+#: How an ascent steps, ``step(variables, rows, gradient, images)`` updating
+#: ``variables[rows]`` in place.
 StepRule = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], None]
 
 

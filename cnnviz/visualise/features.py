@@ -87,8 +87,9 @@ def visualise(
     layer
         A name from ``model.named_modules()``, or ``None`` for classes.
     regularisers
-        :data:`READABLE` (every toggle on), :data:`PLAIN` (the report's plain ascent),
-        or any :class:`Regularisers`.
+        :data:`~cnnviz.visualise.transforms.READABLE` (transformations and blur),
+        :data:`~cnnviz.visualise.transforms.PLAIN` (the report's plain ascent), or any
+        :class:`~cnnviz.visualise.transforms.Regularisers`.
     steps
         Adam steps (a fixed number: the loop is bounded).
     learning_rate

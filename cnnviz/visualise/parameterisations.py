@@ -1,7 +1,7 @@
 """What an ascent optimises and how it becomes an image: pixels, an offset on a base, a spectrum.
 
 A parameterisation turns the optimised variables of the rows still climbing into the
-``(M, C, H, W)`` images the model sees (:meth:`image`). :class:`Pixels` optimises the
+``(M, C, H, W)`` images the model sees (its ``image`` method). :class:`Pixels` optimises the
 image itself; :class:`Offset` an additive noise on fixed base images (the noise attack);
 :class:`Fourier` a ``1 / frequency`` scaled spectrum, so that low frequencies move first
 (Olah et al.'s decorrelated parameterisation, lucent's ``fft_image``).
@@ -110,7 +110,7 @@ class Fourier:
         return (self.bounds[0] + self.bounds[1]) / 2
 
     def spectrum(self, images: torch.Tensor) -> torch.Tensor:
-        """The variables of ``(N, C, H, W)`` images (the inverse of :meth:`image` inside bounds)."""
+        """The variables of ``(N, C, H, W)`` images (the inverse of ``image`` inside the bounds)."""
         return torch.fft.rfft2(images - self.middle) / self.scale
 
     def image(self, variables: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
