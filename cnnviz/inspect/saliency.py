@@ -10,6 +10,7 @@ from torch import nn
 from cnnviz.core.classifier import as_targets, check_images, class_scores, input_bounds, pixel_scale
 from cnnviz.core.hooks import eval_mode
 from cnnviz.core.noise import seeded_noise
+from cnnviz.core.scores import target_scores
 
 Target = int | Sequence[int] | torch.Tensor
 
@@ -44,7 +45,7 @@ def input_gradient(model: nn.Module, images: torch.Tensor, target: Target) -> to
     targets = as_targets(target, images)
     images = images.detach().clone().requires_grad_(True)
     with eval_mode(model), torch.enable_grad():
-        score = class_scores(model, images).gather(1, targets[:, None]).sum()
+        score = target_scores(class_scores(model, images), targets).sum()
         (gradient,) = torch.autograd.grad(score, images)
     return gradient
 
