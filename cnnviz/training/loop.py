@@ -1,7 +1,7 @@
-"""The training loop: :func:`train`, a short loop over small named steps.
+"""The training loop: :func:`~cnnviz.training.loop.train`, a short loop over small named steps.
 
 A run is one or more phases: the recipe, then its ``finish`` recipe (if any), and so on. Each
-phase is set up afresh (seed, model placement, generators: :class:`_Phase`), then every step
+phase is set up afresh (seed, model placement, generators: ``_Phase``), then every step
 makes a batch (:func:`cnnviz.training.augment.make_batch`), attacks it for adversarial
 training (:class:`cnnviz.training.adversarial.AdversarialBatch`), takes one optimiser step
 (:class:`cnnviz.training.step.OptimiserStep`, bf16 autocast where asked), updates the weight

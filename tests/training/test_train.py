@@ -375,8 +375,13 @@ def test_a_finishing_recipe_goes_on_training_the_same_model_unless_stopped():
         assert torch.equal(finished, unfinished)
     assert history.test_acc == first.test_acc and history.step[:3] == first.step
     seen.clear()
-    _, stopped = train(
-        recording_net(seen), data, recipe, callbacks=[lambda p: True], progress=False, device="cpu"
+    _, stopped = train(  # stopped at the first validation: the end of the first epoch
+        recording_net(seen),
+        data,
+        recipe,
+        callbacks=[lambda p: p.measured],
+        progress=False,
+        device="cpu",
     )
     assert len(seen) == 3 and stopped.step == [1, 2, 3]
 
