@@ -26,27 +26,23 @@ from cnnviz.training.recipe import Recipe
 #: Every step switched on: shifts, noise, an adversarial batch (PGD-2, warmed up) mixed with
 #: its salted clean copy, Nesterov SGD with weight decay, weight averaging, validation every
 #: 2 steps and the per-epoch robust check that keeps the best epoch.
-EVERYTHING = Recipe(
-    "everything",
-    epochs=3,
-    batch_size=12,
-    lr=0.2,
-    momentum=0.9,
-    nesterov=True,
-    weight_decay=1e-3,
-    max_shift=1,
-    val_every=2,
-    adversarial_eps=0.1,
-    adversarial_steps=2,
-    eps_warmup_epochs=1,
-    noise_std=0.1,
-    noise_mean=-0.05,
-    clean_weight=0.3,
-    clean_salt=0.1,
-    weight_average=0.7,
-    robust_val_size=10,
-    robust_val_steps=2,
-)
+SWITCHED_ON = {
+    "nesterov": True,
+    "weight_decay": 1e-3,
+    "max_shift": 1,
+    "val_every": 2,
+    "adversarial_eps": 0.1,
+    "adversarial_steps": 2,
+    "eps_warmup_epochs": 1,
+    "noise_std": 0.1,
+    "noise_mean": -0.05,
+    "clean_weight": 0.3,
+    "clean_salt": 0.1,
+    "weight_average": 0.7,
+    "robust_val_size": 10,
+    "robust_val_steps": 2,
+}
+EVERYTHING = Recipe("everything", 3, 12, 0.2, 0.9, **SWITCHED_ON)
 
 
 def problem() -> Splits:
