@@ -8,10 +8,11 @@ the classic MNIST assignment's CNN as the fast, exact special case and shipped w
   :func:`pretrained`, :func:`save_checkpoint`, :func:`load_checkpoint`;
 * looking inside: :func:`layer_summary`, :func:`conv_filters`, :func:`activations`,
   :func:`occlusion`, :func:`saliency`, :func:`prepare_drawing`;
-* attacks, one family with one result type (:class:`AttackResult`): :func:`fgsm`,
-  :func:`pgd`, :func:`targeted_attack`, :func:`class_visualisation`,
-  :func:`noise_attack`, :func:`universal_perturbation`, :func:`accuracy_under_attack`,
-  registered by name in :data:`ATTACKS`;
+* growing images: :func:`class_visualisation` (what a class looks for);
+* attacks on given images, each returning an :class:`AttackResult`: :func:`fgsm`,
+  :func:`pgd`, :func:`targeted_attack`; transfer analyses built on them:
+  :func:`noise_attack`, :func:`universal_perturbation`; every attack with its declared
+  capabilities in :data:`ATTACKS`, measured by :func:`accuracy_under_attack`;
 * your model and pictures: :func:`load_user_model` (``--model MODULE:FACTORY``), and
   ``cnnviz.models.user_model.user_model`` for a module from Python; :func:`load_image_folder`,
   :func:`picture_to_input`;
