@@ -151,7 +151,7 @@ def run_fast(splits, *, target, eval_every, epochs, seed, device):
         seed=seed,
         device=device,
         progress=False,
-        should_stop=lambda h: h.val_acc[-1] >= target,
+        callbacks=[lambda p: p.measured and p.val_acc >= target],
     )
     reached = history.val_acc[-1] >= target
     steps_per_epoch = -(-len(splits.train_x) // recipe.batch_size)

@@ -7,75 +7,100 @@ from dataclasses import dataclass, replace
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to train: optimiser, schedule, batch size, augmentation.
+    """How to train: a frozen record of every setting of a run, grouped by the step it sets.
+
+    The first five fields are positional, ``Recipe(name, epochs, batch_size, lr, momentum)``;
+    the rest are keywords with defaults that switch their step off (no shift, no noise, no
+    attack, no averaging). By step of :func:`cnnviz.training.loop.train`:
+
+    =================  =================================================================
+    the run            ``name``, ``epochs``, ``batch_size``, ``finish``
+    optimiser step     ``optimizer``, ``lr``, ``momentum``, ``nesterov``,
+                       ``weight_decay``, ``schedule``
+    speed              ``precision`` (of the optimiser step), ``channels_last`` (the
+                       memory layout of the model and its batches)
+    making a batch     ``max_shift``, ``noise_std``, ``noise_mean``
+    adversarial batch  ``adversarial_eps``, ``adversarial_steps``, ``eps_warmup_epochs``,
+                       ``clean_weight``, ``clean_salt``
+    weight average     ``weight_average``
+    validation         ``val_every``, ``val_size``, ``robust_val_size``, ``robust_val_steps``
+    =================  =================================================================
+
+    (The fields are declared in the order they were added: a recipe's ``repr`` names a
+    cached training run, see :func:`cnnviz.training.cache.cached_train`.)
 
     Parameters
     ----------
     name
-        Label stored in histories and checkpoints.
+        The run: label stored in histories and checkpoints.
     epochs
-        Passes over the training split.
+        The run: passes over the training split.
     batch_size
-        Samples per SGD step.
-    lr
-        Learning rate (the peak rate for ``schedule="onecycle"``).
-    momentum, nesterov, weight_decay
-        SGD settings.
-    schedule
-        ``"constant"`` or ``"onecycle"`` (warm-up then cosine annealing, per step).
-    max_shift
-        Random translation of each training image by up to this many pixels in x and y
-        (0: no augmentation).
-    val_every
-        Validate every this many steps (and at the end of every epoch).
-    val_size
-        Validate on the first this many validation images (0: all of them); a live
-        view that validates often uses a part.
-    precision
-        ``"fp32"``; ``"bf16"``: bfloat16 autocast for the forward pass (weights and
-        optimiser stay fp32); ``"auto"``: bf16 where the CPU has native bfloat16
-        arithmetic (AVX512-BF16/AMX), else fp32.
-    channels_last
-        Keep convolution tensors in channels-last memory layout (faster on CPUs).
+        The run: samples per optimiser step.
+    finish
+        The run: another recipe that goes on training the result (a short fine-tune at a
+        low rate, say), with the same seed, unless training was stopped; its history
+        continues this one's.
     optimizer
-        ``"sgd"`` (with ``momentum``, ``nesterov``) or ``"adam"``.
-    adversarial_eps
-        Adversarial training (Madry et al. 2018): every batch is replaced by a PGD attack
-        on it within this L-inf budget, pixel units of [0, 1] images (0: plain training).
-    adversarial_steps
-        Attack steps per batch, each from a uniform random start (1: FGSM with random
-        start, Wong et al. 2020); step size ``2.5 * eps / steps`` (1.25 eps for one step).
-    eps_warmup_epochs
-        The budget grows linearly from 0 to ``adversarial_eps`` over these epochs.
+        Optimiser step: ``"sgd"`` (with ``momentum``, ``nesterov``) or ``"adam"``.
+    lr
+        Optimiser step: learning rate (the peak rate for ``schedule="onecycle"``).
+    momentum, nesterov, weight_decay
+        Optimiser step: SGD settings (Adam uses ``weight_decay`` only).
+    schedule
+        Optimiser step: ``"constant"`` or ``"onecycle"`` (warm-up then cosine annealing,
+        per step).
+    precision
+        Speed: ``"fp32"``; ``"bf16"``: bfloat16 autocast for the forward pass
+        (weights and optimiser stay fp32); ``"auto"``: bf16 where the CPU has native
+        bfloat16 arithmetic (AVX512-BF16/AMX), else fp32.
+    channels_last
+        Speed: keep convolution tensors in channels-last memory layout (faster
+        on CPUs).
+    max_shift
+        Making a batch: random translation of each training image by up to this many
+        pixels in x and y (0: no augmentation).
     noise_std, noise_mean
-        Gaussian noise N(``noise_mean``, ``noise_std``) in pixel units added to every
-        training image before the attack, then clipped to the input range (``noise_std``
-        0: none). Noise-trained networks have gradients that look like the data (Kaur et
-        al. 2019); a negative mean makes strokes fainter while the clipped background
-        stays dark, so that mid-grey counts as faint ink, not as background.
+        Making a batch: Gaussian noise N(``noise_mean``, ``noise_std``) in pixel units
+        added to every training image before the attack, then clipped to the input range
+        (``noise_std`` 0: none). Noise-trained networks have gradients that look like the
+        data (Kaur et al. 2019); a negative mean makes strokes fainter while the clipped
+        background stays dark, so that mid-grey counts as faint ink, not as background.
+    adversarial_eps
+        Adversarial batch (Madry et al. 2018): every batch is replaced by a PGD attack on
+        it within this L-inf budget, pixel units of [0, 1] images (0: plain training).
+    adversarial_steps
+        Adversarial batch: attack steps per batch, each from a uniform random start (1:
+        FGSM with random start, Wong et al. 2020); step size ``2.5 * eps / steps`` (1.25
+        eps for one step).
+    eps_warmup_epochs
+        Adversarial batch: the budget grows linearly from 0 to ``adversarial_eps`` over
+        these epochs.
     clean_weight
-        Adversarial training: the weight, in [0, 1), of the cross-entropy on the batch as
-        it was (shifted, without noise or attack) in the loss; the attacked batch's weight
-        is ``1 - clean_weight`` (Goodfellow et al. 2015 used 0.5). A price in robustness
-        for clean accuracy.
+        Adversarial batch: the weight, in [0, 1), of the cross-entropy on the batch as it
+        was (shifted, without noise or attack) in the loss; the attacked batch's weight is
+        ``1 - clean_weight`` (Goodfellow et al. 2015 used 0.5). A price in robustness for
+        clean accuracy.
     clean_salt
-        With ``clean_weight``: the share, in [0, 1), of the clean copy's pixels set to
-        the brightest value, at random, before it enters the loss; the network learns to
-        read digits through scattered white dots.
+        Adversarial batch, with ``clean_weight``: the share, in [0, 1), of the clean
+        copy's pixels set to the brightest value, at random, before it enters the loss;
+        the network learns to read digits through scattered white dots.
     weight_average
-        Decay of an exponential moving average of the weights, in [0, 1) (0: none;
-        0.999: about the last 1,000 steps; see :class:`~cnnviz.training.averaging.WeightAverage`).
-        Validation, the robust check and the returned model use the average.
+        Weight average: decay of an exponential moving average of the weights, in [0, 1)
+        (0: none; 0.999: about the last 1,000 steps; see
+        :class:`~cnnviz.training.averaging.WeightAverage`). Validation, the robust check
+        and the returned model use the average.
+    val_every
+        Validation: every this many steps (and at the end of every epoch).
+    val_size
+        Validation: on the first this many validation images (0: all of them); a live
+        view that validates often uses a part.
     robust_val_size, robust_val_steps
-        After every epoch of adversarial training, PGD with this many steps at
-        ``adversarial_eps`` on the first ``robust_val_size`` validation images; the epoch
-        with the best accuracy under it is kept (the last of those that tie), and
+        Validation of adversarial training: after every epoch, PGD with this many steps
+        at ``adversarial_eps`` on the first ``robust_val_size`` validation images; the
+        epoch with the best accuracy under it is kept (the last of those that tie), and
         training stops early when that accuracy collapses below half its best
         (catastrophic overfitting).
-    finish
-        Another recipe that goes on training the result (a short fine-tune at a low
-        rate, say), with the same seed, unless training was stopped; its history
-        continues this one's.
 
     Examples
     --------
@@ -84,31 +109,31 @@ class Recipe:
     ('constant', 0, 64)
     """
 
-    name: str
-    epochs: int
-    batch_size: int
-    lr: float
-    momentum: float
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    max_shift: int = 0
-    val_every: int = 100
-    val_size: int = 0
-    precision: str = "fp32"
-    channels_last: bool = False
-    optimizer: str = "sgd"
-    adversarial_eps: float = 0.0
-    adversarial_steps: int = 1
-    eps_warmup_epochs: float = 0.0
-    noise_std: float = 0.0
-    noise_mean: float = 0.0
-    clean_weight: float = 0.0
-    clean_salt: float = 0.0
-    weight_average: float = 0.0
-    robust_val_size: int = 1000
-    robust_val_steps: int = 20
-    finish: Recipe | None = None
+    name: str  # the run
+    epochs: int  # the run
+    batch_size: int  # the run
+    lr: float  # optimiser step
+    momentum: float  # optimiser step
+    nesterov: bool = False  # optimiser step
+    weight_decay: float = 0.0  # optimiser step
+    schedule: str = "constant"  # optimiser step
+    max_shift: int = 0  # making a batch
+    val_every: int = 100  # validation
+    val_size: int = 0  # validation
+    precision: str = "fp32"  # speed
+    channels_last: bool = False  # speed
+    optimizer: str = "sgd"  # optimiser step
+    adversarial_eps: float = 0.0  # adversarial batch
+    adversarial_steps: int = 1  # adversarial batch
+    eps_warmup_epochs: float = 0.0  # adversarial batch
+    noise_std: float = 0.0  # making a batch
+    noise_mean: float = 0.0  # making a batch
+    clean_weight: float = 0.0  # adversarial batch
+    clean_salt: float = 0.0  # adversarial batch
+    weight_average: float = 0.0  # weight average
+    robust_val_size: int = 1000  # validation
+    robust_val_steps: int = 20  # validation
+    finish: Recipe | None = None  # the run
 
     def __post_init__(self) -> None:
         for name in ("clean_weight", "clean_salt", "weight_average"):

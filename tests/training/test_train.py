@@ -14,12 +14,14 @@ from torch import nn
 from cnnviz.attacks.evaluation import accuracy_under_attack
 from cnnviz.data.mnist import Splits
 from cnnviz.models.cnn import CNN
+from cnnviz.training.adversarial import mixed_loss
 from cnnviz.training.augment import random_shift
 from cnnviz.training.device import resolve_device, resolve_precision
 from cnnviz.training.evaluation import evaluate
 from cnnviz.training.history import History
 from cnnviz.training.loop import train
 from cnnviz.training.recipe import RECIPES, Recipe, get_recipe
+from cnnviz.training.validation import collapsed, robust_check
 from tests.foreign_models import ColourNet, NestedNet
 
 BN = functools.partial(CNN, batchnorm=True)
@@ -68,8 +70,11 @@ def test_same_seed_same_history_other_seed_other_history(small, recipe):
     assert first.train_loss != other.train_loss
 
 
-def test_should_stop_ends_training_early(small):
-    _, history = train(BN, small, TINY, progress=False, should_stop=lambda h: h.val_acc[-1] > 0)
+def test_a_callback_can_stop_training_at_a_validation(small):
+    def reached(progress) -> bool:
+        return progress.measured and progress.val_acc > 0
+
+    _, history = train(BN, small, TINY, progress=False, callbacks=[reached])
     assert history.step[-1] == 20 and history.test_acc is not None
 
 
@@ -285,31 +290,27 @@ def test_noise_augmentation_is_seeded_of_the_asked_size_and_stays_in_range():
 
 
 def test_adversarial_training_stops_when_robustness_collapses():
-    from cnnviz.training.loop import _collapsed
-
     history = History(variant="nobn", recipe={}, seed=0, robust_val_acc=[40.0, 60.0, 29.0])
-    assert _collapsed(history)
+    assert collapsed(history)
     history.robust_val_acc[-1] = 31.0
-    assert not _collapsed(history)
+    assert not collapsed(history)
 
 
 def test_mixed_adversarial_training_weighs_the_attacked_and_the_clean_batch():
     from torch.nn import functional as F
 
-    from cnnviz.training.loop import _training_loss
-
     scores, labels = (
         torch.randn(8, 3, generator=torch.Generator().manual_seed(0)),
         torch.arange(4) % 3,
     )
-    attacked, loss = _training_loss(scores, labels, 0.25)
+    attacked, loss = mixed_loss(scores, labels, clean_weight=0.25)
     assert torch.equal(attacked, scores[:4])
     expected = 0.75 * F.cross_entropy(scores[:4], labels) + 0.25 * F.cross_entropy(
         scores[4:], labels
     )
     assert torch.allclose(loss, expected)
     assert torch.allclose(
-        _training_loss(scores[:4], labels, 0.0)[1], F.cross_entropy(scores[:4], labels)
+        mixed_loss(scores[:4], labels, clean_weight=0.0)[1], F.cross_entropy(scores[:4], labels)
     )
 
 
@@ -374,15 +375,18 @@ def test_a_finishing_recipe_goes_on_training_the_same_model_unless_stopped():
         assert torch.equal(finished, unfinished)
     assert history.test_acc == first.test_acc and history.step[:3] == first.step
     seen.clear()
-    _, stopped = train(
-        recording_net(seen), data, recipe, should_stop=lambda h: True, progress=False, device="cpu"
+    _, stopped = train(  # stopped at the first validation: the end of the first epoch
+        recording_net(seen),
+        data,
+        recipe,
+        callbacks=[lambda p: p.measured],
+        progress=False,
+        device="cpu",
     )
     assert len(seen) == 3 and stopped.step == [1, 2, 3]
 
 
 def test_a_tie_in_robust_validation_keeps_the_later_epoch():
-    from cnnviz.training.loop import _robust_check
-
     x, y = torch.rand(10, 1, 6, 6), torch.arange(10) % 2
     data = Splits(x, y, x, y, x, y, num_classes=2)
     always_zero = nn.Sequential(nn.Flatten(), nn.Linear(36, 2))  # right on half the digits
@@ -391,8 +395,12 @@ def test_a_tie_in_robust_validation_keeps_the_later_epoch():
         always_zero[1].bias.copy_(torch.tensor([1.0, 0.0]))
     recipe = dataclasses.replace(TINY, adversarial_eps=0.1, robust_val_size=10, robust_val_steps=2)
     history = History(variant="x", recipe={}, seed=0)
-    assert _robust_check(always_zero, data, recipe, history, 5)
-    assert _robust_check(always_zero, data, recipe, history, 10)  # a tie: the later epoch
+    assert robust_check(always_zero, data, recipe=recipe, history=history, step=5)
+    assert robust_check(
+        always_zero, data, recipe=recipe, history=history, step=10
+    )  # a tie: the later epoch
     assert history.robust_val_acc == [50.0, 50.0] and history.robust_val_step == [5, 10]
     history.robust_val_acc[-1] = 60.0
-    assert not _robust_check(always_zero, data, recipe, history, 15)  # worse: not kept
+    assert not robust_check(
+        always_zero, data, recipe=recipe, history=history, step=15
+    )  # worse: not kept
