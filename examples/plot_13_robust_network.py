@@ -41,7 +41,7 @@ from cnnviz.attacks.targeted import all_pairs, targeted_attack
 from cnnviz.core.classifier import to_pixels
 from cnnviz.data.mnist import first_per_class
 from cnnviz.models.checkpoint import pretrained_history, pretrained_metadata
-from cnnviz.plots.neuron import plot_image_rows
+from cnnviz.plots.images import plot_image_rows
 from cnnviz.report.numbers import fgsm_disagreements, report_digits
 from cnnviz.report.presets import LONG_CLASS_VISUALISATION
 from cnnviz.visualise.class_images import class_visualisation

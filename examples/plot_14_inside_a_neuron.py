@@ -29,12 +29,8 @@ import torch
 import cnnviz
 from cnnviz import plots
 from cnnviz.inspect.neuron import receptive_field, unit_computation
-from cnnviz.plots.neuron import (
-    plot_image_rows,
-    plot_receptive_fields,
-    plot_top_patches,
-    plot_unit_computation,
-)
+from cnnviz.plots.images import plot_image_rows
+from cnnviz.plots.neuron import plot_receptive_fields, plot_top_patches, plot_unit_computation
 from cnnviz.report.presets import REPORT_CLASS_VISUALISATION
 from cnnviz.visualise.class_images import class_visualisation
 from cnnviz.visualise.features import PLAIN, READABLE, top_patches, visualise

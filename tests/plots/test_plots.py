@@ -167,8 +167,10 @@ def test_saliency_rows(model):
 
 
 def test_smooth_is_a_trailing_mean():
-    assert np.allclose(plots._smooth([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
-    assert np.allclose(plots._smooth([5.0], 10), [5.0])
+    from cnnviz.plots.training import _smooth
+
+    assert np.allclose(_smooth([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
+    assert np.allclose(_smooth([5.0], 10), [5.0])
 
 
 def test_cli_writes_every_report_figure(tmp_path, mnist_dir, capsys):
@@ -245,8 +247,6 @@ def figure_makers(model) -> dict:
     from cnnviz.attacks.targeted import all_pairs, targeted_attack
     from cnnviz.attacks.transfer import noise_attack
     from cnnviz.inspect.neuron import unit_computation
-    from cnnviz.plots import neuron as neuron_plots
-    from cnnviz.plots import training as live_plots
     from cnnviz.training.progress import Progress
     from cnnviz.visualise.class_images import class_visualisation
     from cnnviz.visualise.features import top_patches
@@ -290,26 +290,26 @@ def figure_makers(model) -> dict:
         "universal": lambda: plots.plot_universal_perturbation(
             digits[:1] * 0.1, digits, labels, labels.flip(0), "fools 2 of 3"
         ),
-        "unit_conv1": lambda: neuron_plots.plot_unit_computation(
+        "unit_conv1": lambda: plots.plot_unit_computation(
             unit_computation(model, digit, "conv1", 3, (12, 14)), digit
         ),
-        "unit_conv2": lambda: neuron_plots.plot_unit_computation(
+        "unit_conv2": lambda: plots.plot_unit_computation(
             unit_computation(normed, digit, "conv2", 5, (6, 7)), digit
         ),
-        "unit_fc1": lambda: neuron_plots.plot_unit_computation(
+        "unit_fc1": lambda: plots.plot_unit_computation(
             unit_computation(normed, digit, "fc1", 3, None), digit
         ),
-        "unit_fc2": lambda: neuron_plots.plot_unit_computation(
+        "unit_fc2": lambda: plots.plot_unit_computation(
             unit_computation(model, digit, "fc2", 7, None), digit
         ),
-        "receptive_fields": lambda: neuron_plots.plot_receptive_fields(digit, (12, 14)),
-        "top_patches": lambda: neuron_plots.plot_top_patches(
+        "receptive_fields": lambda: plots.plot_receptive_fields(digit, (12, 14)),
+        "top_patches": lambda: plots.plot_top_patches(
             top_patches(model, digits, "relu2", count=3), [0, 5], count=3
         ),
-        "image_rows": lambda: neuron_plots.plot_image_rows(
+        "image_rows": lambda: plots.plot_image_rows(
             {"plain": digits, "regularised": digits}, {"plain": ["a", "b", "c"]}
         ),
-        "progress": lambda: live_plots.plot_progress(
+        "progress": lambda: plots.plot_progress(
             {"batch norm": reports, "no batch norm": reports}, threshold=98.45
         ),
     }
@@ -381,7 +381,6 @@ def test_figure_text_is_inside_the_canvas_and_at_least_9_px_on_a_1280_px_page(ma
 
 def test_one_colour_per_network_on_every_plot():
     """The same network has the same colour in training curves, comparisons and attacks."""
-    from cnnviz.plots import training as live_plots
     from cnnviz.training.progress import Progress
 
     colour = plots.NETWORK_COLOURS
@@ -400,7 +399,7 @@ def test_one_colour_per_network_on_every_plot():
     expected = ["standard", "batch norm", "robust", "yours"]
     assert robustness == [colour[name] for name in expected for _ in range(2)]
     reports = [Progress(1, 4, 1, 1, 1.0, 85.0, None, None, 32, 0.1)]
-    live = live_plots.plot_progress({"no batch norm": reports, "batch norm": reports})
+    live = plots.plot_progress({"no batch norm": reports, "batch norm": reports})
     assert line_colours(live.axes[0]) == [colour["standard"], colour["batch norm"]]
 
 
