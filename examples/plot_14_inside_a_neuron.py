@@ -170,6 +170,7 @@ readable = visualise(model, channels, layer="relu2", regularisers=READABLE)
 fig = plot_image_rows(
     {"plain": plain.images, "regularised": readable.images},
     columns=[f"relu2 ch {c}" for c in channels],
+    bounds=model.input_bounds,
 )
 # sphinx_gallery_start_ignore
 plots.describe(
@@ -257,6 +258,7 @@ fig = plot_image_rows(
     },
     captions={"regularised": [f"p {p:.2f}" for p in probability.tolist()]},
     columns=[f"class {k}" for k in range(10)],
+    bounds=model.input_bounds,
 )
 # sphinx_gallery_start_ignore
 plots.describe(
