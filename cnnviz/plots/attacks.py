@@ -16,7 +16,7 @@ from cnnviz.attacks.result import AttackResult
 from cnnviz.attacks.transfer import NoiseTransfer
 from cnnviz.core.classifier import Bounds, pixel_scale
 from cnnviz.plots.colours import DIVERGING, network_colour
-from cnnviz.plots.images import GAP, REPORT_BOUNDS, image_mosaic, show_digit
+from cnnviz.plots.images import GAP, image_mosaic, show_digit
 from cnnviz.plots.transfer import TRANSFER_OUTCOMES
 
 
@@ -98,7 +98,7 @@ def plot_perturbed_digits(
     predictions: torch.Tensor,
     attack: str = "FGSM",
     *,
-    bounds: Bounds = REPORT_BOUNDS,
+    bounds: Bounds,
 ) -> Figure:
     """The same images after an attack of each budget: one row per epsilon.
 
@@ -174,9 +174,10 @@ def plot_noise_attack(transfer: NoiseTransfer, columns: int = 5) -> Figure:
             bounds=attack.bounds,
         )
         shown = _show_change(bottom, noises[index], limit) or shown
+    noise = "noise" if shown is not None else "noise (mid-grey: 0)"  # colour: no colour bar
     for row in range(rows):
         axes[2 * row, 0].set_ylabel("image + noise", fontsize=9)
-        axes[2 * row + 1, 0].set_ylabel("noise", fontsize=9)
+        axes[2 * row + 1, 0].set_ylabel(noise, fontsize=9)
     if shown is not None:
         fig.colorbar(shown, ax=axes, shrink=0.6, label="noise (pixels of [0, 1])")
     fig.suptitle("Noise attack: additive noise learned for each target class")
@@ -190,7 +191,7 @@ def plot_universal_perturbation(
     after: torch.Tensor,
     title: str,
     *,
-    bounds: Bounds = REPORT_BOUNDS,
+    bounds: Bounds,
 ) -> Figure:
     """A universal perturbation (left) and unseen images with it added (right).
 

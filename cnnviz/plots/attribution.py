@@ -13,12 +13,10 @@ from matplotlib.figure import Figure
 from cnnviz.core.classifier import Bounds
 from cnnviz.inspect.occlusion import OcclusionResult
 from cnnviz.plots.colours import DIVERGING
-from cnnviz.plots.images import REPORT_BOUNDS, show_digit
+from cnnviz.plots.images import show_digit
 
 
-def plot_occlusion(
-    image: torch.Tensor, result: OcclusionResult, bounds: Bounds = REPORT_BOUNDS
-) -> Figure:
+def plot_occlusion(image: torch.Tensor, result: OcclusionResult, *, bounds: Bounds) -> Figure:
     """The input, the probability map with a colour bar, and the attribution (Fig 12).
 
     The map's colours span its own range (dark: the lowest probability), so that small
@@ -39,7 +37,7 @@ def plot_occlusion(
     fig = Figure(figsize=(9.5, 3.4), layout="constrained")
     digit_ax, map_ax, attr_ax = fig.subplots(1, 3)
     probability = f"input (p[{result.target}] = {result.base_probability:.3f})"
-    show_digit(digit_ax, image, probability, bounds)
+    show_digit(digit_ax, image, probability, bounds=bounds)
     (patch_h, patch_w), (step_h, step_w) = result.patch, result.stride
     rows = result.starts[0].cpu().numpy() + (patch_h - 1) / 2  # window centres
     cols = result.starts[1].cpu().numpy() + (patch_w - 1) / 2
@@ -80,7 +78,8 @@ def plot_saliency(
     maps: torch.Tensor,
     labels: torch.Tensor,
     title: str = "Gradient saliency: pixels the class score is most sensitive to",
-    bounds: Bounds = REPORT_BOUNDS,
+    *,
+    bounds: Bounds,
 ) -> Figure:
     """Each input beside its saliency map and the map laid over the input.
 
@@ -105,11 +104,11 @@ def plot_saliency(
     fig = Figure(figsize=(6.5, 2.2 * n), layout="constrained")
     axes = np.atleast_2d(fig.subplots(n, 3))
     for row, (image, saliency_map, label) in enumerate(zip(images, maps, labels, strict=True)):
-        show_digit(axes[row, 0], image, f"input, class {int(label)}", bounds)
+        show_digit(axes[row, 0], image, f"input, class {int(label)}", bounds=bounds)
         values = saliency_map.reshape(-1, *saliency_map.shape[-2:]).amax(0).cpu().numpy()
         axes[row, 1].imshow(values, cmap="hot", vmin=0.0)
         axes[row, 1].set_title("|d logit / d pixel|", fontsize=9)
-        show_digit(axes[row, 2], image, "overlay", bounds)
+        show_digit(axes[row, 2], image, "overlay", bounds=bounds)
         axes[row, 2].imshow(values, cmap="hot", alpha=0.6, vmin=0.0)
         for ax in axes[row, 1:]:
             ax.set_xticks([])

@@ -25,7 +25,7 @@ NETWORK_ALIASES: dict[str, str] = {
     "with batch norm": "batch norm",
     "robust (adversarially trained)": "robust",
 }
-#: Colour map of signed values: blue negative, white zero, red positive.
+#: Colour map of signed values (blue negative, white zero, red positive).
 DIVERGING = "RdBu_r"
 
 

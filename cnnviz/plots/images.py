@@ -1,8 +1,8 @@
 """Input images drawn as they are seen: one image, a mosaic, and grids of labelled images.
 
 Every function takes images in the model's input space and its ``bounds`` (the values of
-black and white), of any size: ``(1, H, W)`` or ``(H, W)`` drawn in grey, ``(3, H, W)``
-in colour.
+black and white: a model's ``input_bounds``, see :func:`cnnviz.core.classifier.input_bounds`),
+of any size: ``(1, H, W)`` or ``(H, W)`` drawn in grey, ``(3, H, W)`` in colour.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ from matplotlib.figure import Figure
 from cnnviz.core.classifier import Bounds, to_pixels
 from cnnviz.plots.colours import network_colour
 
-#: Bounds of the report CNN's input space (its ``input_bounds``), the default of the
-#: functions that draw bare tensors (pass your model's ``input_bounds`` for another).
-REPORT_BOUNDS: Bounds = (-1.0, 1.0)
 #: Gap between the tiles of :func:`image_mosaic`, in pixels.
 GAP = 2
 
@@ -48,7 +45,8 @@ def show_digit(
     ax,
     image: torch.Tensor | np.ndarray,
     title: str | None = None,
-    bounds: Bounds = REPORT_BOUNDS,
+    *,
+    bounds: Bounds,
 ) -> None:
     """Draw one image given in the model's input space ``bounds`` (black, white).
 
@@ -115,7 +113,7 @@ def plot_predictions(
     title: str = "Test digits: true and predicted labels",
     captions: list[str] | None = None,
     *,
-    bounds: Bounds = REPORT_BOUNDS,
+    bounds: Bounds,
 ) -> Figure:
     """Images with their true and predicted labels and confidence (Fig 3).
 
@@ -162,7 +160,7 @@ def plot_image_rows(
     captions: dict[str, list[str]] | None = None,
     columns: list[str] | None = None,
     *,
-    bounds: Bounds = REPORT_BOUNDS,
+    bounds: Bounds,
 ) -> Figure:
     """Rows of images side by side, each row named (e.g. plain vs regularised ascent).
 

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from cnnviz.core.classifier import Bounds
 from cnnviz.inspect.layers import Filters
 from cnnviz.plots.colours import DIVERGING
-from cnnviz.plots.images import REPORT_BOUNDS, show_digit
+from cnnviz.plots.images import show_digit
 
 #: Kernels per row of :func:`plot_filters` for a layer that reads one channel.
 KERNELS_PER_ROW = 8
@@ -114,15 +114,16 @@ def plot_activations(
     maps: torch.Tensor,
     layer: str,
     image: torch.Tensor | None = None,
-    bounds: Bounds = REPORT_BOUNDS,
+    *,
+    bounds: Bounds | None = None,
 ) -> Figure:
     """Feature maps ``(C, H, W)`` of one input as a labelled grid (Fig 10, 11).
 
     All maps share one colour scale, given by the colour bar (see
     :func:`activation_scale`), so a weak channel looks weak and a silent one (all
     zero after a ReLU) looks dark; each title gives the channel and its maximum. The
-    input image ``(C, H, W)`` in ``bounds`` is shown first when given. ``layer`` names
-    the maps in the title.
+    input image ``(C, H, W)`` is shown first when given, with the model's ``bounds``
+    (its input range, needed with an image). ``layer`` names the maps in the title.
 
     Examples
     --------
@@ -138,12 +139,16 @@ def plot_activations(
     cols = 8
     rows = -(-channels // cols) + (1 if image is not None else 0)
     fig = Figure(figsize=(9.0, rows * 1.25 + 0.5), layout="constrained")
-    axes = fig.subplots(rows, cols)
+    axes = np.atleast_2d(fig.subplots(rows, cols))  # one row: still (1, cols)
     for ax in axes.flat:
         ax.axis("off")
     offset = 0
     if image is not None:
-        show_digit(axes[0, 0], image, "input", bounds)
+        if bounds is None:
+            raise ValueError(
+                "plot_activations needs bounds= (the model's input range) to draw image"
+            )
+        show_digit(axes[0, 0], image, "input", bounds=bounds)
         axes[0, 0].axis("on")
         offset = cols
     cmap, low, high = activation_scale(maps)

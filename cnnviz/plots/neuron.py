@@ -48,7 +48,7 @@ def _field(ax, image: torch.Tensor, terms: UnitComputation, bounds: Bounds) -> N
         title = (
             f"class {terms.unit} (fc2) sees" if terms.layer == "fc2" else f"fc1 unit {terms.unit}"
         )
-    show_digit(ax, image, title, bounds)
+    show_digit(ax, image, title, bounds=bounds)
     ax.add_patch(
         Rectangle(
             (left - 0.5, top - 0.5),
@@ -175,7 +175,7 @@ def plot_receptive_fields(
     layers = layers or ("conv1", "pool1", "conv2", "pool2")
     fig = Figure(figsize=(4.6, 4.2), layout="constrained")
     ax = fig.subplots()
-    show_digit(ax, image, "what one unit of each layer sees", bounds)
+    show_digit(ax, image, "what one unit of each layer sees", bounds=bounds)
     colours = ("#ffb000", "#fe6100", "#dc267f", "#785ef0", "#648fff")
     for layer, colour in zip(layers, colours, strict=False):
         top, bottom, left, right = _centred_field(layer, position)
@@ -241,7 +241,7 @@ def plot_top_patches(
         for rank in range(count):
             ax = axes[row, rank]
             value = f"{found.values[channel, rank]:.2f}"
-            show_digit(ax, found.patches[channel, rank], value, bounds)
+            show_digit(ax, found.patches[channel, rank], value, bounds=bounds)
             if rank == 0:
                 ax.set_ylabel(f"{found.layer}\nch {channel}", fontsize=9)
     return fig

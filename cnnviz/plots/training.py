@@ -29,8 +29,8 @@ VARIANT_NAMES = {
     "nobn": "without batch norm",
     "robust": "robust (adversarially trained)",
 }
-#: Figure margins of :func:`plot_progress`: fixed, as a layout engine would cost every
-#: update 0.1 s.
+#: Figure margins of :func:`plot_progress`, fixed (a layout engine would cost every
+#: update 0.1 s).
 _SPACING = {"left": 0.08, "right": 0.98, "top": 0.88, "bottom": 0.16, "wspace": 0.25}
 
 

@@ -73,6 +73,15 @@ def test_an_image_of_another_shape_is_a_clear_error():
         plots.show_digit(Figure().subplots(), torch.zeros(2, 5, 5), bounds=UNIT)
 
 
+def test_an_input_image_is_never_drawn_in_guessed_bounds():
+    maps = torch.rand(4, 5, 5)
+    with pytest.raises(ValueError, match="bounds"):
+        plots.plot_activations(maps, "conv", torch.zeros(1, 20, 20))
+    with pytest.raises(TypeError, match="bounds"):
+        plots.plot_predictions(torch.zeros(1, 1, 5, 5), torch.tensor([0]), torch.eye(2)[:1])
+    assert len(plots.plot_activations(maps, "conv").axes) == 9  # no image: no bounds needed
+
+
 def test_colour_class_images_and_targeted_grid_use_the_results_bounds(colour, pictures):
     grown = class_visualisation(colour, [0, 3], shape=(3, 32, 32), steps=2)
     assert grown.bounds == UNIT
@@ -94,6 +103,7 @@ def test_colour_noise_attack_shows_every_channel_of_the_noise(colour, pictures):
     noise_panel = fig.axes[2]  # row 2: the noises
     shown = drawn(noise_panel)
     assert shown.shape == (32, 32, 3)
+    assert noise_panel.get_ylabel() == "noise (mid-grey: 0)"  # no colour bar for 3 channels
     change = transfer.noises[0].permute(1, 2, 0).numpy()
     limit = float(transfer.noises.abs().max())
     assert np.allclose(shown, np.clip(0.5 + change / (2 * limit), 0, 1), atol=1e-6)
