@@ -102,7 +102,7 @@ def progress_svg(runs: Mapping[str, Sequence[Progress]], threshold: float | None
     >>> svg.count("<polyline"), svg.count("<circle"), "batch norm: validation 97.75 %" in svg
     (3, 2, True)
     """
-    series = progress_series(runs)
+    series = progress_series(runs, max_points=MAX_POINTS)
     steps = max((run.total_steps for run in series if run.steps), default=1)
     loss_left, accuracy_left = LEFTS
     parts = [
@@ -126,11 +126,11 @@ def progress_svg(runs: Mapping[str, Sequence[Progress]], threshold: float | None
             f'stroke="#000" stroke-dasharray="5 4"/>'
         )
     for row, run in enumerate(series):
-        every = max(1, math.ceil(len(run.steps) / MAX_POINTS))
-        shown = list(zip(run.steps, run.losses, run.accuracies, strict=True))[::every]
+        losses = zip(run.steps, run.losses, strict=True)
+        accuracies = zip(run.steps, run.accuracies, strict=True)
         parts.append(
             _line(
-                [(_x(step, steps, loss_left), _loss_y(loss)) for step, loss, _ in shown],
+                [(_x(step, steps, loss_left), _loss_y(loss)) for step, loss in losses],
                 run.colour,
                 1.2,
                 0.9,
@@ -138,7 +138,7 @@ def progress_svg(runs: Mapping[str, Sequence[Progress]], threshold: float | None
         )
         parts.append(
             _line(
-                [(_x(step, steps, accuracy_left), _accuracy_y(acc)) for step, _, acc in shown],
+                [(_x(step, steps, accuracy_left), _accuracy_y(acc)) for step, acc in accuracies],
                 run.colour,
                 1.0,
                 0.35,

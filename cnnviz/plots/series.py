@@ -9,6 +9,7 @@ accuracy where measured) with the run's colour; the library's figure
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,8 @@ class RunSeries:
     total_steps
         Steps planned (the last report's ``total_steps``; 0 before any report).
     steps, losses, accuracies
-        Every reported step, its batch's loss and accuracy (%), equally long.
+        Each reported step (every ``k``-th when thinned, see :func:`progress_series`), its
+        batch's loss and accuracy (%), equally long.
     val_steps, val_accuracies
         The steps after which validation was measured, and its accuracy (%).
 
@@ -61,7 +63,9 @@ class RunSeries:
         return self.val_accuracies[-1] if self.val_accuracies else None
 
 
-def progress_series(runs: Mapping[str, Sequence[Progress]]) -> list[RunSeries]:
+def progress_series(
+    runs: Mapping[str, Sequence[Progress]], *, max_points: int | None = None
+) -> list[RunSeries]:
     """Each run's curves, in the order of ``runs``.
 
     Parameters
@@ -69,6 +73,10 @@ def progress_series(runs: Mapping[str, Sequence[Progress]]) -> list[RunSeries]:
     runs
         Name -> the :class:`~cnnviz.training.progress.Progress` reports so far (may be
         empty), in step order.
+    max_points
+        At most this many training points per run (every ``k``-th report beyond, the
+        first included), for a drawing that need not show every step; ``None`` keeps
+        all. Validation points are always all kept.
 
     Returns
     -------
@@ -84,18 +92,22 @@ def progress_series(runs: Mapping[str, Sequence[Progress]]) -> list[RunSeries]:
     ((1, 2, 3), (86.0, 87.0, 88.0), (2,), 97.0)
     >>> run.colour == network_colour("standard")
     True
+    >>> progress_series({"no batch norm": reports}, max_points=2)[0].steps
+    (1, 3)
     """
     series = []
     for name, reports in runs.items():
+        every = 1 if max_points is None else max(1, math.ceil(len(reports) / max_points))
+        shown = list(reports)[::every]
         measured = [p for p in reports if p.measured]
         series.append(
             RunSeries(
                 name=name,
                 colour=network_colour(name),
                 total_steps=reports[-1].total_steps if reports else 0,
-                steps=tuple(p.step for p in reports),
-                losses=tuple(p.train_loss for p in reports),
-                accuracies=tuple(p.train_acc for p in reports),
+                steps=tuple(p.step for p in shown),
+                losses=tuple(p.train_loss for p in shown),
+                accuracies=tuple(p.train_acc for p in shown),
                 val_steps=tuple(p.step for p in measured),
                 val_accuracies=tuple(p.val_acc for p in measured),
             )

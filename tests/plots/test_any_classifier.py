@@ -181,3 +181,13 @@ def test_a_lone_run_has_its_networks_colour_in_the_app_too():
     svg = progress_svg({"no batch norm": reports(4, 2)})
     assert plots.NETWORK_COLOURS["standard"] in svg
     assert plots.NETWORK_COLOURS["batch norm"] not in svg
+
+
+def test_the_app_draws_at_most_its_points_per_run_and_every_validation():
+    from cnnviz.app.curves_svg import MAX_POINTS
+
+    long = reports(3 * MAX_POINTS + 1, 50)  # too many: every 4th step is drawn
+    svg = progress_svg({"batch norm": long})
+    training = re.findall(r'<polyline points="([^"]*)"', svg)[0].split()
+    assert len(training) == len(progress_series({"x": long}, max_points=MAX_POINTS)[0].steps)
+    assert len(training) <= MAX_POINTS + 1 and svg.count("<circle") == len(long) // 50
