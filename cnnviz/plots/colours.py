@@ -7,8 +7,8 @@ attributions) are drawn with :data:`DIVERGING`, blue negative, red positive, whi
 
 from __future__ import annotations
 
-#: One colour per network, the same on every page, plot and app view (Okabe-Ito: told
-#: apart with every common colour-vision deficiency, tested). ``"yours"``: any other.
+#: One colour per network, the same on every page, plot and app view (Okabe-Ito, told
+#: apart with every common colour-vision deficiency, tested); ``"yours"`` is any other.
 NETWORK_COLOURS: dict[str, str] = {
     "standard": "#0072B2",
     "batch norm": "#D55E00",

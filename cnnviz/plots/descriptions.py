@@ -63,7 +63,7 @@ class FigureDescription:
 
     @property
     def full_caption(self) -> str:
-        """The caption as shown under the image: its source, then the caption.
+        """The caption as shown under the image, its source then the caption.
 
         Examples
         --------
