@@ -39,6 +39,7 @@ fig = plots.plot_predictions(
     data.train_y[picks],
     shipped.predict_proba(data.train_x[picks]),
     title="Training digits: true label and the shipped model's prediction",
+    bounds=shipped.input_bounds,
 )
 # sphinx_gallery_start_ignore
 plots.describe(

@@ -131,7 +131,10 @@ plots.describe(
 picks = sample_indices(len(data.test_x), 5)
 model = runs["nobn"][0]
 fig = plots.plot_predictions(
-    data.test_x[picks], data.test_y[picks], model.predict_proba(data.test_x[picks])
+    data.test_x[picks],
+    data.test_y[picks],
+    model.predict_proba(data.test_x[picks]),
+    bounds=model.input_bounds,
 )
 # sphinx_gallery_start_ignore
 plots.describe(

@@ -31,7 +31,9 @@ model = cnnviz.pretrained(batchnorm=False)
 data = cnnviz.load_splits()
 digit = data.test_x[sample_indices(len(data.test_x), 1)]
 maps = activations(model, digit, ("conv1", "relu1", "relu2"))
-fig = plots.plot_activations(maps["conv1"][0], "conv1 (before its ReLU)", digit[0])
+fig = plots.plot_activations(
+    maps["conv1"][0], "conv1 (before its ReLU)", digit[0], bounds=model.input_bounds
+)
 # sphinx_gallery_start_ignore
 plots.describe(
     fig,
@@ -58,7 +60,9 @@ plots.describe(
 # ----------------------------------------
 # What the next layer receives from ``conv2``: its output after the ReLU (negative values
 # become 0), on a scale from 0 (dark) to the largest value of any channel.
-fig = plots.plot_activations(maps["relu2"][0], "conv2 after its ReLU", digit[0])
+fig = plots.plot_activations(
+    maps["relu2"][0], "conv2 after its ReLU", digit[0], bounds=model.input_bounds
+)
 # sphinx_gallery_start_ignore
 plots.describe(
     fig,

@@ -38,7 +38,7 @@ sevens = data.test_x[data.test_y == 7][:50]
 results = [occlusion(model, seven, target=7, patch=5, stride=1) for seven in sevens]
 worst = min(range(len(results)), key=lambda i: float(results[i].probability.min()))
 seven, result = sevens[worst], results[worst]
-fig = plots.plot_occlusion(seven, result)
+fig = plots.plot_occlusion(seven, result, bounds=model.input_bounds)
 # sphinx_gallery_start_ignore
 plots.describe(
     fig,
@@ -93,7 +93,7 @@ assert difference < 1e-4, "the loop gives the library's occlusion map"
 # A 9x9 patch covers more of a stroke at once: the area where the probability collapses
 # grows, and the lowest probability falls further (printed).
 bigger = occlusion(model, seven, target=7, patch=9, stride=1)
-fig = plots.plot_occlusion(seven, bigger)
+fig = plots.plot_occlusion(seven, bigger, bounds=model.input_bounds)
 # sphinx_gallery_start_ignore
 plots.describe(
     fig,
@@ -123,7 +123,7 @@ assert collapsed[1] > collapsed[0], "the area where the probability collapses gr
 digits = data.test_x[first_per_class(data.test_y)[[1, 3, 8]]]
 labels = data.test_y[first_per_class(data.test_y)[[1, 3, 8]]]
 plain = saliency(model, digits, labels)
-fig = plots.plot_saliency(digits, plain, labels)
+fig = plots.plot_saliency(digits, plain, labels, bounds=model.input_bounds)
 # sphinx_gallery_start_ignore
 plots.describe(
     fig,
@@ -156,7 +156,13 @@ assert torch.allclose(by_hand, plain, atol=1e-5), "the three lines give the libr
 # two fifths of that range (0.8 in the network's [-1, 1] inputs). With 32 copies the
 # maps are smoother: the printed speckle measure drops (checked).
 smooth = saliency(model, digits, labels, smooth_samples=32, noise=0.4)
-fig = plots.plot_saliency(digits, smooth, labels, title="SmoothGrad: 32 noisy copies averaged")
+fig = plots.plot_saliency(
+    digits,
+    smooth,
+    labels,
+    title="SmoothGrad: 32 noisy copies averaged",
+    bounds=model.input_bounds,
+)
 # sphinx_gallery_start_ignore
 plots.describe(
     fig,

@@ -232,6 +232,7 @@ fig = plots.plot_universal_perturbation(
     after,
     f"One perturbation, learned on other digits, makes {rate:.0%} of unseen digits read as "
     f"{UNIVERSAL_SETTINGS['target']}",
+    bounds=universal.bounds,
 )
 # sphinx_gallery_start_ignore
 plots.describe(

@@ -64,7 +64,7 @@ shown = sample_indices(len(data.test_x), 5)
 x, y = data.test_x[shown], data.test_y[shown]
 attacked = torch.stack([fgsm(model, x, y, eps=eps).images for eps in epsilons])
 predictions = model.predict_proba(attacked.flatten(0, 1)).argmax(1).reshape(len(epsilons), -1)
-fig = plots.plot_perturbed_digits(epsilons, attacked, y, predictions)
+fig = plots.plot_perturbed_digits(epsilons, attacked, y, predictions, bounds=model.input_bounds)
 # sphinx_gallery_start_ignore
 plots.describe(
     fig,

@@ -40,6 +40,7 @@ fig = plots.plot_predictions(
     model.predict_proba(both),
     title="One drawn 7, two ways to make it 28x28",
     captions=["naive resize", "prepare_drawing"],
+    bounds=model.input_bounds,
 )
 # sphinx_gallery_start_ignore
 plots.describe(

@@ -41,7 +41,7 @@ from cnnviz.attacks.targeted import all_pairs, targeted_attack
 from cnnviz.core.classifier import to_pixels
 from cnnviz.data.mnist import first_per_class
 from cnnviz.models.checkpoint import pretrained_history, pretrained_metadata
-from cnnviz.plots.neuron import plot_image_rows
+from cnnviz.plots.images import plot_image_rows
 from cnnviz.report.numbers import fgsm_disagreements, report_digits
 from cnnviz.report.presets import LONG_CLASS_VISUALISATION
 from cnnviz.visualise.class_images import class_visualisation
@@ -164,6 +164,7 @@ assert matched["robust"] > matched["no batch norm"], "the matcher reads more rob
 fig_grown = plot_image_rows(
     {"standard": grown["no batch norm"].images, "robust": grown["robust"].images},
     columns=[f"class {k}" for k in range(10)],
+    bounds=grown["robust"].bounds,
 )
 # sphinx_gallery_start_ignore
 plots.describe(
@@ -235,6 +236,7 @@ assert cost < 1, "on the test set the change costs the matcher less than a point
 fig_levelled = plot_image_rows(
     {"robust": grown["robust"].images, f"< {budget} to black": levelled["robust"]},
     columns=[f"class {k}" for k in range(10)],
+    bounds=grown["robust"].bounds,
 )
 # sphinx_gallery_start_ignore
 plots.describe(
@@ -341,7 +343,11 @@ plots.describe(
 labels = data.test_y[first_per_class(data.test_y)]
 salient = {name: cnnviz.saliency(models[name], examples[:4], labels[:4]) for name in grown}
 fig_salient_standard = plots.plot_saliency(
-    examples[:4], salient["no batch norm"], labels[:4], title="Saliency, standard network"
+    examples[:4],
+    salient["no batch norm"],
+    labels[:4],
+    title="Saliency, standard network",
+    bounds=models["no batch norm"].input_bounds,
 )
 # sphinx_gallery_start_ignore
 plots.describe(
@@ -359,7 +365,11 @@ plots.describe(
 # And of the robust network, with the share of each network's saliency that lies on
 # the ink (pixels brighter than mid-grey):
 fig_salient_robust = plots.plot_saliency(
-    examples[:4], salient["robust"], labels[:4], title="Saliency, robust network"
+    examples[:4],
+    salient["robust"],
+    labels[:4],
+    title="Saliency, robust network",
+    bounds=models["robust"].input_bounds,
 )
 # sphinx_gallery_start_ignore
 plots.describe(

@@ -29,12 +29,8 @@ import torch
 import cnnviz
 from cnnviz import plots
 from cnnviz.inspect.neuron import receptive_field, unit_computation
-from cnnviz.plots.neuron import (
-    plot_image_rows,
-    plot_receptive_fields,
-    plot_top_patches,
-    plot_unit_computation,
-)
+from cnnviz.plots.images import plot_image_rows
+from cnnviz.plots.neuron import plot_receptive_fields, plot_top_patches, plot_unit_computation
 from cnnviz.report.presets import REPORT_CLASS_VISUALISATION
 from cnnviz.visualise.class_images import class_visualisation
 from cnnviz.visualise.features import visualise
@@ -176,6 +172,7 @@ readable = visualise(model, channels, layer="relu2", regularisers=READABLE)
 fig = plot_image_rows(
     {"plain": plain.images, "regularised": readable.images},
     columns=[f"relu2 ch {c}" for c in channels],
+    bounds=model.input_bounds,
 )
 # sphinx_gallery_start_ignore
 plots.describe(
@@ -263,6 +260,7 @@ fig = plot_image_rows(
     },
     captions={"regularised": [f"p {p:.2f}" for p in probability.tolist()]},
     columns=[f"class {k}" for k in range(10)],
+    bounds=model.input_bounds,
 )
 # sphinx_gallery_start_ignore
 plots.describe(

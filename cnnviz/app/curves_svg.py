@@ -1,9 +1,11 @@
 """Live training curves as inline SVG: what the Train tab redraws several times a second.
 
 The library draws the same curves with :func:`cnnviz.plots.training.plot_progress`
-(matplotlib). In the app they are redrawn while training runs in the same process, and
-a matplotlib figure costs about 0.15 s of the interpreter per update, time the training
-threads wait for; an SVG string costs about a millisecond and the browser draws it.
+(matplotlib); both draw the series of :func:`cnnviz.plots.series.progress_series`, so
+only the drawing differs. In the app they are redrawn while training runs in the same
+process, and a matplotlib figure costs about 0.15 s of the interpreter per update, time
+the training threads wait for; an SVG string costs about a millisecond and the browser
+draws it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from cnnviz.plots.training import COLOURS
+from cnnviz.plots.series import progress_series
 from cnnviz.training.progress import Progress
 
 WIDTH, HEIGHT = 900, 300
@@ -89,8 +91,8 @@ def progress_svg(runs: Mapping[str, Sequence[Progress]], threshold: float | None
     -------
     str
         A 900x300 SVG scaled to its container: training batches as thin lines,
-        validation as dots joined, one colour per run, a legend with each run's last
-        validation accuracy.
+        validation as dots joined, each run in its network's colour, a legend with each
+        run's last validation accuracy.
 
     Examples
     --------
@@ -100,7 +102,8 @@ def progress_svg(runs: Mapping[str, Sequence[Progress]], threshold: float | None
     >>> svg.count("<polyline"), svg.count("<circle"), "batch norm: validation 97.75 %" in svg
     (3, 2, True)
     """
-    steps = max((r[-1].total_steps for r in runs.values() if r), default=1)
+    series = progress_series(runs, max_points=MAX_POINTS)
+    steps = max((run.total_steps for run in series if run.steps), default=1)
     loss_left, accuracy_left = LEFTS
     parts = [
         _frame(
@@ -122,39 +125,40 @@ def progress_svg(runs: Mapping[str, Sequence[Progress]], threshold: float | None
             f'<line x1="{accuracy_left}" x2="{accuracy_left + PANEL}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="#000" stroke-dasharray="5 4"/>'
         )
-    for row, (colour, (name, reports)) in enumerate(zip(COLOURS, runs.items(), strict=False)):
-        every = max(1, math.ceil(len(reports) / MAX_POINTS))
-        shown = list(reports)[::every]
+    for row, run in enumerate(series):
+        losses = zip(run.steps, run.losses, strict=True)
+        accuracies = zip(run.steps, run.accuracies, strict=True)
         parts.append(
             _line(
-                [(_x(p.step, steps, loss_left), _loss_y(p.train_loss)) for p in shown],
-                colour,
+                [(_x(step, steps, loss_left), _loss_y(loss)) for step, loss in losses],
+                run.colour,
                 1.2,
                 0.9,
             )
         )
         parts.append(
             _line(
-                [(_x(p.step, steps, accuracy_left), _accuracy_y(p.train_acc)) for p in shown],
-                colour,
+                [(_x(step, steps, accuracy_left), _accuracy_y(acc)) for step, acc in accuracies],
+                run.colour,
                 1.0,
                 0.35,
             )
         )
         measured = [
-            (_x(p.step, steps, accuracy_left), _accuracy_y(p.val_acc))
-            for p in reports
-            if p.measured
+            (_x(step, steps, accuracy_left), _accuracy_y(acc))
+            for step, acc in zip(run.val_steps, run.val_accuracies, strict=True)
         ]
-        parts.append(_line(measured, colour, 2.0, 1.0))
+        parts.append(_line(measured, run.colour, 2.0, 1.0))
         parts += [
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}"/>' for x, y in measured
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{run.colour}"/>' for x, y in measured
         ]
-        last = next((p.val_acc for p in reversed(reports) if p.measured), None)
-        label = f"{name}: validation {last:.2f} %" if last is not None else f"{name}: training"
+        last = run.last_validation
+        label = (
+            f"{run.name}: validation {last:.2f} %" if last is not None else f"{run.name}: training"
+        )
         parts.append(
             f'<text x="{accuracy_left + PANEL - 8}" y="{BOTTOM - 12 - 18 * row}" '
-            f'text-anchor="end" font-size="13" fill="{colour}">{label}</text>'
+            f'text-anchor="end" font-size="13" fill="{run.colour}">{label}</text>'
         )
     return (
         f'<svg class="curves" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '

@@ -1,4 +1,9 @@
-"""Pictures of one neuron's computation, as CNN Explainer draws them (Figure, no pyplot)."""
+"""Pictures of one neuron of the report's CNN: its computation, receptive fields, top patches.
+
+As CNN Explainer draws them, on the report CNN's geometry
+(:mod:`cnnviz.models.cnn`); the input is drawn in the CNN's bounds unless ``bounds``
+says otherwise.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,11 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from cnnviz.core.classifier import Bounds
 from cnnviz.inspect.neuron import UnitComputation, receptive_field
-from cnnviz.plots import DIVERGING, network_colour, show_digit
+from cnnviz.models.cnn import CNN, IMAGE_SIZE, MAP_SIZE
+from cnnviz.plots.colours import DIVERGING
+from cnnviz.plots.images import show_digit
 from cnnviz.visualise.patches import TopPatches
 
 #: Figure margins of :func:`plot_unit_computation` (a layout engine costs a click 0.1 s).
@@ -31,7 +39,7 @@ def _grid(ax, values: np.ndarray, title: str, mask: np.ndarray | None = None) ->
     ax.set_title(title, fontsize=9)
 
 
-def _field(ax, image: torch.Tensor, terms: UnitComputation) -> None:
+def _field(ax, image: torch.Tensor, terms: UnitComputation, bounds: Bounds) -> None:
     """The digit with the unit's receptive field outlined."""
     top, bottom, left, right = terms.receptive_field
     if terms.position is not None:
@@ -40,7 +48,7 @@ def _field(ax, image: torch.Tensor, terms: UnitComputation) -> None:
         title = (
             f"class {terms.unit} (fc2) sees" if terms.layer == "fc2" else f"fc1 unit {terms.unit}"
         )
-    show_digit(ax, image, title)
+    show_digit(ax, image, title, bounds=bounds)
     ax.add_patch(
         Rectangle(
             (left - 0.5, top - 0.5),
@@ -76,7 +84,9 @@ def _pool_window(ax, terms: UnitComputation) -> None:
     ax.plot(col, row + 0.35, marker="^", color="#ffb000", markersize=8)
 
 
-def plot_unit_computation(terms: UnitComputation, image: torch.Tensor) -> Figure:
+def plot_unit_computation(
+    terms: UnitComputation, image: torch.Tensor, *, bounds: Bounds = CNN.input_bounds
+) -> Figure:
     """One unit's computation: receptive field, inputs x weights = products, bias, BN, ReLU, pool.
 
     Convolutions of one input channel (conv1) show the 3x3 input window, kernel and
@@ -88,7 +98,9 @@ def plot_unit_computation(terms: UnitComputation, image: torch.Tensor) -> Figure
     terms
         From :func:`cnnviz.inspect.neuron.unit_computation`.
     image
-        The ``(1, 28, 28)`` digit it was computed on, in [-1, 1].
+        The ``(1, 28, 28)`` digit it was computed on, in ``bounds``.
+    bounds
+        The model's input range ``(black, white)``; the report CNN's by default.
 
     Returns
     -------
@@ -122,7 +134,7 @@ def plot_unit_computation(terms: UnitComputation, image: torch.Tensor) -> Figure
         )
         _bars(axes["bars"], terms, SOURCE_NAMES[terms.source])
         axes["bars"].set_xlabel(terms.push_meaning(), fontsize=8)
-    _field(axes["field"], image, terms)
+    _field(axes["field"], image, terms, bounds)
     text = axes["text"]
     text.axis("off")
     text.text(0, 0.5, terms.arithmetic(), family="monospace", fontsize=9, va="center")
@@ -130,19 +142,25 @@ def plot_unit_computation(terms: UnitComputation, image: torch.Tensor) -> Figure
 
 
 def plot_receptive_fields(
-    image: torch.Tensor, position: tuple[int, int], layers: tuple[str, ...] = ()
+    image: torch.Tensor,
+    position: tuple[int, int],
+    layers: tuple[str, ...] = (),
+    *,
+    bounds: Bounds = CNN.input_bounds,
 ) -> Figure:
     """The receptive fields of the units above one pixel, layer by layer, on a digit.
 
     Parameters
     ----------
     image
-        ``(1, 28, 28)`` digit in [-1, 1].
+        ``(1, 28, 28)`` digit in ``bounds``.
     position
         ``(row, col)`` of a pixel; each layer's unit is the one whose field is centred
         nearest to it.
     layers
         Layers to draw (default conv1, pool1, conv2, pool2).
+    bounds
+        The model's input range ``(black, white)``; the report CNN's by default.
 
     Returns
     -------
@@ -157,7 +175,7 @@ def plot_receptive_fields(
     layers = layers or ("conv1", "pool1", "conv2", "pool2")
     fig = Figure(figsize=(4.6, 4.2), layout="constrained")
     ax = fig.subplots()
-    show_digit(ax, image, "what one unit of each layer sees")
+    show_digit(ax, image, "what one unit of each layer sees", bounds=bounds)
     colours = ("#ffb000", "#fe6100", "#dc267f", "#785ef0", "#648fff")
     for layer, colour in zip(layers, colours, strict=False):
         top, bottom, left, right = _centred_field(layer, position)
@@ -178,13 +196,19 @@ def plot_receptive_fields(
 
 def _centred_field(layer: str, position: tuple[int, int]) -> tuple[int, int, int, int]:
     """The field of ``layer``'s unit whose field centre is nearest ``position``."""
-    size = {"conv1": 28, "relu1": 28, "pool1": 14, "pool2": 7}.get(layer, 14)
-    stride = 28 // size
+    size = MAP_SIZE.get(layer, IMAGE_SIZE)  # receptive_field names the layers it knows
+    stride = IMAGE_SIZE // size
     row, col = (min(size - 1, max(0, value // stride)) for value in position)
     return receptive_field(layer, row, col)
 
 
-def plot_top_patches(found: TopPatches, channels: list[int], count: int = 6) -> Figure:
+def plot_top_patches(
+    found: TopPatches,
+    channels: list[int],
+    count: int = 6,
+    *,
+    bounds: Bounds = CNN.input_bounds,
+) -> Figure:
     """The receptive-field patches that excite each channel most, one row per channel.
 
     Parameters
@@ -195,6 +219,8 @@ def plot_top_patches(found: TopPatches, channels: list[int], count: int = 6) -> 
         Channels to show, one row each.
     count
         Patches per row (at most those found).
+    bounds
+        The model's input range ``(black, white)``; the report CNN's by default.
 
     Returns
     -------
@@ -214,57 +240,8 @@ def plot_top_patches(found: TopPatches, channels: list[int], count: int = 6) -> 
     for row, channel in enumerate(channels):
         for rank in range(count):
             ax = axes[row, rank]
-            show_digit(ax, found.patches[channel, rank], f"{found.values[channel, rank]:.2f}")
+            value = f"{found.values[channel, rank]:.2f}"
+            show_digit(ax, found.patches[channel, rank], value, bounds=bounds)
             if rank == 0:
                 ax.set_ylabel(f"{found.layer}\nch {channel}", fontsize=9)
-    return fig
-
-
-def plot_image_rows(
-    rows: dict[str, torch.Tensor],
-    captions: dict[str, list[str]] | None = None,
-    columns: list[str] | None = None,
-) -> Figure:
-    """Rows of images side by side, each row named (e.g. plain vs regularised ascent).
-
-    Parameters
-    ----------
-    rows
-        Row name -> ``(K, 1, 28, 28)`` images in [-1, 1], every row the same ``K``. A
-        name that names a network (``"robust"``, ``"standard, plain"``) is written in
-        its colour (``cnnviz.plots.network_colour``).
-    captions
-        Row name -> ``K`` captions (e.g. probabilities); default none.
-    columns
-        ``K`` column labels (e.g. the class or channel each column shows), above the
-        first row; default none.
-
-    Returns
-    -------
-    Figure
-
-    Examples
-    --------
-    >>> rows = {"a": torch.zeros(3, 1, 28, 28), "b": torch.ones(3, 1, 28, 28)}
-    >>> fig = plot_image_rows(rows, columns=["class 0", "class 1", "class 2"])
-    >>> len(fig.axes), fig.axes[1].get_title()
-    (6, 'class 1')
-    """
-    count = len(next(iter(rows.values())))
-    if columns is not None and len(columns) != count:
-        raise ValueError(
-            f"columns needs {count} labels, one per image of a row, not {len(columns)}"
-        )
-    top = 0.25 if columns else 0.0
-    fig = Figure(figsize=(0.9 * count + 0.9, 1.15 * len(rows) + top), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(len(rows), count))
-    for row, (name, images) in enumerate(rows.items()):
-        caption = (captions or {}).get(name)
-        for column in range(count):
-            ax = axes[row, column]
-            words = [columns[column]] if columns and row == 0 else []
-            words += [caption[column]] if caption else []
-            show_digit(ax, images[column], "\n".join(words) or None)
-            if column == 0:  # a row of a network has the network's colour
-                ax.set_ylabel(name, fontsize=9, color=network_colour(name, other="black"))
     return fig

@@ -66,7 +66,9 @@ def report_figures(
     yield "fig02_loss_nobn", lambda: plots.plot_training_curves(history_nobn, "loss")
     yield (
         "fig03_predictions",
-        lambda: plots.plot_predictions(images, labels, nobn.predict_proba(images)),
+        lambda: plots.plot_predictions(
+            images, labels, nobn.predict_proba(images), bounds=nobn.input_bounds
+        ),
     )
     yield "fig04_accuracy_bn", lambda: plots.plot_training_curves(history_bn, "accuracy")
     yield "fig05_loss_bn", lambda: plots.plot_training_curves(history_bn, "loss")
@@ -83,19 +85,30 @@ def report_figures(
     maps = activations(nobn, digit[None], ("conv1", "relu2"))
     yield (
         "fig10_activations_conv1",
-        lambda: plots.plot_activations(maps["conv1"][0], "conv1 (before its ReLU)", digit),
+        lambda: plots.plot_activations(
+            maps["conv1"][0], "conv1 (before its ReLU)", digit, bounds=nobn.input_bounds
+        ),
     )
     yield (
         "fig11_activations_conv2",
-        lambda: plots.plot_activations(maps["relu2"][0], "conv2 after its ReLU", digit),
+        lambda: plots.plot_activations(
+            maps["relu2"][0], "conv2 after its ReLU", digit, bounds=nobn.input_bounds
+        ),
     )
     yield (
         "fig12_occlusion",
-        lambda: plots.plot_occlusion(digit, occlusion(nobn, digit, int(labels[0]))),
+        lambda: plots.plot_occlusion(
+            digit, occlusion(nobn, digit, int(labels[0])), bounds=nobn.input_bounds
+        ),
     )
     yield (
         "saliency",
-        lambda: plots.plot_saliency(images[:3], saliency(nobn, images[:3], labels[:3]), labels[:3]),
+        lambda: plots.plot_saliency(
+            images[:3],
+            saliency(nobn, images[:3], labels[:3]),
+            labels[:3],
+            bounds=nobn.input_bounds,
+        ),
     )
     visualisation = class_visualisation(nobn)
     yield "fig13_class_visualisations", lambda: plots.plot_class_visualisations(visualisation)

@@ -18,6 +18,9 @@ from cnnviz.inspect.saliency import saliency
 from cnnviz.models.cnn import CNN
 from cnnviz.training.history import History
 
+#: The report CNN's input range: the bounds its images are drawn with.
+CNN_BOUNDS = CNN.input_bounds
+
 
 def rendered(fig: Figure) -> Image.Image:
     buffer = io.BytesIO()
@@ -75,11 +78,13 @@ def test_bn_comparison_has_one_line_per_variant():
 def test_predictions_mark_wrong_ones_in_red():
     images = torch.zeros(2, 1, 28, 28)
     probabilities = torch.eye(10)[[3, 5]]
-    fig = plots.plot_predictions(images, torch.tensor([3, 4]), probabilities)
+    fig = plots.plot_predictions(images, torch.tensor([3, 4]), probabilities, bounds=CNN_BOUNDS)
     colours = [ax.title.get_color() for ax in fig.axes]
     assert colours == ["black", "red"]
     assert "predicted 5" in fig.axes[1].get_title()
-    rendered(plots.plot_predictions(images[:1], torch.tensor([3]), probabilities[:1]))
+    rendered(
+        plots.plot_predictions(images[:1], torch.tensor([3]), probabilities[:1], bounds=CNN_BOUNDS)
+    )
 
 
 def test_predictions_name_their_source_and_panels():
@@ -91,6 +96,7 @@ def test_predictions_name_their_source_and_panels():
         probabilities,
         title="Training digits",
         captions=list("abcdefg"),
+        bounds=CNN_BOUNDS,
     )
     assert titles(fig)[0] == "Training digits"
     assert [t.split("\n")[0] for t in titles(fig)[1:]] == list("abcdefg")
@@ -111,7 +117,7 @@ def test_filter_grids(model, layer):
 def test_activation_grid_labels_every_channel(model):
     digit = torch.full((1, 28, 28), -1.0)  # blank: all-zero maps after ReLU
     maps = activations(model, digit[None], ("relu2",))["relu2"][0]
-    fig = plots.plot_activations(maps, "relu2", digit)
+    fig = plots.plot_activations(maps, "relu2", digit, bounds=CNN_BOUNDS)
     channel_titles = [t for t in titles(fig) if t.startswith("ch ")]
     assert len(channel_titles) == 32
     rendered(fig)
@@ -137,7 +143,9 @@ def test_activation_maps_share_one_scale_with_a_colour_bar():
 def test_perturbed_digits_mark_misread_ones_in_red():
     images = torch.zeros(2, 3, 1, 28, 28)
     predictions = torch.tensor([[1, 2, 3], [1, 0, 0]])
-    fig = plots.plot_perturbed_digits([0.0, 0.3], images, torch.tensor([1, 2, 3]), predictions)
+    fig = plots.plot_perturbed_digits(
+        [0.0, 0.3], images, torch.tensor([1, 2, 3]), predictions, bounds=CNN_BOUNDS
+    )
     colours = [ax.title.get_color() for ax in fig.axes]
     assert colours == ["black"] * 4 + ["red"] * 2
     assert fig.axes[3].get_ylabel() == "eps = 0.30"
@@ -147,7 +155,9 @@ def test_perturbed_digits_mark_misread_ones_in_red():
 @pytest.mark.parametrize(("patch", "stride"), [(5, 1), (7, 7)])
 def test_occlusion_panels(model, patch, stride):
     digit = torch.rand(1, 28, 28) * 2 - 1
-    fig = plots.plot_occlusion(digit, occlusion(model, digit, 1, patch=patch, stride=stride))
+    fig = plots.plot_occlusion(
+        digit, occlusion(model, digit, 1, patch=patch, stride=stride), bounds=CNN_BOUNDS
+    )
     assert len(fig.axes) == 5  # three panels and two colour bars
     assert any("grey patch" in t for t in titles(fig))
     rendered(fig)
@@ -155,20 +165,22 @@ def test_occlusion_panels(model, patch, stride):
 
 def test_occlusion_panels_with_zero_attribution(model):
     blank = torch.zeros(1, 28, 28)  # mid-grey image: a grey patch changes nothing
-    rendered(plots.plot_occlusion(blank, occlusion(model, blank, 0)))
+    rendered(plots.plot_occlusion(blank, occlusion(model, blank, 0), bounds=CNN_BOUNDS))
 
 
 def test_saliency_rows(model):
     images = torch.rand(2, 1, 28, 28) * 2 - 1
     labels = torch.tensor([1, 2])
-    fig = plots.plot_saliency(images, saliency(model, images, labels), labels)
+    fig = plots.plot_saliency(images, saliency(model, images, labels), labels, bounds=CNN_BOUNDS)
     assert "input, class 2" in titles(fig)
     rendered(fig)
 
 
 def test_smooth_is_a_trailing_mean():
-    assert np.allclose(plots._smooth([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
-    assert np.allclose(plots._smooth([5.0], 10), [5.0])
+    from cnnviz.plots.training import _smooth
+
+    assert np.allclose(_smooth([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
+    assert np.allclose(_smooth([5.0], 10), [5.0])
 
 
 def test_cli_writes_every_report_figure(tmp_path, mnist_dir, capsys):
@@ -245,8 +257,6 @@ def figure_makers(model) -> dict:
     from cnnviz.attacks.targeted import all_pairs, targeted_attack
     from cnnviz.attacks.transfer import noise_attack
     from cnnviz.inspect.neuron import unit_computation
-    from cnnviz.plots import neuron as neuron_plots
-    from cnnviz.plots import training as live_plots
     from cnnviz.training.progress import Progress
     from cnnviz.visualise.class_images import class_visualisation
     from cnnviz.visualise.patches import top_patches
@@ -264,22 +274,33 @@ def figure_makers(model) -> dict:
         "training_curves": lambda: plots.plot_training_curves(history(), "accuracy"),
         "bn_comparison": lambda: plots.plot_bn_comparison([history("nobn"), history("bn")]),
         "predictions": lambda: plots.plot_predictions(
-            digits, labels, torch.softmax(torch.randn(3, 10), 1)
+            digits, labels, torch.softmax(torch.randn(3, 10), 1), bounds=CNN_BOUNDS
         ),
         "filters_conv1": lambda: plots.plot_filters(conv_filters(model, "conv1")),
         "filters_conv2": lambda: plots.plot_filters(conv_filters(model, "conv2")),
         "activations": lambda: plots.plot_activations(
-            activations(model, digit[None], ("relu2",))["relu2"][0], "relu2", digit
+            activations(model, digit[None], ("relu2",))["relu2"][0],
+            "relu2",
+            digit,
+            bounds=CNN_BOUNDS,
         ),
-        "occlusion": lambda: plots.plot_occlusion(digit, occlusion(model, digit, 1)),
-        "saliency": lambda: plots.plot_saliency(digits, saliency(model, digits, labels), labels),
+        "occlusion": lambda: plots.plot_occlusion(
+            digit, occlusion(model, digit, 1), bounds=CNN_BOUNDS
+        ),
+        "saliency": lambda: plots.plot_saliency(
+            digits, saliency(model, digits, labels), labels, bounds=CNN_BOUNDS
+        ),
         "class_visualisations": lambda: plots.plot_class_visualisations(visualisation),
         "logit_history": lambda: plots.plot_logit_history(visualisation, (1, 7)),
         "targeted_grid": lambda: plots.plot_targeted_grid(
             targeted_attack(model, *all_pairs(digits[:2]), steps=2)
         ),
         "perturbed_digits": lambda: plots.plot_perturbed_digits(
-            [0.0, 0.3], torch.stack([digits, digits]), labels, torch.tensor([[1, 2, 7], [1, 0, 0]])
+            [0.0, 0.3],
+            torch.stack([digits, digits]),
+            labels,
+            torch.tensor([[1, 2, 7], [1, 0, 0]]),
+            bounds=CNN_BOUNDS,
         ),
         "noise_attack": lambda: plots.plot_noise_attack(noise),
         "transfer_table": lambda: plots.plot_transfer_table(noise, labels),
@@ -288,28 +309,28 @@ def figure_makers(model) -> dict:
             [0.0, 0.3], {"batch norm, FGSM": torch.tensor([99.0, 9.0])}
         ),
         "universal": lambda: plots.plot_universal_perturbation(
-            digits[:1] * 0.1, digits, labels, labels.flip(0), "fools 2 of 3"
+            digits[:1] * 0.1, digits, labels, labels.flip(0), "fools 2 of 3", bounds=CNN_BOUNDS
         ),
-        "unit_conv1": lambda: neuron_plots.plot_unit_computation(
+        "unit_conv1": lambda: plots.plot_unit_computation(
             unit_computation(model, digit, "conv1", 3, (12, 14)), digit
         ),
-        "unit_conv2": lambda: neuron_plots.plot_unit_computation(
+        "unit_conv2": lambda: plots.plot_unit_computation(
             unit_computation(normed, digit, "conv2", 5, (6, 7)), digit
         ),
-        "unit_fc1": lambda: neuron_plots.plot_unit_computation(
+        "unit_fc1": lambda: plots.plot_unit_computation(
             unit_computation(normed, digit, "fc1", 3, None), digit
         ),
-        "unit_fc2": lambda: neuron_plots.plot_unit_computation(
+        "unit_fc2": lambda: plots.plot_unit_computation(
             unit_computation(model, digit, "fc2", 7, None), digit
         ),
-        "receptive_fields": lambda: neuron_plots.plot_receptive_fields(digit, (12, 14)),
-        "top_patches": lambda: neuron_plots.plot_top_patches(
+        "receptive_fields": lambda: plots.plot_receptive_fields(digit, (12, 14)),
+        "top_patches": lambda: plots.plot_top_patches(
             top_patches(model, digits, "relu2", count=3), [0, 5], count=3
         ),
-        "image_rows": lambda: neuron_plots.plot_image_rows(
-            {"plain": digits, "regularised": digits}, {"plain": ["a", "b", "c"]}
+        "image_rows": lambda: plots.plot_image_rows(
+            {"plain": digits, "regularised": digits}, {"plain": ["a", "b", "c"]}, bounds=CNN_BOUNDS
         ),
-        "progress": lambda: live_plots.plot_progress(
+        "progress": lambda: plots.plot_progress(
             {"batch norm": reports, "no batch norm": reports}, threshold=98.45
         ),
     }
@@ -381,7 +402,6 @@ def test_figure_text_is_inside_the_canvas_and_at_least_9_px_on_a_1280_px_page(ma
 
 def test_one_colour_per_network_on_every_plot():
     """The same network has the same colour in training curves, comparisons and attacks."""
-    from cnnviz.plots import training as live_plots
     from cnnviz.training.progress import Progress
 
     colour = plots.NETWORK_COLOURS
@@ -400,7 +420,7 @@ def test_one_colour_per_network_on_every_plot():
     expected = ["standard", "batch norm", "robust", "yours"]
     assert robustness == [colour[name] for name in expected for _ in range(2)]
     reports = [Progress(1, 4, 1, 1, 1.0, 85.0, None, None, 32, 0.1)]
-    live = live_plots.plot_progress({"no batch norm": reports, "batch norm": reports})
+    live = plots.plot_progress({"no batch norm": reports, "batch norm": reports})
     assert line_colours(live.axes[0]) == [colour["standard"], colour["batch norm"]]
 
 
