@@ -28,7 +28,8 @@ import cnnviz
 from cnnviz import plots
 from cnnviz.attacks.transfer import fooling_rates, noise_attack, transfer_predictions
 from cnnviz.models.checkpoint import pretrained_metadata
-from cnnviz.report.numbers import report_digits, report_universal
+from cnnviz.report.digits import report_digits
+from cnnviz.report.numbers import report_universal
 from cnnviz.report.presets import (
     REPORT_NOISE_ATTACK,
     REPORT_TRANSFER_LABELS,
