@@ -52,6 +52,9 @@ Norm = Literal["linf", "l2"]
 class AttackSpec:
     """One attack's declared capabilities, and the attack itself (calling it calls it).
 
+    The defaults describe a one-step attack on the given images, untargeted or targeted,
+    taking the true labels, with no random start, no budget and no callback.
+
     Attributes
     ----------
     name
@@ -93,15 +96,15 @@ class AttackSpec:
 
     name: str
     function: Callable[..., object]
-    result: type
-    untargeted: bool
-    targeted: bool
-    takes_labels: bool
-    start_noise: bool
-    steps: int
-    budget: float | None
-    norms: tuple[Norm, ...]
-    callback: bool
+    result: type = AttackResult
+    untargeted: bool = True
+    targeted: bool = True
+    takes_labels: bool = True
+    start_noise: bool = False
+    steps: int = 1
+    budget: float | None = None
+    norms: tuple[Norm, ...] = ()
+    callback: bool = False
 
     @property
     def on_images(self) -> bool:

@@ -9,76 +9,32 @@ from typing import Final
 from cnnviz.attacks.base import AttackSpec
 from cnnviz.attacks.fgsm import fgsm
 from cnnviz.attacks.pgd import pgd
-from cnnviz.attacks.result import AttackResult
 from cnnviz.attacks.targeted import targeted_attack
 from cnnviz.attacks.transfer import NoiseTransfer, noise_attack
 from cnnviz.attacks.universal import UniversalPerturbation, universal_perturbation
 
 _SPECS = (
+    AttackSpec("fgsm", fgsm, budget=0.3, norms=("linf",)),
+    AttackSpec("pgd", pgd, start_noise=True, steps=40, budget=0.3, norms=("linf",), callback=True),
     AttackSpec(
-        name="fgsm",
-        function=fgsm,
-        result=AttackResult,
-        untargeted=True,
-        targeted=True,
-        takes_labels=True,
-        start_noise=False,
-        steps=1,
-        budget=0.3,
-        norms=("linf",),
-        callback=False,
+        "targeted", targeted_attack, untargeted=False, takes_labels=False, steps=500, callback=True
     ),
     AttackSpec(
-        name="pgd",
-        function=pgd,
-        result=AttackResult,
-        untargeted=True,
-        targeted=True,
-        takes_labels=True,
-        start_noise=True,
-        steps=40,
-        budget=0.3,
-        norms=("linf",),
-        callback=True,
-    ),
-    AttackSpec(
-        name="targeted",
-        function=targeted_attack,
-        result=AttackResult,
-        untargeted=False,
-        targeted=True,
-        takes_labels=False,
-        start_noise=False,
-        steps=500,
-        budget=None,
-        norms=(),
-        callback=True,
-    ),
-    AttackSpec(
-        name="noise",
-        function=noise_attack,
+        "noise",
+        noise_attack,
         result=NoiseTransfer,
         untargeted=False,
-        targeted=True,
         takes_labels=False,
-        start_noise=False,
         steps=500,
-        budget=None,
-        norms=(),
         callback=True,
     ),
     AttackSpec(
-        name="universal",
-        function=universal_perturbation,
+        "universal",
+        universal_perturbation,
         result=UniversalPerturbation,
-        untargeted=True,
-        targeted=True,
-        takes_labels=True,
-        start_noise=False,
         steps=100,
         budget=0.3,
         norms=("linf", "l2"),
-        callback=False,
     ),
 )
 
@@ -86,7 +42,8 @@ _SPECS = (
 #: calling it runs the attack, ``ATTACKS[name](model, images, labels_or_targets,
 #: **options)``). ``"fgsm"``, ``"pgd"`` and ``"targeted"`` attack the given images and
 #: return an :class:`~cnnviz.attacks.result.AttackResult`; ``"noise"`` and ``"universal"``
-#: are the transfer analyses built on attacks (:attr:`AttackSpec.on_images` is ``False``).
+#: are the transfer analyses built on attacks (their
+#: :attr:`~cnnviz.attacks.base.AttackSpec.on_images` is ``False``).
 ATTACKS: Final[Mapping[str, AttackSpec]] = MappingProxyType({spec.name: spec for spec in _SPECS})
 
 

@@ -60,12 +60,9 @@ class ClassVisualisationPreset(_Keywords):
 
 @dataclass(frozen=True)
 class NoiseAttackPreset(_Keywords):
-    """Keyword arguments of :func:`~cnnviz.attacks.transfer.noise_attack`.
-
-    Attributes
-    ----------
-    step_size, clip, steps_past_threshold
-        As the function's (``step_size`` in pixel units).
+    """A way to run :func:`~cnnviz.attacks.transfer.noise_attack`: its step size (pixel
+    units), whether ``x + n`` is clipped, and the steps taken past the threshold, named as
+    the function's keyword arguments.
 
     Examples
     --------
@@ -80,12 +77,9 @@ class NoiseAttackPreset(_Keywords):
 
 @dataclass(frozen=True)
 class UniversalPreset(_Keywords):
-    """Keyword arguments of :func:`~cnnviz.attacks.universal.universal_perturbation`.
-
-    Attributes
-    ----------
-    target, eps, norm, steps, batch_size
-        As the function's (``eps`` in pixel units of [0, 1] images).
+    """How a universal perturbation is learned: the target, the budget ``eps`` (pixel units
+    of [0, 1] images) and its norm, the steps and the mini-batch size, named as the keyword
+    arguments of :func:`~cnnviz.attacks.universal.universal_perturbation`.
 
     Examples
     --------
