@@ -19,8 +19,9 @@ Try it live: grow the ten class images from noise in your browser, on any of the
 # %%
 # Fig 13: an image for every class
 # --------------------------------
-# :func:`cnnviz.class_visualisation` climbs the class's log-probability with steps of
-# fixed length, all ten classes in one batch.
+# ``cnnviz.class_visualisation``
+# (:func:`~cnnviz.visualise.class_images.class_visualisation`) climbs the class's
+# log-probability with steps of fixed length, all ten classes in one batch.
 import torch
 
 import cnnviz

@@ -27,16 +27,18 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout: its cnnviz, and the tests' server helper
+
+from tests.app.test_app import served_command  # noqa: E402
+
 OUT = ROOT / "docs" / "_static"
 RECORD = "app_screenshots.json"
 #: The files that define what the app's page looks like (globs under the checkout).
@@ -73,7 +75,6 @@ CAT = 40  # the gallery's first cat: the folder is sorted (car, cat, dog, ship, 
 #: so the laptop shot shows the Draw tab's outputs under the sketchpad.
 SHOT_HEIGHT = 1100
 CHROMIUM = Path(os.environ.get("CNNVIZ_CHROMIUM", "/usr/bin/chromium"))
-START_SECONDS = 180  # the app imports torch and gradio on a busy 2-core machine
 READ_MS = 90_000  # from the first stroke to a prediction on screen
 #: A 7 in fractions of the sketchpad's side (x, y), drawn as one stroke.
 SEVEN = [(0.36, 0.3), (0.5, 0.3), (0.64, 0.3), (0.56, 0.5), (0.47, 0.72)]
@@ -104,35 +105,10 @@ def served_app(log: Path, options: tuple[str, ...] = (), cwd: Path = ROOT) -> It
     """The app of this checkout (``cnnviz demo`` with ``options``, run in ``cwd``) on
     127.0.0.1; yields its URL, stops it at the end."""
     port = free_port()
-    command = [sys.executable, "-m", "cnnviz.cli", "demo", *options, "--host", "127.0.0.1"]
+    argv = ["-m", "cnnviz.cli", "demo", *options, "--host", "127.0.0.1", "--port", str(port)]
     env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), str(TEACHER)])}
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [*command, "--port", str(port)],
-            cwd=cwd,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            deadline = time.monotonic() + START_SECONDS
-            while True:
-                try:
-                    urllib.request.urlopen(url, timeout=2)
-                    break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"the app did not start:\n{log.read_text()}") from None
-                    time.sleep(0.5)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    with served_command(argv, env, log, port, cwd=cwd) as url:
+        yield url
 
 
 def drawing_surface(page):

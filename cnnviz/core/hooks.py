@@ -46,8 +46,22 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
             module.training = True  # this module only: train() would recurse
 
 
-class _Call(NamedTuple):
-    """What a module saw on its first call of a forward pass (batch axis kept on output)."""
+class LayerCall(NamedTuple):
+    """What a module saw on its first call of a forward pass, as :func:`recording` keeps it.
+
+    Attributes
+    ----------
+    input_shape
+        Shape of the module's first input without its batch axis (``()`` if none).
+    output
+        Its output, batch axis kept (a detached copy if a tensor).
+
+    Examples
+    --------
+    >>> call = LayerCall((3,), torch.zeros(4, 2))
+    >>> call.input_shape, tuple(call.output.shape)
+    ((3,), (4, 2))
+    """
 
     input_shape: tuple[int, ...]
     output: torch.Tensor | object
@@ -63,7 +77,7 @@ def _check_layer_names(model: nn.Module, names: Sequence[str]) -> None:
 
 
 @contextmanager
-def recording(model: nn.Module, names: Sequence[str]) -> Iterator[dict[str, _Call]]:
+def recording(model: nn.Module, names: Sequence[str]) -> Iterator[dict[str, LayerCall]]:
     """Record the first call of each named module while the block runs a forward pass.
 
     Yields a dict filled as the modules run, in the order they ran: the input's shape
@@ -95,7 +109,7 @@ def recording(model: nn.Module, names: Sequence[str]) -> Iterator[dict[str, _Cal
     _check_layer_names(model, names)
     modules = dict(model.named_modules())
     owner = threading.get_ident()
-    calls: dict[str, _Call] = {}
+    calls: dict[str, LayerCall] = {}
 
     def recorder(name: str):
         def hook(_module, inputs, output):
@@ -104,7 +118,7 @@ def recording(model: nn.Module, names: Sequence[str]) -> Iterator[dict[str, _Cal
             first = inputs[0] if inputs else None
             shape = tuple(first.shape[1:]) if isinstance(first, torch.Tensor) else ()
             kept = output.detach().clone() if isinstance(output, torch.Tensor) else output
-            calls[name] = _Call(shape, kept)
+            calls[name] = LayerCall(shape, kept)
 
         return hook
 
@@ -118,7 +132,7 @@ def recording(model: nn.Module, names: Sequence[str]) -> Iterator[dict[str, _Cal
 
 def _recorded_outputs(
     model: nn.Module, images: torch.Tensor, names: Sequence[str]
-) -> dict[str, _Call]:
+) -> dict[str, LayerCall]:
     """One forward pass in eval mode without gradients, recording the named modules.
 
     Returns the first call of each named module that ran, in the order they ran (see

@@ -39,7 +39,7 @@ from cnnviz.data.idx import (
 DATA_ENV_VAR = "CNNVIZ_DATA"
 
 
-#: The four standard files: key -> (file name without ``.gz``, IDX magic, official MD5
+#: The four standard files, by key, as (file name without ``.gz``, IDX magic, official MD5
 #: of the decompressed file).
 MNIST_FILES: dict[str, tuple[str, int, str]] = {
     "train_images": ("train-images-idx3-ubyte", IMAGES_MAGIC, "6bbc9ace898e44ae57da46a324031adb"),

@@ -9,7 +9,7 @@ from torch.nn import functional as F
 
 from cnnviz.core.hooks import eval_mode
 
-#: Side of the CNN's square input: ``(N, 1, 28, 28)`` digits.
+#: Side of the CNN's square input, ``(N, 1, 28, 28)`` digits.
 IMAGE_SIZE = 28
 
 #: ``(name, kernel, stride, padding)`` of the CNN's spatial layers, in forward order.
@@ -32,7 +32,7 @@ def _map_sizes() -> dict[str, int]:
     return {name: sizes[SAME_GEOMETRY.get(name, name)] for name in ACTIVATION_LAYERS}
 
 
-#: Side of each feature-map layer's square maps: 28 before the first pooling, 14, then 7.
+#: Side of each feature-map layer's square maps (28 before the first pooling, 14, then 7).
 MAP_SIZE = _map_sizes()
 
 

@@ -87,7 +87,7 @@ def layer_summary(model: nn.Module, input_shape: Sequence[int] | None = None) ->
         A classifier (see :mod:`cnnviz.core.classifier`).
     input_shape
         ``(C, H, W)`` of one input image; defaults to ``(1, 28, 28)`` for the report's
-        :class:`CNN` and is required for any other model.
+        :class:`~cnnviz.models.cnn.CNN` and is required for any other model.
 
     Returns
     -------
@@ -158,7 +158,7 @@ def format_summary(model: CNN) -> str:
     Parameters
     ----------
     model
-        The report's :class:`CNN` (its mode is left alone).
+        The report's :class:`~cnnviz.models.cnn.CNN` (its mode is left alone).
 
     Returns
     -------

@@ -27,7 +27,7 @@ from torch import nn
 from cnnviz.core.classifier import class_scores, input_bounds
 from cnnviz.models.checkpoint import load_checkpoint
 
-#: The input shape of a model that declares none: an MNIST digit.
+#: The input shape of a model that declares none, an MNIST digit's.
 DEFAULT_SHAPE = (1, 28, 28)
 #: The largest picture side cnnviz feeds a model (its maps and gradients stay small).
 MAX_SIDE = 512

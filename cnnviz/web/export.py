@@ -396,9 +396,20 @@ def default_graph_cache() -> Path:
 def check_graphs(folder: Path, spec: WebModel, *, tolerance: float = CHECK_TOLERANCE) -> None:
     """Run the written graphs with ONNX Runtime on seeded images; compare with torch.
 
-    Raises :class:`~cnnviz.web.graphs.GraphExportError` if logits or gradients differ by more than
-    ``tolerance``. Models that need more than the onnxruntime CPU kernels fail here.
-    :func:`export_model` calls it on every model it writes (example there).
+    Raises :class:`~cnnviz.web.graphs.GraphExportError` if logits or gradients differ by
+    more than ``tolerance``. Models that need more than the onnxruntime CPU kernels fail
+    here. :func:`export_model` calls it on every model it writes (a full example there).
+
+    Examples
+    --------
+    Only the graph files a folder holds are checked; an empty folder has none:
+
+    >>> import tempfile
+    >>> spec = classifier_model("tiny", nn.Sequential(nn.Flatten(), nn.Linear(4, 2)),
+    ...                         input_shape=(1, 2, 2), bounds=(0, 1), classes=("a", "b"),
+    ...                         label="tiny", description="a linear model")
+    >>> check_graphs(Path(tempfile.mkdtemp()), spec) is None
+    True
     """
     import onnxruntime
 

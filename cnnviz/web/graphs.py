@@ -5,7 +5,8 @@ Two graphs per model, both exported with ``torch.onnx.export(..., dynamo=True)``
 buffers (initializers named ``model.<state-dict name>``):
 
 * **forward**: ``x (N, C, H, W)`` -> ``logits (N, K)`` (pre-softmax, as
-  :func:`cnnviz.class_scores`) and the outputs of the named modules, recorded by hooks.
+  :func:`~cnnviz.core.classifier.class_scores`) and the outputs of the named modules,
+  recorded by hooks.
 * **gradient**: ``x``, ``logit_weights (N, K)``, ``lse_weight (N,)`` -> ``logits`` and
   ``grad (N, C, H, W)``, the input gradient of
   ``sum_n (sum_k logit_weights[n, k] * logits[n, k] + lse_weight[n] * logsumexp_k logits[n])``.
@@ -42,7 +43,7 @@ from torch.func import functional_call
 from cnnviz.core.classifier import class_scores
 
 OPSET = 18
-#: Prefix of the initializer names in both graphs: ``model.`` + state-dict name.
+#: Prefix of the initializer names in both graphs, before the state-dict name.
 PREFIX = "model."
 FORWARD_INPUTS = ("x",)
 GRADIENT_INPUTS = ("x", "logit_weights", "lse_weight")
@@ -141,7 +142,7 @@ BACKWARD_DECOMPOSITIONS = {
 
 
 class _Scores(nn.Module):
-    """The model's class scores (:func:`cnnviz.class_scores`) as its ``forward``."""
+    """The model's class scores (:func:`~cnnviz.core.classifier.class_scores`), as forward."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()

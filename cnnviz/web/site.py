@@ -39,7 +39,7 @@ DIGITS_FILE = "data/digits.bin"
 PICTURES_FILE = "data/pictures.bin"
 MANIFEST_FORMAT = 1
 
-#: The shipped networks: site id -> (variant of cnnviz.pretrained, label, what it is).
+#: The shipped networks, by site id, as (variant of cnnviz.pretrained, label, what it is).
 SHIPPED = {
     "standard": ("nobn", "standard", "the report's CNN without batch norm"),
     "batchnorm": ("bn", "batch norm", "the report's CNN with batch norm"),
