@@ -112,7 +112,7 @@ class PublishedScores(TypedDict):
 VARIANTS: Final[Mapping[str, bool]] = MappingProxyType({"nobn": False, "bn": True})
 
 
-#: R4: the report's test loss and accuracy (%).
+#: R4, the report's test loss and accuracy (%).
 REPORT_TEST: Final[Mapping[str, PublishedScores]] = MappingProxyType(
     {
         "nobn": {"loss": 0.0461, "accuracy": 98.45},
@@ -127,22 +127,24 @@ REPORT_NEURONS: Final[Mapping[str, int]] = MappingProxyType(
     {"conv1": 25088, "conv2": 25088, "fc1": 500, "fc2": 10}
 )
 
-#: R7: the report's parameter counts per layer.
+#: R7, the report's parameter counts per layer.
 REPORT_PARAMETERS: Final[Mapping[str, int]] = MappingProxyType(
     {"conv1": 320, "conv2": 9248, "fc1": 784500, "fc2": 5010}
 )
 
 
-#: R14: the report's transfer table. Row ``k``: the noise learned on digit ``k`` towards
-#: ``k + 1`` (mod 10), added to ten test images whose true labels are the columns.
+#: R14, the target of each row of the report's transfer table: the noise learned on digit
+#: ``k`` pushes towards ``k + 1`` (mod 10).
 REPORT_TRANSFER_TARGETS: Final[tuple[int, ...]] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 0)
 
 
-#: R14: the true labels of the ten test images (the columns of the report's table).
+#: R14, the true labels of the ten test images (the columns of the report's table).
 REPORT_TRANSFER_LABELS: Final[tuple[int, ...]] = (8, 5, 0, 9, 7, 1, 3, 1, 9, 3)
 
 
-#: R14: the report's table, the class read in each image (column) plus each noise (row).
+#: R14, the report's transfer table. Row ``k``, the noise learned on digit ``k`` towards
+#: ``k + 1`` (mod 10), added to ten test images whose true labels are the columns
+#: (``REPORT_TRANSFER_LABELS``); each cell, the class the network read.
 REPORT_TRANSFER_TABLE: Final[tuple[tuple[int, ...], ...]] = (
     (1, 3, 1, 1, 2, 1, 3, 1, 1, 3),
     (2, 2, 0, 2, 2, 2, 2, 2, 8, 2),
