@@ -1,8 +1,9 @@
 """A universal perturbation: one noise, learned on many digits, that pushes them all to a
 target class (or away from their labels).
 
-A transfer analysis built on an attack: PGD's projected signed steps, taken on mini-batches
-for one perturbation shared by all images. It returns a :class:`UniversalPerturbation`,
+A transfer analysis built on an attack: PGD's projected steps (the gradient's sign for
+L-infinity, its direction for L2), taken on mini-batches for one perturbation shared by all
+images. It returns a :class:`UniversalPerturbation`,
 not an :class:`~cnnviz.attacks.result.AttackResult`: no image is attacked on its own, and
 the perturbation is measured on images it was not learned on
 (:func:`universal_fooling_rate`).
