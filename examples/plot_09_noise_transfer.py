@@ -28,14 +28,14 @@ import cnnviz
 from cnnviz import plots
 from cnnviz.attacks.transfer import fooling_rates, noise_attack, transfer_predictions
 from cnnviz.models.checkpoint import pretrained_metadata
-from cnnviz.report.numbers import report_digits, report_universal
+from cnnviz.report.digits import report_digits
+from cnnviz.report.numbers import report_transfer_rates, report_universal
 from cnnviz.report.presets import (
     REPORT_NOISE_ATTACK,
     REPORT_TRANSFER_LABELS,
     REPORT_TRANSFER_TABLE,
     REPORT_TRANSFER_TARGETS,
     UNIVERSAL_SETTINGS,
-    report_transfer_rates,
 )
 from cnnviz.training.cache import cached_train
 

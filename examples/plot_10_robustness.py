@@ -55,7 +55,8 @@ from cnnviz.attacks.evaluation import robustness_curves
 from cnnviz.attacks.fgsm import fgsm
 from cnnviz.attacks.pgd import pgd
 from cnnviz.data.sample_digits import sample_indices
-from cnnviz.report.numbers import fgsm_disagreements, report_digits
+from cnnviz.report.digits import report_digits
+from cnnviz.report.numbers import fgsm_disagreements
 
 data = cnnviz.load_splits()
 epsilons = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3]

@@ -42,7 +42,8 @@ from cnnviz.core.classifier import to_pixels
 from cnnviz.data.mnist import first_per_class
 from cnnviz.models.checkpoint import pretrained_history, pretrained_metadata
 from cnnviz.plots.images import plot_image_rows
-from cnnviz.report.numbers import fgsm_disagreements, report_digits
+from cnnviz.report.digits import report_digits
+from cnnviz.report.numbers import fgsm_disagreements
 from cnnviz.report.presets import LONG_CLASS_VISUALISATION
 from cnnviz.visualise.class_images import class_visualisation
 from cnnviz.visualise.templates import class_means, template_predictions

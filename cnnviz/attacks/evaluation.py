@@ -1,9 +1,9 @@
 """How attacks are evaluated: accuracy under attack, and robustness curves over a range of
-budgets."""
+budgets. Which attacks fit, and how to run them, is read from their declared capabilities
+(:class:`~cnnviz.attacks.base.AttackSpec`)."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 
 import torch
@@ -42,17 +42,19 @@ def accuracy_under_attack(
     epsilons
         Budgets in pixel units.
     attack
-        A budgeted attack of :data:`ATTACKS` (``"fgsm"``, ``"pgd"``); ``options`` go to
-        it (e.g. ``steps``).
+        An untargeted attack on images with a budget, by its name in
+        :data:`~cnnviz.attacks.registry.ATTACKS` (``"fgsm"``, ``"pgd"``); ``options`` go
+        to it (e.g. ``steps``).
     batch_size
         Images attacked at once (bounds memory; about 128 is fastest on a small CPU).
     seed
-        A random start (PGD's) is drawn once for all of ``images``, so the result does
-        not depend on ``batch_size``.
+        An attack that declares a random start (PGD) gets one drawn once for all of
+        ``images``, so the result does not depend on ``batch_size``.
     restarts
         Attack this many times from different random starts (seeds ``seed``,
         ``seed + 1``, ...); an image counts as correct only if it survives every one
-        (the strong evaluation of Madry et al.: PGD-100 with 10 restarts).
+        (the strong evaluation of Madry et al.: PGD-100 with 10 restarts). An attack
+        without a random start runs once.
     bounds
         The model's input range; default :func:`~cnnviz.core.classifier.input_bounds`.
 
@@ -70,25 +72,24 @@ def accuracy_under_attack(
     >>> accuracy_under_attack(net, images, labels, [0.0, 0.1], attack="pgd", steps=3).shape
     torch.Size([2])
     """
-    method = get_attack(attack)
-    parameters = inspect.signature(method).parameters
-    if "eps" not in parameters:
-        raise ValueError(f"attack {attack!r} takes no budget eps")
+    spec = get_attack(attack)
+    if not (spec.on_images and spec.untargeted and spec.takes_labels and spec.budget is not None):
+        raise ValueError(f"attack {attack!r} is not an untargeted attack with a budget eps")
     if restarts < 1:
         raise ValueError(f"restarts must be at least 1, not {restarts}")
     images = check_images(images)
     labels = as_targets(labels, images)
     correct = torch.ones(len(epsilons), len(images), dtype=torch.bool, device=images.device)
-    for restart in range(restarts if "noise" in parameters else 1):
+    for restart in range(restarts if spec.start_noise else 1):
         noise = (
             seeded_noise(images.shape, seed=seed + restart, like=images)
-            if "noise" in parameters
+            if spec.start_noise
             else None
         )
         for idx in batch_indices(len(images), batch_size):
             start = {"noise": noise[idx]} if noise is not None else {}
             for index, eps in enumerate(epsilons):
-                result = method(
+                result = spec(
                     model, images[idx], labels[idx], eps=eps, bounds=bounds, **options, **start
                 )
                 correct[index, idx] &= result.predictions == labels[idx]
@@ -101,9 +102,10 @@ def robustness_curves(
     labels: torch.Tensor,
     epsilons: Sequence[float],
     *,
+    attacks: Sequence[str] = ("fgsm", "pgd"),
     bounds: Sequence[float] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Accuracy (%) under FGSM and PGD-40 at each epsilon, for each named model.
+    """Accuracy (%) under each attack (FGSM and PGD-40) at each epsilon, for each named model.
 
     Parameters
     ----------
@@ -113,13 +115,17 @@ def robustness_curves(
         ``(N, C, H, W)`` images and their ``(N,)`` true classes.
     epsilons
         Budgets in pixel units.
+    attacks
+        Names of untargeted attacks with a budget in
+        :data:`~cnnviz.attacks.registry.ATTACKS`, each run with its default steps.
     bounds
         The models' input range; default each model's own.
 
     Returns
     -------
     dict
-        ``"{name}, FGSM"`` and ``"{name}, PGD-40"`` -> ``(len(epsilons),)`` accuracies.
+        ``"{name}, {ATTACK}"``, with ``-{steps}`` for a many-step attack (``"{name},
+        FGSM"``, ``"{name}, PGD-40"``) -> ``(len(epsilons),)`` accuracies.
 
     Examples
     --------
@@ -132,8 +138,9 @@ def robustness_curves(
     """
     curves = {}
     for name, model in models.items():
-        for attack in ("fgsm", "pgd"):
-            label = f"{name}, {attack.upper()}{'-40' if attack == 'pgd' else ''}"
+        for attack in attacks:
+            steps = get_attack(attack).steps
+            label = f"{name}, {attack.upper()}{f'-{steps}' if steps > 1 else ''}"
             curves[label] = accuracy_under_attack(
                 model, images, labels, epsilons, attack=attack, bounds=bounds
             )

@@ -1,33 +1,17 @@
-"""Adversarial lab (R12-R14 and beyond): one family of attacks for any classifier.
+"""What an attack on given images returns: :class:`AttackResult` (and the steps attacks share).
 
-Every attack has the same shape, as torchattacks' and Foolbox's do::
+:func:`~cnnviz.attacks.fgsm.fgsm`, :func:`~cnnviz.attacks.pgd.pgd` and
+:func:`~cnnviz.attacks.targeted.targeted_attack` each return one: the adversarial images,
+success flags, steps taken and the per-step history the plots need.
+:func:`~cnnviz.visualise.class_images.class_visualisation` (not an attack: it grows an
+image from noise by the same ascent) reports in the same type.
 
-    result = attack(model, images, labels, *, eps=..., steps=..., step_size=...,
-                    targets=None, bounds=None, seed=0, callback=None, ...)
-
-* ``model`` is any classifier (:mod:`cnnviz.core.classifier`): ``(N, C, H, W)`` images to
-  ``(N, K)`` scores. It runs in eval mode (its mode is restored afterwards); its
-  weights are never changed and no parameter gradient is accumulated.
-* ``images`` are in the model's input range ``bounds`` (default: the model's own,
-  ``(-1, 1)`` for the report's CNN, else ``(0, 1)``), and every adversarial image is
-  clipped to it (only :data:`~cnnviz.report.presets.REPORT_NOISE_ATTACK`, which
-  re-creates the report's unclipped noise, is not).
-* ``labels`` are the true classes; ``targets`` (where an attack takes them) the classes
-  to reach. Target-only attacks (:func:`targeted_attack`, :func:`class_visualisation`,
-  :func:`noise_attack`) take ``targets`` in that place.
-* Budgets and steps are in **pixel units** of ``[0, 1]`` images, whatever the bounds:
-  ``eps=0.3`` is the usual MNIST budget, ``8 / 255`` the usual CIFAR one. A plain
-  gradient step ``step_size * gradient`` is taken with respect to pixel intensities,
-  and closeness terms weigh mean squared changes in pixel units.
-* Each returns an :class:`AttackResult` (:func:`noise_attack` a :class:`NoiseTransfer`
-  that holds one): adversarial images, success flags, steps taken and the per-step
-  history the plots need. The long attacks take a ``callback(step, images,
-  probabilities)`` that can show progress and stop them.
-* Random starts come from a seeded CPU generator moved to the images' device, so results
-  are the same on every device.
-
-:data:`ATTACKS` names the attacks on given images (:func:`get_attack`);
-:func:`accuracy_under_attack` and :func:`robustness_curves` measure a model with them.
+The two transfer analyses built on attacks keep their own type, because what they measure
+is not the attacked images: :class:`~cnnviz.attacks.transfer.NoiseTransfer` holds the
+:class:`AttackResult` of its noise attack beside what the learned noises do to *other*
+images, and :class:`~cnnviz.attacks.universal.UniversalPerturbation` is one perturbation
+learned over many images (no image is attacked on its own). The calling contract every
+attack follows is in :mod:`cnnviz.attacks.base`.
 """
 
 from __future__ import annotations

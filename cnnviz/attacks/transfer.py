@@ -1,4 +1,10 @@
-"""Noise learned on one digit, added to others (R14): how far an adversarial noise transfers."""
+"""Noise learned on one digit, added to others (R14): how far an adversarial noise transfers.
+
+A transfer analysis built on an attack: :func:`noise_attack` attacks one base image per
+target (its :class:`~cnnviz.attacks.result.AttackResult`), then measures the learned noises
+on other images (:func:`transfer_predictions`, :func:`fooling_rates`), and returns both as
+a :class:`NoiseTransfer`.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,13 @@
 """A universal perturbation: one noise, learned on many digits, that pushes them all to a
-target class."""
+target class (or away from their labels).
+
+A transfer analysis built on an attack: PGD's projected steps (the gradient's sign for
+L-infinity, its direction for L2), taken on mini-batches for one perturbation shared by all
+images. It returns a :class:`UniversalPerturbation`,
+not an :class:`~cnnviz.attacks.result.AttackResult`: no image is attacked on its own, and
+the perturbation is measured on images it was not learned on
+(:func:`universal_fooling_rate`).
+"""
 
 from __future__ import annotations
 
@@ -26,6 +34,9 @@ from cnnviz.visualise.steps import unit_steps
 @dataclass(frozen=True)
 class UniversalPerturbation:
     """One perturbation learned over a batch of images by ``universal_perturbation``.
+
+    It holds no per-image result: the perturbation is meant for images it was not learned
+    on (:func:`universal_fooling_rate`).
 
     Attributes
     ----------

@@ -11,11 +11,9 @@ constants here, so one JSON holds both and the docs render from it.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import torch
 
@@ -28,11 +26,12 @@ from cnnviz.attacks.universal import (
     universal_fooling_rate,
     universal_perturbation,
 )
-from cnnviz.data.mnist import Splits, first_per_class
+from cnnviz.data.mnist import Splits
 from cnnviz.data.sample_digits import PICK_SEED
 from cnnviz.models.checkpoint import pretrained
 from cnnviz.models.cnn import CNN
 from cnnviz.models.summary import layer_summary, totals
+from cnnviz.report.digits import _data_key, report_digits
 from cnnviz.report.presets import (
     REPORT_CLASS_VISUALISATION,
     REPORT_NEURONS,
@@ -226,76 +225,6 @@ def _transfer_section(
     return section
 
 
-@dataclass(frozen=True)
-class ReportDigits:
-    """The seeded digit subsets the report's numbers are measured on.
-
-    Attributes
-    ----------
-    bases
-        ``(10,)`` test indices: the first test digit of each class (the noises' bases).
-    unseen
-        Test indices, never a base, that learned and universal noises are added to.
-    attacked
-        Test indices, after ``unseen``, attacked with FGSM and PGD.
-    learn
-        Training indices the universal perturbation is learned on.
-
-    Examples
-    --------
-    >>> from cnnviz.data.mnist import Splits
-    >>> x, y = torch.zeros(40, 1, 28, 28), torch.arange(40) % 10
-    >>> digits = report_digits(Splits(x, y, x, y, x, y), unseen_digits=5, attack_digits=3)
-    >>> len(digits.bases), len(digits.unseen), len(digits.attacked), len(digits.learn)
-    (10, 5, 3, 40)
-    """
-
-    bases: torch.Tensor
-    unseen: torch.Tensor
-    attacked: torch.Tensor
-    learn: torch.Tensor
-
-
-def report_digits(
-    data: Splits,
-    *,
-    unseen_digits: int = 200,
-    universal_digits: int = 1000,
-    attack_digits: int = 100,
-) -> ReportDigits:
-    """The digits :func:`compute_report` measures on, drawn with ``PICK_SEED``.
-
-    A gallery page that shows one of the report's numbers measures it on these digits
-    (or reads it from :func:`compute_report`), so the page and
-    "Reproducing the report" agree. Sizes as :func:`compute_report`'s
-    parameters; see :class:`ReportDigits`.
-
-    Examples
-    --------
-    >>> from cnnviz.data.mnist import Splits
-    >>> x, y = torch.zeros(30, 1, 28, 28), torch.arange(30) % 10
-    >>> data = Splits(x, y, x, y, x, y)
-    >>> report_digits(data).unseen.tolist() == report_digits(data).unseen.tolist()
-    True
-    """
-    bases = first_per_class(data.test_y)
-    generator = torch.Generator().manual_seed(PICK_SEED)
-    order = torch.randperm(len(data.test_x), generator=generator)
-    order = order[~torch.isin(order, bases)]
-    unseen, attacked = order[:unseen_digits], order[unseen_digits : unseen_digits + attack_digits]
-    learn = torch.randperm(len(data.train_x), generator=generator)[:universal_digits]
-    return ReportDigits(bases=bases, unseen=unseen, attacked=attacked, learn=learn)
-
-
-def _data_key(data: Splits) -> str:
-    """A short name for a dataset: its shapes, all labels and every 997th training image."""
-    digest = hashlib.sha256()
-    for tensor in (data.train_y, data.val_y, data.test_y, data.train_x[::997]):
-        digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 #: Results computed once per process: a page that shows a number of the report and the
 #: report's table itself (both built in one docs build) then show the same number.
 _MEMO: dict[tuple, object] = {}
@@ -307,9 +236,10 @@ def report_universal(
     """The report's universal perturbation for a shipped model, and its fooling rate.
 
     Learned with ``UNIVERSAL_SETTINGS`` on the ``learn`` digits of
-    :func:`report_digits` and measured on its ``unseen`` test digits, in one thread;
-    computed once per process and dataset, then returned from memory, so the gallery
-    and :func:`compute_report` show the same perturbation and the same rate.
+    :func:`~cnnviz.report.digits.report_digits` and measured on its ``unseen`` test
+    digits, in one thread; computed once per process and dataset, then returned from
+    memory, so the gallery and :func:`compute_report` show the same perturbation and the
+    same rate.
 
     Parameters
     ----------
@@ -359,7 +289,7 @@ def _universal_section(
     data: Splits, unseen_digits: int, universal_digits: int
 ) -> dict[str, object]:
     """A universal perturbation learned on training digits, measured on unseen test digits."""
-    section: dict[str, object] = {"report": None, "settings": UNIVERSAL_SETTINGS}
+    section: dict[str, object] = {"report": None, "settings": dict(UNIVERSAL_SETTINGS)}
     for name in VARIANTS:
         universal, rate = report_universal(
             name, data, unseen_digits=unseen_digits, universal_digits=universal_digits
@@ -514,11 +444,11 @@ def fgsm_disagreements(
 ) -> list[str]:
     """Where a page's FGSM accuracies differ from the report's robustness section.
 
-    ``curves`` as :func:`cnnviz.attacks.evaluation.robustness_curves` returns them for the shipped
-    models named ``"no batch norm"`` and ``"batch norm"``, measured on the ``attacked``
-    digits of :func:`report_digits` at ``epsilons``; at every budget the report also
-    measures, each rounded accuracy must equal the report's (computed once per process,
-    see :func:`compute_report`).
+    ``curves`` as :func:`cnnviz.attacks.evaluation.robustness_curves` returns them for the
+    shipped models named ``"no batch norm"`` and ``"batch norm"``, measured on the
+    ``attacked`` digits of :func:`~cnnviz.report.digits.report_digits` at ``epsilons``; at
+    every budget the report also measures, each rounded accuracy must equal the report's
+    (computed once per process, see :func:`compute_report`).
 
     Returns
     -------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from cnnviz.attacks.evaluation import accuracy_under_attack, robustness_curves
 from cnnviz.attacks.fgsm import fgsm
 from cnnviz.attacks.pgd import pgd
 from cnnviz.attacks.registry import ATTACKS, get_attack
+from cnnviz.attacks.result import AttackResult
 from cnnviz.attacks.targeted import all_pairs, targeted_attack
 from cnnviz.attacks.transfer import NoiseTransfer, fooling_rates, noise_attack
 from cnnviz.attacks.universal import universal_fooling_rate, universal_perturbation
@@ -415,21 +418,61 @@ def test_a_callback_sees_progress_and_can_stop_every_long_attack(model, examples
     assert (pairs.steps <= 3).all() and seen[-1][0] == 3
 
 
-def test_the_registry_names_the_attacks_on_images(model, mnist):
-    assert get_attack("pgd") is pgd and get_attack("fgsm") is fgsm
-    assert set(ATTACKS) == {"fgsm", "pgd", "targeted"}
+def test_the_registry_names_every_attack_and_calling_an_entry_calls_it(model, mnist):
+    assert get_attack("pgd").function is pgd and get_attack("fgsm").function is fgsm
+    assert {name: spec.function for name, spec in ATTACKS.items()} == {
+        "fgsm": fgsm,
+        "pgd": pgd,
+        "targeted": targeted_attack,
+        "noise": noise_attack,
+        "universal": universal_perturbation,
+    }
+    assert all(name == spec.name for name, spec in ATTACKS.items())
     with pytest.raises(ValueError, match="one of"):
         get_attack("deepfool")
+    with pytest.raises(TypeError):
+        ATTACKS["deepfool"] = ATTACKS["pgd"]  # read-only
     x, y = mnist.test_x[:40], mnist.test_y[:40]
     by_name = get_attack("fgsm")(model, x, y, eps=0.1)
+    assert torch.equal(by_name.images, fgsm(model, x, y, eps=0.1).images)
     accuracy = accuracy_under_attack(model, x, y, [0.1], attack="fgsm")
     assert float(accuracy[0]) == pytest.approx(100 * float((~by_name.success).float().mean()))
+
+
+@pytest.mark.parametrize("name", ["fgsm", "pgd", "targeted", "noise", "universal"])
+def test_each_declared_capability_matches_the_function(name):
+    """The declarations are data; the signatures are checked against them here, once."""
+    spec = ATTACKS[name]
+    parameters = inspect.signature(spec.function).parameters
+    third = list(parameters)[2]
+    assert third == ("labels" if spec.takes_labels else "targets")
+    assert spec.targeted == ("targets" in parameters or "target" in parameters)
+    assert spec.untargeted == spec.takes_labels
+    assert spec.start_noise == ("noise" in parameters)
+    assert spec.callback == ("callback" in parameters)
+    assert spec.steps == (parameters["steps"].default if "steps" in parameters else 1)
+    assert spec.budget == (parameters["eps"].default if "eps" in parameters else None)
+    assert bool(spec.norms) == (spec.budget is not None)
+    if "norm" in parameters:
+        assert spec.norms[0] == parameters["norm"].default
+    assert spec.result is inspect.signature(spec.function, eval_str=True).return_annotation
+    assert spec.on_images == (spec.result is AttackResult)
+
+
+@pytest.mark.parametrize("name", ["targeted", "noise", "universal"])
+def test_accuracy_under_attack_takes_only_untargeted_attacks_on_images_with_a_budget(name):
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    with pytest.raises(ValueError, match="untargeted attack with a budget"):
+        accuracy_under_attack(net, torch.rand(2, 1, 2, 2), [0, 1], [0.1], attack=name)
 
 
 def test_robustness_curves_name_each_attack_and_pgd_is_stronger(model, mnist):
     x, y = mnist.test_x[:60], mnist.test_y[:60]
     curves = robustness_curves({"m": model}, x, y, [0.0, 0.2])
     assert list(curves) == ["m, FGSM", "m, PGD-40"]
+    assert list(robustness_curves({"m": model}, x[:2], y[:2], [0.0], attacks=["pgd"])) == [
+        "m, PGD-40"
+    ]
     assert curves["m, FGSM"][0] == curves["m, PGD-40"][0] > 90
     assert (curves["m, PGD-40"] <= curves["m, FGSM"]).all()
     assert curves["m, PGD-40"][1] < curves["m, PGD-40"][0]
