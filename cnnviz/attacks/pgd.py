@@ -41,7 +41,7 @@ def pgd(
     Parameters
     ----------
     model, images, labels, eps, targets, bounds
-        As :func:`fgsm`; ``eps`` in pixel units.
+        As :func:`~cnnviz.attacks.fgsm.fgsm`; ``eps`` in pixel units.
     steps
         Gradient-sign steps (a fixed number: the loop is bounded).
     step_size
@@ -52,7 +52,7 @@ def pgd(
         ``noise`` ``(N, C, H, W)`` in [-1, 1]; default: uniform, drawn on the CPU with
         ``seed`` (the same on every device).
     callback
-        See :data:`Callback`; return ``False`` to stop early.
+        See :data:`~cnnviz.visualise.ascent.Callback`; return ``False`` to stop early.
     batch_size
         Without a callback, images are attacked this many at a time (the same result
         as all at once; small batches stay in the CPU's cache and run about twice as

@@ -42,7 +42,7 @@ class AttackResult:
         ``(N, C, H, W)`` adversarial images, model input space, within ``bounds``.
     originals
         ``(N, C, H, W)`` images the attack started from (the start noise for
-        :func:`class_visualisation`).
+        :func:`~cnnviz.visualise.class_images.class_visualisation`).
     labels
         ``(N,)`` true classes, or ``None`` (target-only attacks).
     targets

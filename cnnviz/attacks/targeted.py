@@ -56,7 +56,7 @@ def targeted_attack(
     threshold, steps
         Stop a sample at ``p(target) >= threshold``, or after ``steps`` steps.
     bounds, callback
-        As :func:`class_visualisation`.
+        As :func:`~cnnviz.visualise.class_images.class_visualisation`.
 
     Returns
     -------

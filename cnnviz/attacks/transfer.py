@@ -32,7 +32,7 @@ class NoiseTransfer:
 
     :func:`noise_attack` keeps its own type because the transfer table is about the
     learned noises on *other* images, not about the ``K`` attacked ones; the attack
-    itself is the embedded :class:`AttackResult`.
+    itself is the embedded :class:`~cnnviz.attacks.result.AttackResult`.
 
     Attributes
     ----------
@@ -172,7 +172,7 @@ def noise_attack(
         ``(M,)`` their true labels; images already of a noise's target class then do
         not count towards its fooling rate.
     step_size, threshold, steps, bounds, callback
-        As :func:`targeted_attack`.
+        As :func:`~cnnviz.attacks.targeted.targeted_attack`.
     clip
         Clip ``x + n`` to the bounds, while learning and when transferring. ``False``
         (the report) lets the sum leave the pixel range, so the noise can grow larger.

@@ -22,8 +22,8 @@ def _training_key(recipe: Recipe, data: Splits, device: str | torch.device = "cp
     """12 hex digits naming a training setup: recipe settings, versions, precision and data.
 
     The precision is the one ``recipe.precision`` resolves to on ``device`` (an ``"auto"``
-    recipe trains in bf16 or fp32, see :func:`resolve_precision`). The data enter through
-    their shapes, all labels and every 97th training image, so another dataset or split
+    recipe trains in bf16 or fp32, see :func:`~cnnviz.training.device.resolve_precision`).
+    The data enter through their shapes, all labels and every 97th training image, so another dataset or split
     gives another key without hashing 170 MB each time.
     """
     precision = resolve_precision(recipe.precision, device)
@@ -58,18 +58,18 @@ def cached_train(
     Parameters
     ----------
     data
-        As for :func:`train` (inputs ``(N, 1, 28, 28)`` in [-1, 1]).
+        As for :func:`~cnnviz.training.loop.train` (inputs ``(N, 1, 28, 28)`` in [-1, 1]).
     batchnorm
         Which variant of the report's CNN.
     recipe, epochs, seed, progress, device
-        As for :func:`train`; the model is returned on ``device``.
+        As for :func:`~cnnviz.training.loop.train`; the model is returned on ``device``.
     cache_dir
         Folder of the cached checkpoints.
 
     Returns
     -------
     model, history
-        As :func:`train`.
+        As :func:`~cnnviz.training.loop.train`.
 
     Examples
     --------
