@@ -21,9 +21,9 @@ from cnnviz.training.recipe import Recipe, get_recipe
 def _training_key(recipe: Recipe, data: Splits, device: str | torch.device = "cpu") -> str:
     """12 hex digits naming a training setup: recipe settings, versions, precision and data.
 
-    The precision is the one ``recipe.precision`` resolves to on ``device`` (an ``"auto"``
-    recipe trains in bf16 or fp32, see :func:`~cnnviz.training.device.resolve_precision`).
-    The data enter through their shapes, all labels and every 97th training image, so another dataset or split
+    The precision is the one ``recipe.precision`` resolves to on ``device`` (an ``"auto"`` recipe
+    trains in bf16 or fp32, see :func:`~cnnviz.training.device.resolve_precision`). The data enter
+    through their shapes, all labels and every 97th training image, so another dataset or split
     gives another key without hashing 170 MB each time.
     """
     precision = resolve_precision(recipe.precision, device)

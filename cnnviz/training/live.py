@@ -1,11 +1,11 @@
 """Training you can watch and stop: :func:`cnnviz.training.loop.train` in a background thread.
 
 A :class:`LiveRun` trains one model while the caller reads its
-:class:`~cnnviz.training.progress.Progress` reports as they arrive (``reports``), looks at the model as it learns, and may stop it
-at any moment (``stop``: training ends after the current step, the model keeps what it
-learned, and the test set is still measured). :func:`race` starts two runs on the same
-batches in the same order: the report's batch-norm comparison, live. Framework-free:
-the app's Train tab polls these.
+:class:`~cnnviz.training.progress.Progress` reports as they arrive (``reports``), looks at the model
+as it learns, and may stop it at any moment (``stop``: training ends after the current step, the
+model keeps what it learned, and the test set is still measured). :func:`race` starts two runs on
+the same batches in the same order: the report's batch-norm comparison, live. Framework-free: the
+app's Train tab polls these.
 """
 
 from __future__ import annotations

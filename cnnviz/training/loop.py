@@ -64,8 +64,8 @@ def train(
         In-memory splits from :func:`cnnviz.data.mnist.load_splits`, in the model's input
         range, on the CPU (each batch is moved to ``device``).
     recipe
-        ``"fast"``, ``"report"``, ``"robust"`` or a :class:`~cnnviz.training.recipe.Recipe`;
-        its ``finish`` recipe (if any) goes on training the same model afterwards, with the same seed,
+        ``"fast"``, ``"report"``, ``"robust"`` or a :class:`~cnnviz.training.recipe.Recipe`; its
+        ``finish`` recipe (if any) goes on training the same model afterwards, with the same seed,
         and its history continues this one's.
     epochs
         Override the recipe's number of epochs.
@@ -93,8 +93,8 @@ def train(
     -------
     model, history
         The trained model, in eval mode on ``device``, and the
-        :class:`~cnnviz.training.history.History` with the test results. Random shifts fill with the low end of the model's input range
-        (:func:`cnnviz.core.classifier.input_bounds`).
+        :class:`~cnnviz.training.history.History` with the test results. Random shifts fill with the
+        low end of the model's input range (:func:`cnnviz.core.classifier.input_bounds`).
 
     Examples
     --------
