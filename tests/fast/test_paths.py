@@ -69,13 +69,13 @@ def test_other_models_have_none(model):
 
 
 def test_paths_check_their_inputs():
-    model = CNN().eval()
-    assert served(for_model(model), DIGITS.double()) == [False, False, False]
+    paths = for_model(CNN().eval())
+    assert paths.scores(DIGITS.double()) is None
+    assert paths.loss_gradient(DIGITS.double(), GOAL) is None
+    assert paths.occluded_logits(DIGITS[:1], **dict(WINDOWS, patch=(5, 4))) is None
+    assert paths.occluded_logits(DIGITS[:2], **WINDOWS) is None
     # the attack step serves eval mode only; occlusion runs the model in eval mode itself
-    assert served(for_model(model.train())) == [False, False, True]
-    model.eval()
-    odd = dict(WINDOWS, patch=(5, 4))
-    assert for_model(model).occluded_logits(DIGITS[:1], **odd) is None
+    assert served(for_model(CNN().train())) == [False, False, True]
 
 
 def test_pgd_takes_the_hand_written_step_on_the_report_cnn_only(monkeypatch):
