@@ -98,6 +98,9 @@ def _pair(value: int | Sequence[int], name: str) -> Pair:
     return values
 
 
+# --- 1. Windows ------------------------------------------------------------------------
+
+
 def _window_starts(size: int, patch: int, stride: int, device: torch.device) -> torch.Tensor:
     """Captum's window start positions ``(n,)`` along one axis of length ``size``."""
     if not 1 <= patch <= size:
@@ -115,6 +118,9 @@ def _window_cover(starts: torch.Tensor, patch: int, size: int) -> torch.Tensor:
     """
     pixels = torch.arange(size, device=starts.device)
     return (pixels >= starts[:, None]) & (pixels < starts[:, None] + patch)
+
+
+# --- 2. The engine: occluded copies through the model ----------------------------------
 
 
 def _occluded_scores(
@@ -141,7 +147,7 @@ def _occluded_scores(
     return torch.cat(scores)
 
 
-# --- Scores, attribution and the public function ------------------------------------
+# --- 3. Scores and attribution ---------------------------------------------------------
 
 
 def _select_score(logits: torch.Tensor, target: int, score: str) -> torch.Tensor:
@@ -163,6 +169,9 @@ def _attribution(drops: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) ->
     """
     rows, cols = rows.to(drops.dtype), cols.to(drops.dtype)
     return (rows.T @ drops @ cols) / torch.outer(rows.sum(0), cols.sum(0))
+
+
+# --- The public function ---------------------------------------------------------------
 
 
 def _single_image(image: torch.Tensor) -> torch.Tensor:
