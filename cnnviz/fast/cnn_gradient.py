@@ -60,7 +60,7 @@ def _pool(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _unpool(gradient: torch.Tensor, maps: torch.Tensor, winners: torch.Tensor) -> torch.Tensor:
-    """The gradient of :func:`_pool` (torch's kernel): each window's to its winner."""
+    """The gradient of ``_pool`` (torch's kernel): each window's to its winner."""
     return torch.ops.aten.max_pool2d_with_indices_backward(
         gradient.contiguous(memory_format=_CHANNELS_LAST),
         maps,

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from cnnviz.models.cnn import CNN, IMAGE_SIZE, MAP_SIZE, SPATIAL_LAYERS
 
-POOL1_SIZE, POOL2_SIZE = MAP_SIZE["pool1"], MAP_SIZE["pool2"]
+_POOL1_SIZE, _POOL2_SIZE = MAP_SIZE["pool1"], MAP_SIZE["pool2"]
 
 
 def supports(
@@ -127,15 +127,15 @@ class _BlockPlan:
 
 
 def _plan_blocks(starts: torch.Tensor, patch: int) -> _BlockPlan:
-    """The :class:`_BlockPlan` of the windows with corners ``starts x starts``."""
+    """The ``_BlockPlan`` of the windows with corners ``starts x starts``."""
     n = len(starts)
     pool1_lo, pool1_hi, pool2_lo, pool2_hi = _changed_spans(starts, patch)
     size1 = int((pool1_hi - pool1_lo).max())
     size2 = int((pool2_hi - pool2_lo).max())
-    block2 = pool2_lo.clamp(max=POOL2_SIZE - size2)
+    block2 = pool2_lo.clamp(max=_POOL2_SIZE - size2)
     # the pool1 block lies in block2's receptive field: pool1 rows [2b - 1, 2b + 2 size2 + 1)
-    block1 = torch.minimum(pool1_lo, (2 * block2 + 2 * size2 + 1).clamp(max=POOL1_SIZE) - size1)
-    key = block2.repeat_interleave(n) * POOL2_SIZE + block2.repeat(n)
+    block1 = torch.minimum(pool1_lo, (2 * block2 + 2 * size2 + 1).clamp(max=_POOL1_SIZE) - size1)
+    key = block2.repeat_interleave(n) * _POOL2_SIZE + block2.repeat(n)
     order = torch.argsort(key, stable=True)
     keys, counts = torch.unique_consecutive(key[order], return_counts=True)
     return _BlockPlan(
@@ -144,9 +144,9 @@ def _plan_blocks(starts: torch.Tensor, patch: int) -> _BlockPlan:
         left=starts.repeat(n)[order],
         row1=block1.repeat_interleave(n)[order],
         col1=block1.repeat(n)[order],
-        row2=key[order] // POOL2_SIZE,
-        col2=key[order] % POOL2_SIZE,
-        blocks=[divmod(k, POOL2_SIZE) for k in keys.tolist()],
+        row2=key[order] // _POOL2_SIZE,
+        col2=key[order] % _POOL2_SIZE,
+        blocks=[divmod(k, _POOL2_SIZE) for k in keys.tolist()],
         bounds=[0, *counts.cumsum(0).tolist()],
         size1=size1,
         size2=size2,
@@ -176,13 +176,13 @@ def _unoccluded_maps(model: CNN, image: torch.Tensor) -> _Unoccluded:
     conv2 = model.conv2(pool1)
     pool2 = model.relu2(model.pool2(model.conv2_bn(conv2)))
     channels = model.conv2.out_channels
-    weight = model.fc1.weight.reshape(-1, channels, POOL2_SIZE, POOL2_SIZE).permute(2, 3, 1, 0)
+    weight = model.fc1.weight.reshape(-1, channels, _POOL2_SIZE, _POOL2_SIZE).permute(2, 3, 1, 0)
     return _Unoccluded(
         pool1=pool1[0].permute(1, 2, 0),
         conv2=F.pad(conv2[0], (2, 2, 2, 2)).permute(1, 2, 0),
         pool2=pool2[0].permute(1, 2, 0),
         hidden=model.fc1(pool2.reshape(1, -1)),
-        fc1_rows=weight.reshape(POOL2_SIZE, POOL2_SIZE * channels, -1),
+        fc1_rows=weight.reshape(_POOL2_SIZE, _POOL2_SIZE * channels, -1),
     )
 
 
@@ -271,17 +271,17 @@ def occluded_logits(
 
     Window ``i * n + j`` has its top-left corner at ``(starts[i], starts[j])`` and is
     ``patch`` pixels square, filled with ``value``. A patch changes only a small block of
-    each feature map (:func:`_changed_spans`), so the unoccluded maps are computed once
-    (:func:`_unoccluded_maps`) and per window only:
+    each feature map (``_changed_spans``), so the unoccluded maps are computed once
+    (``_unoccluded_maps``) and per window only:
 
     1. the changed ``pool1`` block, from a small crop of the occluded image
-       (:func:`_occluded_pool1`);
+       (``_occluded_pool1``);
     2. a ``pool2`` block holding every change, from the change of ``conv2``
-       (:func:`_occluded_pool2`);
+       (``_occluded_pool2``);
     3. ``fc1``'s input changes only in that block and ``fc1`` is linear, so the block's
        change times its rows of the weight is added to the unoccluded hidden layer.
 
-    Windows are grouped by ``pool2`` block (:func:`_plan_blocks`), so step 3 is one
+    Windows are grouped by ``pool2`` block (``_plan_blocks``), so step 3 is one
     batched product per block, and processed in chunks of whole blocks of at most
     ``chunk`` windows (or one block, if it has more) to bound memory. Same arithmetic
     as full forward passes up to float summation order, with about a fifth of their

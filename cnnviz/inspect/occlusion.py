@@ -4,21 +4,21 @@ Works on any classifier (:mod:`cnnviz.core.classifier`). As Captum's ``Occlusion
 thin specialisation of its perturbation engine, the algorithm here is three steps:
 
 1. **windows**: top-left corners at ``0, s, 2s, ...`` per axis, as Captum places them,
-   ``ceil((size - patch) / s) + 1`` of them (:func:`_window_starts`); when ``s`` does
+   ``ceil((size - patch) / s) + 1`` of them (``_window_starts``); when ``s`` does
    not divide ``size - patch`` the last window hangs over the edge and only its part
    inside the image is occluded. Hence the stride may not exceed the patch (every pixel
    is covered), unless the patch spans the whole axis (one window). A window covers
    every channel.
 2. **the engine**: occluded copies of the image through full forward passes,
    ``batch_size`` copies at a time (Captum's ``perturbations_per_eval``;
-   :func:`_occluded_scores`).
+   ``_occluded_scores``).
 3. **two views** of the scores: the report's **map**, the probability of the class
    with the patch at each window (Fig 12), indexed by the window's top-left corner;
    and a per-pixel **attribution** with exactly the semantics of Captum's
    ``Occlusion(forward).attribute(x, sliding_window_shapes=(C, ph, pw),
    strides=(C, sh, sw), baselines=value, target=t)``: for each window, the score drop
    ``score(x) - score(x occluded)``, averaged over all windows that cover each pixel
-   (Captum repeats that ``(H, W)`` map on every channel; :func:`_attribution`).
+   (Captum repeats that ``(H, W)`` map on every channel; ``_attribution``).
 
 A model with a fast path for step 2 (:func:`cnnviz.fast.paths.for_model`: the report's
 :class:`~cnnviz.models.cnn.CNN` on ``1x28x28`` digits, :mod:`cnnviz.fast.occlusion`)
@@ -134,7 +134,7 @@ def _occluded_scores(
     """Class scores ``(ny * nx, K)`` of ``image`` ``(1, C, H, W)`` occluded at every window.
 
     ``rows`` ``(ny, H)`` and ``cols`` ``(nx, W)`` are the windows' covers
-    (:func:`_window_cover`); window ``i * nx + j`` is ``rows[i] x cols[j]`` on every
+    (``_window_cover``); window ``i * nx + j`` is ``rows[i] x cols[j]`` on every
     channel. At most ``batch_size`` occluded copies go through one forward pass.
     """
     nx = len(cols)
@@ -165,7 +165,7 @@ def _attribution(drops: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) ->
     """``(H, W)`` mean of the ``(ny, nx)`` score ``drops`` over the windows covering each pixel.
 
     ``rows`` ``(ny, H)`` and ``cols`` ``(nx, W)`` are the windows' covers
-    (:func:`_window_cover`): the sum over windows is two matrix products.
+    (``_window_cover``): the sum over windows is two matrix products.
     """
     rows, cols = rows.to(drops.dtype), cols.to(drops.dtype)
     return (rows.T @ drops @ cols) / torch.outer(rows.sum(0), cols.sum(0))
