@@ -3,9 +3,10 @@
 Compares, in one process on the same image:
 
 * the report's CNN (shipped weights), 28x28, 576 positions:
-  ``cnnviz.inspect.occlusion.occlusion`` (which takes its exact incremental path), the
-  generic path (the same CNN as a plain classifier, full forward passes in batches), and
-  the report's way: a Python loop, one copied-and-patched image per forward pass;
+  ``cnnviz.inspect.occlusion.occlusion`` (which takes the exact incremental path of
+  ``cnnviz.fast.occlusion``), the generic path (the same CNN as a plain classifier, full
+  forward passes in batches), and the report's way: a Python loop, one
+  copied-and-patched image per forward pass;
 * a foreign classifier (``ColourNet`` of the tests, 3x32x32, 784 positions): the generic
   path and the loop.
 

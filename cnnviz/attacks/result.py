@@ -29,7 +29,7 @@ from cnnviz.core.classifier import (
     class_scores,
     pixel_scale,
 )
-from cnnviz.fast import cnn_gradient
+from cnnviz.fast.paths import for_model
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,13 @@ def _loss_gradient(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Detached scores ``(N, K)`` and d/d``images`` of the summed cross-entropy towards ``goal``.
 
-    Only the input's gradient is asked of autograd, so no weight gradient is formed; the
-    report's CNN in eval mode skips autograd (:mod:`cnnviz.fast.cnn_gradient`, same numbers).
+    Only the input's gradient is asked of autograd, so no weight gradient is formed; a
+    model with a fast path for it skips autograd (:func:`cnnviz.fast.paths.for_model`:
+    the report's CNN in eval mode, same numbers).
     """
-    if cnn_gradient.supports(model, images):
-        return cnn_gradient.cnn_loss_gradient(model, images.detach(), goal)
+    found = for_model(model).loss_gradient(images, goal)
+    if found is not None:
+        return found
     candidate = images.detach().requires_grad_(True)
     with torch.enable_grad():
         scores = class_scores(model, candidate)
@@ -147,10 +149,9 @@ def _loss_gradient(
 
 @torch.no_grad()
 def _scores(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """Class scores without a graph (the report's CNN on :mod:`cnnviz.fast.cnn_gradient`'s path)."""
-    if cnn_gradient.supports(model, images):
-        return cnn_gradient.cnn_scores(model, images)
-    return class_scores(model, images)
+    """Class scores without a graph (by the model's fast path where it has one)."""
+    found = for_model(model).scores(images)
+    return class_scores(model, images) if found is None else found
 
 
 def _concatenate(results: Sequence[AttackResult]) -> AttackResult:

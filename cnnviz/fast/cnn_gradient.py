@@ -16,9 +16,9 @@ computes the same numbers in fp32, but:
   convolution backward, masked product), with no graph and no weight gradient.
 
 It applies to :class:`~cnnviz.models.cnn.CNN` itself (not subclasses, which may change
-``logits``) in eval mode, on the CPU; :func:`cnnviz.attacks.pgd` and
-:func:`cnnviz.attacks.fgsm` use it automatically and every other model (or device) goes
-through autograd.
+``logits``) in eval mode, on the CPU; :func:`cnnviz.attacks.pgd.pgd` and
+:func:`cnnviz.attacks.fgsm.fgsm` find it through :func:`cnnviz.fast.paths.for_model` and
+every other model (or device) goes through autograd.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cnnviz.fast.conv1_pool import conv1_relu_pool, conv1_relu_pool_input_gradient
-from cnnviz.models.cnn import CNN
+from cnnviz.models.cnn import CNN, IMAGE_SIZE
 
 _CHANNELS_LAST = torch.channels_last
 
@@ -49,7 +49,7 @@ def supports(model: nn.Module, images: torch.Tensor) -> bool:
         and images.device.type == model.conv1.weight.device.type == "cpu"
         and not any(module.training for module in model.modules())
         and images.dtype == torch.float32
-        and tuple(images.shape[1:]) == (1, 28, 28)
+        and tuple(images.shape[1:]) == (1, IMAGE_SIZE, IMAGE_SIZE)
         and model.conv1.weight.dtype == torch.float32
     )
 
@@ -60,7 +60,7 @@ def _pool(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _unpool(gradient: torch.Tensor, maps: torch.Tensor, winners: torch.Tensor) -> torch.Tensor:
-    """The gradient of :func:`_pool` (torch's kernel): each window's to its winner."""
+    """The gradient of ``_pool`` (torch's kernel): each window's to its winner."""
     return torch.ops.aten.max_pool2d_with_indices_backward(
         gradient.contiguous(memory_format=_CHANNELS_LAST),
         maps,

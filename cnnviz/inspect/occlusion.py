@@ -1,31 +1,28 @@
 """Occlusion (R11): slide a grey patch over an image and watch the class score.
 
-Works on any classifier (:mod:`cnnviz.core.classifier`). One batched computation gives two
-views:
+Works on any classifier (:mod:`cnnviz.core.classifier`). As Captum's ``Occlusion`` is a
+thin specialisation of its perturbation engine, the algorithm here is three steps:
 
-* the report's **map**: the probability of the class with the patch at each position
-  (Fig 12), indexed by the patch's top-left corner;
-* a per-pixel **attribution** with exactly the semantics of Captum's
-  ``Occlusion(forward).attribute(x, sliding_window_shapes=(C, ph, pw),
-  strides=(C, sh, sw), baselines=value, target=t)``: for each window, the score drop
-  ``score(x) - score(x occluded)``, averaged over all windows that cover each pixel
-  (Captum repeats that ``(H, W)`` map on every channel).
+1. **windows**: top-left corners at ``0, s, 2s, ...`` per axis, as Captum places them,
+   ``ceil((size - patch) / s) + 1`` of them (``_window_starts``); when ``s`` does
+   not divide ``size - patch`` the last window hangs over the edge and only its part
+   inside the image is occluded. Hence the stride may not exceed the patch (every pixel
+   is covered), unless the patch spans the whole axis (one window). A window covers
+   every channel.
+2. **the engine**: occluded copies of the image through full forward passes,
+   ``batch_size`` copies at a time (Captum's ``perturbations_per_eval``;
+   ``_occluded_scores``).
+3. **two views** of the scores: the report's **map**, the probability of the class
+   with the patch at each window (Fig 12), indexed by the window's top-left corner;
+   and a per-pixel **attribution** with exactly the semantics of Captum's
+   ``Occlusion(forward).attribute(x, sliding_window_shapes=(C, ph, pw),
+   strides=(C, sh, sw), baselines=value, target=t)``: for each window, the score drop
+   ``score(x) - score(x occluded)``, averaged over all windows that cover each pixel
+   (Captum repeats that ``(H, W)`` map on every channel; ``_attribution``).
 
-Windows are placed as Captum places them: top-left corners at ``0, s, 2s, ...``,
-``ceil((size - patch) / s) + 1`` per axis; when ``s`` does not divide ``size - patch``
-the last window hangs over the edge and only its part inside the image is occluded.
-Hence the stride may not exceed the patch (every pixel is covered), unless the patch
-spans the whole axis (one window). A window covers every channel.
-
-Two paths give the same numbers:
-
-* the **generic** path: occluded copies of the image through full forward passes,
-  ``batch_size`` copies at a time (Captum's ``perturbations_per_eval``);
-* the **incremental** path, chosen automatically for the report's
-  :class:`~cnnviz.models.cnn.CNN` on ``1x28x28`` images with square windows: only the part
-  of each feature map that a window can change is recomputed
-  (:func:`_occluded_logits`), so a full 5x5, stride-1 map (576 windows) costs about as
-  much as forty single-image forward passes.
+A model with a fast path for step 2 (:func:`cnnviz.fast.paths.for_model`: the report's
+:class:`~cnnviz.models.cnn.CNN` on ``1x28x28`` digits, :mod:`cnnviz.fast.occlusion`)
+computes it faster, with the same numbers.
 """
 
 from __future__ import annotations
@@ -40,7 +37,7 @@ from torch.nn import functional as F
 
 from cnnviz.core.classifier import check_images, class_scores, input_bounds
 from cnnviz.core.hooks import eval_mode
-from cnnviz.models.cnn import CNN
+from cnnviz.fast.paths import for_model
 
 SCORES = ("probability", "log_probability", "logit")
 
@@ -101,6 +98,9 @@ def _pair(value: int | Sequence[int], name: str) -> Pair:
     return values
 
 
+# --- 1. Windows ------------------------------------------------------------------------
+
+
 def _window_starts(size: int, patch: int, stride: int, device: torch.device) -> torch.Tensor:
     """Captum's window start positions ``(n,)`` along one axis of length ``size``."""
     if not 1 <= patch <= size:
@@ -120,6 +120,9 @@ def _window_cover(starts: torch.Tensor, patch: int, size: int) -> torch.Tensor:
     return (pixels >= starts[:, None]) & (pixels < starts[:, None] + patch)
 
 
+# --- 2. The engine: occluded copies through the model ----------------------------------
+
+
 def _occluded_scores(
     model: nn.Module,
     image: torch.Tensor,
@@ -131,7 +134,7 @@ def _occluded_scores(
     """Class scores ``(ny * nx, K)`` of ``image`` ``(1, C, H, W)`` occluded at every window.
 
     ``rows`` ``(ny, H)`` and ``cols`` ``(nx, W)`` are the windows' covers
-    (:func:`_window_cover`); window ``i * nx + j`` is ``rows[i] x cols[j]`` on every
+    (``_window_cover``); window ``i * nx + j`` is ``rows[i] x cols[j]`` on every
     channel. At most ``batch_size`` occluded copies go through one forward pass.
     """
     nx = len(cols)
@@ -144,269 +147,7 @@ def _occluded_scores(
     return torch.cat(scores)
 
 
-# --- The incremental path: the report's CNN on 1x28x28 images, square windows ---------
-
-
-def _uses_incremental_path(
-    model: nn.Module, image: torch.Tensor, patch: Pair, stride: Pair
-) -> bool:
-    """Whether ``model`` is the report's CNN (its own ``logits``) on one 1x28x28 image."""
-    logits = getattr(getattr(model, "logits", None), "__func__", None)
-    return (
-        isinstance(model, CNN)
-        and logits is CNN.logits
-        and tuple(image.shape) == (1, 1, 28, 28)
-        and patch[0] == patch[1]
-        and stride[0] == stride[1]
-    )
-
-
-def _changed_spans(
-    starts: torch.Tensor, patch: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Rows of ``pool1`` and ``pool2`` a window can change, along one axis.
-
-    A patch over image rows ``[s, s + patch)`` changes conv1 rows one further on each
-    side, the pool1 rows holding those, conv2 rows one further again, and the pool2 rows
-    holding those (all clipped to the maps).
-
-    Returns
-    -------
-    tuple of torch.Tensor
-        ``(pool1_lo, pool1_hi, pool2_lo, pool2_hi)``, each ``(n,)`` int64: half-open
-        spans ``[lo, hi)`` per window start.
-    """
-    ends = (starts + patch).clamp(max=28)
-    conv1_lo, conv1_hi = (starts - 1).clamp(min=0), (ends + 1).clamp(max=28)
-    pool1_lo, pool1_hi = conv1_lo // 2, (conv1_hi - 1) // 2 + 1
-    conv2_lo, conv2_hi = (pool1_lo - 1).clamp(min=0), (pool1_hi + 1).clamp(max=14)
-    return pool1_lo, pool1_hi, conv2_lo // 2, (conv2_hi - 1) // 2 + 1
-
-
-def _max_pool_channels_last(maps: torch.Tensor) -> torch.Tensor:
-    """2x2 max pooling of ``(N, H, W, C)`` maps (``H``, ``W`` even) -> ``(N, H/2, W/2, C)``.
-
-    Same values as ``nn.MaxPool2d(2)``, without the argmax indices it computes.
-    """
-    return torch.maximum(
-        torch.maximum(maps[:, 0::2, 0::2], maps[:, 0::2, 1::2]),
-        torch.maximum(maps[:, 1::2, 0::2], maps[:, 1::2, 1::2]),
-    )
-
-
-@dataclass(frozen=True)
-class _BlockPlan:
-    """Where each window's change lives; windows sorted by their ``pool2`` block.
-
-    Attributes
-    ----------
-    order
-        ``(B,)`` window indices (``i * n + j``) in processing order.
-    top, left
-        ``(B,)`` window corners in image pixels, in that order.
-    row1, col1
-        ``(B,)`` corner of the recomputed ``pool1`` block (side ``size1``), which holds
-        every ``pool1`` value the window changes.
-    row2, col2
-        ``(B,)`` corner of the ``pool2`` block (side ``size2``) holding every change.
-    blocks, bounds
-        The distinct ``pool2`` corners ``(row, col)`` in order; block ``k``'s windows
-        are positions ``bounds[k]:bounds[k + 1]``.
-    """
-
-    order: torch.Tensor
-    top: torch.Tensor
-    left: torch.Tensor
-    row1: torch.Tensor
-    col1: torch.Tensor
-    row2: torch.Tensor
-    col2: torch.Tensor
-    blocks: list[tuple[int, int]]
-    bounds: list[int]
-    size1: int
-    size2: int
-
-
-def _plan_blocks(starts: torch.Tensor, patch: int) -> _BlockPlan:
-    """The :class:`_BlockPlan` of the windows with corners ``starts x starts``."""
-    n = len(starts)
-    pool1_lo, pool1_hi, pool2_lo, pool2_hi = _changed_spans(starts, patch)
-    size1 = int((pool1_hi - pool1_lo).max())
-    size2 = int((pool2_hi - pool2_lo).max())
-    block2 = pool2_lo.clamp(max=7 - size2)
-    # the pool1 block lies in block2's receptive field: pool1 rows [2b - 1, 2b + 2 size2 + 1)
-    block1 = torch.minimum(pool1_lo, (2 * block2 + 2 * size2 + 1).clamp(max=14) - size1)
-    key = block2.repeat_interleave(n) * 7 + block2.repeat(n)
-    order = torch.argsort(key, stable=True)
-    keys, counts = torch.unique_consecutive(key[order], return_counts=True)
-    return _BlockPlan(
-        order=order,
-        top=starts.repeat_interleave(n)[order],
-        left=starts.repeat(n)[order],
-        row1=block1.repeat_interleave(n)[order],
-        col1=block1.repeat(n)[order],
-        row2=key[order] // 7,
-        col2=key[order] % 7,
-        blocks=[divmod(k, 7) for k in keys.tolist()],
-        bounds=[0, *counts.cumsum(0).tolist()],
-        size1=size1,
-        size2=size2,
-    )
-
-
-@dataclass(frozen=True)
-class _Unoccluded:
-    """The unoccluded image's maps, channels last, as :func:`_occluded_logits` needs them.
-
-    ``pool1`` ``(14, 14, 32)``; ``conv2`` ``(18, 18, 32)`` before ``conv2_bn``, with two
-    rows and columns of zeros around it; ``pool2`` ``(7, 7, 32)``; ``hidden`` ``(1, 500)``
-    before ``fc1_bn``; ``fc1_rows`` ``(7, 7 * 32, 500)``: ``fc1``'s weight, one
-    ``(column x channel, unit)`` matrix per ``pool2`` row.
-    """
-
-    pool1: torch.Tensor
-    conv2: torch.Tensor
-    pool2: torch.Tensor
-    hidden: torch.Tensor
-    fc1_rows: torch.Tensor
-
-
-def _unoccluded_maps(model: CNN, image: torch.Tensor) -> _Unoccluded:
-    """One forward pass of ``image`` ``(1, 28, 28)``, keeping what occlusion reuses."""
-    pool1 = model.relu1(model.pool1(model.conv1(image[None])))
-    conv2 = model.conv2(pool1)
-    pool2 = model.relu2(model.pool2(model.conv2_bn(conv2)))
-    weight = model.fc1.weight.reshape(-1, 32, 7, 7).permute(2, 3, 1, 0)
-    return _Unoccluded(
-        pool1=pool1[0].permute(1, 2, 0),
-        conv2=F.pad(conv2[0], (2, 2, 2, 2)).permute(1, 2, 0),
-        pool2=pool2[0].permute(1, 2, 0),
-        hidden=model.fc1(pool2.reshape(1, -1)),
-        fc1_rows=weight.reshape(7, 7 * 32, -1),
-    )
-
-
-def _occluded_pool1(
-    model: CNN, image: torch.Tensor, plan: _BlockPlan, here: slice, patch: int, value: float
-) -> torch.Tensor:
-    """The recomputed ``pool1`` blocks of windows ``here`` (positions in ``plan``).
-
-    Returns
-    -------
-    torch.Tensor
-        ``(b, size1, size1, 32)``, channels last; block row ``r`` needs image rows
-        ``[2r - 1, 2r + 2 size1 + 1)``, zero outside the image as ``conv1`` pads.
-    """
-    top, left = plan.top[here], plan.left[here]
-    pixels = torch.arange(2 * plan.size1 + 2, device=image.device)
-    rows = 2 * plan.row1[here, None] - 1 + pixels
-    cols = 2 * plan.col1[here, None] - 1 + pixels
-    crops = F.pad(image[0], (1, 1, 1, 1))[(rows + 1)[:, :, None], (cols + 1)[:, None, :]]
-    in_rows = (rows >= top[:, None]) & (rows < top[:, None] + patch) & (rows >= 0) & (rows < 28)
-    in_cols = (cols >= left[:, None]) & (cols < left[:, None] + patch) & (cols >= 0) & (cols < 28)
-    crops = torch.where(in_rows[:, :, None] & in_cols[:, None, :], value, crops)
-    windows3x3 = crops.unfold(1, 3, 1).unfold(2, 3, 1).reshape(-1, 9)
-    conv1 = torch.addmm(model.conv1.bias, windows3x3, model.conv1.weight.reshape(-1, 9).T)
-    conv1 = conv1.reshape(len(top), 2 * plan.size1, 2 * plan.size1, -1)
-    return model.relu1(_max_pool_channels_last(conv1))  # ReLU and max commute
-
-
-def _occluded_pool2(
-    model: CNN, base: _Unoccluded, plan: _BlockPlan, first: int, last: int, new_pool1: torch.Tensor
-) -> torch.Tensor:
-    """The ``pool2`` blocks of the windows of blocks ``first:last``, channels last.
-
-    ``conv2`` is linear, so its change is ``conv2`` of the ``pool1`` change: for a
-    ``pool1`` block at row ``a``, conv2 rows ``[a - 1, a + size1 + 1)`` (a padding-2
-    convolution of the block). That is added to the unoccluded ``conv2`` around the
-    ``pool2`` block (rows ``[2b - 2, 2b + 2 size2 + 2)``), which is then pooled.
-
-    Returns
-    -------
-    torch.Tensor
-        ``(b, size2, size2, 32)``.
-    """
-    size1, size2 = plan.size1, plan.size2
-    lo, hi = plan.bounds[first], plan.bounds[last]
-    here = slice(lo, hi)
-    device = new_pool1.device
-    within = torch.arange(size1, device=device)
-    old_pool1 = base.pool1[
-        plan.row1[here, None, None] + within[:, None], plan.col1[here, None, None] + within
-    ]
-    change = F.conv2d((new_pool1 - old_pool1).permute(0, 3, 1, 2), model.conv2.weight, padding=2)
-    side = 2 * size2 + 4
-    bounds = torch.tensor(plan.bounds[first : last + 1], device=device)
-    canvas = torch.stack(
-        [base.conv2[2 * r : 2 * r + side, 2 * c : 2 * c + side] for r, c in plan.blocks[first:last]]
-    ).repeat_interleave(bounds.diff(), dim=0, output_size=hi - lo)
-    spread = torch.arange(size1 + 2, device=device)
-    cells = (
-        torch.arange(hi - lo, device=device)[:, None, None],
-        (plan.row1[here] + 1 - 2 * plan.row2[here])[:, None, None] + spread[:, None],
-        (plan.col1[here] + 1 - 2 * plan.col2[here])[:, None, None] + spread,
-    )  # distinct cells, so a gather and a put (index_put_'s accumulate is serial)
-    canvas[cells] = canvas[cells] + change.permute(0, 2, 3, 1)
-    conv2 = canvas[:, 2 : 2 + 2 * size2, 2 : 2 + 2 * size2]
-    conv2 = model.conv2_bn(conv2.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-    return model.relu2(_max_pool_channels_last(conv2))
-
-
-def _occluded_logits(
-    model: CNN,
-    image: torch.Tensor,
-    starts: torch.Tensor,
-    patch: int,
-    value: float,
-    chunk: int = 256,
-) -> torch.Tensor:
-    """Logits ``(n * n, K)`` of ``image`` ``(1, 28, 28)`` occluded at every window.
-
-    Window ``i * n + j`` has its top-left corner at ``(starts[i], starts[j])``. A patch
-    changes only a small block of each feature map (:func:`_changed_spans`), so the
-    unoccluded maps are computed once (:func:`_unoccluded_maps`) and per window only:
-
-    1. the changed ``pool1`` block, from a small crop of the occluded image
-       (:func:`_occluded_pool1`);
-    2. a ``pool2`` block holding every change, from the change of ``conv2``
-       (:func:`_occluded_pool2`);
-    3. ``fc1``'s input changes only in that block and ``fc1`` is linear, so the block's
-       change times its rows of the weight is added to the unoccluded hidden layer.
-
-    Windows are grouped by ``pool2`` block (:func:`_plan_blocks`), so step 3 is one
-    batched product per block, and processed in chunks of whole blocks of at most
-    ``chunk`` windows (or one block, if it has more) to bound memory. Same arithmetic
-    as full forward passes up to float summation order, with about a fifth of their
-    work for 5x5 patches.
-    """
-    plan = _plan_blocks(starts, patch)
-    base = _unoccluded_maps(model, image)
-    hidden = base.hidden.repeat(len(plan.order), 1)
-    size2, bounds = plan.size2, plan.bounds
-    first = 0
-    while first < len(plan.blocks):  # chunks of whole blocks
-        last = first + 1
-        while last < len(plan.blocks) and bounds[last + 1] - bounds[first] <= chunk:
-            last += 1
-        new_pool1 = _occluded_pool1(
-            model, image, plan, slice(bounds[first], bounds[last]), patch, value
-        )
-        new_pool2 = _occluded_pool2(model, base, plan, first, last, new_pool1)
-        for k in range(first, last):
-            (r, c), lo, hi = plan.blocks[k], bounds[k], bounds[k + 1]
-            delta = new_pool2[lo - bounds[first] : hi - bounds[first]]
-            delta = delta - base.pool2[r : r + size2, c : c + size2]
-            products = torch.bmm(
-                delta.reshape(hi - lo, size2, -1).transpose(0, 1),
-                base.fc1_rows[r : r + size2, 32 * c : 32 * (c + size2)],
-            )
-            hidden[lo:hi] += products.sum(0)
-        first = last
-    logits = model.fc2(model.relu3(model.fc1_bn(hidden)))
-    return logits[torch.argsort(plan.order)]
-
-
-# --- Scores and the public function ----------------------------------------------------
+# --- 3. Scores and attribution ---------------------------------------------------------
 
 
 def _select_score(logits: torch.Tensor, target: int, score: str) -> torch.Tensor:
@@ -418,6 +159,19 @@ def _select_score(logits: torch.Tensor, target: int, score: str) -> torch.Tensor
     if score == "log_probability":
         return F.log_softmax(logits, dim=1)[:, target]
     raise ValueError(f"score must be one of {SCORES}, not {score!r}")
+
+
+def _attribution(drops: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """``(H, W)`` mean of the ``(ny, nx)`` score ``drops`` over the windows covering each pixel.
+
+    ``rows`` ``(ny, H)`` and ``cols`` ``(nx, W)`` are the windows' covers
+    (``_window_cover``): the sum over windows is two matrix products.
+    """
+    rows, cols = rows.to(drops.dtype), cols.to(drops.dtype)
+    return (rows.T @ drops @ cols) / torch.outer(rows.sum(0), cols.sum(0))
+
+
+# --- The public function ---------------------------------------------------------------
 
 
 def _single_image(image: torch.Tensor) -> torch.Tensor:
@@ -490,7 +244,8 @@ def occlusion(
     -----
     The report's :class:`~cnnviz.models.cnn.CNN` (or a subclass keeping its ``logits``) on a
     ``1x28x28`` image with a square patch and stride takes an exact incremental path
-    (the same numbers as full forward passes, several times faster).
+    (:mod:`cnnviz.fast.occlusion`: the same numbers as full forward passes, several
+    times faster).
 
     Examples
     --------
@@ -531,14 +286,18 @@ def occlusion(
             raise ValueError(f"target must be a class index in [0, {classes}), not {target}")
         row_cover = _window_cover(rows, patch_h, height)
         col_cover = _window_cover(cols, patch_w, width)
-        if _uses_incremental_path(model, images, (patch_h, patch_w), (stride_h, stride_w)):
-            logits = _occluded_logits(model, images[0], rows, patch_h, fill, batch_size)
-        else:
+        logits = for_model(model).occluded_logits(
+            images,
+            rows=rows,
+            cols=cols,
+            patch=(patch_h, patch_w),
+            stride=(stride_h, stride_w),
+            value=fill,
+            chunk=batch_size,
+        )
+        if logits is None:
             logits = _occluded_scores(model, images, row_cover, col_cover, fill, batch_size)
     drops = _select_score(base_logits, target, score) - _select_score(logits, target, score)
-    row_cover, col_cover = row_cover.to(images.dtype), col_cover.to(images.dtype)
-    weighted = row_cover.T @ drops.reshape(len(rows), len(cols)) @ col_cover
-    attribution = weighted / torch.outer(row_cover.sum(0), col_cover.sum(0))
     return OcclusionResult(
         target=target,
         patch=(patch_h, patch_w),
@@ -547,5 +306,5 @@ def occlusion(
         probability=F.softmax(logits, dim=1)[:, target].reshape(len(rows), len(cols)),
         starts=(rows, cols),
         base_probability=F.softmax(base_logits, dim=1)[0, target].item(),
-        attribution=attribution,
+        attribution=_attribution(drops.reshape(len(rows), len(cols)), row_cover, col_cover),
     )
