@@ -60,13 +60,13 @@ class FastPaths:
 
 
 def _keeps_cnn_logits(model: nn.Module) -> bool:
-    """Whether ``model`` is a :class:`CNN` whose ``logits`` is the CNN's own."""
+    """Whether ``model`` is a :class:`~cnnviz.models.cnn.CNN` whose ``logits`` is the CNN's own."""
     logits = getattr(getattr(model, "logits", None), "__func__", None)
     return isinstance(model, CNN) and logits is CNN.logits
 
 
 def _cnn_paths(model: CNN) -> FastPaths:
-    """The report's CNN's paths (the attack step: :class:`CNN` itself, not subclasses)."""
+    """The report's CNN's paths (the attack step: ``CNN`` itself, not subclasses)."""
 
     def scores(images: torch.Tensor) -> torch.Tensor | None:
         if not cnn_gradient.supports(model, images):
