@@ -137,7 +137,7 @@ for name, by_hand, library, share in (
 # Accuracy against epsilon
 # ------------------------
 # Both attacks on the 100 test digits that "Reproducing the report" attacks
-# (:func:`cnnviz.report.numbers.report_digits`), for both shipped models: at the budgets both
+# (:func:`cnnviz.report.digits.report_digits`), for both shipped models: at the budgets both
 # pages show, FGSM gives the same accuracies there and here (checked below the table).
 picks = report_digits(data).attacked
 models = {"no batch norm": model, "batch norm": cnnviz.pretrained(True)}

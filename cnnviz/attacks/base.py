@@ -53,7 +53,9 @@ class AttackSpec:
     """One attack's declared capabilities, and the attack itself (calling it calls it).
 
     The defaults describe a one-step attack on the given images, untargeted or targeted,
-    taking the true labels, with no random start, no budget and no callback.
+    taking the true labels, with no random start, no budget and no callback. ``result`` is
+    the type it returns: :class:`~cnnviz.attacks.result.AttackResult` for an attack on the
+    given images, else the transfer analysis's own type.
 
     Attributes
     ----------
@@ -61,9 +63,6 @@ class AttackSpec:
         The registry's name (``"pgd"``).
     function
         The attack: ``function(model, images, labels_or_targets, **options)``.
-    result
-        The type it returns: :class:`~cnnviz.attacks.result.AttackResult` for an attack on
-        the given images, else the transfer analysis's own type.
     untargeted, targeted
         Whether it can push away from the true labels, and towards target classes.
     takes_labels

@@ -108,7 +108,7 @@ class PublishedScores(TypedDict):
     accuracy: float
 
 
-#: The shipped models the report compares: variant name -> whether it has batch norm.
+#: The shipped models the report compares, by variant name, and whether each has batch norm.
 VARIANTS: Final[Mapping[str, bool]] = MappingProxyType({"nobn": False, "bn": True})
 
 
@@ -133,8 +133,8 @@ REPORT_PARAMETERS: Final[Mapping[str, int]] = MappingProxyType(
 )
 
 
-#: R14, the target of each row of the report's transfer table: the noise learned on digit
-#: ``k`` pushes towards ``k + 1`` (mod 10).
+#: R14, the target of each row of the report's transfer table (the noise learned on digit
+#: ``k`` pushes towards ``k + 1``, mod 10).
 REPORT_TRANSFER_TARGETS: Final[tuple[int, ...]] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 0)
 
 
@@ -159,7 +159,7 @@ REPORT_TRANSFER_TABLE: Final[tuple[tuple[int, ...], ...]] = (
 )
 
 
-#: The universal perturbation the report section measures: towards 8 (the class the
+#: The universal perturbation the report section measures, towards 8 (the class the
 #: report's noises reached most often), within the usual MNIST L-infinity budget.
 #: ``universal_perturbation(model, images, labels, **UNIVERSAL_SETTINGS)``.
 UNIVERSAL_SETTINGS: Final = UniversalPreset(

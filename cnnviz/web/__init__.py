@@ -1,11 +1,10 @@
 """The browser edition: a static site that runs the lab in the student's browser.
 
-:func:`~cnnviz.web.site.export_site` writes it (``cnnviz export-web OUT``): the
-networks as ONNX graphs with one weights file each (``cnnviz.web.export``,
-``cnnviz.web.graphs``), ONNX Runtime Web vendored from the npm registry
-(``cnnviz.web.runtime``), the bundled digits and the JavaScript front end in
-``cnnviz/web/static``. Exporting needs the
-``web`` extra (onnx, onnxscript, onnxruntime), imported only when a graph is exported or
+:func:`~cnnviz.web.site.export_site` writes it (``cnnviz export-web OUT``): the networks as ONNX
+graphs with one weights file each (``cnnviz.web.export``, ``cnnviz.web.graphs``), ONNX Runtime Web
+vendored from the npm registry (``cnnviz.web.runtime``), the bundled digits and the JavaScript front
+end in ``cnnviz/web/static``; ``cnnviz.web.command`` is ``cnnviz export-web``'s own part. Exporting
+needs the ``web`` extra (onnx, onnxscript, onnxruntime), imported only when a graph is exported or
 checked: ``import cnnviz.web`` does not import them.
 """
 

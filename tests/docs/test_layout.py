@@ -10,6 +10,8 @@ import ast
 import importlib
 import pkgutil
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import cnnviz
@@ -72,3 +74,13 @@ def test_tests_mirror_the_package():
     for package in subpackages():
         folder = ROOT / "tests" / package
         assert folder.is_dir() and any(folder.glob("test_*.py")), f"no tests/{package}/"
+
+
+def test_the_api_page_is_written_from_the_package():
+    """``docs/api.rst`` lists every public name under its module: ``scripts/api_page.py``."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "api_page.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
