@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from cnnviz.attacks.result import AttackResult, _concatenate, _goal, _loss_gradient, _scores
 from cnnviz.core.batching import batch_indices
@@ -17,6 +16,7 @@ from cnnviz.core.classifier import (
 )
 from cnnviz.core.hooks import eval_mode
 from cnnviz.core.noise import seeded_noise
+from cnnviz.core.scores import target_scores
 from cnnviz.visualise.ascent import Callback
 
 
@@ -115,8 +115,8 @@ def pgd(
 
     def record(step: int, scores: torch.Tensor) -> bool:
         """Keep the history; ``False`` when the callback asks to stop."""
-        logits_seen.append(scores.gather(1, goal[:, None])[:, 0])
-        probabilities_seen.append(F.softmax(scores, 1).gather(1, goal[:, None])[:, 0])
+        logits_seen.append(target_scores(scores, goal))
+        probabilities_seen.append(target_scores(scores, goal, kind="probability"))
         return callback is None or callback(step, adversarial, probabilities_seen[-1]) is not False
 
     taken, scores = steps, None

@@ -37,6 +37,7 @@ from torch.nn import functional as F
 
 from cnnviz.core.classifier import check_images, class_scores, input_bounds
 from cnnviz.core.hooks import eval_mode
+from cnnviz.core.scores import target_scores
 from cnnviz.fast.paths import for_model
 
 SCORES = ("probability", "log_probability", "logit")
@@ -148,17 +149,6 @@ def _occluded_scores(
 
 
 # --- 3. Scores and attribution ---------------------------------------------------------
-
-
-def _select_score(logits: torch.Tensor, target: int, score: str) -> torch.Tensor:
-    """The score of ``target`` per row of ``(N, K)`` logits: logit, probability or log-prob."""
-    if score == "logit":
-        return logits[:, target]
-    if score == "probability":
-        return F.softmax(logits, dim=1)[:, target]
-    if score == "log_probability":
-        return F.log_softmax(logits, dim=1)[:, target]
-    raise ValueError(f"score must be one of {SCORES}, not {score!r}")
 
 
 def _attribution(drops: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
@@ -297,7 +287,9 @@ def occlusion(
         )
         if logits is None:
             logits = _occluded_scores(model, images, row_cover, col_cover, fill, batch_size)
-    drops = _select_score(base_logits, target, score) - _select_score(logits, target, score)
+    drops = target_scores(base_logits, target, kind=score) - target_scores(
+        logits, target, kind=score
+    )
     return OcclusionResult(
         target=target,
         patch=(patch_h, patch_w),
