@@ -52,17 +52,35 @@ a folder of the package. This page is written by ``scripts/api_page.py``.
 """
 
 
+#: The folders whose ``__init__`` re-exports is their API (``cnnviz.plots.plot_x``): their
+#: names are documented there, not again under the module that defines them.
+RE_EXPORTING = ("cnnviz.plots",)
+
+
+def re_exported(package: str) -> set[str]:
+    """The names a folder's ``__init__`` re-exports as its API (none for most folders)."""
+    if package not in RE_EXPORTING:
+        return set()
+    return set(importlib.import_module(package).__all__)
+
+
 def public_objects(module_name: str) -> list[str]:
-    """Public functions and classes defined in ``module_name``, in source order."""
+    """Public functions and classes of ``module_name`` in source order: those defined in it,
+    or for a folder that re-exports, those it re-exports (then not listed again below)."""
     module = importlib.import_module(module_name)
+    listed_above = (
+        re_exported(module_name.rpartition(".")[0]) if module_name.count(".") > 1 else set()
+    )
+    own = re_exported(module_name) if module_name.count(".") == 1 else set()
     names = []
     for name, obj in vars(module).items():
-        if name.startswith("_") or getattr(obj, "__module__", None) != module_name:
+        defined_here = getattr(obj, "__module__", None) == module_name
+        if name.startswith("_") or name in listed_above or not (defined_here or name in own):
             continue
         plain = inspect.unwrap(obj)  # functools.lru_cache and friends
         if inspect.isfunction(plain) or inspect.isclass(plain):
-            names.append((inspect.getsourcelines(plain)[1], name))
-    return [name for _, name in sorted(names)]
+            names.append((plain.__module__, inspect.getsourcelines(plain)[1], name))
+    return [name for *_, name in sorted(names)]
 
 
 def documented_constants(path: Path) -> list[tuple[str, bool]]:

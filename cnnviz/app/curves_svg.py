@@ -1,6 +1,6 @@
 """Live training curves as inline SVG: what the Train tab redraws several times a second.
 
-The library draws the same curves with :func:`cnnviz.plots.training.plot_progress`
+The library draws the same curves with :func:`cnnviz.plots.plot_progress`
 (matplotlib); both draw the series of :func:`cnnviz.plots.series.progress_series`, so
 only the drawing differs. In the app they are redrawn while training runs in the same
 process, and a matplotlib figure costs about 0.15 s of the interpreter per update, time

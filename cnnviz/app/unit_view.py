@@ -1,6 +1,6 @@
 """One unit's computation as HTML: the app's view of a click, built in about a millisecond.
 
-The gallery draws the same terms with :func:`cnnviz.plots.neuron.plot_unit_computation`
+The gallery draws the same terms with :func:`cnnviz.plots.plot_unit_computation`
 (matplotlib), for the report's CNN. A click in the app cannot wait for that figure (about
 0.2 s to lay out and render on the 2-core CPU), so the app writes the terms (of any model's
 conv or linear unit) as small HTML tables and bars that the browser lays out itself. No

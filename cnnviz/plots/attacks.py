@@ -253,7 +253,7 @@ def plot_robustness(epsilons: list[float], curves: dict[str, torch.Tensor]) -> F
 
     ``epsilons``: ``E`` budgets in pixel units of [0, 1] images; ``curves``: line label
     -> ``(E,)`` accuracies in percent, labelled ``"network, attack"``: each network has
-    its colour (:func:`~cnnviz.plots.colours.network_colour`); labels containing
+    its colour (:func:`~cnnviz.plots.network_colour`); labels containing
     ``"FGSM"`` are dashed.
 
     Examples

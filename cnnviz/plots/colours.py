@@ -1,8 +1,9 @@
 """The colours every figure shares: one per network, and the signed-value colour map.
 
-A network has the same colour on every page, plot and app view (:data:`NETWORK_COLOURS`,
-looked up by name with :func:`network_colour`); signed values (weights, noise,
-attributions) are drawn with :data:`DIVERGING`, blue negative, red positive, white zero.
+A network has the same colour on every page, plot and app view
+(:data:`~cnnviz.plots.colours.NETWORK_COLOURS`, looked up by name with
+:func:`~cnnviz.plots.network_colour`); signed values (weights, noise, attributions) are drawn with
+:data:`~cnnviz.plots.colours.DIVERGING`, blue negative, red positive, white zero.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ NETWORK_COLOURS: dict[str, str] = {
     "yours": "#CC79A7",
 }
 #: Names by which pages, histories and the app call the networks of
-#: :data:`NETWORK_COLOURS` (lower case, as :func:`network_colour` compares them).
+#: :data:`~cnnviz.plots.colours.NETWORK_COLOURS` (lower case, as
+#: :func:`~cnnviz.plots.network_colour` compares them).
 NETWORK_ALIASES: dict[str, str] = {
     "nobn": "standard",
     "no batch norm": "standard",
@@ -30,12 +32,12 @@ DIVERGING = "RdBu_r"
 
 
 def network_colour(name: str, other: str = NETWORK_COLOURS["yours"]) -> str:
-    """The colour of the network a line or panel label names (:data:`NETWORK_COLOURS`).
+    """The colour of the network a label names (:data:`~cnnviz.plots.colours.NETWORK_COLOURS`).
 
-    ``name`` is a network's name, alias (:data:`NETWORK_ALIASES`) or a history's
-    ``variant``, optionally followed by a comma and more words (``"batch norm, FGSM"``);
-    case is ignored. Any other name gets ``other``: by default the colour of a student's
-    own network, ``"yours"`` (pass e.g. ``"black"`` for labels that may name no network).
+    ``name`` is a network's name, alias (:data:`~cnnviz.plots.colours.NETWORK_ALIASES`) or a
+    history's ``variant``, optionally followed by a comma and more words (``"batch norm, FGSM"``);
+    case is ignored. Any other name gets ``other``: by default the colour of a student's own
+    network, ``"yours"`` (pass e.g. ``"black"`` for labels that may name no network).
 
     Examples
     --------

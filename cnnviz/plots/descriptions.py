@@ -1,7 +1,8 @@
 """The words a figure carries: alt text, a caption, and the report figure it re-creates.
 
-:func:`describe` attaches them to a figure and :func:`description` reads them back; the
-documentation's gallery shows them with the image and fails for a figure without them.
+:func:`~cnnviz.plots.describe` attaches them to a figure and :func:`~cnnviz.plots.description` reads
+them back; the documentation's gallery shows them with the image and fails for a figure without
+them.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def describe(
     Parameters
     ----------
     fig
-        The figure to describe; :func:`description` returns what it was given.
+        The figure to describe; :func:`~cnnviz.plots.description` returns what it was given.
     alt
         What the figure shows: its panels, axes and colours, in one or two sentences.
     caption
@@ -115,7 +116,7 @@ def describe(
 
 
 def description(fig: Figure) -> FigureDescription | None:
-    """The description :func:`describe` attached to ``fig``, or ``None``.
+    """The description :func:`~cnnviz.plots.describe` attached to ``fig``, or ``None``.
 
     Examples
     --------

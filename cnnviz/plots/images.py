@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from cnnviz.core.classifier import Bounds, to_pixels
 from cnnviz.plots.colours import network_colour
 
-#: Gap between the tiles of :func:`image_mosaic`, in pixels.
+#: Gap between the tiles of :func:`~cnnviz.plots.image_mosaic`, in pixels.
 GAP = 2
 
 
@@ -50,8 +50,8 @@ def show_digit(
 ) -> None:
     """Draw one image given in the model's input space ``bounds`` (black, white).
 
-    ``image``: ``(H, W)`` or ``(1, H, W)`` in grey, or ``(3, H, W)`` in colour, of any
-    size (see :func:`image_pixels`). ``title`` heads the panel; ticks are removed.
+    ``image``: ``(H, W)`` or ``(1, H, W)`` in grey, or ``(3, H, W)`` in colour, of any size (see
+    :func:`~cnnviz.plots.images.image_pixels`). ``title`` heads the panel; ticks are removed.
 
     Examples
     --------
@@ -79,9 +79,9 @@ def show_digit(
 def image_mosaic(images: torch.Tensor, rows: int, cols: int, bounds: Bounds) -> np.ndarray:
     """``rows * cols`` images ``(C, H, W)`` tiled row-major into one [0, 1] picture.
 
-    Tiles are :data:`GAP` pixels apart (white gaps): tile ``(r, c)`` starts at pixel
-    ``(r * (H + GAP), c * (W + GAP))``. Grey images give ``(rows * (H + GAP) - GAP,
-    cols * (W + GAP) - GAP)``, colour images the same with a last axis of 3.
+    Tiles are :data:`~cnnviz.plots.images.GAP` pixels apart (white gaps): tile ``(r, c)`` starts at
+    pixel ``(r * (H + GAP), c * (W + GAP))``. Grey images give ``(rows * (H + GAP) - GAP, cols * (W
+    + GAP) - GAP)``, colour images the same with a last axis of 3.
 
     Examples
     --------
@@ -169,7 +169,7 @@ def plot_image_rows(
     rows
         Row name -> ``(K, C, H, W)`` images in ``bounds``, every row the same ``K``. A
         name that names a network (``"robust"``, ``"standard, plain"``) is written in
-        its colour (:func:`cnnviz.plots.colours.network_colour`).
+        its colour (:func:`cnnviz.plots.network_colour`).
     captions
         Row name -> ``K`` captions (e.g. probabilities); default none.
     columns

@@ -1,8 +1,8 @@
 """What a layer holds and what it computes: its kernels, and its feature maps for one input.
 
-:func:`plot_filters` draws a convolution's kernels on one shared signed scale;
-:func:`plot_activations` draws one input's feature maps on one shared scale
-(:func:`activation_scale`), so a weak channel looks weak.
+:func:`~cnnviz.plots.plot_filters` draws a convolution's kernels on one shared signed scale;
+:func:`~cnnviz.plots.plot_activations` draws one input's feature maps on one shared scale
+(:func:`~cnnviz.plots.activation_scale`), so a weak channel looks weak.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from cnnviz.inspect.layers import Filters
 from cnnviz.plots.colours import DIVERGING
 from cnnviz.plots.images import show_digit
 
-#: Kernels per row of :func:`plot_filters` for a layer that reads one channel.
+#: Kernels per row of :func:`~cnnviz.plots.plot_filters` for a layer that reads one channel.
 KERNELS_PER_ROW = 8
 
 
@@ -46,8 +46,8 @@ def plot_filters(filters: Filters) -> Figure:
     """Kernels of one layer on a shared symmetric colour scale (Fig 8, 9).
 
     A layer reading one channel (conv1): its kernels in rows of
-    :data:`KERNELS_PER_ROW` (32 kernels: a 4x8 grid). A layer reading several (conv2):
-    one mosaic, row = output channel, column = input channel. Blue is negative, red
+    :data:`~cnnviz.plots.layers.KERNELS_PER_ROW` (32 kernels: a 4x8 grid). A layer reading several
+    (conv2): one mosaic, row = output channel, column = input channel. Blue is negative, red
     positive, white zero; grey fills the gaps.
 
     Examples
@@ -120,7 +120,7 @@ def plot_activations(
     """Feature maps ``(C, H, W)`` of one input as a labelled grid (Fig 10, 11).
 
     All maps share one colour scale, given by the colour bar (see
-    :func:`activation_scale`), so a weak channel looks weak and a silent one (all
+    :func:`~cnnviz.plots.activation_scale`), so a weak channel looks weak and a silent one (all
     zero after a ReLU) looks dark; each title gives the channel and its maximum. The
     input image ``(C, H, W)`` is shown first when given, with the model's ``bounds``
     (its input range, needed with an image). ``layer`` names the maps in the title.

@@ -19,7 +19,8 @@ from cnnviz.plots.colours import DIVERGING
 from cnnviz.plots.images import show_digit
 from cnnviz.visualise.patches import TopPatches
 
-#: Figure margins of :func:`plot_unit_computation` (a layout engine costs a click 0.1 s).
+#: Figure margins of :func:`~cnnviz.plots.plot_unit_computation` (a layout engine costs a click 0.1
+#: s).
 _SPACING = {"left": 0.01, "right": 0.99, "top": 0.93, "bottom": 0.04, "wspace": 0.08}
 #: Names of the inputs of each layer's units, for labels.
 SOURCE_NAMES = {"image": "pixel", "pool1": "pool1 channel", "pool2": "pool2 value", "relu3": "fc1"}

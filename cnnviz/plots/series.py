@@ -3,7 +3,7 @@
 :func:`progress_series` turns each run's :class:`~cnnviz.training.progress.Progress`
 reports into the series a curve draws (steps, training loss and accuracy, validation
 accuracy where measured) with the run's colour; the library's figure
-(:func:`cnnviz.plots.training.plot_progress`) and the app's SVG
+(:func:`cnnviz.plots.plot_progress`) and the app's SVG
 (``cnnviz.app.curves_svg.progress_svg``) only draw them.
 """
 
@@ -26,7 +26,7 @@ class RunSeries:
     name
         The run's name (e.g. ``"batch norm"``).
     colour
-        Its network's colour (:func:`cnnviz.plots.colours.network_colour`).
+        Its network's colour (:func:`cnnviz.plots.network_colour`).
     total_steps
         Steps planned (the last report's ``total_steps``; 0 before any report).
     steps, losses, accuracies
@@ -81,7 +81,7 @@ def progress_series(
     Returns
     -------
     list of RunSeries
-        One per run, coloured by its network (:func:`~cnnviz.plots.colours.network_colour`).
+        One per run, coloured by its network (:func:`~cnnviz.plots.network_colour`).
 
     Examples
     --------

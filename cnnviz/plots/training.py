@@ -1,7 +1,7 @@
 """Training curves: one finished run, several runs compared, and runs still training.
 
-:func:`plot_training_curves` and :func:`plot_bn_comparison` draw a
-:class:`~cnnviz.training.history.History` (Fig 1, 2, 4 to 7); :func:`plot_progress`
+:func:`~cnnviz.plots.plot_training_curves` and :func:`~cnnviz.plots.plot_bn_comparison` draw a
+:class:`~cnnviz.training.history.History` (Fig 1, 2, 4 to 7); :func:`~cnnviz.plots.plot_progress`
 draws the reports of runs as they train (the series of :mod:`cnnviz.plots.series`).
 Every run has its network's colour.
 """
@@ -29,7 +29,7 @@ VARIANT_NAMES = {
     "nobn": "without batch norm",
     "robust": "robust (adversarially trained)",
 }
-#: Figure margins of :func:`plot_progress`, fixed (a layout engine would cost every
+#: Figure margins of :func:`~cnnviz.plots.plot_progress`, fixed (a layout engine would cost every
 #: update 0.1 s).
 _SPACING = {"left": 0.08, "right": 0.98, "top": 0.88, "bottom": 0.16, "wspace": 0.25}
 
@@ -54,7 +54,7 @@ def plot_training_curves(history: History, metric: str = "accuracy", window: int
 
     ``metric``: ``"accuracy"`` or ``"loss"``; ``window``: training steps averaged by the
     smoothed training curve. The training curves have the network's colour
-    (:func:`~cnnviz.plots.colours.network_colour`); validation is dotted black through
+    (:func:`~cnnviz.plots.network_colour`); validation is dotted black through
     dots of that colour.
 
     Examples
@@ -108,7 +108,7 @@ def plot_bn_comparison(histories: list[History], metric: str = "accuracy") -> Fi
     """Validation curves of several runs on one plot: batch norm versus none (Fig 6, 7).
 
     ``histories``: runs of different networks, each drawn in its network's colour
-    (:func:`~cnnviz.plots.colours.network_colour`); ``metric``: ``"accuracy"`` or
+    (:func:`~cnnviz.plots.network_colour`); ``metric``: ``"accuracy"`` or
     ``"loss"``.
 
     Examples
@@ -154,7 +154,7 @@ def plot_progress(runs: Mapping[str, Sequence[Progress]], threshold: float | Non
     runs
         Name -> the :class:`~cnnviz.training.progress.Progress` reports so far (may be
         empty); each run has its network's colour
-        (:func:`~cnnviz.plots.colours.network_colour`).
+        (:func:`~cnnviz.plots.network_colour`).
     threshold
         A validation accuracy (%) to draw as a dashed line, e.g. the report's 98.45.
 

@@ -1,8 +1,8 @@
 """Transfer tables: what each learned noise makes the network read in other images.
 
 One cell per (noise, image): the class read, coloured by its outcome
-(:data:`TRANSFER_OUTCOMES`); :func:`plot_transfer_table` draws one
-:class:`~cnnviz.attacks.transfer.NoiseTransfer`, :func:`plot_transfer_comparison`
+(:data:`~cnnviz.plots.transfer.TRANSFER_OUTCOMES`); :func:`~cnnviz.plots.plot_transfer_table` draws
+one :class:`~cnnviz.attacks.transfer.NoiseTransfer`, :func:`~cnnviz.plots.plot_transfer_comparison`
 several tables one above the other with one legend.
 """
 
@@ -86,12 +86,12 @@ def _add_outcome_legend(fig: Figure, outcomes: list[np.ndarray]) -> None:
 def plot_transfer_table(transfer: NoiseTransfer, image_labels: torch.Tensor) -> Figure:
     """The report's table as an annotated heatmap: rows = noise targets, columns = images.
 
-    Each cell is coloured by its outcome (:data:`TRANSFER_OUTCOMES`): blue, the
-    prediction became the noise's target (fooled); grey, still the true label; orange,
-    something else; white, the image already is of the target class (not counted in the
-    fooling rate). The legend under the table says which colours no cell has.
-    ``transfer`` comes from :func:`cnnviz.attacks.transfer.noise_attack`; ``image_labels``
-    ``(M,)`` are the true labels of the images its noises were added to.
+    Each cell is coloured by its outcome (:data:`~cnnviz.plots.transfer.TRANSFER_OUTCOMES`): blue,
+    the prediction became the noise's target (fooled); grey, still the true label; orange, something
+    else; white, the image already is of the target class (not counted in the fooling rate). The
+    legend under the table says which colours no cell has. ``transfer`` comes from
+    :func:`cnnviz.attacks.transfer.noise_attack`; ``image_labels`` ``(M,)`` are the true labels of
+    the images its noises were added to.
 
     Examples
     --------
@@ -131,7 +131,7 @@ def plot_transfer_comparison(
     rates (K,))``: the class read in image ``m`` plus noise ``k``, each noise's target,
     the images' true labels and each noise's fooling rate in [0, 1] (as in
     :class:`cnnviz.attacks.transfer.NoiseTransfer`). Cells are coloured as in
-    :func:`plot_transfer_table`. Stacked, so the figure stays narrow enough to show at
+    :func:`~cnnviz.plots.plot_transfer_table`. Stacked, so the figure stays narrow enough to show at
     full size on a page.
 
     Examples
